@@ -1,0 +1,112 @@
+// Package cache defines the contract every caching layer of tasklist uses
+// (query cache, fragments, pages, sessions) and the policy wrapped around it:
+// one key policy, timeouts, fail-open error handling and statistics.
+//
+// A Backend is a raw store: the in-process one (package cache/local) or a
+// memcached cluster (package cache/memcache). Callers never use a Backend
+// directly; they use *Cache, which makes every backend behave the same way.
+//
+// # TTL semantics
+//
+// An Item's TTL is how long it lives after it is written:
+//
+//   - 0 means no expiry: the item lives until it is deleted or evicted
+//     ("forever" is spelled 0, as in memcached).
+//   - A positive TTL expires the item after that long. memcached counts whole
+//     seconds, so every backend rounds a positive TTL up to the next whole
+//     second: 1ns and 1s both mean one second. TTLs longer than 30 days are
+//     sent to memcached as an absolute time, so they mean what they say.
+//   - A negative TTL is invalid (ErrInvalid).
+//
+// The cache is never the source of truth (DESIGN.md invariant 1): every error
+// a Cache returns on a read may be treated as a miss.
+package cache
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors shared by all backends. Backends wrap them with %w, so test with
+// errors.Is.
+var (
+	// ErrMiss reports that the key is not in the cache.
+	ErrMiss = errors.New("cache: miss")
+	// ErrNotStored reports that Add found the key present, or that
+	// CompareAndSwap found the item changed or gone since it was read.
+	ErrNotStored = errors.New("cache: not stored")
+	// ErrTooLarge reports a value larger than the backend's item limit.
+	ErrTooLarge = errors.New("cache: value too large")
+	// ErrInvalid reports a malformed request: a negative TTL, a key a backend
+	// cannot take, or Increment on a value that is not a decimal number.
+	ErrInvalid = errors.New("cache: invalid request")
+	// ErrUnavailable reports that the backend could not answer: a server is
+	// down, unreachable or too slow. It is never the caller's fault.
+	ErrUnavailable = errors.New("cache: unavailable")
+)
+
+// MaxTTL is the longest relative TTL memcached accepts; longer ones are sent
+// as absolute Unix times.
+const MaxTTL = 30 * 24 * time.Hour
+
+// Item is a cached value.
+type Item struct {
+	// Key is the item's key as the backend stores it.
+	Key string
+	// Value is the item's data; a stored empty value is a hit, not a miss.
+	Value []byte
+	// TTL is how long a written item lives (see the package comment). It is
+	// not filled in on reads.
+	TTL time.Duration
+	// CAS is an opaque token set by Get and GetMulti. CompareAndSwap stores
+	// the item only if it is unchanged since the read that returned the token.
+	CAS uint64
+}
+
+// Backend is a raw key-value store with memcached's semantics. Keys given to
+// a Backend are already safe (see Key): at most 250 bytes, no spaces or
+// control characters. Implementations must be safe for concurrent use.
+type Backend interface {
+	// Get returns the item for key, or ErrMiss.
+	Get(ctx context.Context, key string) (Item, error)
+	// GetMulti returns the items found among keys; absent keys are left out
+	// of the map. It costs one round trip per server involved.
+	GetMulti(ctx context.Context, keys []string) (map[string]Item, error)
+	// Set stores the item unconditionally.
+	Set(ctx context.Context, item Item) error
+	// Add stores the item only if its key is absent, else ErrNotStored.
+	Add(ctx context.Context, item Item) error
+	// CompareAndSwap stores the item only if it is unchanged since the read
+	// that returned item.CAS; else ErrNotStored (changed) or ErrMiss (gone).
+	CompareAndSwap(ctx context.Context, item Item) error
+	// Delete removes key. Deleting an absent key is not an error.
+	Delete(ctx context.Context, key string) error
+	// Increment adds delta to the decimal number stored at key and returns
+	// the new value, or ErrMiss when key is absent.
+	Increment(ctx context.Context, key string, delta uint64) (uint64, error)
+	// Touch gives key a new TTL without reading it, or ErrMiss.
+	Touch(ctx context.Context, key string, ttl time.Duration) error
+	// Stats reports each server's state and counters.
+	Stats(ctx context.Context) ([]ServerStats, error)
+	// MaxItemSize is the largest value, in bytes, the backend stores.
+	MaxItemSize() int
+	// Name says which backend this is ("local", "memcache", "memcache+sasl"),
+	// for logs and the dashboard.
+	Name() string
+	// Close releases connections. The Backend is unusable afterwards.
+	Close() error
+}
+
+// ServerStats is one server's view: the client's counters for it and, for
+// memcached, what the server's own "stats" command reports.
+type ServerStats struct {
+	// Addr is the server's address, or "local" for the in-process cache.
+	Addr string
+	// Up is false while the server is marked down after failures.
+	Up bool
+	// Client-side counters for this server.
+	Hits, Misses, Sets, Deletes, Errors uint64
+	// Server-reported figures (memcached "stats"); zero where unknown.
+	Items, Bytes, LimitBytes, Evictions, CurrConnections, Uptime uint64
+}

@@ -1,0 +1,89 @@
+package testenv
+
+import (
+	"database/sql"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	_ "github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib"
+)
+
+// Environment variables naming the test database servers. Each holds a URL
+// as DATABASE_URL takes it, pointing at a database the tests may create
+// other databases next to.
+const (
+	MySQLEnv    = "TASKLIST_TEST_MYSQL_URL"
+	PostgresEnv = "TASKLIST_TEST_POSTGRES_URL"
+)
+
+// MySQLURL creates a fresh, empty MariaDB/MySQL database for the test, drops
+// it when the test ends, and returns its URL (mysql://user:pass@host:port/db).
+func MySQLURL(t testing.TB) string {
+	t.Helper()
+	return freshDatabase(t, MySQLEnv, "mysql://root@127.0.0.1:3306/test")
+}
+
+// PostgresURL creates a fresh, empty PostgreSQL database for the test, drops
+// it when the test ends, and returns its URL (postgres://user@host:port/db).
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	return freshDatabase(t, PostgresEnv, "postgres://postgres@127.0.0.1:5432/test")
+}
+
+func freshDatabase(t testing.TB, env, example string) string {
+	t.Helper()
+	base := os.Getenv(env)
+	if base == "" {
+		Unavailable(t, env, "set it to a server URL such as "+example)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("%s: %v", env, err)
+	}
+	driver, dsn := adminDSN(t, u)
+	admin, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatalf("%s: %v", env, err)
+	}
+	defer admin.Close()
+	if err := admin.PingContext(t.Context()); err != nil {
+		Unavailable(t, env+" ("+u.Redacted()+")", err.Error())
+	}
+	name := RandomName("tasklist_test_")
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		admin, err := sql.Open(driver, dsn)
+		if err != nil {
+			return
+		}
+		defer admin.Close()
+		drop := "DROP DATABASE IF EXISTS " + name
+		if driver == "pgx" {
+			drop += " WITH (FORCE)"
+		}
+		if _, err := admin.Exec(drop); err != nil {
+			t.Logf("drop database %s: %v", name, err)
+		}
+	})
+	u.Path = "/" + name
+	return u.String()
+}
+
+// adminDSN turns a test server URL into a driver name and DSN for the
+// database it names, from which test databases are created.
+func adminDSN(t testing.TB, u *url.URL) (driver, dsn string) {
+	switch strings.ToLower(u.Scheme) {
+	case "postgres", "postgresql":
+		return "pgx", u.String()
+	case "mysql", "mariadb":
+		pass, _ := u.User.Password()
+		return "mysql", u.User.Username() + ":" + pass + "@tcp(" + u.Host + ")" + u.Path
+	}
+	t.Fatalf("unsupported test database URL scheme %q", u.Scheme)
+	return "", ""
+}
