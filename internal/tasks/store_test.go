@@ -1,0 +1,201 @@
+package tasks_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/testenv"
+)
+
+// databases returns, for each dialect, a function giving a fresh database URL.
+func databases() map[string]func(t *testing.T) string {
+	return map[string]func(t *testing.T) string{
+		"sqlite": func(t *testing.T) string {
+			return "sqlite:" + filepath.Join(t.TempDir(), "tasks.db")
+		},
+		"mysql":    func(t *testing.T) string { return testenv.MySQLURL(t) },
+		"postgres": func(t *testing.T) string { return testenv.PostgresURL(t) },
+	}
+}
+
+// openStore opens and migrates a fresh store on the database rawURL names.
+func openStore(t *testing.T, rawURL string, opts tasks.Options) *tasks.Store {
+	t.Helper()
+	s, err := tasks.Open(t.Context(), rawURL, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(t.Context(), slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestStore(t *testing.T) {
+	for name, newURL := range databases() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			rawURL := newURL(t)
+			t.Run("crud", func(t *testing.T) { testCRUD(t, openStore(t, rawURL, tasks.Options{})) })
+			t.Run("concurrent adds", func(t *testing.T) { testConcurrentAdds(t, rawURL) })
+		})
+	}
+}
+
+func testCRUD(t *testing.T, s *tasks.Store) {
+	ctx := t.Context()
+	// Migrating again is a no-op.
+	if err := s.Migrate(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	snap, err := s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(tasks.Snapshot{Revision: 0, Tasks: []tasks.Task{}}, snap); diff != "" {
+		t.Fatalf("empty List (-want +got):\n%s", diff)
+	}
+
+	names := []string{
+		"buy milk",
+		`<script>alert("x")</script> & 'quotes'`,
+		"Robert'); DROP TABLE tasks;--",
+		"emoji 🎉 and ünïcödé",
+		strings.Repeat("é", tasks.MaxNameLength),
+	}
+	var want []tasks.Task
+	for i, n := range names {
+		task, rev, err := s.Add(ctx, n)
+		if err != nil {
+			t.Fatalf("Add(%q): %v", n, err)
+		}
+		if rev != int64(i+1) {
+			t.Errorf("Add #%d revision = %d, want %d", i+1, rev, i+1)
+		}
+		if task.Name != n || task.Done || task.ID == 0 || task.CreatedAt.IsZero() {
+			t.Errorf("Add(%q) = %+v", n, task)
+		}
+		want = append(want, task)
+	}
+
+	toggled, rev, err := s.Toggle(ctx, want[1].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !toggled.Done || rev != 6 {
+		t.Errorf("Toggle = %+v, revision %d; want done, revision 6", toggled, rev)
+	}
+	want[1] = toggled
+	if rev, err = s.Remove(ctx, want[0].ID); err != nil || rev != 7 {
+		t.Fatalf("Remove = %d, %v; want 7, nil", rev, err)
+	}
+	want = want[1:]
+
+	snap, err = s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(tasks.Snapshot{Revision: 7, Tasks: want}, snap); diff != "" {
+		t.Errorf("List after writes (-want +got):\n%s", diff)
+	}
+
+	// Writes to a missing task fail with ErrNotFound and change nothing.
+	missing := want[len(want)-1].ID + 1000
+	if _, _, err := s.Toggle(ctx, missing); !errors.Is(err, tasks.ErrNotFound) {
+		t.Errorf("Toggle(missing) error = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Remove(ctx, missing); !errors.Is(err, tasks.ErrNotFound) {
+		t.Errorf("Remove(missing) error = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Remove(ctx, want[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Remove(ctx, want[0].ID); !errors.Is(err, tasks.ErrNotFound) {
+		t.Errorf("second Remove error = %v, want ErrNotFound", err)
+	}
+	if rev, err := s.Revision(ctx); err != nil || rev != 8 {
+		t.Errorf("Revision = %d, %v; want 8 (failed writes must not count)", rev, err)
+	}
+}
+
+// testConcurrentAdds: 20 goroutines adding 50 tasks each leave exactly 1000
+// tasks, each revision used once.
+func testConcurrentAdds(t *testing.T, rawURL string) {
+	s := openStore(t, rawURL, tasks.Options{})
+	before, err := s.List(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, each = 20, 50
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		revs = map[int64]bool{}
+	)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				_, rev, err := s.Add(t.Context(), "worker task")
+				if err != nil {
+					t.Errorf("worker %d add %d: %v", w, i, err)
+					return
+				}
+				mu.Lock()
+				revs[rev] = true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	after, err := s.List(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(after.Tasks) - len(before.Tasks); got != workers*each {
+		t.Errorf("tasks added = %d, want %d", got, workers*each)
+	}
+	if len(revs) != workers*each || after.Revision != before.Revision+workers*each {
+		t.Errorf("distinct revisions = %d, final revision %d (from %d); want %d distinct", len(revs), after.Revision, before.Revision, workers*each)
+	}
+}
+
+func TestSlowQuery(t *testing.T) {
+	s := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "slow.db"), tasks.Options{SlowQuery: time.Hour})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := s.List(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("List with a canceled context during the slow query = %v, want context.Canceled", err)
+	}
+	if _, err := s.Revision(t.Context()); err != nil {
+		t.Errorf("Revision must not wait for the slow query: %v", err)
+	}
+}
+
+func TestOpenErrorsHideThePassword(t *testing.T) {
+	const secret = "s3cr3t-pa55word"
+	for _, raw := range []string{
+		"postgres://postgres:" + secret + "@127.0.0.1:1/test?sslmode=disable&connect_timeout=2",
+		"mysql://root:" + secret + "@127.0.0.1:1/test?timeout=2s",
+		"redis://u:" + secret + "@127.0.0.1:1/",
+	} {
+		_, err := tasks.Open(t.Context(), raw, tasks.Options{})
+		if err == nil {
+			t.Errorf("Open(%s) succeeded against a closed port", strings.Split(raw, ":")[0])
+			continue
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error reveals the password: %v", err)
+		}
+	}
+}

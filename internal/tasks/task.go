@@ -1,0 +1,65 @@
+// Package tasks is tasklist's data: the Task, the rules a task name obeys,
+// and the SQL store (SQLite, MariaDB/MySQL, PostgreSQL) with its embedded
+// migrations.
+//
+// Every write bumps a revision number kept in the database in the same
+// transaction, and every read of the list reports the revision it saw. The
+// caching layers use it to tell a newer list from an older one.
+package tasks
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxNameLength is the longest task name, in characters, after trimming.
+const MaxNameLength = 200
+
+// Errors the store and the name rules return; test with errors.Is.
+var (
+	// ErrNotFound reports that no task has the given id.
+	ErrNotFound = errors.New("tasks: no such task")
+	// ErrInvalidName reports a name that breaks the rules of NormalizeName.
+	ErrInvalidName = errors.New("tasks: invalid name")
+)
+
+// Task is one entry of the list.
+type Task struct {
+	ID        int64
+	Name      string
+	Done      bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Snapshot is the whole list as one committed state of the database: the
+// tasks, oldest first, and the revision that state has.
+type Snapshot struct {
+	Revision int64
+	Tasks    []Task
+}
+
+// NormalizeName trims white space from name and checks it: not empty, at
+// most MaxNameLength characters, valid UTF-8, no control characters. Any
+// other text — HTML, SQL, quotes — is a valid name, stored as typed. The
+// error wraps ErrInvalidName and says what is wrong in words fit for a user.
+func NormalizeName(name string) (string, error) {
+	if !utf8.ValidString(name) {
+		return "", fmt.Errorf("%w: the name is not valid UTF-8 text", ErrInvalidName)
+	}
+	name = strings.TrimSpace(name)
+	switch n := utf8.RuneCountInString(name); {
+	case n == 0:
+		return "", fmt.Errorf("%w: the name is empty", ErrInvalidName)
+	case n > MaxNameLength:
+		return "", fmt.Errorf("%w: the name has %d characters; at most %d are allowed", ErrInvalidName, n, MaxNameLength)
+	}
+	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return "", fmt.Errorf("%w: the name contains control characters", ErrInvalidName)
+	}
+	return name, nil
+}

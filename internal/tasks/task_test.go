@@ -1,0 +1,67 @@
+package tasks
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestNormalizeName(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"buy milk", "buy milk", true},
+		{"  padded\t", "padded", true},
+		{"<b>bold</b> ' OR 1=1 --", "<b>bold</b> ' OR 1=1 --", true},
+		{strings.Repeat("x", MaxNameLength), strings.Repeat("x", MaxNameLength), true},
+		{" " + strings.Repeat("ü", MaxNameLength) + " ", strings.Repeat("ü", MaxNameLength), true},
+		{"", "", false},
+		{" \t\n ", "", false},
+		{strings.Repeat("x", MaxNameLength+1), "", false},
+		{"bad \xff utf8", "", false},
+		{"bell\a", "", false},
+		{"line\nbreak", "", false},
+		{"nul\x00", "", false},
+	}
+	for _, tt := range tests {
+		got, err := NormalizeName(tt.in)
+		if tt.ok && (err != nil || got != tt.want) {
+			t.Errorf("NormalizeName(%q) = %q, %v; want %q, nil", tt.in, got, err, tt.want)
+		}
+		if !tt.ok && !errors.Is(err, ErrInvalidName) {
+			t.Errorf("NormalizeName(%q) error = %v, want ErrInvalidName", tt.in, err)
+		}
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	tests := []struct {
+		in      string
+		dialect Dialect
+		dsn     string // prefix
+	}{
+		{"", SQLite, "file:tasklist.db?"},
+		{"sqlite:///var/lib/t.db", SQLite, "file:/var/lib/t.db?"},
+		{"sqlite:rel.db", SQLite, "file:rel.db?"},
+		{"data/t.db", SQLite, "file:data/t.db?"},
+		{"./t.db", SQLite, "file:./t.db?"},
+		{"mysql://u:p@db:3307/app", MySQL, "u:p@tcp(db:3307)/app?"},
+		{"mariadb://u@db/app", MySQL, "u@tcp(db:3306)/app?"},
+		{"postgres://u:p@db/app?sslmode=disable", Postgres, "postgres://u:p@db/app?sslmode=disable"},
+	}
+	for _, tt := range tests {
+		got, err := parseURL(tt.in)
+		if err != nil || got.dialect != tt.dialect || !strings.HasPrefix(got.dsn, tt.dsn) {
+			t.Errorf("parseURL(%q) = %+v, %v; want dialect %s, dsn starting %q", tt.in, got, err, tt.dialect, tt.dsn)
+		}
+	}
+	for _, bad := range []string{"redis://x", "mysql://u:secret@db/", "sqlite:"} {
+		_, err := parseURL(bad)
+		if err == nil {
+			t.Errorf("parseURL(%q) succeeded", bad)
+		} else if strings.Contains(err.Error(), "secret") {
+			t.Errorf("parseURL(%q) error reveals the password: %v", bad, err)
+		}
+	}
+}
