@@ -1,0 +1,251 @@
+// Package config reads tasklist's configuration from the environment,
+// checks all of it at once, and describes it for logs without secrets.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Invalidation strategies for the query cache (TASKLIST_INVALIDATION).
+const (
+	Expire  = "expire"
+	Delete  = "delete"
+	Version = "version"
+	Update  = "update"
+)
+
+// Config is the whole configuration. Load fills it; its zero value is not
+// meant to be used.
+type Config struct {
+	// Addr is the listen address: TASKLIST_ADDR, else ":" + PORT.
+	Addr string
+	// DatabaseURL selects the database (DATABASE_URL); empty means SQLite.
+	DatabaseURL string
+	// SlowQuery is added to every task-list query (TASKLIST_SLOW_QUERY).
+	SlowQuery time.Duration
+
+	// CacheServers lists memcached servers: MEMCACHIER_SERVERS, else
+	// MEMCACHE_SERVERS. Empty means the in-process cache.
+	CacheServers []string
+	// CacheUsername and CachePassword are MemCachier's SASL credentials;
+	// set exactly when MEMCACHIER_SERVERS is.
+	CacheUsername, CachePassword string
+	// LocalCacheBytes bounds the in-process cache (TASKLIST_LOCAL_CACHE_MB).
+	LocalCacheBytes int64
+	// CachePrefix starts every cache key (TASKLIST_CACHE_PREFIX), so several
+	// apps can share one cluster.
+	CachePrefix string
+	// CacheTimeout bounds one cache operation (TASKLIST_CACHE_TIMEOUT).
+	CacheTimeout time.Duration
+	// Invalidation is the query cache's strategy (TASKLIST_INVALIDATION).
+	Invalidation string
+	// CacheTTL is how long cached entries live (TASKLIST_CACHE_TTL): the
+	// staleness bound for "expire", a safety net for the others.
+	CacheTTL time.Duration
+
+	// LogLevel and LogFormat (text or json) shape the logs.
+	LogLevel  slog.Level
+	LogFormat string
+	// ShutdownTimeout is how long in-flight requests get on SIGTERM.
+	ShutdownTimeout time.Duration
+}
+
+// Load reads the configuration through getenv (os.Getenv in main) and
+// returns every problem it finds, joined. Messages never quote a password.
+func Load(getenv func(string) string) (Config, error) {
+	p := parser{getenv: getenv}
+	c := Config{
+		Addr:            getenv("TASKLIST_ADDR"),
+		DatabaseURL:     getenv("DATABASE_URL"),
+		SlowQuery:       p.duration("TASKLIST_SLOW_QUERY", 0),
+		LocalCacheBytes: int64(p.positiveInt("TASKLIST_LOCAL_CACHE_MB", 64)) << 20,
+		CachePrefix:     p.str("TASKLIST_CACHE_PREFIX", "tasklist:"),
+		CacheTimeout:    p.duration("TASKLIST_CACHE_TIMEOUT", 100*time.Millisecond),
+		Invalidation:    p.oneOf("TASKLIST_INVALIDATION", Version, Expire, Delete, Version, Update),
+		CacheTTL:        p.duration("TASKLIST_CACHE_TTL", 5*time.Second),
+		LogFormat:       p.oneOf("TASKLIST_LOG_FORMAT", "text", "text", "json"),
+		ShutdownTimeout: p.duration("TASKLIST_SHUTDOWN_TIMEOUT", 15*time.Second),
+	}
+	if c.Addr == "" {
+		c.Addr = ":" + strconv.Itoa(p.port("PORT", 8000))
+	} else if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		p.fail("TASKLIST_ADDR %q is not host:port", c.Addr)
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(p.str("TASKLIST_LOG_LEVEL", "info"))); err != nil {
+		p.fail("TASKLIST_LOG_LEVEL must be debug, info, warn or error")
+	}
+	if c.CacheTimeout <= 0 {
+		p.fail("TASKLIST_CACHE_TIMEOUT must be positive")
+	}
+	if c.CacheTTL <= 0 {
+		p.fail("TASKLIST_CACHE_TTL must be positive")
+	}
+	if strings.ContainsFunc(c.CachePrefix, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		p.fail("TASKLIST_CACHE_PREFIX may hold only printable ASCII without spaces")
+	}
+	c.loadCache(&p)
+	return c, errors.Join(p.errs...)
+}
+
+// loadCache picks the cache backend: MemCachier (with SASL) first, then a
+// plain memcached cluster, else in-process.
+func (c *Config) loadCache(p *parser) {
+	if servers := getenvTrim(p.getenv, "MEMCACHIER_SERVERS"); servers != "" {
+		c.CacheServers = p.servers("MEMCACHIER_SERVERS", servers)
+		c.CacheUsername = p.getenv("MEMCACHIER_USERNAME")
+		c.CachePassword = p.getenv("MEMCACHIER_PASSWORD")
+		if c.CacheUsername == "" || c.CachePassword == "" {
+			p.fail("MEMCACHIER_SERVERS needs MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD (for a memcached without authentication, set MEMCACHE_SERVERS instead)")
+		}
+		return
+	}
+	if servers := getenvTrim(p.getenv, "MEMCACHE_SERVERS"); servers != "" {
+		c.CacheServers = p.servers("MEMCACHE_SERVERS", servers)
+	}
+}
+
+// CacheBackend names the backend the configuration selects: "local",
+// "memcache" or "memcache+sasl".
+func (c Config) CacheBackend() string {
+	switch {
+	case len(c.CacheServers) == 0:
+		return "local"
+	case c.CacheUsername != "":
+		return "memcache+sasl"
+	}
+	return "memcache"
+}
+
+// LogValue describes the configuration for logs: passwords are never in it.
+func (c Config) LogValue() slog.Value {
+	attrs := []slog.Attr{
+		slog.String("addr", c.Addr),
+		slog.String("database", RedactURL(c.DatabaseURL)),
+		slog.String("cache", c.CacheBackend()),
+		slog.String("invalidation", c.Invalidation),
+		slog.Duration("cache_ttl", c.CacheTTL),
+	}
+	if len(c.CacheServers) > 0 {
+		attrs = append(attrs, slog.String("cache_servers", strings.Join(c.CacheServers, ",")))
+	}
+	if c.CacheUsername != "" {
+		attrs = append(attrs, slog.String("cache_user", c.CacheUsername))
+	}
+	if c.SlowQuery > 0 {
+		attrs = append(attrs, slog.Duration("slow_query", c.SlowQuery))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// RedactURL returns rawURL with any password replaced by "xxxxx"; a value
+// that does not parse as a URL with a user is returned only if it cannot
+// hold a password (no "@").
+func RedactURL(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		if strings.Contains(rawURL, "@") {
+			return "(unparsable URL hidden)"
+		}
+		return rawURL
+	}
+	return u.Redacted()
+}
+
+func getenvTrim(getenv func(string) string, name string) string {
+	return strings.TrimSpace(getenv(name))
+}
+
+// parser reads typed values and collects every error, so one run of the
+// program reports all mistakes at once.
+type parser struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (p *parser) fail(format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("config: "+format, args...))
+}
+
+func (p *parser) str(name, def string) string {
+	if v := getenvTrim(p.getenv, name); v != "" {
+		return v
+	}
+	return def
+}
+
+func (p *parser) duration(name string, def time.Duration) time.Duration {
+	v := getenvTrim(p.getenv, name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		p.fail("%s=%q is not a duration such as 250ms or 2s", name, v)
+		return def
+	}
+	return d
+}
+
+func (p *parser) positiveInt(name string, def int) int {
+	v := getenvTrim(p.getenv, name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 || n > 1<<20 {
+		p.fail("%s=%q is not a positive whole number", name, v)
+		return def
+	}
+	return n
+}
+
+func (p *parser) port(name string, def int) int {
+	v := getenvTrim(p.getenv, name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 65535 {
+		p.fail("%s=%q is not a port number", name, v)
+		return def
+	}
+	return n
+}
+
+func (p *parser) oneOf(name, def string, allowed ...string) string {
+	v := strings.ToLower(getenvTrim(p.getenv, name))
+	if v == "" {
+		return def
+	}
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	p.fail("%s=%q must be one of %s", name, v, strings.Join(allowed, ", "))
+	return def
+}
+
+// servers splits a comma- or space-separated host:port list; a host without
+// a port gets memcached's 11211.
+func (p *parser) servers(name, list string) []string {
+	var out []string
+	for _, s := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
+		if _, _, err := net.SplitHostPort(s); err != nil {
+			if strings.Contains(s, ":") && !strings.HasPrefix(s, "[") {
+				p.fail("%s: %q is not host:port", name, s)
+				continue
+			}
+			s = net.JoinHostPort(strings.Trim(s, "[]"), "11211")
+		}
+		out = append(out, s)
+	}
+	return out
+}
