@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tasklist/tasklist/internal/tasks"
 )
 
 // Invalidation strategies for the query cache (TASKLIST_INVALIDATION).
@@ -26,7 +28,8 @@ const (
 type Config struct {
 	// Addr is the listen address: TASKLIST_ADDR, else ":" + PORT.
 	Addr string
-	// DatabaseURL selects the database (DATABASE_URL); empty means SQLite.
+	// DatabaseURL selects the database (DATABASE_URL); tasks.DefaultURL,
+	// an SQLite file, when unset.
 	DatabaseURL string
 	// SlowQuery is added to every task-list query (TASKLIST_SLOW_QUERY).
 	SlowQuery time.Duration
@@ -63,7 +66,7 @@ func Load(getenv func(string) string) (Config, error) {
 	p := parser{getenv: getenv}
 	c := Config{
 		Addr:            getenv("TASKLIST_ADDR"),
-		DatabaseURL:     getenv("DATABASE_URL"),
+		DatabaseURL:     p.str("DATABASE_URL", tasks.DefaultURL),
 		SlowQuery:       p.duration("TASKLIST_SLOW_QUERY", 0),
 		LocalCacheBytes: int64(p.positiveInt("TASKLIST_LOCAL_CACHE_MB", 64)) << 20,
 		CachePrefix:     p.str("TASKLIST_CACHE_PREFIX", "tasklist:"),

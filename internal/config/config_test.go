@@ -21,6 +21,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	want := Config{
 		Addr:            ":8000",
+		DatabaseURL:     "sqlite:tasklist.db",
 		LocalCacheBytes: 64 << 20,
 		CachePrefix:     "tasklist:",
 		CacheTimeout:    100 * time.Millisecond,

@@ -1,0 +1,131 @@
+// Command tasklist serves the task list.
+//
+//	tasklist            migrate the database, then serve (same as "serve")
+//	tasklist serve      the same
+//	tasklist migrate    apply the database migrations and exit
+//
+// Configuration comes from the environment; see the README's table.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/tasklist/tasklist/internal/config"
+	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/web"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "tasklist:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program; main only supplies the process's environment.
+// When ready is not nil, it receives the listener's address once serving.
+func run(ctx context.Context, args []string, getenv func(string) string, logOut io.Writer, ready chan<- string) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	if len(args) > 1 || (cmd != "serve" && cmd != "migrate") {
+		return fmt.Errorf("usage: tasklist [serve|migrate]")
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, logOut)
+
+	store, err := tasks.Open(ctx, cfg.DatabaseURL, tasks.Options{SlowQuery: cfg.SlowQuery})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx, log); err != nil {
+		return err
+	}
+	if cmd == "migrate" {
+		log.Info("database is up to date", "database", config.RedactURL(cfg.DatabaseURL))
+		return nil
+	}
+
+	app, err := web.New(web.Config{
+		Tasks:  store,
+		Logger: log,
+		Health: []web.HealthCheck{{Name: "database", Critical: true, Check: store.Ping}},
+	})
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, log, app.Handler(), ready)
+}
+
+// serve listens until ctx is done, then shuts down gracefully: in-flight
+// requests get cfg.ShutdownTimeout to finish.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Handler, ready chan<- string) error {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30*time.Second + cfg.SlowQuery,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("tasklist serving", "url", "http://"+displayAddr(ln.Addr()), "config", cfg)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// displayAddr turns a wildcard listen address into one a browser can open.
+func displayAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return a.String()
+	}
+	return net.JoinHostPort("localhost", fmt.Sprint(tcp.Port))
+}
+
+func newLogger(cfg config.Config, out io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(out, opts))
+	}
+	return slog.New(slog.NewTextHandler(out, opts))
+}

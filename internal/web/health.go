@@ -1,0 +1,62 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// healthTimeout bounds each check, so /healthz answers even when a
+// dependency hangs.
+const healthTimeout = 2 * time.Second
+
+type healthReport struct {
+	Status string                 `json:"status"` // ok, degraded or unavailable
+	Checks map[string]checkResult `json:"checks"`
+}
+
+type checkResult struct {
+	Status string `json:"status"` // up or down
+	Error  string `json:"error,omitempty"`
+}
+
+// healthz runs every check at once and reports them as JSON: 200 when all
+// critical checks pass (even if others fail: "degraded"), else 503.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	report := healthReport{Status: "ok", Checks: make(map[string]checkResult, len(s.health))}
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	for _, c := range s.health {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+			defer cancel()
+			res := checkResult{Status: "up"}
+			err := c.Check(ctx)
+			if err != nil {
+				res = checkResult{Status: "down", Error: err.Error()}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			report.Checks[c.Name] = res
+			switch {
+			case err != nil && c.Critical:
+				report.Status = "unavailable"
+			case err != nil && report.Status == "ok":
+				report.Status = "degraded"
+			}
+		})
+	}
+	wg.Wait()
+	status := http.StatusOK
+	if report.Status == "unavailable" {
+		status = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(report)
+}

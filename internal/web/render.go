@@ -1,0 +1,52 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+)
+
+// render executes page into a buffer first, so a template error becomes a
+// clean 500 instead of half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
+	var buf bytes.Buffer
+	if err := s.pages[page].ExecuteTemplate(&buf, "layout", data); err != nil {
+		s.log.ErrorContext(r.Context(), "render", "page", page, "err", err)
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// errorPage is what error.html shows.
+type errorPage struct {
+	Status     int
+	StatusText string
+	Message    string
+}
+
+// clientError answers a request the client got wrong with a 4xx page.
+func (s *Server) clientError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	w.Header().Set("Cache-Control", "no-store")
+	s.render(w, r, status, "error.html", errorPage{status, http.StatusText(status), msg})
+}
+
+// serverError logs err and answers 503: the handlers' only server-side
+// failures are the database's, and the page says so without its details.
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return // the client went away; nobody is reading
+	}
+	s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Retry-After", "5")
+	s.render(w, r, http.StatusServiceUnavailable, "error.html", errorPage{
+		http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable),
+		"The task list is unavailable at the moment; please try again shortly.",
+	})
+}
