@@ -1,0 +1,337 @@
+// Package local is the in-process cache.Backend: what tasklist uses when no
+// memcached is configured, so that one binary runs with nothing installed.
+//
+// It is built on otter, which bounds the cache by bytes (keys, values and an
+// estimate of each entry's overhead), expires each entry on its own TTL and
+// makes a write readable at once. On top of that it gives the memcached
+// semantics the cache package promises, so that code tested against it
+// behaves the same against memcached: CAS tokens, atomic Add, CompareAndSwap
+// and Increment, TTLs rounded up to whole seconds and an item size limit.
+package local
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+
+	"github.com/tasklist/tasklist/internal/cache"
+)
+
+const (
+	// DefaultMaxBytes is the default bound on the cache's weight.
+	DefaultMaxBytes = 64 << 20
+	// DefaultMaxItemSize is memcached's default item size limit.
+	DefaultMaxItemSize = 1 << 20
+	// entryOverhead estimates what an entry costs beyond its key and value:
+	// otter's node, the entry struct and the hash table's slot.
+	entryOverhead = 128
+)
+
+// Options configures New. The zero value gives a 64 MiB cache of items up to
+// 1 MiB on the real clock.
+type Options struct {
+	// MaxBytes bounds the cache's weight: the bytes of its keys and values
+	// plus a per-entry overhead. Beyond it the least useful entries are
+	// evicted. Zero means DefaultMaxBytes.
+	MaxBytes int64
+	// MaxItemSize is the largest value stored, in bytes. Zero means
+	// DefaultMaxItemSize. It is lowered to MaxBytes/4 if larger, so that one
+	// item never flushes the whole cache.
+	MaxItemSize int
+	// Clock, if set, is the time source for TTLs, so tests can expire items
+	// without sleeping. A cache on such a clock skips otter's periodic
+	// clean-up; expired items are still never returned. Nil means the real
+	// clock.
+	Clock func() time.Time
+}
+
+// Backend is the in-process cache.Backend. It is safe for concurrent use.
+type Backend struct {
+	store       *otter.Cache[string, *entry]
+	maxBytes    int64
+	maxItemSize int
+	casSeq      atomic.Uint64 // the last CAS token handed out
+
+	hits, misses, sets, deletes, evictions atomic.Uint64
+}
+
+var _ cache.Backend = (*Backend)(nil)
+
+// entry is a stored item. It is never changed once stored: every write
+// stores a new entry, so readers need no lock.
+type entry struct {
+	value []byte
+	cas   uint64
+	ttl   time.Duration // rounded up to whole seconds; 0 is forever
+	// keepDeadline marks an entry written by Increment, which, as in
+	// memcached, keeps the expiry time of the entry it replaces.
+	keepDeadline bool
+}
+
+// New returns a Backend configured by opts.
+func New(opts Options) (*Backend, error) {
+	if opts.MaxBytes < 0 || opts.MaxItemSize < 0 {
+		return nil, fmt.Errorf("local: negative MaxBytes (%d) or MaxItemSize (%d)", opts.MaxBytes, opts.MaxItemSize)
+	}
+	b := &Backend{maxBytes: cmp.Or(opts.MaxBytes, DefaultMaxBytes)}
+	b.maxItemSize = int(min(int64(cmp.Or(opts.MaxItemSize, DefaultMaxItemSize)), b.maxBytes/4))
+	o := &otter.Options[string, *entry]{
+		MaximumWeight:    uint64(b.maxBytes),
+		Weigher:          weigh,
+		ExpiryCalculator: expiry{},
+		OnAtomicDeletion: func(e otter.DeletionEvent[string, *entry]) {
+			if e.Cause == otter.CauseOverflow {
+				b.evictions.Add(1)
+			}
+		},
+	}
+	if opts.Clock != nil {
+		o.Clock = clock(opts.Clock)
+	}
+	store, err := otter.New(o)
+	if err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	b.store = store
+	return b, nil
+}
+
+func weigh(key string, e *entry) uint32 {
+	return uint32(min(len(key)+len(e.value)+entryOverhead, math.MaxUint32))
+}
+
+// expiry gives each entry its own TTL, counted from its last write.
+type expiry struct{}
+
+func (expiry) ExpireAfterCreate(e otter.Entry[string, *entry]) time.Duration {
+	return lifetime(e.Value.ttl)
+}
+
+func (expiry) ExpireAfterUpdate(e otter.Entry[string, *entry], _ *entry) time.Duration {
+	if e.Value.keepDeadline {
+		return e.ExpiresAfter() // the time left: the deadline stays
+	}
+	return lifetime(e.Value.ttl)
+}
+
+func (expiry) ExpireAfterRead(e otter.Entry[string, *entry]) time.Duration {
+	return e.ExpiresAfter()
+}
+
+// lifetime maps a TTL to otter's terms, where forever is the longest duration.
+func lifetime(ttl time.Duration) time.Duration {
+	if ttl == 0 {
+		return math.MaxInt64
+	}
+	return ttl
+}
+
+// clock adapts Options.Clock to otter. It never ticks.
+type clock func() time.Time
+
+func (c clock) NowNano() int64                    { return c().UnixNano() }
+func (clock) Tick(time.Duration) <-chan time.Time { return nil }
+
+// roundTTL checks ttl and rounds it up to whole seconds.
+func roundTTL(op string, ttl time.Duration) (time.Duration, error) {
+	if ttl < 0 {
+		return 0, fmt.Errorf("local: %s: negative TTL %v: %w", op, ttl, cache.ErrInvalid)
+	}
+	if ttl%time.Second != 0 && ttl < math.MaxInt64-time.Second {
+		ttl = ttl.Truncate(time.Second) + time.Second
+	}
+	return ttl, nil
+}
+
+// newEntry checks a write of item and returns the entry to store, with a
+// fresh CAS token. Error messages never hold keys or values: keys may be
+// session IDs.
+func (b *Backend) newEntry(op string, item cache.Item) (*entry, error) {
+	if !cache.ValidKey(item.Key) {
+		return nil, fmt.Errorf("local: %s: key of %d bytes is empty, too long or has unsafe bytes: %w", op, len(item.Key), cache.ErrInvalid)
+	}
+	if len(item.Value) > b.maxItemSize {
+		return nil, fmt.Errorf("local: %s: value of %d bytes exceeds %d: %w", op, len(item.Value), b.maxItemSize, cache.ErrTooLarge)
+	}
+	ttl, err := roundTTL(op, item.TTL)
+	if err != nil {
+		return nil, err
+	}
+	return &entry{value: clone(item.Value), cas: b.casSeq.Add(1), ttl: ttl}, nil
+}
+
+// clone copies v, so that neither the caller's buffer nor a returned value
+// aliases a stored one. The copy of an empty value is empty, not nil.
+func clone(v []byte) []byte { return append([]byte{}, v...) }
+
+func (e *entry) item(key string) cache.Item {
+	return cache.Item{Key: key, Value: clone(e.value), CAS: e.cas}
+}
+
+// Get returns the item for key, or cache.ErrMiss. A key no write would accept
+// is a miss.
+func (b *Backend) Get(_ context.Context, key string) (cache.Item, error) {
+	e, ok := b.store.GetIfPresent(key)
+	if !ok {
+		b.misses.Add(1)
+		return cache.Item{}, cache.ErrMiss
+	}
+	b.hits.Add(1)
+	return e.item(key), nil
+}
+
+// GetMulti returns the items found among keys.
+func (b *Backend) GetMulti(_ context.Context, keys []string) (map[string]cache.Item, error) {
+	items := make(map[string]cache.Item, len(keys))
+	for _, k := range keys {
+		if e, ok := b.store.GetIfPresent(k); ok {
+			items[k] = e.item(k)
+		}
+	}
+	b.hits.Add(uint64(len(items)))
+	b.misses.Add(uint64(len(keys) - len(items)))
+	return items, nil
+}
+
+// Set stores item unconditionally.
+func (b *Backend) Set(_ context.Context, item cache.Item) error {
+	e, err := b.newEntry("set", item)
+	if err != nil {
+		return err
+	}
+	b.store.Set(item.Key, e)
+	b.sets.Add(1)
+	return nil
+}
+
+// Add stores item only if its key is absent, else cache.ErrNotStored.
+func (b *Backend) Add(_ context.Context, item cache.Item) error {
+	return b.write("add", item, func(_ *entry, found bool) error {
+		if found {
+			return cache.ErrNotStored
+		}
+		return nil
+	})
+}
+
+// CompareAndSwap stores item only if the stored item still has the CAS token
+// item.CAS; else cache.ErrNotStored (changed) or cache.ErrMiss (gone).
+func (b *Backend) CompareAndSwap(_ context.Context, item cache.Item) error {
+	return b.write("cas", item, func(old *entry, found bool) error {
+		switch {
+		case !found:
+			return cache.ErrMiss
+		case old.cas != item.CAS:
+			return cache.ErrNotStored
+		}
+		return nil
+	})
+}
+
+// write stores item if check, which runs atomically with the store, finds
+// nothing against it in the entry present (found) or absent.
+func (b *Backend) write(op string, item cache.Item, check func(old *entry, found bool) error) error {
+	e, err := b.newEntry(op, item)
+	if err != nil {
+		return err
+	}
+	b.store.Compute(item.Key, func(old *entry, found bool) (*entry, otter.ComputeOp) {
+		if err = check(old, found); err != nil {
+			return old, otter.CancelOp
+		}
+		return e, otter.WriteOp
+	})
+	b.sets.Add(1)
+	return err
+}
+
+// Delete removes key; deleting an absent key is not an error.
+func (b *Backend) Delete(_ context.Context, key string) error {
+	b.store.Invalidate(key)
+	b.deletes.Add(1)
+	return nil
+}
+
+// errNotNumber is Increment's complaint about a value that is not a decimal
+// uint64; it matches cache.ErrInvalid.
+var errNotNumber = fmt.Errorf("local: increment: value is not a decimal number: %w", cache.ErrInvalid)
+
+// Increment adds delta to the decimal number at key, wrapping at 2^64 as
+// memcached does, and keeps the item's expiry time.
+func (b *Backend) Increment(_ context.Context, key string, delta uint64) (uint64, error) {
+	var n uint64
+	err := b.update(key, func(old *entry) (*entry, error) {
+		v, err := strconv.ParseUint(string(old.value), 10, 64)
+		if err != nil {
+			return nil, errNotNumber
+		}
+		n = v + delta
+		return &entry{value: strconv.AppendUint(nil, n, 10), cas: b.casSeq.Add(1), keepDeadline: true}, nil
+	})
+	return n, err
+}
+
+// Touch gives key a new TTL, keeping its value and CAS token, or returns
+// cache.ErrMiss.
+func (b *Backend) Touch(_ context.Context, key string, ttl time.Duration) error {
+	ttl, err := roundTTL("touch", ttl)
+	if err != nil {
+		return err
+	}
+	return b.update(key, func(old *entry) (*entry, error) {
+		return &entry{value: old.value, cas: old.cas, ttl: ttl}, nil
+	})
+}
+
+// update atomically replaces the entry at key with next(old), or returns
+// cache.ErrMiss if there is none, or next's error.
+func (b *Backend) update(key string, next func(old *entry) (*entry, error)) error {
+	err := cache.ErrMiss
+	b.store.Compute(key, func(old *entry, found bool) (*entry, otter.ComputeOp) {
+		if !found {
+			return old, otter.CancelOp
+		}
+		e, nerr := next(old)
+		if err = nerr; err != nil {
+			return old, otter.CancelOp
+		}
+		return e, otter.WriteOp
+	})
+	return err
+}
+
+// Stats reports the cache as one server, "local". Items and Bytes are
+// otter's estimates; Bytes includes the per-entry overhead.
+func (b *Backend) Stats(context.Context) ([]cache.ServerStats, error) {
+	return []cache.ServerStats{{
+		Addr:       "local",
+		Up:         true,
+		Hits:       b.hits.Load(),
+		Misses:     b.misses.Load(),
+		Sets:       b.sets.Load(),
+		Deletes:    b.deletes.Load(),
+		Items:      uint64(b.store.EstimatedSize()),
+		Bytes:      b.store.WeightedSize(),
+		LimitBytes: uint64(b.maxBytes),
+		Evictions:  b.evictions.Load(),
+	}}, nil
+}
+
+// MaxItemSize is the largest value stored, in bytes.
+func (b *Backend) MaxItemSize() int { return b.maxItemSize }
+
+// Name returns "local".
+func (b *Backend) Name() string { return "local" }
+
+// Close drops every entry and stops otter's clean-up goroutine.
+func (b *Backend) Close() error {
+	b.store.StopAllGoroutines()
+	b.store.InvalidateAll()
+	return nil
+}
