@@ -1,0 +1,240 @@
+package testenv
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Environment variables naming the programs StartMemcached runs. When unset,
+// they are looked up on PATH (saslpasswd2 also in /usr/sbin).
+const (
+	MemcachedEnv   = "TASKLIST_TEST_MEMCACHED"
+	SASLPasswd2Env = "TASKLIST_TEST_SASLPASSWD2"
+)
+
+// memcachedStartTimeout bounds how long a starting memcached may take to
+// accept connections.
+const memcachedStartTimeout = 10 * time.Second
+
+// MemcachedOptions configures StartMemcached. The zero value is a plain
+// server with 64 MiB of memory and 1 MiB items, memcached's defaults.
+type MemcachedOptions struct {
+	// Username and Password, when Username is set, start the server with
+	// SASL (-S) and this one user. Such a server speaks only the binary
+	// protocol.
+	Username, Password string
+	// MemoryMB is the memory limit in MiB (-m); 0 means 64.
+	MemoryMB int
+	// MaxItemSize is the item size limit in bytes (-I); 0 means 1 MiB.
+	MaxItemSize int
+}
+
+// Memcached is a memcached process owned by one test, listening on its own
+// 127.0.0.1 port. The port stays the same across Stop and Start, so a client
+// sees a restarted server at the same address. It is stopped when the test
+// ends. Its methods are safe for concurrent use.
+type Memcached struct {
+	t    testing.TB
+	addr string
+	bin  string
+	args []string
+	env  []string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd     // nil while stopped
+	exited chan struct{} // closed when cmd has exited
+	log    string        // memcached's output, for errors
+}
+
+// StartMemcached starts a memcached for the test on a free 127.0.0.1 port
+// and returns once it accepts connections. It skips the test (or fails it
+// under CI=true) when memcached, or for SASL saslpasswd2, is missing.
+func StartMemcached(t testing.TB, opts MemcachedOptions) *Memcached {
+	t.Helper()
+	bin := findProgram(t, MemcachedEnv, "memcached", "install memcached or set "+MemcachedEnv)
+	m := &Memcached{t: t, bin: bin, log: filepath.Join(t.TempDir(), "memcached.log")}
+	mem, item := opts.MemoryMB, opts.MaxItemSize
+	if mem == 0 {
+		mem = 64
+	}
+	if item == 0 {
+		item = 1 << 20
+	}
+	m.args = []string{"-l", "127.0.0.1", "-U", "0", "-m", strconv.Itoa(mem), "-I", strconv.Itoa(item)}
+	if os.Geteuid() == 0 {
+		m.args = append(m.args, "-u", "root") // memcached refuses root without -u
+	}
+	if opts.Username != "" {
+		m.args = append(m.args, "-S")
+		m.env = append(os.Environ(), "SASL_CONF_PATH="+saslConfig(t, opts.Username, opts.Password))
+	}
+	t.Cleanup(m.Stop)
+
+	// A free port can be taken by someone else before memcached binds it;
+	// try a few.
+	var err error
+	for range 5 {
+		m.addr = freePort(t)
+		if err = m.start(); err == nil {
+			return m
+		}
+	}
+	t.Fatalf("start memcached: %v", err)
+	return nil
+}
+
+// Addr returns the server's address, 127.0.0.1:port.
+func (m *Memcached) Addr() string { return m.addr }
+
+// Start restarts a stopped server on the same port; it does nothing if the
+// server runs. A restarted memcached is empty.
+func (m *Memcached) Start() {
+	m.t.Helper()
+	if err := m.start(); err != nil {
+		m.t.Fatalf("restart memcached on %s: %v", m.addr, err)
+	}
+}
+
+// Stop kills the server (by its own process id) and waits for it to exit; it
+// does nothing if the server is stopped.
+func (m *Memcached) Stop() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd == nil {
+		return
+	}
+	m.cmd.Process.Kill() // also ends a paused process
+	<-m.exited
+	m.cmd = nil
+}
+
+// Pause stops the process with SIGSTOP: it keeps its port and the kernel
+// still accepts connections, but nothing answers, like a server that is
+// alive but unreachable. Resume undoes it.
+func (m *Memcached) Pause() { m.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server with SIGCONT.
+func (m *Memcached) Resume() { m.signal(syscall.SIGCONT) }
+
+func (m *Memcached) signal(sig syscall.Signal) {
+	m.t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd == nil {
+		m.t.Fatalf("memcached on %s: %v while stopped", m.addr, sig)
+	}
+	if err := m.cmd.Process.Signal(sig); err != nil {
+		m.t.Fatalf("memcached on %s: %v: %v", m.addr, sig, err)
+	}
+}
+
+// start runs memcached on m.addr and waits until it accepts connections.
+func (m *Memcached) start() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd != nil {
+		return nil
+	}
+	_, port, _ := net.SplitHostPort(m.addr)
+	cmd := exec.Command(m.bin, append([]string{"-p", port}, m.args...)...)
+	cmd.Env = m.env
+	log, err := os.Create(m.log)
+	if err != nil {
+		return err
+	}
+	defer log.Close() // the child has its own copy
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	deadline := time.Now().Add(memcachedStartTimeout)
+	for {
+		c, err := net.DialTimeout("tcp", m.addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		select {
+		case <-exited: // also when the port answered but another process holds it
+			out, _ := os.ReadFile(m.log)
+			return fmt.Errorf("memcached exited: %s", bytes.TrimSpace(out))
+		default:
+		}
+		if err == nil {
+			m.cmd, m.exited = cmd, exited
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			<-exited
+			return fmt.Errorf("memcached did not accept connections on %s within %v", m.addr, memcachedStartTimeout)
+		}
+	}
+}
+
+// saslConfig writes a SASL configuration and password database holding
+// user into a temporary directory and returns the directory.
+func saslConfig(t testing.TB, user, password string) string {
+	t.Helper()
+	saslpasswd2 := findProgram(t, SASLPasswd2Env, "saslpasswd2", "install sasl2-bin or set "+SASLPasswd2Env)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "sasldb2")
+	cmd := exec.Command(saslpasswd2, "-a", "memcached", "-c", "-p", "-f", db, user)
+	cmd.Stdin = strings.NewReader(password)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("saslpasswd2: %v: %s", err, out)
+	}
+	conf := "mech_list: plain\nsasldb_path: " + db + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "memcached.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// findProgram returns the program named by env, else name on PATH or in
+// /usr/sbin, or reports it Unavailable.
+func findProgram(t testing.TB, env, name, hint string) string {
+	t.Helper()
+	if p := os.Getenv(env); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if p := filepath.Join("/usr/sbin", name); isExecutable(p) {
+		return p
+	}
+	Unavailable(t, name, hint)
+	return ""
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// freePort returns a 127.0.0.1 address whose port was free a moment ago.
+func freePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
