@@ -1,0 +1,60 @@
+package memcache
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tasklist/tasklist/internal/cache/cachetest"
+)
+
+func TestHealth(t *testing.T) {
+	const backoff = 10 * time.Second
+	errDown := errors.New("connection refused")
+	clock := cachetest.NewClock()
+	h := newHealth([]string{"a:1", "b:1"}, 3, backoff, clock.Now, nil)
+	check := func(step string, wantUp, wantUsable bool) {
+		t.Helper()
+		if got := h.up(0); got != wantUp {
+			t.Errorf("%s: up = %v, want %v", step, got, wantUp)
+		}
+		if got := h.usable(0); got != wantUsable {
+			t.Errorf("%s: usable = %v, want %v", step, got, wantUsable)
+		}
+	}
+
+	h.failure(0, errDown)
+	h.failure(0, errDown)
+	h.success(0)
+	h.failure(0, errDown)
+	h.failure(0, errDown)
+	check("2 failures, a success, 2 failures", true, true)
+	h.failure(0, errDown)
+	check("3 failures in a row", false, false)
+	if !h.up(1) || !h.usable(1) {
+		t.Error("the other server went down too")
+	}
+	clock.Advance(backoff - time.Millisecond)
+	check("just before the backoff ends", false, false)
+	clock.Advance(time.Millisecond)
+	check("backoff over: one probe", false, true)
+	check("while the probe runs", false, false)
+	h.failure(0, errDown)
+	clock.Advance(backoff - time.Millisecond)
+	check("failed probe: down for another backoff", false, false)
+	clock.Advance(time.Millisecond)
+	check("second probe", false, true)
+	h.success(0)
+	check("probe succeeded", true, true)
+	h.failure(0, errDown)
+	h.failure(0, errDown)
+	check("failures are counted afresh", true, true)
+
+	// A probe whose outcome is never reported (its request was cancelled)
+	// does not keep the server down for good.
+	h.failure(0, errDown)
+	clock.Advance(backoff)
+	check("probe granted", false, true)
+	clock.Advance(backoff)
+	check("next probe after another backoff", false, true)
+}
