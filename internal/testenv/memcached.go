@@ -120,13 +120,25 @@ func (m *Memcached) Stop() {
 
 // Pause stops the process with SIGSTOP: it keeps its port and the kernel
 // still accepts connections, but nothing answers, like a server that is
-// alive but unreachable. Resume undoes it.
-func (m *Memcached) Pause() { m.signal(syscall.SIGSTOP) }
+// alive but unreachable. It returns once all the server's threads have
+// stopped (where /proc shows them). Resume undoes it.
+func (m *Memcached) Pause() {
+	m.t.Helper()
+	pid := m.signal(syscall.SIGSTOP)
+	deadline := time.Now().Add(memcachedStartTimeout)
+	for !allThreadsStopped(pid) {
+		if time.Now().After(deadline) {
+			m.t.Fatalf("memcached on %s did not stop within %v", m.addr, memcachedStartTimeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
 
 // Resume continues a paused server with SIGCONT.
 func (m *Memcached) Resume() { m.signal(syscall.SIGCONT) }
 
-func (m *Memcached) signal(sig syscall.Signal) {
+// signal sends sig to the server and returns its process id.
+func (m *Memcached) signal(sig syscall.Signal) int {
 	m.t.Helper()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -136,6 +148,28 @@ func (m *Memcached) signal(sig syscall.Signal) {
 	if err := m.cmd.Process.Signal(sig); err != nil {
 		m.t.Fatalf("memcached on %s: %v: %v", m.addr, sig, err)
 	}
+	return m.cmd.Process.Pid
+}
+
+// allThreadsStopped reports whether every thread of process pid is in
+// state T (stopped), or that /proc cannot tell.
+func allThreadsStopped(pid int) bool {
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(stats) == 0 {
+		return true
+	}
+	for _, path := range stats {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue // the thread ended
+		}
+		// The state follows the command name, which is in parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
 }
 
 // start runs memcached on m.addr and waits until it accepts connections.

@@ -1,0 +1,336 @@
+package memcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tasklist/tasklist/internal/cache"
+)
+
+// server is one memcached server as a wire client speaks to it: plainServer
+// (gomemcache) or binaryServer (SASL). Its methods return cache errors:
+// ErrMiss, ErrNotStored, ErrTooLarge and ErrInvalid as the server answered,
+// and a *serverError for anything else. Implementations are safe for
+// concurrent use.
+type server interface {
+	get(ctx context.Context, key string) (cache.Item, error)
+	// getMulti costs one round trip and returns the items found.
+	getMulti(ctx context.Context, keys []string) ([]cache.Item, error)
+	store(ctx context.Context, mode storeMode, item cache.Item, exp uint32) error
+	delete(ctx context.Context, key string) error
+	increment(ctx context.Context, key string, delta uint64) (uint64, error)
+	touch(ctx context.Context, key string, exp uint32) error
+	// ping makes a round trip (and, with SASL, authenticates if the
+	// connection is new).
+	ping(ctx context.Context) error
+	// stats returns what the server's "stats" command reports.
+	stats(ctx context.Context) (map[string]string, error)
+	close() error
+}
+
+// storeMode says which storage command a store is.
+type storeMode int
+
+const (
+	storeSet storeMode = iota // unconditional
+	storeAdd                  // only if absent
+	storeCAS                  // only if unchanged since item.CAS was read
+)
+
+// Client is a cache.Backend over a cluster of memcached servers: keys are
+// placed with a consistent hash ring, down servers are skipped, and each
+// server has its own counters. Build one with New. It is safe for
+// concurrent use.
+type Client struct {
+	name     string
+	addrs    []string
+	servers  []server
+	counters []counters
+	ring     *ring
+	health   *health
+	now      func() time.Time
+	maxValue int
+	closed   atomic.Bool
+}
+
+var _ cache.Backend = (*Client)(nil)
+
+// New returns a client for opts.Servers: authenticated with SASL over the
+// binary protocol when opts.Username is set ("memcache+sasl"), otherwise
+// unauthenticated through gomemcache ("memcache"). It does not contact the
+// servers; call Verify for that. The error reports only invalid options.
+func New(opts Options) (*Client, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		name:     "memcache",
+		addrs:    opts.Servers,
+		servers:  make([]server, len(opts.Servers)),
+		counters: make([]counters, len(opts.Servers)),
+		ring:     newRing(opts.Servers),
+		health:   newHealth(opts.Servers, opts.FailureThreshold, opts.Backoff, opts.Now, opts.Logger),
+		now:      opts.Now,
+		maxValue: opts.ItemSizeLimit - itemOverhead,
+	}
+	if opts.Username != "" {
+		c.name = "memcache+sasl"
+	}
+	for i, addr := range opts.Servers {
+		if opts.Username != "" {
+			c.servers[i] = newBinaryServer(addr, opts)
+		} else {
+			c.servers[i] = newPlainServer(addr, opts)
+		}
+	}
+	return c, nil
+}
+
+// Verify makes a round trip to every server, authenticating where SASL is
+// used, for an application to call at start-up. An error that wraps ErrAuth
+// means the credentials are wrong, and the application should not start.
+// Any other error means servers are unreachable: worth reporting, but the
+// client already treats them as down and uses them again once they answer,
+// so the application can run uncached meanwhile. The error names every
+// failing server. Verify is safe for concurrent use.
+func (c *Client) Verify(ctx context.Context) error {
+	errs := make([]error, len(c.servers))
+	c.eachServer(func(i int) {
+		errs[i] = c.servers[i].ping(ctx)
+		c.done(ctx, i, errs[i])
+	})
+	return errors.Join(errs...)
+}
+
+// Name returns "memcache+sasl" for SASL servers, else "memcache".
+func (c *Client) Name() string { return c.name }
+
+// MaxItemSize returns the largest value stored: the servers' item size limit
+// less room for the key and the item header.
+func (c *Client) MaxItemSize() int { return c.maxValue }
+
+// Close closes all connections. Requests afterwards fail with
+// cache.ErrUnavailable.
+func (c *Client) Close() error {
+	c.closed.Store(true)
+	errs := make([]error, len(c.servers))
+	for i, s := range c.servers {
+		errs[i] = s.close()
+	}
+	return errors.Join(errs...)
+}
+
+// Get returns the item stored under key, or cache.ErrMiss.
+func (c *Client) Get(ctx context.Context, key string) (cache.Item, error) {
+	i, err := c.route(key)
+	if err != nil {
+		return cache.Item{}, err
+	}
+	it, err := c.servers[i].get(ctx, key)
+	c.done(ctx, i, err)
+	switch {
+	case err == nil:
+		c.counters[i].hits.Add(1)
+	case errors.Is(err, cache.ErrMiss):
+		c.counters[i].misses.Add(1)
+	}
+	return it, err
+}
+
+// GetMulti returns the items found among keys, asking each server involved
+// once, all at the same time. If some servers fail, it returns what the
+// others found together with their errors.
+func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]cache.Item, error) {
+	groups := make([][]string, len(c.servers))
+	for _, key := range keys {
+		i, err := c.route(key)
+		if err != nil {
+			return map[string]cache.Item{}, err
+		}
+		groups[i] = append(groups[i], key)
+	}
+	results := make([][]cache.Item, len(c.servers))
+	errs := make([]error, len(c.servers))
+	fetch := func(i int) {
+		results[i], errs[i] = c.servers[i].getMulti(ctx, groups[i])
+		c.done(ctx, i, errs[i])
+		c.counters[i].hits.Add(uint64(len(results[i])))
+		if errs[i] == nil {
+			c.counters[i].misses.Add(uint64(len(groups[i]) - len(results[i])))
+		}
+	}
+	var wg sync.WaitGroup
+	last := -1 // the last group runs on this goroutine
+	for i, g := range groups {
+		if len(g) == 0 {
+			continue
+		}
+		if j := last; j >= 0 {
+			wg.Go(func() { fetch(j) })
+		}
+		last = i
+	}
+	if last >= 0 {
+		fetch(last)
+	}
+	wg.Wait()
+	found := make(map[string]cache.Item, len(keys))
+	for _, items := range results {
+		for _, it := range items {
+			found[it.Key] = it
+		}
+	}
+	return found, errors.Join(errs...)
+}
+
+// Set stores item unconditionally.
+func (c *Client) Set(ctx context.Context, item cache.Item) error {
+	return c.store(ctx, storeSet, item)
+}
+
+// Add stores item only if its key is absent, else cache.ErrNotStored.
+func (c *Client) Add(ctx context.Context, item cache.Item) error {
+	return c.store(ctx, storeAdd, item)
+}
+
+// CompareAndSwap stores item only if it is unchanged since the read that
+// returned item.CAS: else cache.ErrNotStored, or cache.ErrMiss if it is
+// gone.
+func (c *Client) CompareAndSwap(ctx context.Context, item cache.Item) error {
+	return c.store(ctx, storeCAS, item)
+}
+
+func (c *Client) store(ctx context.Context, mode storeMode, item cache.Item) error {
+	if len(item.Value) > c.maxValue {
+		return fmt.Errorf("memcache: value of %d bytes exceeds %d: %w", len(item.Value), c.maxValue, cache.ErrTooLarge)
+	}
+	exp, err := c.expiration(item.TTL)
+	if err != nil {
+		return err
+	}
+	if mode == storeCAS && item.CAS == 0 { // no read returns 0
+		return fmt.Errorf("memcache: CompareAndSwap without a CAS token: %w", cache.ErrNotStored)
+	}
+	i, err := c.route(item.Key)
+	if err != nil {
+		return err
+	}
+	err = c.servers[i].store(ctx, mode, item, exp)
+	c.done(ctx, i, err)
+	if err == nil {
+		c.counters[i].sets.Add(1)
+	}
+	return err
+}
+
+// Delete removes key; deleting an absent key is not an error.
+func (c *Client) Delete(ctx context.Context, key string) error {
+	i, err := c.route(key)
+	if err != nil {
+		return err
+	}
+	err = c.servers[i].delete(ctx, key)
+	if errors.Is(err, cache.ErrMiss) {
+		err = nil
+	}
+	c.done(ctx, i, err)
+	if err == nil {
+		c.counters[i].deletes.Add(1)
+	}
+	return err
+}
+
+// Increment adds delta to the decimal number stored at key, wrapping at
+// 2^64, and returns the new value; cache.ErrMiss if key is absent,
+// cache.ErrInvalid if its value is not a number. The item keeps its TTL.
+func (c *Client) Increment(ctx context.Context, key string, delta uint64) (uint64, error) {
+	i, err := c.route(key)
+	if err != nil {
+		return 0, err
+	}
+	n, err := c.servers[i].increment(ctx, key, delta)
+	c.done(ctx, i, err)
+	return n, err
+}
+
+// Touch gives key a new TTL, or cache.ErrMiss.
+func (c *Client) Touch(ctx context.Context, key string, ttl time.Duration) error {
+	exp, err := c.expiration(ttl)
+	if err != nil {
+		return err
+	}
+	i, err := c.route(key)
+	if err != nil {
+		return err
+	}
+	err = c.servers[i].touch(ctx, key, exp)
+	c.done(ctx, i, err)
+	return err
+}
+
+// route checks key and returns the server for it.
+func (c *Client) route(key string) (int, error) {
+	if !cache.ValidKey(key) {
+		// Keys stay out of errors: they may be session IDs.
+		return 0, fmt.Errorf("memcache: key of %d bytes is empty, too long or has unsafe bytes: %w", len(key), cache.ErrInvalid)
+	}
+	if c.closed.Load() {
+		return 0, fmt.Errorf("memcache: client is closed: %w", cache.ErrUnavailable)
+	}
+	i := c.ring.pick(hashKey(key), c.health.usable)
+	if i < 0 {
+		return 0, fmt.Errorf("memcache: all %d servers are down: %w", len(c.servers), cache.ErrUnavailable)
+	}
+	return i, nil
+}
+
+// done records the outcome of a request to server i in its health and
+// error counter. A request the caller cancelled says nothing about the
+// server.
+func (c *Client) done(ctx context.Context, i int, err error) {
+	if err == nil || errors.Is(err, cache.ErrMiss) || errors.Is(err, cache.ErrNotStored) {
+		c.health.success(i)
+		return
+	}
+	c.counters[i].errors.Add(1)
+	var se *serverError
+	switch {
+	case !errors.As(err, &se) || se.outcome == answered:
+		c.health.success(i)
+	case se.outcome == failed && !errors.Is(ctx.Err(), context.Canceled):
+		c.health.failure(i, err)
+	}
+}
+
+// expiration converts a TTL to memcached's exptime (see package cache): 0
+// is forever, a positive TTL is rounded up to whole seconds, and one over
+// 30 days becomes an absolute Unix time.
+func (c *Client) expiration(ttl time.Duration) (uint32, error) {
+	if ttl < 0 {
+		return 0, fmt.Errorf("memcache: negative TTL %v: %w", ttl, cache.ErrInvalid)
+	}
+	secs := int64(ttl / time.Second)
+	if ttl%time.Second != 0 {
+		secs++
+	}
+	if secs <= int64(cache.MaxTTL/time.Second) {
+		return uint32(secs), nil
+	}
+	// gomemcache sends exptime as an int32; both wires stop there (2038).
+	return uint32(min(c.now().Unix()+secs, math.MaxInt32)), nil
+}
+
+// eachServer calls f for every server index at the same time and waits.
+func (c *Client) eachServer(f func(i int)) {
+	var wg sync.WaitGroup
+	for i := range c.servers {
+		wg.Go(func() { f(i) })
+	}
+	wg.Wait()
+}
