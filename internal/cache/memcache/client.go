@@ -44,8 +44,8 @@ const (
 
 // Client is a cache.Backend over a cluster of memcached servers: keys are
 // placed with a consistent hash ring, down servers are skipped, and each
-// server has its own counters. Build one with New. It is safe for
-// concurrent use.
+// server has its own counters. Build one with New. All its methods are
+// safe for concurrent use.
 type Client struct {
 	name     string
 	addrs    []string
@@ -64,6 +64,7 @@ var _ cache.Backend = (*Client)(nil)
 // binary protocol when opts.Username is set ("memcache+sasl"), otherwise
 // unauthenticated through gomemcache ("memcache"). It does not contact the
 // servers; call Verify for that. The error reports only invalid options.
+// New is safe for concurrent use.
 func New(opts Options) (*Client, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {

@@ -1,7 +1,10 @@
 package memcache
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +15,8 @@ func TestHealth(t *testing.T) {
 	const backoff = 10 * time.Second
 	errDown := errors.New("connection refused")
 	clock := cachetest.NewClock()
-	h := newHealth([]string{"a:1", "b:1"}, 3, backoff, clock.Now, nil)
+	var log bytes.Buffer
+	h := newHealth([]string{"a:1", "b:1"}, 3, backoff, clock.Now, slog.New(slog.NewTextHandler(&log, nil)))
 	check := func(step string, wantUp, wantUsable bool) {
 		t.Helper()
 		if got := h.up(0); got != wantUp {
@@ -49,6 +53,11 @@ func TestHealth(t *testing.T) {
 	h.failure(0, errDown)
 	h.failure(0, errDown)
 	check("failures are counted afresh", true, true)
+	for _, want := range []string{`server marked down" server=a:1`, `server is up again" server=a:1`} {
+		if strings.Count(log.String(), want) != 1 {
+			t.Errorf("log does not say %q once:\n%s", want, log.String())
+		}
+	}
 
 	// A probe whose outcome is never reported (its request was cancelled)
 	// does not keep the server down for good.

@@ -3,8 +3,8 @@ package memcache
 import (
 	"context"
 	"flag"
-	"os"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"

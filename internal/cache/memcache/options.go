@@ -26,8 +26,9 @@ const (
 // stores values up to 1048267 bytes under a 250-byte key.
 const itemOverhead = 512
 
-// Options configures New. Only Servers is required. Options holds a
-// password: its String method leaves it out, so printing Options is safe.
+// Options configures New, which reads it once; only Servers is required.
+// Options holds a password: its String method leaves it out, so printing
+// Options is safe.
 type Options struct {
 	// Servers lists the memcached servers as host:port; a missing port
 	// means 11211. Host names are resolved when a connection is opened.
