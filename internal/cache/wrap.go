@@ -1,0 +1,265 @@
+package cache
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+const (
+	// DefaultGetTimeout bounds a read: past it a miss is cheaper than the
+	// wait, since the database can answer.
+	DefaultGetTimeout = 100 * time.Millisecond
+	// DefaultWriteTimeout bounds a write. It is longer than a read's because
+	// a lost write costs more than a lost read: a Delete that times out
+	// leaves a stale item for its TTL.
+	DefaultWriteTimeout = 250 * time.Millisecond
+	// DefaultLogInterval is how often each kind of backend error is logged.
+	DefaultLogInterval = 10 * time.Second
+)
+
+// Options configures New. The zero value is usable: no prefix, default
+// timeouts, the backend's item size limit, no logging.
+type Options struct {
+	// Prefix is prepended to every key, so that several apps or versions
+	// can share one memcached.
+	Prefix string
+	// GetTimeout bounds Get, GetMulti and Stats; zero means
+	// DefaultGetTimeout.
+	GetTimeout time.Duration
+	// WriteTimeout bounds Set, Add, CompareAndSwap, Delete, Increment and
+	// Touch; zero means DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// MaxItemSize, if positive, replaces the backend's MaxItemSize as the
+	// largest value passed on to it.
+	MaxItemSize int
+	// Logger receives backend failures, at most one line per kind of error
+	// per LogInterval; nil means no logging. Keys and values are never
+	// logged: keys may be session IDs.
+	Logger *slog.Logger
+	// LogInterval is the shortest time between two log lines for one kind
+	// of error; zero means DefaultLogInterval.
+	LogInterval time.Duration
+	// Now is the clock for LogInterval; nil means time.Now.
+	Now func() time.Time
+}
+
+// Cache is what every caching layer of tasklist uses in place of a Backend.
+// It applies one key policy (Prefix, then Key), bounds every call with a
+// timeout, refuses oversized values before they reach the backend, and fails
+// open: an error of the backend's own (down, unreachable, too slow) comes
+// back matching ErrUnavailable, is counted, and is logged without flooding.
+// Callers treat any error from a read as a miss and carry on without the
+// cache.
+//
+// A Cache is safe for concurrent use.
+type Cache struct {
+	b            Backend
+	prefix       string
+	getTimeout   time.Duration
+	writeTimeout time.Duration
+	maxItemSize  int
+	stats        counters
+	errs         *errorLog
+}
+
+// New returns a Cache over b. The Cache owns b: Close closes it.
+func New(b Backend, opts Options) *Cache {
+	logger, now := opts.Logger, opts.Now
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Cache{
+		b:            b,
+		prefix:       opts.Prefix,
+		getTimeout:   cmp.Or(opts.GetTimeout, DefaultGetTimeout),
+		writeTimeout: cmp.Or(opts.WriteTimeout, DefaultWriteTimeout),
+		maxItemSize:  cmp.Or(opts.MaxItemSize, b.MaxItemSize()),
+		errs: &errorLog{
+			logger:   logger.With("backend", b.Name()),
+			interval: cmp.Or(opts.LogInterval, DefaultLogInterval),
+			now:      now,
+		},
+	}
+}
+
+// withTimeout bounds ctx by d, unless ctx already ends sooner.
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= d {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// Get returns the item for key, with Item.Key set to key. Any error means
+// the caller should go without the cache: ErrMiss, or an error matching
+// ErrUnavailable when the backend failed or took longer than GetTimeout.
+func (c *Cache) Get(ctx context.Context, key string) (Item, error) {
+	tctx, cancel := withTimeout(ctx, c.getTimeout)
+	it, err := c.b.Get(tctx, Key(c.prefix, key))
+	cancel()
+	if errors.Is(err, ErrMiss) {
+		c.stats.misses.Add(1)
+		return Item{}, err
+	}
+	if err != nil {
+		return Item{}, c.fail(ctx, "get", err)
+	}
+	c.stats.hits.Add(1)
+	c.stats.bytesRead.Add(uint64(len(it.Value)))
+	it.Key = key
+	return it, nil
+}
+
+// GetMulti returns the items found among keys in one round trip per
+// server, in a map keyed by the caller's keys. Absent keys are left out. On
+// an error, which matches ErrUnavailable, the caller should treat every key
+// as a miss.
+func (c *Cache) GetMulti(ctx context.Context, keys []string) (map[string]Item, error) {
+	if len(keys) == 0 {
+		return map[string]Item{}, nil
+	}
+	bkeys := make([]string, len(keys))
+	for i, k := range keys {
+		bkeys[i] = Key(c.prefix, k)
+	}
+	tctx, cancel := withTimeout(ctx, c.getTimeout)
+	found, err := c.b.GetMulti(tctx, bkeys)
+	cancel()
+	if err != nil {
+		return nil, c.fail(ctx, "get_multi", err)
+	}
+	items := make(map[string]Item, len(found))
+	var hits, bytes uint64
+	for i, bk := range bkeys {
+		if it, ok := found[bk]; ok {
+			it.Key = keys[i]
+			items[keys[i]] = it
+			hits++
+			bytes += uint64(len(it.Value))
+		}
+	}
+	c.stats.hits.Add(hits)
+	c.stats.misses.Add(uint64(len(keys)) - hits)
+	c.stats.bytesRead.Add(bytes)
+	return items, nil
+}
+
+// writeOp names a storage command for store.
+type writeOp int
+
+const (
+	opSet writeOp = iota
+	opAdd
+	opCAS
+	numWriteOps
+)
+
+var writeOpNames = [...]string{opSet: "set", opAdd: "add", opCAS: "cas"}
+
+// Set stores item unconditionally. A value larger than MaxItemSize is
+// refused with ErrTooLarge.
+func (c *Cache) Set(ctx context.Context, item Item) error { return c.store(ctx, opSet, item) }
+
+// Add stores item only if its key is absent, else ErrNotStored.
+func (c *Cache) Add(ctx context.Context, item Item) error { return c.store(ctx, opAdd, item) }
+
+// CompareAndSwap stores item only if it is unchanged since the read that
+// returned item.CAS; else ErrNotStored (changed) or ErrMiss (gone).
+func (c *Cache) CompareAndSwap(ctx context.Context, item Item) error {
+	return c.store(ctx, opCAS, item)
+}
+
+func (c *Cache) store(ctx context.Context, op writeOp, item Item) error {
+	if len(item.Value) > c.maxItemSize {
+		c.stats.tooLarge.Add(1)
+		return fmt.Errorf("cache: %s: value of %d bytes exceeds %d: %w", writeOpNames[op], len(item.Value), c.maxItemSize, ErrTooLarge)
+	}
+	item.Key = Key(c.prefix, item.Key)
+	tctx, cancel := withTimeout(ctx, c.writeTimeout)
+	var err error
+	switch op {
+	case opSet:
+		err = c.b.Set(tctx, item)
+	case opAdd:
+		err = c.b.Add(tctx, item)
+	case opCAS:
+		err = c.b.CompareAndSwap(tctx, item)
+	}
+	cancel()
+	if err != nil {
+		return c.fail(ctx, writeOpNames[op], err)
+	}
+	c.stats.stored[op].Add(1)
+	c.stats.bytesWritten.Add(uint64(len(item.Value)))
+	return nil
+}
+
+// Delete removes key; deleting an absent key is not an error.
+func (c *Cache) Delete(ctx context.Context, key string) error {
+	tctx, cancel := withTimeout(ctx, c.writeTimeout)
+	err := c.b.Delete(tctx, Key(c.prefix, key))
+	cancel()
+	if err != nil {
+		return c.fail(ctx, "delete", err)
+	}
+	c.stats.deletes.Add(1)
+	return nil
+}
+
+// Increment adds delta to the decimal number stored at key and returns the
+// new value; ErrMiss if key is absent, ErrInvalid if its value is not a
+// number.
+func (c *Cache) Increment(ctx context.Context, key string, delta uint64) (uint64, error) {
+	tctx, cancel := withTimeout(ctx, c.writeTimeout)
+	n, err := c.b.Increment(tctx, Key(c.prefix, key), delta)
+	cancel()
+	if err != nil {
+		return 0, c.fail(ctx, "incr", err)
+	}
+	c.stats.increments.Add(1)
+	return n, nil
+}
+
+// Touch gives key a new TTL without reading it, or returns ErrMiss.
+func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) error {
+	tctx, cancel := withTimeout(ctx, c.writeTimeout)
+	err := c.b.Touch(tctx, Key(c.prefix, key), ttl)
+	cancel()
+	if err != nil {
+		return c.fail(ctx, "touch", err)
+	}
+	return nil
+}
+
+// Stats returns this Cache's counters and the backend's view of each
+// server. If the backend cannot answer within GetTimeout, the counters come
+// back with an error matching ErrUnavailable and no servers.
+func (c *Cache) Stats(ctx context.Context) (Stats, error) {
+	s := c.stats.snapshot()
+	s.Backend = c.b.Name()
+	tctx, cancel := withTimeout(ctx, c.getTimeout)
+	servers, err := c.b.Stats(tctx)
+	cancel()
+	if err != nil {
+		return s, c.fail(ctx, "stats", err)
+	}
+	s.Servers = servers
+	return s, nil
+}
+
+// MaxItemSize is the largest value, in bytes, that Set, Add and
+// CompareAndSwap pass on to the backend.
+func (c *Cache) MaxItemSize() int { return c.maxItemSize }
+
+// Name is the backend's name ("local", "memcache", "memcache+sasl").
+func (c *Cache) Name() string { return c.b.Name() }
+
+// Close closes the backend. The Cache is unusable afterwards.
+func (c *Cache) Close() error { return c.b.Close() }
