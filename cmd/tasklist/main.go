@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tasklist/tasklist/internal/config"
+	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/web"
 )
@@ -63,10 +64,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		return nil
 	}
 
+	c, err := openCache(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	cached, err := taskcache.New(store, c, taskcache.Options{
+		Strategy: taskcache.Strategy(cfg.Invalidation),
+		TTL:      cfg.CacheTTL,
+		MaxAge:   cfg.CacheMaxAge,
+		// A lease must outlive the slow query it covers.
+		LeaseTTL: 3*time.Second + 2*cfg.SlowQuery,
+		Logger:   log,
+	})
+	if err != nil {
+		return err
+	}
+
 	app, err := web.New(web.Config{
-		Tasks:  store,
+		Tasks:  cached,
 		Logger: log,
-		Health: []web.HealthCheck{{Name: "database", Critical: true, Check: store.Ping}},
+		Health: []web.HealthCheck{
+			{Name: "database", Critical: true, Check: store.Ping},
+			{Name: "cache", Check: cacheHealth(c)},
+		},
 	})
 	if err != nil {
 		return err

@@ -49,9 +49,13 @@ type Config struct {
 	CacheTimeout time.Duration
 	// Invalidation is the query cache's strategy (TASKLIST_INVALIDATION).
 	Invalidation string
-	// CacheTTL is how long cached entries live (TASKLIST_CACHE_TTL): the
-	// staleness bound for "expire", a safety net for the others.
+	// CacheTTL is how long a cached list is used under "expire"
+	// (TASKLIST_CACHE_TTL): the staleness bound of that strategy.
 	CacheTTL time.Duration
+	// CacheMaxAge is how long a cached list lives under the other
+	// strategies (TASKLIST_CACHE_MAX_AGE): the staleness bound should an
+	// invalidation be lost for good.
+	CacheMaxAge time.Duration
 
 	// LogLevel and LogFormat (text or json) shape the logs.
 	LogLevel  slog.Level
@@ -73,6 +77,7 @@ func Load(getenv func(string) string) (Config, error) {
 		CacheTimeout:    p.duration("TASKLIST_CACHE_TIMEOUT", 100*time.Millisecond),
 		Invalidation:    p.oneOf("TASKLIST_INVALIDATION", Version, Expire, Delete, Version, Update),
 		CacheTTL:        p.duration("TASKLIST_CACHE_TTL", 5*time.Second),
+		CacheMaxAge:     p.duration("TASKLIST_CACHE_MAX_AGE", time.Hour),
 		LogFormat:       p.oneOf("TASKLIST_LOG_FORMAT", "text", "text", "json"),
 		ShutdownTimeout: p.duration("TASKLIST_SHUTDOWN_TIMEOUT", 15*time.Second),
 	}
@@ -87,8 +92,8 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.CacheTimeout <= 0 {
 		p.fail("TASKLIST_CACHE_TIMEOUT must be positive")
 	}
-	if c.CacheTTL <= 0 {
-		p.fail("TASKLIST_CACHE_TTL must be positive")
+	if c.CacheTTL <= 0 || c.CacheMaxAge <= 0 {
+		p.fail("TASKLIST_CACHE_TTL and TASKLIST_CACHE_MAX_AGE must be positive")
 	}
 	if strings.ContainsFunc(c.CachePrefix, func(r rune) bool { return r <= ' ' || r > '~' }) {
 		p.fail("TASKLIST_CACHE_PREFIX may hold only printable ASCII without spaces")

@@ -27,6 +27,7 @@ func TestLoadDefaults(t *testing.T) {
 		CacheTimeout:    100 * time.Millisecond,
 		Invalidation:    Version,
 		CacheTTL:        5 * time.Second,
+		CacheMaxAge:     time.Hour,
 		LogFormat:       "text",
 		LogLevel:        slog.LevelInfo,
 		ShutdownTimeout: 15 * time.Second,

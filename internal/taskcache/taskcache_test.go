@@ -1,0 +1,340 @@
+package taskcache_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/cache/local"
+	"github.com/tasklist/tasklist/internal/taskcache"
+	"github.com/tasklist/tasklist/internal/tasks"
+)
+
+var strategies = []taskcache.Strategy{taskcache.Delete, taskcache.Version, taskcache.Update}
+
+// source is the real store with hooks around List, to count queries and to
+// hold a query at a chosen moment.
+type source struct {
+	*tasks.Store
+	queries atomic.Int64
+	// hook, when set, runs at the start of every List.
+	hook atomic.Pointer[func()]
+}
+
+func (s *source) List(ctx context.Context) (tasks.Snapshot, error) {
+	s.queries.Add(1)
+	if h := s.hook.Load(); h != nil {
+		(*h)()
+	}
+	return s.Store.List(ctx)
+}
+
+func (s *source) setHook(h func()) { s.hook.Store(&h) }
+
+func newSource(t *testing.T, rawURL string, slow time.Duration) *source {
+	t.Helper()
+	if rawURL == "" {
+		rawURL = "sqlite:" + filepath.Join(t.TempDir(), "tasks.db")
+	}
+	st, err := tasks.Open(t.Context(), rawURL, tasks.Options{SlowQuery: slow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(t.Context(), slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	return &source{Store: st}
+}
+
+func newLocalCache(t *testing.T, clock func() time.Time) *cache.Cache {
+	t.Helper()
+	b, err := local.New(local.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cache.New(b, cache.Options{Prefix: "test:"})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func newStore(t *testing.T, src taskcache.Source, c *cache.Cache, opts taskcache.Options) *taskcache.Store {
+	t.Helper()
+	s, err := taskcache.New(src, c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func names(snap tasks.Snapshot) []string {
+	out := []string{}
+	for _, t := range snap.Tasks {
+		name := t.Name
+		if t.Done {
+			name += " (done)"
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+func mustList(t *testing.T, s *taskcache.Store) tasks.Snapshot {
+	t.Helper()
+	snap, err := s.List(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
+func checkNames(t *testing.T, what string, got tasks.Snapshot, want ...string) {
+	t.Helper()
+	if want == nil {
+		want = []string{}
+	}
+	if diff := cmp.Diff(want, names(got)); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", what, diff)
+	}
+}
+
+// TestWritesAreVisibleAtOnce: under Delete, Version and Update every write is
+// on the next read, and unchanged lists come from the cache.
+func TestWritesAreVisibleAtOnce(t *testing.T) {
+	for _, strategy := range strategies {
+		t.Run(string(strategy), func(t *testing.T) {
+			src := newSource(t, "", 0)
+			s := newStore(t, src, newLocalCache(t, nil), taskcache.Options{Strategy: strategy})
+			ctx := t.Context()
+
+			checkNames(t, "empty list", mustList(t, s))
+			checkNames(t, "empty list again", mustList(t, s))
+			if q := src.queries.Load(); q != 1 {
+				t.Errorf("an empty list was queried %d times; an empty list must be cached like any other", q)
+			}
+			a, _, err := s.Add(ctx, "a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkNames(t, "after add", mustList(t, s), "a")
+			if _, _, err := s.Add(ctx, "b"); err != nil {
+				t.Fatal(err)
+			}
+			checkNames(t, "after second add", mustList(t, s), "a", "b")
+			if _, _, err := s.Toggle(ctx, a.ID); err != nil {
+				t.Fatal(err)
+			}
+			checkNames(t, "after toggle", mustList(t, s), "a (done)", "b")
+			if _, err := s.Remove(ctx, a.ID); err != nil {
+				t.Fatal(err)
+			}
+			checkNames(t, "after remove", mustList(t, s), "b")
+			before := src.queries.Load()
+			for range 5 {
+				checkNames(t, "repeated read", mustList(t, s), "b")
+			}
+			if q := src.queries.Load() - before; q != 0 {
+				t.Errorf("5 reads of an unchanged list ran %d queries, want 0", q)
+			}
+			if _, err := s.Remove(ctx, a.ID); !errors.Is(err, tasks.ErrNotFound) {
+				t.Errorf("Remove of a removed task = %v, want ErrNotFound", err)
+			}
+			if st := s.Stats(); st.Hits < 5 || st.InvalidationFailures != 0 {
+				t.Errorf("stats = %+v", st)
+			}
+		})
+	}
+}
+
+// TestExpireIsStaleAtMostTTL: under Expire a write is not seen until the TTL
+// has passed since the cached read began — and then it is.
+func TestExpireIsStaleAtMostTTL(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	src := newSource(t, "", 0)
+	const ttl = 5 * time.Second
+	s := newStore(t, src, newLocalCache(t, clock), taskcache.Options{Strategy: taskcache.Expire, TTL: ttl, Now: clock})
+
+	checkNames(t, "empty", mustList(t, s))
+	if _, _, err := s.Add(t.Context(), "new"); err != nil {
+		t.Fatal(err)
+	}
+	checkNames(t, "within the TTL the cached list may be stale", mustList(t, s))
+	now.Add(int64(ttl) - 1)
+	checkNames(t, "just before the TTL the cached list is still used", mustList(t, s))
+	now.Add(2)
+	checkNames(t, "past the TTL the write must show", mustList(t, s), "new")
+}
+
+// TestExpireCountsFromTheReadStart: a slow query's result expires TTL after
+// the query began, not after it was stored.
+func TestExpireCountsFromTheReadStart(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	src := newSource(t, "", 0)
+	const ttl = 5 * time.Second
+	s := newStore(t, src, newLocalCache(t, clock), taskcache.Options{Strategy: taskcache.Expire, TTL: ttl, Now: clock})
+	src.setHook(func() { now.Add(int64(3 * time.Second)) }) // the query takes 3s
+	checkNames(t, "first read", mustList(t, s))
+	src.setHook(func() {})
+	if _, _, err := s.Add(t.Context(), "new"); err != nil {
+		t.Fatal(err)
+	}
+	now.Add(int64(2*time.Second) + 1) // 5s+1ns after the read began, 2s after the set
+	checkNames(t, "a list read 5s ago must not be served with a 5s TTL", mustList(t, s), "new")
+}
+
+// TestNoStaleSet: a reader that read the old list before a write must not
+// store it after the write invalidated (the classic stale-set race).
+func TestNoStaleSet(t *testing.T) {
+	for _, strategy := range strategies {
+		t.Run(string(strategy), func(t *testing.T) {
+			src := newSource(t, "", 0)
+			c := newLocalCache(t, nil)
+			s := newStore(t, src, c, taskcache.Options{Strategy: strategy})
+			ctx := t.Context()
+
+			// Hold the reader's query after it has read the old (empty) list.
+			read, release := make(chan struct{}), make(chan struct{})
+			blocking := &heldSource{Store: src.Store, after: holdFirst(read, release)}
+			s2 := newStore(t, blocking, c, taskcache.Options{Strategy: strategy})
+			done := make(chan tasks.Snapshot)
+			go func() {
+				snap, _ := s2.List(ctx)
+				done <- snap
+			}()
+			<-read
+			if _, _, err := s.Add(ctx, "written"); err != nil { // a write on "another instance"
+				t.Fatal(err)
+			}
+			close(release)
+			checkNames(t, "the held reader sees what it read", <-done)
+			checkNames(t, "a read after the write", mustList(t, s), "written")
+			checkNames(t, "a read after the write, other instance", mustList(t, s2), "written")
+		})
+	}
+}
+
+// heldSource runs after() once its List has read the database, before
+// returning: the moment a stale set would happen.
+type heldSource struct {
+	*tasks.Store
+	after func()
+}
+
+func (h *heldSource) List(ctx context.Context) (tasks.Snapshot, error) {
+	snap, err := h.Store.List(ctx)
+	h.after()
+	return snap, err
+}
+
+// holdFirst returns a hook that, on its first call only, closes read and
+// waits for release; later calls (a writer's re-read, say) pass.
+func holdFirst(read, release chan struct{}) func() {
+	var first atomic.Bool
+	return func() {
+		if first.CompareAndSwap(false, true) {
+			close(read)
+			<-release
+		}
+	}
+}
+
+// TestLateJoinerGetsFreshList: a request that arrives, after a write has
+// answered, while a flight started before the write is still running must
+// not be handed that flight's older list.
+func TestLateJoinerGetsFreshList(t *testing.T) {
+	for _, strategy := range strategies {
+		t.Run(string(strategy), func(t *testing.T) {
+			src := newSource(t, "", 0)
+			read, release := make(chan struct{}), make(chan struct{})
+			held := &heldSource{Store: src.Store, after: holdFirst(read, release)}
+			s := newStore(t, held, newLocalCache(t, nil), taskcache.Options{Strategy: strategy})
+			ctx := t.Context()
+
+			first := make(chan tasks.Snapshot)
+			go func() { snap, _ := s.List(ctx); first <- snap }()
+			<-read // the flight has read the empty list and is held
+			if _, _, err := s.Add(ctx, "written"); err != nil {
+				t.Fatal(err)
+			}
+			late := make(chan tasks.Snapshot)
+			go func() { snap, _ := s.List(ctx); late <- snap }() // arrives after the write answered
+			time.Sleep(20 * time.Millisecond)                    // let it join the held flight
+			close(release)
+			checkNames(t, "the first reader", <-first)
+			checkNames(t, "the late reader", <-late, "written")
+		})
+	}
+}
+
+// TestStampede: 200 concurrent reads of a cold cache run the slow query once.
+func TestStampede(t *testing.T) {
+	for _, strategy := range append(strategies, taskcache.Expire) {
+		t.Run(string(strategy), func(t *testing.T) {
+			src := newSource(t, "", 200*time.Millisecond)
+			if _, _, err := src.Add(t.Context(), "one"); err != nil {
+				t.Fatal(err)
+			}
+			s := newStore(t, src, newLocalCache(t, nil), taskcache.Options{Strategy: strategy})
+			var wg sync.WaitGroup
+			for range 200 {
+				wg.Go(func() {
+					snap, err := s.List(t.Context())
+					if err != nil || len(snap.Tasks) != 1 {
+						t.Errorf("List = %v, %v", names(snap), err)
+					}
+				})
+			}
+			wg.Wait()
+			if q := src.queries.Load(); q != 1 {
+				t.Errorf("200 concurrent cold reads ran the slow query %d times, want 1", q)
+			}
+		})
+	}
+}
+
+// brokenBackend fails every call, like a memcached that is down.
+type brokenBackend struct{ cache.Backend }
+
+var errDown = errors.New("connection refused")
+
+func (brokenBackend) Get(context.Context, string) (cache.Item, error)  { return cache.Item{}, errDown }
+func (brokenBackend) Add(context.Context, cache.Item) error            { return errDown }
+func (brokenBackend) Set(context.Context, cache.Item) error            { return errDown }
+func (brokenBackend) CompareAndSwap(context.Context, cache.Item) error { return errDown }
+func (brokenBackend) Delete(context.Context, string) error             { return errDown }
+func (brokenBackend) Name() string                                     { return "broken" }
+func (brokenBackend) MaxItemSize() int                                 { return 1 << 20 }
+func (brokenBackend) Close() error                                     { return nil }
+
+// TestCacheDown: with the cache failing, reads and writes still work, from
+// the database; failed invalidations are counted, not fatal.
+func TestCacheDown(t *testing.T) {
+	for _, strategy := range append(strategies, taskcache.Expire) {
+		t.Run(string(strategy), func(t *testing.T) {
+			src := newSource(t, "", 0)
+			c := cache.New(brokenBackend{}, cache.Options{})
+			s := newStore(t, src, c, taskcache.Options{Strategy: strategy, InvalidateTimeout: 50 * time.Millisecond,
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if _, _, err := s.Add(t.Context(), "x"); err != nil {
+				t.Fatalf("Add with the cache down: %v", err)
+			}
+			checkNames(t, "list with the cache down", mustList(t, s), "x")
+			if st := s.Stats(); st.Bypasses == 0 || (strategy != taskcache.Expire && st.InvalidationFailures != 1) {
+				t.Errorf("stats = %+v, want bypasses and one invalidation failure", st)
+			}
+		})
+	}
+}
