@@ -80,7 +80,11 @@ type Backend interface {
 	// CompareAndSwap stores the item only if it is unchanged since the read
 	// that returned item.CAS; else ErrNotStored (changed) or ErrMiss (gone).
 	CompareAndSwap(ctx context.Context, item Item) error
-	// Delete removes key. Deleting an absent key is not an error.
+	// Delete removes key from every server that may hold a copy of it, so
+	// that an invalidation cannot miss one: with several servers a key may
+	// have been written to a stand-in while its own server was marked down.
+	// Deleting an absent key is not an error. An error means some copy may
+	// remain; the caller should retry.
 	Delete(ctx context.Context, key string) error
 	// Increment adds delta to the decimal number stored at key and returns
 	// the new value, or ErrMiss when key is absent.

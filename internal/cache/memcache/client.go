@@ -7,6 +7,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tasklist/tasklist/internal/cache"
@@ -230,21 +231,34 @@ func (c *Client) store(ctx context.Context, mode storeMode, item cache.Item) err
 	return err
 }
 
-// Delete removes key; deleting an absent key is not an error.
+// Delete removes key from every server, not only the one it hashes to.
+// While a server is marked down — by this process or by another sharing the
+// cluster, each with its own view — its keys are read and written on a
+// stand-in, so a copy may sit on any server; an invalidation that missed one
+// would let some instance serve stale data. Servers marked down are tried
+// too: one that is only slow may still hold the key.
+//
+// Deleting an absent key is not an error, and neither is a refused
+// connection: no memcached is running there, and a restarted one starts
+// empty. Any other failure, such as a timeout, is returned (matching
+// cache.ErrUnavailable) so that the caller can retry.
 func (c *Client) Delete(ctx context.Context, key string) error {
-	i, err := c.route(key)
-	if err != nil {
+	if err := c.check(key); err != nil {
 		return err
 	}
-	err = c.servers[i].delete(ctx, key)
-	if errors.Is(err, cache.ErrMiss) {
-		err = nil
-	}
-	c.done(ctx, i, err)
-	if err == nil {
-		c.counters[i].deletes.Add(1)
-	}
-	return err
+	errs := make([]error, len(c.servers))
+	c.eachServer(func(i int) {
+		err := c.servers[i].delete(ctx, key)
+		c.done(ctx, i, err)
+		switch {
+		case err == nil: // counted where the key was
+			c.counters[i].deletes.Add(1)
+		case errors.Is(err, cache.ErrMiss):
+		case !errors.Is(err, syscall.ECONNREFUSED):
+			errs[i] = err
+		}
+	})
+	return errors.Join(errs...)
 }
 
 // Increment adds delta to the decimal number stored at key, wrapping at
@@ -277,18 +291,27 @@ func (c *Client) Touch(ctx context.Context, key string, ttl time.Duration) error
 
 // route checks key and returns the server for it.
 func (c *Client) route(key string) (int, error) {
-	if !cache.ValidKey(key) {
-		// Keys stay out of errors: they may be session IDs.
-		return 0, fmt.Errorf("memcache: key of %d bytes is empty, too long or has unsafe bytes: %w", len(key), cache.ErrInvalid)
-	}
-	if c.closed.Load() {
-		return 0, fmt.Errorf("memcache: client is closed: %w", cache.ErrUnavailable)
+	if err := c.check(key); err != nil {
+		return 0, err
 	}
 	i := c.ring.pick(hashKey(key), c.health.usable)
 	if i < 0 {
 		return 0, fmt.Errorf("memcache: all %d servers are down: %w", len(c.servers), cache.ErrUnavailable)
 	}
 	return i, nil
+}
+
+// check refuses a key memcached cannot take, and any request once the
+// client is closed.
+func (c *Client) check(key string) error {
+	if !cache.ValidKey(key) {
+		// Keys stay out of errors: they may be session IDs.
+		return fmt.Errorf("memcache: key of %d bytes is empty, too long or has unsafe bytes: %w", len(key), cache.ErrInvalid)
+	}
+	if c.closed.Load() {
+		return fmt.Errorf("memcache: client is closed: %w", cache.ErrUnavailable)
+	}
+	return nil
 }
 
 // done records the outcome of a request to server i in its health and
