@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tasklist/tasklist/internal/testenv"
 )
 
 // syncBuffer is a log destination safe for the server's goroutines.
@@ -137,4 +139,112 @@ func TestRunErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMemCachierConfiguration: the tutorial's three variables against a
+// SASL memcached serve the app through the cache; a wrong password stops
+// start-up with an error naming the server and the user, not the password.
+func TestMemCachierConfiguration(t *testing.T) {
+	mc := testenv.StartMemcached(t, testenv.MemcachedOptions{Username: "tasklist", Password: "right-password"})
+	env := map[string]string{
+		"TASKLIST_ADDR":       "127.0.0.1:0",
+		"DATABASE_URL":        "sqlite:" + filepath.Join(t.TempDir(), "mc.db"),
+		"MEMCACHIER_SERVERS":  mc.Addr(),
+		"MEMCACHIER_USERNAME": "tasklist",
+		"MEMCACHIER_PASSWORD": "right-password",
+	}
+	var logs syncBuffer
+	base, stop, done := start(t, env, &logs)
+	addTask(t, base, "cached in memcached")
+	if body := get(t, base+"/"); !strings.Contains(body, "cached in memcached") {
+		t.Errorf("page lacks the task")
+	}
+	if body := get(t, base+"/healthz"); !strings.Contains(body, `"cache":{"status":"up"}`) {
+		t.Errorf("/healthz = %s, want the cache up", body)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "backend=memcache+sasl") || strings.Contains(logs.String(), "right-password") {
+		t.Errorf("start-up logs must name the SASL backend and never the password:\n%s", logs.String())
+	}
+
+	env["MEMCACHIER_PASSWORD"] = "wrong-password"
+	err := run(t.Context(), nil, envOf(env), io.Discard, nil)
+	if err == nil {
+		t.Fatal("start-up with a wrong password succeeded")
+	}
+	for _, want := range []string{mc.Addr(), `"tasklist"`, "authentication failed"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "wrong-password") {
+		t.Errorf("error reveals the password: %v", err)
+	}
+}
+
+// TestPlainMemcacheAndUnreachableServer: MEMCACHE_SERVERS selects a plain
+// cluster; a server that is down at start-up does not stop the app, which
+// serves from the database and uses the cache once it answers.
+func TestPlainMemcacheAndUnreachableServer(t *testing.T) {
+	mc := testenv.StartMemcached(t, testenv.MemcachedOptions{})
+	mc.Stop()
+	var logs syncBuffer
+	base, stop, done := start(t, map[string]string{
+		"TASKLIST_ADDR":    "127.0.0.1:0",
+		"DATABASE_URL":     "sqlite:" + filepath.Join(t.TempDir(), "plain.db"),
+		"MEMCACHE_SERVERS": mc.Addr(),
+	}, &logs)
+	defer func() {
+		stop()
+		<-done
+	}()
+	addTask(t, base, "served without a cache")
+	if body := get(t, base+"/"); !strings.Contains(body, "served without a cache") {
+		t.Errorf("page lacks the task with memcached down")
+	}
+	if body := get(t, base+"/healthz"); !strings.Contains(body, `"status":"degraded"`) {
+		t.Errorf("/healthz with memcached down = %s, want degraded", body)
+	}
+	if !strings.Contains(logs.String(), "backend=memcache ") || !strings.Contains(logs.String(), "unreachable") {
+		t.Errorf("logs should name the plain backend and the unreachable server:\n%s", logs.String())
+	}
+	mc.Start()
+	// Once the server answers again (after the client's backoff), the
+	// cache is used: /healthz reports it up.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(get(t, base+"/healthz"), `"cache":{"status":"up"}`) {
+		if time.Now().After(deadline) {
+			t.Fatal("the cache never came back after memcached restarted")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if body := get(t, base+"/"); !strings.Contains(body, "served without a cache") {
+		t.Errorf("page lacks the task after memcached came back")
+	}
+}
+
+func addTask(t *testing.T, base, name string) {
+	t.Helper()
+	resp, err := http.PostForm(base+"/add", url.Values{"name": {name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK { // after following the 303
+		t.Fatalf("add %q: status %d", name, resp.StatusCode)
+	}
+}
+
+func get(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
