@@ -338,3 +338,42 @@ func TestCacheDown(t *testing.T) {
 		})
 	}
 }
+
+// heldRevision runs after() once its Revision has read the database.
+type heldRevision struct {
+	*tasks.Store
+	after func()
+}
+
+func (h *heldRevision) Revision(ctx context.Context) (int64, error) {
+	rev, err := h.Store.Revision(ctx)
+	h.after()
+	return rev, err
+}
+
+// TestVersionNeverGoesBack: a reader re-creating an evicted version from a
+// revision it read before a write must not store it after the write: the
+// version would go back and the old list, still cached under it, would be
+// served again.
+func TestVersionNeverGoesBack(t *testing.T) {
+	src := newSource(t, "", 0)
+	c := newLocalCache(t, nil)
+	s := newStore(t, src, c, taskcache.Options{Strategy: taskcache.Version})
+	ctx := t.Context()
+	checkNames(t, "empty list, cached under the first version", mustList(t, s))
+	if err := c.Delete(ctx, "tasks:version"); err != nil { // as if evicted
+		t.Fatal(err)
+	}
+
+	read, release := make(chan struct{}), make(chan struct{})
+	slow := newStore(t, &heldRevision{Store: src.Store, after: holdFirst(read, release)}, c, taskcache.Options{Strategy: taskcache.Version})
+	done := make(chan tasks.Snapshot)
+	go func() { snap, _ := slow.List(ctx); done <- snap }()
+	<-read // it has read revision 0 and holds the version's lease
+	if _, _, err := s.Add(ctx, "written"); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	checkNames(t, "the held reader sees what it read", <-done)
+	checkNames(t, "a read after the write", mustList(t, s), "written")
+}
