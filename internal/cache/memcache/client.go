@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -249,6 +250,9 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 	errs := make([]error, len(c.servers))
 	c.eachServer(func(i int) {
 		err := c.servers[i].delete(ctx, key)
+		if retryable(err) { // an idle connection the server closed: try a new one
+			err = c.servers[i].delete(ctx, key)
+		}
 		c.done(ctx, i, err)
 		switch {
 		case err == nil: // counted where the key was
@@ -299,6 +303,15 @@ func (c *Client) route(key string) (int, error) {
 		return 0, fmt.Errorf("memcache: all %d servers are down: %w", len(c.servers), cache.ErrUnavailable)
 	}
 	return i, nil
+}
+
+// retryable reports a failure worth one more try on a new connection: a
+// broken connection, not a timeout (the server may be hung) or a refusal.
+func retryable(err error) bool {
+	var se *serverError
+	var ne net.Error
+	return errors.As(err, &se) && se.outcome == failed &&
+		!errors.Is(err, syscall.ECONNREFUSED) && !(errors.As(err, &ne) && ne.Timeout())
 }
 
 // check refuses a key memcached cannot take, and any request once the

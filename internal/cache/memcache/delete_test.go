@@ -1,0 +1,63 @@
+package memcache
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/testenv"
+)
+
+// TestDeleteReachesEveryServer: a copy of a key on a server other than the
+// one it hashes to (written there while that one was marked down) is deleted
+// too; a stopped server counts as done; a paused one is an error to retry.
+func TestDeleteReachesEveryServer(t *testing.T) {
+	eachKind(t, func(t *testing.T, k kind) {
+		ctx := t.Context()
+		servers := k.start(t, 2)
+		c := newClient(t, k.options(servers))
+		single := make([]*Client, len(servers))
+		for i, s := range servers {
+			single[i] = newClient(t, k.options([]*testenv.Memcached{s}))
+		}
+		plant := func(i int) {
+			t.Helper()
+			if err := single[i].Set(ctx, cache.Item{Key: "k", Value: []byte("copy")}); err != nil {
+				t.Fatalf("plant on server %d: %v", i, err)
+			}
+		}
+		gone := func(i int) {
+			t.Helper()
+			if _, err := single[i].Get(ctx, "k"); !errors.Is(err, cache.ErrMiss) {
+				t.Errorf("server %d still answers for the deleted key: %v", i, err)
+			}
+		}
+
+		plant(0)
+		plant(1)
+		if err := c.Delete(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
+		gone(0)
+		gone(1)
+
+		plant(0)
+		servers[1].Stop()
+		if err := c.Delete(ctx, "k"); err != nil {
+			t.Errorf("Delete with a stopped server = %v; a server that is not running holds nothing", err)
+		}
+		gone(0)
+		servers[1].Start()
+
+		opts := k.options(servers)
+		opts.Timeout = 200 * time.Millisecond
+		short := newClient(t, opts)
+		servers[1].Pause()
+		err := short.Delete(ctx, "k")
+		servers[1].Resume()
+		if !errors.Is(err, cache.ErrUnavailable) {
+			t.Errorf("Delete with a paused server = %v, want an error matching cache.ErrUnavailable", err)
+		}
+	})
+}
