@@ -96,7 +96,7 @@ func TestServerPaused(t *testing.T) {
 		clock := cachetest.NewClock()
 		opts := k.options(servers)
 		opts.Now, opts.Backoff, opts.FailureThreshold = clock.Now, time.Minute, 2
-		opts.Timeout = 300 * time.Millisecond
+		opts.Timeout = time.Second
 		c := newClient(t, opts)
 		onA, onB := keysOn(c, 0, 20, "a:"), keysOn(c, 1, 20, "b:")
 		for _, key := range append(onA, onB...) {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tasklist/tasklist/internal/testenv"
 )
@@ -40,9 +41,13 @@ var kinds = []kind{
 	{"sasl", testenv.MemcachedOptions{Username: testUser, Password: testPassword}},
 }
 
+// testTimeout is the request timeout of tests that are not about timeouts:
+// generous, as the tests run in parallel under -race on busy machines.
+const testTimeout = 10 * time.Second
+
 // options returns Options for servers of this kind.
 func (k kind) options(servers []*testenv.Memcached) Options {
-	opts := Options{Username: k.server.Username, Password: k.server.Password}
+	opts := Options{Username: k.server.Username, Password: k.server.Password, Timeout: testTimeout}
 	for _, s := range servers {
 		opts.Servers = append(opts.Servers, s.Addr())
 	}
