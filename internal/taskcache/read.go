@@ -24,38 +24,39 @@ func versionedKey(v int64) string { return "tasks:all:v" + strconv.FormatInt(v, 
 // out too old for it before it reads the database itself.
 const maxFlights = 3
 
-// flight is one in-process load of the list, shared by every request for
-// the same key that arrives while it runs (single flight).
+// flight is one in-process load of the list, shared by every request that
+// arrives while it runs (single flight).
 type flight struct {
 	done chan struct{}
 	snap tasks.Snapshot
 	err  error
 	// fresh is the sequence number of the moment that fixed snap: the cache
-	// read that returned it, the start of the database read, or the
-	// compare-and-swap that stored it. A request that arrived after that
-	// moment may have missed a write and must not take snap.
+	// read that returned it (or, under Version, the version), the start of
+	// the database read, or the compare-and-swap that stored it. A request
+	// that arrived after that moment may have missed a write and must not
+	// take snap.
 	fresh uint64
-	// reading is the sequence number at which the flight began reading the
-	// database, 0 before. Requests arriving later start a new flight at once
-	// rather than wait for a result they could not take.
-	reading atomic.Uint64
+	// fixing is the sequence number of the first moment that bounds fresh
+	// from above (the version read, or the start of the database read), 0
+	// before. Requests arriving later start a new flight at once rather
+	// than wait for a result they could not take.
+	fixing atomic.Uint64
 }
+
+// fix records seq as the flight's fixing moment, unless one came earlier.
+func (f *flight) fix(seq uint64) { f.fixing.CompareAndSwap(0, seq) }
 
 // List returns the task list, from the cache when it holds a fresh one.
 //
-// Requests for the same key share one flight. Sharing is only safe for a
-// request that arrived before the flight fixed its result: a request
-// arriving later could come after a write that the result predates. So each
-// request notes its arrival in seq and takes the result only if it arrived
-// earlier; otherwise it starts over (and, rarely, reads the database).
+// Requests share one flight. Sharing is only safe for a request that
+// arrived before the flight fixed its result: a request arriving later could
+// come after a write that the result predates. So each request notes its
+// arrival in seq and takes the result only if it arrived earlier; otherwise
+// it starts over (and, after maxFlights tries, reads the database).
 func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
 	for range maxFlights {
 		arrived := s.seq.Add(1)
-		key, err := s.listKey(ctx)
-		if err != nil {
-			break
-		}
-		f := s.join(key, arrived)
+		f := s.join(arrived)
 		select {
 		case <-f.done:
 		case <-ctx.Done():
@@ -72,34 +73,51 @@ func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
 	return s.query(ctx)
 }
 
-// join returns the running flight for key that a request which arrived at
-// sequence number arrived may share, starting one if there is none.
-func (s *Store) join(key string, arrived uint64) *flight {
+// join returns the running flight that a request which arrived at sequence
+// number arrived may share, starting one if there is none.
+func (s *Store) join(arrived uint64) *flight {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f, ok := s.flights[key]; ok {
-		if r := f.reading.Load(); r == 0 || arrived < r {
+	if f := s.flight; f != nil {
+		if r := f.fixing.Load(); r == 0 || arrived < r {
 			return f
 		}
 	}
 	f := &flight{done: make(chan struct{})}
-	s.flights[key] = f
-	go s.fly(key, f)
+	s.flight = f
+	go s.fly(f)
 	return f
 }
 
 // fly runs a flight. It does not use any one request's context: a client
 // that goes away must not fail the others waiting on the same flight.
-func (s *Store) fly(key string, f *flight) {
+func (s *Store) fly(f *flight) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*s.opts.LeaseTTL+time.Minute)
 	defer cancel()
-	f.snap, f.fresh, f.err = s.load(ctx, f, key)
+	f.snap, f.fresh, f.err = s.fetch(ctx, f)
 	s.mu.Lock()
-	if s.flights[key] == f {
-		delete(s.flights, key)
+	if s.flight == f {
+		s.flight = nil
 	}
 	s.mu.Unlock()
 	close(f.done)
+}
+
+// fetch finds the list's key and loads the list. Under Version the version
+// read fixes the result first: a request that arrived after it may have
+// come after a write that deleted that version.
+func (s *Store) fetch(ctx context.Context, f *flight) (tasks.Snapshot, uint64, error) {
+	if s.opts.Strategy != Version {
+		return s.load(ctx, f, keyList)
+	}
+	at := s.seq.Add(1)
+	f.fix(at)
+	key, err := s.listKey(ctx)
+	if err != nil {
+		return s.bypass(ctx, f)
+	}
+	snap, fresh, err := s.load(ctx, f, key)
+	return snap, min(at, fresh), err
 }
 
 // load gets the list for key from the cache or, holding the key's lease,
@@ -194,7 +212,7 @@ func (s *Store) fillLeased(ctx context.Context, f *flight, key string) (tasks.Sn
 		}
 	}
 	fresh := s.seq.Add(1)
-	f.reading.Store(fresh)
+	f.fix(fresh)
 	readAt := s.opts.Now()
 	snap, err := s.query(ctx)
 	if err != nil {
@@ -222,7 +240,7 @@ func (s *Store) fillLeased(ctx context.Context, f *flight, key string) (tasks.Sn
 func (s *Store) bypass(ctx context.Context, f *flight) (tasks.Snapshot, uint64, error) {
 	s.stats.bypasses.Add(1)
 	fresh := s.seq.Add(1)
-	f.reading.Store(fresh)
+	f.fix(fresh)
 	snap, err := s.query(ctx)
 	return snap, fresh, err
 }

@@ -92,9 +92,9 @@ type Store struct {
 
 	// seq orders events in this process: request arrivals and the moments
 	// flights fix their results. See List.
-	seq     atomic.Uint64
-	mu      sync.Mutex
-	flights map[string]*flight
+	seq    atomic.Uint64
+	mu     sync.Mutex
+	flight *flight // the running flight, if any
 }
 
 // New returns a Store that caches src's list in c.
@@ -117,7 +117,7 @@ func New(src Source, c *cache.Cache, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{src: src, c: c, opts: opts, log: log, flights: map[string]*flight{}}, nil
+	return &Store{src: src, c: c, opts: opts, log: log}, nil
 }
 
 // Strategy reports the invalidation strategy in use.
