@@ -86,8 +86,10 @@ type Backend interface {
 	// Deleting an absent key is not an error. An error means some copy may
 	// remain; the caller should retry.
 	Delete(ctx context.Context, key string) error
-	// Increment adds delta to the decimal number stored at key and returns
-	// the new value, or ErrMiss when key is absent.
+	// Increment adds delta to the decimal number stored at key, wrapping at
+	// 2^64, and returns the new value, or ErrMiss when key is absent. When
+	// the number gets shorter the stored text may keep trailing spaces
+	// (memcached rewrites it in place); readers trim them.
 	Increment(ctx context.Context, key string, delta uint64) (uint64, error)
 	// Touch gives key a new TTL without reading it, or ErrMiss.
 	Touch(ctx context.Context, key string, ttl time.Duration) error
