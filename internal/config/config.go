@@ -72,7 +72,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Addr:            getenv("TASKLIST_ADDR"),
 		DatabaseURL:     p.str("DATABASE_URL", tasks.DefaultURL),
 		SlowQuery:       p.duration("TASKLIST_SLOW_QUERY", 0),
-		LocalCacheBytes: int64(p.positiveInt("TASKLIST_LOCAL_CACHE_MB", 64)) << 20,
+		LocalCacheBytes: int64(p.intIn("TASKLIST_LOCAL_CACHE_MB", 64, 1, 1<<20, "a positive whole number of MiB")) << 20,
 		CachePrefix:     p.str("TASKLIST_CACHE_PREFIX", "tasklist:"),
 		CacheTimeout:    p.duration("TASKLIST_CACHE_TIMEOUT", 100*time.Millisecond),
 		Invalidation:    p.oneOf("TASKLIST_INVALIDATION", Version, Expire, Delete, Version, Update),
@@ -82,7 +82,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ShutdownTimeout: p.duration("TASKLIST_SHUTDOWN_TIMEOUT", 15*time.Second),
 	}
 	if c.Addr == "" {
-		c.Addr = ":" + strconv.Itoa(p.port("PORT", 8000))
+		c.Addr = ":" + strconv.Itoa(p.intIn("PORT", 8000, 0, 65535, "a port number"))
 	} else if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		p.fail("TASKLIST_ADDR %q is not host:port", c.Addr)
 	}
@@ -201,27 +201,15 @@ func (p *parser) duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
-func (p *parser) positiveInt(name string, def int) int {
+// intIn reads a whole number from lo to hi; what names it in the error.
+func (p *parser) intIn(name string, def, lo, hi int, what string) int {
 	v := getenvTrim(p.getenv, name)
 	if v == "" {
 		return def
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 || n > 1<<20 {
-		p.fail("%s=%q is not a positive whole number", name, v)
-		return def
-	}
-	return n
-}
-
-func (p *parser) port(name string, def int) int {
-	v := getenvTrim(p.getenv, name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 || n > 65535 {
-		p.fail("%s=%q is not a port number", name, v)
+	if err != nil || n < lo || n > hi {
+		p.fail("%s=%q is not %s", name, v, what)
 		return def
 	}
 	return n

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/cache/cachetest"
 	"github.com/tasklist/tasklist/internal/cache/local"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
@@ -155,43 +156,43 @@ func TestWritesAreVisibleAtOnce(t *testing.T) {
 	}
 }
 
+const expireTTL = 5 * time.Second
+
+// newExpireStore returns an Expire store with a 5s TTL, its source, and the
+// fake clock that both it and its cache run on.
+func newExpireStore(t *testing.T) (*taskcache.Store, *source, *cachetest.Clock) {
+	clock := cachetest.NewClock()
+	src := newSource(t, "", 0)
+	s := newStore(t, src, newLocalCache(t, clock.Now), taskcache.Options{Strategy: taskcache.Expire, TTL: expireTTL, Now: clock.Now})
+	return s, src, clock
+}
+
 // TestExpireIsStaleAtMostTTL: under Expire a write is not seen until the TTL
 // has passed since the cached read began — and then it is.
 func TestExpireIsStaleAtMostTTL(t *testing.T) {
-	var now atomic.Int64
-	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	clock := func() time.Time { return time.Unix(0, now.Load()) }
-	src := newSource(t, "", 0)
-	const ttl = 5 * time.Second
-	s := newStore(t, src, newLocalCache(t, clock), taskcache.Options{Strategy: taskcache.Expire, TTL: ttl, Now: clock})
-
+	s, _, clock := newExpireStore(t)
 	checkNames(t, "empty", mustList(t, s))
 	if _, _, err := s.Add(t.Context(), "new"); err != nil {
 		t.Fatal(err)
 	}
 	checkNames(t, "within the TTL the cached list may be stale", mustList(t, s))
-	now.Add(int64(ttl) - 1)
+	clock.Advance(expireTTL - 1)
 	checkNames(t, "just before the TTL the cached list is still used", mustList(t, s))
-	now.Add(2)
+	clock.Advance(2)
 	checkNames(t, "past the TTL the write must show", mustList(t, s), "new")
 }
 
 // TestExpireCountsFromTheReadStart: a slow query's result expires TTL after
 // the query began, not after it was stored.
 func TestExpireCountsFromTheReadStart(t *testing.T) {
-	var now atomic.Int64
-	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	clock := func() time.Time { return time.Unix(0, now.Load()) }
-	src := newSource(t, "", 0)
-	const ttl = 5 * time.Second
-	s := newStore(t, src, newLocalCache(t, clock), taskcache.Options{Strategy: taskcache.Expire, TTL: ttl, Now: clock})
-	src.setHook(func() { now.Add(int64(3 * time.Second)) }) // the query takes 3s
+	s, src, clock := newExpireStore(t)
+	src.setHook(func() { clock.Advance(3 * time.Second) }) // the query takes 3s
 	checkNames(t, "first read", mustList(t, s))
 	src.setHook(func() {})
 	if _, _, err := s.Add(t.Context(), "new"); err != nil {
 		t.Fatal(err)
 	}
-	now.Add(int64(2*time.Second) + 1) // 5s+1ns after the read began, 2s after the set
+	clock.Advance(2*time.Second + 1) // 5s+1ns after the read began, 2s after the set
 	checkNames(t, "a list read 5s ago must not be served with a 5s TTL", mustList(t, s), "new")
 }
 
