@@ -78,16 +78,18 @@ func StartMemcached(t testing.TB, opts MemcachedOptions) *Memcached {
 		m.args = append(m.args, "-S")
 		m.env = append(os.Environ(), "SASL_CONF_PATH="+saslConfig(t, opts.Username, opts.Password))
 	}
-	t.Cleanup(m.Stop)
-
 	// A free port can be taken by someone else before memcached binds it;
 	// try a few.
 	var err error
 	for range 5 {
-		m.addr = freePort(t)
+		var release func()
+		m.addr, release = reservePort(t)
 		if err = m.start(); err == nil {
+			t.Cleanup(release) // after Stop, which is registered next
+			t.Cleanup(m.Stop)
 			return m
 		}
+		release()
 	}
 	t.Fatalf("start memcached: %v", err)
 	return nil
@@ -196,29 +198,69 @@ func (m *Memcached) start() error {
 		cmd.Wait()
 		close(exited)
 	}()
+	// Wait until this process listens: when another process holds the
+	// port, memcached exits instead, though the port answers.
 	deadline := time.Now().Add(memcachedStartTimeout)
-	for {
-		c, err := net.DialTimeout("tcp", m.addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
+	for !m.listening(cmd.Process.Pid) {
 		select {
-		case <-exited: // also when the port answered but another process holds it
+		case <-exited:
 			out, _ := os.ReadFile(m.log)
 			return fmt.Errorf("memcached exited: %s", bytes.TrimSpace(out))
-		default:
+		case <-time.After(10 * time.Millisecond):
 		}
-		if err == nil {
-			m.cmd, m.exited = cmd, exited
-			return nil
-		}
-		time.Sleep(10 * time.Millisecond)
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			<-exited
-			return fmt.Errorf("memcached did not accept connections on %s within %v", m.addr, memcachedStartTimeout)
+			return fmt.Errorf("memcached did not listen on %s within %v", m.addr, memcachedStartTimeout)
 		}
 	}
+	m.cmd, m.exited = cmd, exited
+	return nil
+}
+
+// listening reports whether process pid listens on m's port: from /proc
+// where it can tell, else whether the port accepts connections.
+func (m *Memcached) listening(pid int) bool {
+	_, portStr, _ := net.SplitHostPort(m.addr)
+	port, _ := strconv.Atoi(portStr)
+	if owns, known := listensOn(pid, port); known {
+		return owns
+	}
+	c, err := net.DialTimeout("tcp", m.addr, 100*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// listensOn reports whether process pid has a socket listening on
+// 127.0.0.1:port, per Linux's /proc; known is false where /proc cannot
+// tell.
+func listensOn(pid, port int) (owns, known bool) {
+	table, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return false, false
+	}
+	local := fmt.Sprintf("0100007F:%04X", port)
+	inodes := map[string]bool{}
+	for _, line := range strings.Split(string(table), "\n") {
+		// sl local_address rem_address st ... uid timeout inode
+		if f := strings.Fields(line); len(f) > 9 && f[1] == local && f[3] == "0A" {
+			inodes["socket:["+f[9]+"]"] = true
+		}
+	}
+	fdDir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(fdDir)
+	if err != nil {
+		return false, false
+	}
+	for _, fd := range fds {
+		if link, err := os.Readlink(filepath.Join(fdDir, fd.Name())); err == nil && inodes[link] {
+			return true, true
+		}
+	}
+	return false, true
 }
 
 // saslConfig writes a SASL configuration and password database holding
@@ -262,13 +304,34 @@ func isExecutable(path string) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
-// freePort returns a 127.0.0.1 address whose port was free a moment ago.
-func freePort(t testing.TB) string {
+// reservePort returns a free 127.0.0.1 address and a func that releases
+// it. Until then, a lock on a file named after the port, in a directory
+// every test process shares, keeps other StartMemcached callers (in this
+// or another test binary) from taking the port while its server is
+// stopped.
+func reservePort(t testing.TB) (addr string, release func()) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+	dir := filepath.Join(os.TempDir(), "tasklist-testenv-ports")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		t.Fatalf("reserve a port: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("find a free port: %v", err)
+		}
+		addr = l.Addr().String()
+		l.Close()
+		_, port, _ := net.SplitHostPort(addr)
+		f, err := os.OpenFile(filepath.Join(dir, port), os.O_CREATE|os.O_RDWR, 0o666)
+		if err != nil {
+			t.Fatalf("reserve a port: %v", err)
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			return addr, func() { f.Close() }
+		}
+		f.Close() // another test holds it
+	}
+	t.Fatal("reserve a port: every free port tried is held by another test")
+	return "", nil
 }
