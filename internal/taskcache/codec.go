@@ -24,6 +24,10 @@ const (
 
 var errCorrupt = errors.New("taskcache: corrupt cache entry")
 
+// minTaskBytes is the fewest bytes an encoded task takes: five one-byte
+// fields (id, name length, done, created, updated) and an empty name.
+const minTaskBytes = 5
+
 // entry is a decoded cache value.
 type entry struct {
 	lease bool
@@ -72,7 +76,7 @@ func decode(b []byte) (entry, error) {
 	e.snap.Revision = int64(d.uvarint())
 	e.readAt = time.Unix(0, d.varint())
 	n := d.uvarint()
-	if n > uint64(len(d.b)) { // each task takes several bytes
+	if n > uint64(len(d.b))/minTaskBytes { // bound the allocation by the input
 		return entry{}, errCorrupt
 	}
 	e.snap.Tasks = make([]tasks.Task, 0, n)

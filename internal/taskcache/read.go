@@ -24,22 +24,21 @@ func versionedKey(v int64) string { return "tasks:all:v" + strconv.FormatInt(v, 
 // out too old for it before it reads the database itself.
 const maxFlights = 3
 
-// flight is one in-process load of the list, shared by every request that
-// arrives while it runs (single flight).
+// flight is one in-process load of the list under one key, shared by the
+// requests for that key that arrive while it runs (single flight).
 type flight struct {
 	done chan struct{}
 	snap tasks.Snapshot
 	err  error
 	// fresh is the sequence number of the moment that fixed snap: the cache
-	// read that returned it (or, under Version, the version), the start of
-	// the database read, or the compare-and-swap that stored it. A request
+	// read that returned it, the start of the database read, or the
+	// compare-and-swap that stored it. A request
 	// that arrived after that moment may have missed a write and must not
 	// take snap.
 	fresh uint64
-	// fixing is the sequence number of the first moment that bounds fresh
-	// from above (the version read, or the start of the database read), 0
-	// before. Requests arriving later start a new flight at once rather
-	// than wait for a result they could not take.
+	// fixing is the sequence number at which the flight began reading the
+	// database, 0 before. Requests arriving later start a new flight at once
+	// rather than wait for a result they could not take.
 	fixing atomic.Uint64
 }
 
@@ -48,15 +47,22 @@ func (f *flight) fix(seq uint64) { f.fixing.CompareAndSwap(0, seq) }
 
 // List returns the task list, from the cache when it holds a fresh one.
 //
-// Requests share one flight. Sharing is only safe for a request that
-// arrived before the flight fixed its result: a request arriving later could
-// come after a write that the result predates. So each request notes its
-// arrival in seq and takes the result only if it arrived earlier; otherwise
-// it starts over (and, after maxFlights tries, reads the database).
+// Requests for the same key share one flight. Under Version that is always
+// safe: the request read the version itself, after it arrived, and any list
+// stored under that version is of that revision or later. Under the other
+// strategies sharing is only safe for a request that arrived before the
+// flight fixed its result: a request arriving later could come after a write
+// that the result predates. So each request notes its arrival in seq and
+// takes the result only if it arrived earlier; otherwise it starts over
+// (and, after maxFlights tries, reads the database).
 func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
 	for range maxFlights {
 		arrived := s.seq.Add(1)
-		f := s.join(arrived)
+		key, err := s.listKey(ctx)
+		if err != nil {
+			return tasks.Snapshot{}, err
+		}
+		f := s.join(key, arrived)
 		select {
 		case <-f.done:
 		case <-ctx.Done():
@@ -65,7 +71,7 @@ func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
 		if f.err != nil {
 			return tasks.Snapshot{}, f.err
 		}
-		if arrived < f.fresh {
+		if s.opts.Strategy == Version || arrived < f.fresh {
 			return f.snap, nil
 		}
 	}
@@ -73,51 +79,34 @@ func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
 	return s.query(ctx)
 }
 
-// join returns the running flight that a request which arrived at sequence
-// number arrived may share, starting one if there is none.
-func (s *Store) join(arrived uint64) *flight {
+// join returns the running flight for key that a request which arrived at
+// sequence number arrived may share, starting one if there is none.
+func (s *Store) join(key string, arrived uint64) *flight {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f := s.flight; f != nil {
-		if r := f.fixing.Load(); r == 0 || arrived < r {
+	if f, ok := s.flights[key]; ok {
+		if r := f.fixing.Load(); s.opts.Strategy == Version || r == 0 || arrived < r {
 			return f
 		}
 	}
 	f := &flight{done: make(chan struct{})}
-	s.flight = f
-	go s.fly(f)
+	s.flights[key] = f
+	go s.fly(key, f)
 	return f
 }
 
 // fly runs a flight. It does not use any one request's context: a client
 // that goes away must not fail the others waiting on the same flight.
-func (s *Store) fly(f *flight) {
+func (s *Store) fly(key string, f *flight) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*s.opts.LeaseTTL+time.Minute)
 	defer cancel()
-	f.snap, f.fresh, f.err = s.fetch(ctx, f)
+	f.snap, f.fresh, f.err = s.load(ctx, f, key)
 	s.mu.Lock()
-	if s.flight == f {
-		s.flight = nil
+	if s.flights[key] == f {
+		delete(s.flights, key)
 	}
 	s.mu.Unlock()
 	close(f.done)
-}
-
-// fetch finds the list's key and loads the list. Under Version the version
-// read fixes the result first: a request that arrived after it may have
-// come after a write that deleted that version.
-func (s *Store) fetch(ctx context.Context, f *flight) (tasks.Snapshot, uint64, error) {
-	if s.opts.Strategy != Version {
-		return s.load(ctx, f, keyList)
-	}
-	at := s.seq.Add(1)
-	f.fix(at)
-	key, err := s.listKey(ctx)
-	if err != nil {
-		return s.bypass(ctx, f)
-	}
-	snap, fresh, err := s.load(ctx, f, key)
-	return snap, min(at, fresh), err
 }
 
 // load gets the list for key from the cache or, holding the key's lease,
@@ -216,23 +205,34 @@ func (s *Store) fillLeased(ctx context.Context, f *flight, key string) (tasks.Sn
 	readAt := s.opts.Now()
 	snap, err := s.query(ctx)
 	if err != nil {
-		if lease != 0 { // let waiters go to the database now, not at the lease's end
-			s.c.Delete(ctx, key)
-		}
+		s.release(ctx, key)
 		return tasks.Snapshot{}, 0, err
 	}
-	if lease != 0 {
-		swapped := s.seq.Add(1)
-		err := s.c.CompareAndSwap(ctx, cache.Item{Key: key, Value: encodeList(snap, readAt), TTL: s.ttl(), CAS: lease})
-		if err == nil {
-			s.stats.sets.Add(1)
-			// The lease lived from before the read until now, so no write
-			// invalidated in between: the list is fresh for anyone who
-			// arrived before the swap.
-			fresh = swapped
-		}
+	if lease == 0 { // the lease's token is unknown: it cannot be filled
+		s.release(ctx, key)
+		return snap, fresh, nil
+	}
+	swapped := s.seq.Add(1)
+	err = s.c.CompareAndSwap(ctx, cache.Item{Key: key, Value: encodeList(snap, readAt), TTL: s.ttl(), CAS: lease})
+	switch {
+	case err == nil:
+		s.stats.sets.Add(1)
+		// The lease lived from before the read until now, so no write
+		// invalidated in between: the list is fresh for anyone who arrived
+		// before the swap.
+		fresh = swapped
+	case !errors.Is(err, cache.ErrNotStored) && !errors.Is(err, cache.ErrMiss):
+		s.release(ctx, key) // too large, or the cache failed
 	}
 	return snap, fresh, nil
+}
+
+// release deletes a lease this process took but cannot fill (the database
+// failed, the list is too large for the cache, the cache failed), so that
+// others go to the database now rather than wait out LeaseTTL. Deleting
+// never makes anything stale; at worst it drops a list someone just stored.
+func (s *Store) release(ctx context.Context, key string) {
+	s.c.Delete(ctx, key)
 }
 
 // bypass reads the database without the cache, when the cache failed or a

@@ -92,9 +92,9 @@ type Store struct {
 
 	// seq orders events in this process: request arrivals and the moments
 	// flights fix their results. See List.
-	seq    atomic.Uint64
-	mu     sync.Mutex
-	flight *flight // the running flight, if any
+	seq     atomic.Uint64
+	mu      sync.Mutex
+	flights map[string]*flight // the running flight of each key
 }
 
 // New returns a Store that caches src's list in c.
@@ -117,7 +117,7 @@ func New(src Source, c *cache.Cache, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{src: src, c: c, opts: opts, log: log}, nil
+	return &Store{src: src, c: c, opts: opts, log: log, flights: map[string]*flight{}}, nil
 }
 
 // Strategy reports the invalidation strategy in use.
@@ -129,28 +129,32 @@ func (s *Store) Revision(ctx context.Context) (int64, error) { return s.src.Revi
 // Add adds a task, then invalidates the cached list before returning.
 func (s *Store) Add(ctx context.Context, name string) (tasks.Task, int64, error) {
 	t, rev, err := s.src.Add(ctx, name)
-	if err == nil {
-		s.invalidate(ctx, rev)
-	}
+	s.afterWrite(ctx, rev, err)
 	return t, rev, err
 }
 
 // Toggle flips a task's done flag, then invalidates the cached list.
 func (s *Store) Toggle(ctx context.Context, id int64) (tasks.Task, int64, error) {
 	t, rev, err := s.src.Toggle(ctx, id)
-	if err == nil {
-		s.invalidate(ctx, rev)
-	}
+	s.afterWrite(ctx, rev, err)
 	return t, rev, err
 }
 
 // Remove deletes a task, then invalidates the cached list.
 func (s *Store) Remove(ctx context.Context, id int64) (int64, error) {
 	rev, err := s.src.Remove(ctx, id)
-	if err == nil {
+	s.afterWrite(ctx, rev, err)
+	return rev, err
+}
+
+// afterWrite invalidates after every write that may have changed the list:
+// one that succeeded, and one that failed in a way that leaves its commit in
+// doubt (a connection lost during COMMIT). Only a write that found no such
+// task surely changed nothing. Invalidating twice is harmless.
+func (s *Store) afterWrite(ctx context.Context, rev int64, err error) {
+	if !errors.Is(err, tasks.ErrNotFound) {
 		s.invalidate(ctx, rev)
 	}
-	return rev, err
 }
 
 // ttl is how long a stored list lives in the cache.

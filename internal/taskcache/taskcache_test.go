@@ -252,35 +252,85 @@ func holdFirst(read, release chan struct{}) func() {
 	}
 }
 
+// holdingBackend holds the first Get that finds a list, once armed, until
+// release is closed.
+type holdingBackend struct {
+	cache.Backend
+	armed         atomic.Bool
+	held, release chan struct{}
+}
+
+func (h *holdingBackend) Get(ctx context.Context, key string) (cache.Item, error) {
+	it, err := h.Backend.Get(ctx, key)
+	if err == nil && len(it.Value) > 1 && h.armed.CompareAndSwap(true, false) {
+		close(h.held)
+		<-h.release
+	}
+	return it, err
+}
+
 // TestLateJoinerGetsFreshList: a request that arrives, after a write has
-// answered, while a flight started before the write is still running must
-// not be handed that flight's older list.
+// answered, while a flight that read the cache before the write is still
+// running, must not be handed that flight's older list.
 func TestLateJoinerGetsFreshList(t *testing.T) {
+	src := newSource(t, "", 0)
+	local, err := local.New(local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := &holdingBackend{Backend: local, held: make(chan struct{}), release: make(chan struct{})}
+	s := newStore(t, src, cache.New(hold, cache.Options{}), taskcache.Options{Strategy: taskcache.Delete})
+	ctx := t.Context()
+	checkNames(t, "the empty list, now cached", mustList(t, s))
+
+	hold.armed.Store(true)
+	first := make(chan tasks.Snapshot)
+	go func() { snap, _ := s.List(ctx); first <- snap }()
+	<-hold.held // the flight has read the cached empty list and is held
+	if _, _, err := s.Add(ctx, "written"); err != nil {
+		t.Fatal(err)
+	}
+	late := make(chan tasks.Snapshot)
+	go func() { snap, _ := s.List(ctx); late <- snap }() // arrives after the write answered
+	time.Sleep(50 * time.Millisecond)                    // let it join the held flight
+	close(hold.release)
+	checkNames(t, "the first reader", <-first)
+	checkNames(t, "the late reader", <-late, "written")
+}
+
+// TestLeaseNobodyCanFill: a list too large for the cache is served, and the
+// lease taken for it is released at once, so the next read does not wait for
+// it to expire.
+func TestLeaseNobodyCanFill(t *testing.T) {
 	for _, strategy := range strategies {
 		t.Run(string(strategy), func(t *testing.T) {
 			src := newSource(t, "", 0)
-			read, release := make(chan struct{}), make(chan struct{})
-			held := &heldSource{Store: src.Store, after: holdFirst(read, release)}
-			s := newStore(t, held, newLocalCache(t, nil), taskcache.Options{Strategy: strategy})
-			ctx := t.Context()
-
-			first := make(chan tasks.Snapshot)
-			go func() { snap, _ := s.List(ctx); first <- snap }()
-			<-read // the flight has read the empty list and is held
-			if _, _, err := s.Add(ctx, "written"); err != nil {
+			if _, _, err := src.Store.Add(t.Context(), "a task whose list does not fit"); err != nil {
 				t.Fatal(err)
 			}
-			late := make(chan tasks.Snapshot)
-			go func() { snap, _ := s.List(ctx); late <- snap }() // arrives after the write answered
-			time.Sleep(20 * time.Millisecond)                    // let it join the held flight
-			close(release)
-			checkNames(t, "the first reader", <-first)
-			checkNames(t, "the late reader", <-late, "written")
+			b, err := local.New(local.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := cache.New(b, cache.Options{MaxItemSize: 40})
+			s := newStore(t, src, c, taskcache.Options{Strategy: strategy, LeaseTTL: time.Hour})
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			for range 3 {
+				snap, err := s.List(ctx)
+				if err != nil || len(snap.Tasks) != 1 {
+					t.Fatalf("List = %v, %v", names(snap), err)
+				}
+			}
+			if st := s.Stats(); st.LeaseWaits != 0 || st.DBQueries < 3 {
+				t.Errorf("stats = %+v: reads waited on a lease nobody could fill", st)
+			}
 		})
 	}
 }
 
-// TestStampede: 200 concurrent reads of a cold cache run the slow query once.
+// TestStampede: 200 reads of a cold cache, some arriving while the slow
+// query runs, run it once.
 func TestStampede(t *testing.T) {
 	for _, strategy := range append(strategies, taskcache.Expire) {
 		t.Run(string(strategy), func(t *testing.T) {
@@ -289,8 +339,12 @@ func TestStampede(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := newStore(t, src, newLocalCache(t, nil), taskcache.Options{Strategy: strategy})
+			// 100 at once, then 100 more arriving while the query runs.
 			var wg sync.WaitGroup
-			for range 200 {
+			for i := range 200 {
+				if i >= 100 {
+					time.Sleep(time.Millisecond)
+				}
 				wg.Go(func() {
 					snap, err := s.List(t.Context())
 					if err != nil || len(snap.Tasks) != 1 {
@@ -300,7 +354,7 @@ func TestStampede(t *testing.T) {
 			}
 			wg.Wait()
 			if q := src.queries.Load(); q != 1 {
-				t.Errorf("200 concurrent cold reads ran the slow query %d times, want 1", q)
+				t.Errorf("200 cold reads ran the slow query %d times, want 1", q)
 			}
 		})
 	}
