@@ -47,7 +47,8 @@ func (f *flight) fix(seq uint64) { f.fixing.CompareAndSwap(0, seq) }
 
 // List returns the task list, from the cache when it holds a fresh one.
 //
-// Requests for the same key share one flight. Under Version that is always
+// A hit is served by the request's own cache read (lookup). On a miss,
+// requests for the same key share one flight. Under Version that is always
 // safe: the request read the version itself, after it arrived, and any list
 // stored under that version is of that revision or later. Under the other
 // strategies sharing is only safe for a request that arrived before the
@@ -56,6 +57,9 @@ func (f *flight) fix(seq uint64) { f.fixing.CompareAndSwap(0, seq) }
 // takes the result only if it arrived earlier; otherwise it starts over
 // (and, after maxFlights tries, reads the database).
 func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
+	if snap, ok := s.lookup(ctx); ok {
+		return snap, nil
+	}
 	for range maxFlights {
 		arrived := s.seq.Add(1)
 		key, err := s.listKey(ctx)
@@ -77,6 +81,52 @@ func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
 	}
 	s.stats.bypasses.Add(1)
 	return s.query(ctx)
+}
+
+// lookup is the hit path: the request's own cache read, made after it
+// arrived, so whatever it finds is fresh enough for it, with no flight and
+// no goroutine. Under Version the version and the list under the version
+// seen last are read in one round trip; only when the version has moved
+// since does a second read follow. The remembered version is a guess that
+// saves a round trip, never a source of truth: the version read decides.
+func (s *Store) lookup(ctx context.Context) (tasks.Snapshot, bool) {
+	if s.opts.Strategy != Version {
+		it, err := s.c.Get(ctx, keyList)
+		return s.hit(it, err)
+	}
+	guess := versionedKey(s.lastVersion.Load())
+	items, err := s.c.GetMulti(ctx, []string{keyVersion, guess})
+	if err != nil {
+		return tasks.Snapshot{}, false
+	}
+	v, perr := strconv.ParseInt(string(items[keyVersion].Value), 10, 64)
+	if perr != nil {
+		return tasks.Snapshot{}, false // absent, or a lease: the slow path sets it
+	}
+	s.lastVersion.Store(v)
+	if key := versionedKey(v); key != guess {
+		it, err := s.c.Get(ctx, key)
+		return s.hit(it, err)
+	}
+	it, ok := items[guess]
+	if !ok {
+		return tasks.Snapshot{}, false
+	}
+	return s.hit(it, nil)
+}
+
+// hit decodes the result of a cache read and reports whether it is a list
+// that may be served.
+func (s *Store) hit(it cache.Item, err error) (tasks.Snapshot, bool) {
+	if err != nil {
+		return tasks.Snapshot{}, false
+	}
+	e, err := decode(it.Value)
+	if err != nil || e.lease || !s.usable(e) {
+		return tasks.Snapshot{}, false
+	}
+	s.stats.hits.Add(1)
+	return e.snap, true
 }
 
 // join returns the running flight for key that a request which arrived at

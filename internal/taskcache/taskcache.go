@@ -95,6 +95,8 @@ type Store struct {
 	seq     atomic.Uint64
 	mu      sync.Mutex
 	flights map[string]*flight // the running flight of each key
+	// lastVersion is the version this process saw last (see lookup).
+	lastVersion atomic.Int64
 }
 
 // New returns a Store that caches src's list in c.

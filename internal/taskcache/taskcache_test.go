@@ -252,52 +252,6 @@ func holdFirst(read, release chan struct{}) func() {
 	}
 }
 
-// holdingBackend holds the first Get that finds a list, once armed, until
-// release is closed.
-type holdingBackend struct {
-	cache.Backend
-	armed         atomic.Bool
-	held, release chan struct{}
-}
-
-func (h *holdingBackend) Get(ctx context.Context, key string) (cache.Item, error) {
-	it, err := h.Backend.Get(ctx, key)
-	if err == nil && len(it.Value) > 1 && h.armed.CompareAndSwap(true, false) {
-		close(h.held)
-		<-h.release
-	}
-	return it, err
-}
-
-// TestLateJoinerGetsFreshList: a request that arrives, after a write has
-// answered, while a flight that read the cache before the write is still
-// running, must not be handed that flight's older list.
-func TestLateJoinerGetsFreshList(t *testing.T) {
-	src := newSource(t, "", 0)
-	local, err := local.New(local.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hold := &holdingBackend{Backend: local, held: make(chan struct{}), release: make(chan struct{})}
-	s := newStore(t, src, cache.New(hold, cache.Options{}), taskcache.Options{Strategy: taskcache.Delete})
-	ctx := t.Context()
-	checkNames(t, "the empty list, now cached", mustList(t, s))
-
-	hold.armed.Store(true)
-	first := make(chan tasks.Snapshot)
-	go func() { snap, _ := s.List(ctx); first <- snap }()
-	<-hold.held // the flight has read the cached empty list and is held
-	if _, _, err := s.Add(ctx, "written"); err != nil {
-		t.Fatal(err)
-	}
-	late := make(chan tasks.Snapshot)
-	go func() { snap, _ := s.List(ctx); late <- snap }() // arrives after the write answered
-	time.Sleep(50 * time.Millisecond)                    // let it join the held flight
-	close(hold.release)
-	checkNames(t, "the first reader", <-first)
-	checkNames(t, "the late reader", <-late, "written")
-}
-
 // TestLeaseNobodyCanFill: a list too large for the cache is served, and the
 // lease taken for it is released at once, so the next read does not wait for
 // it to expire.
@@ -365,7 +319,10 @@ type brokenBackend struct{ cache.Backend }
 
 var errDown = errors.New("connection refused")
 
-func (brokenBackend) Get(context.Context, string) (cache.Item, error)  { return cache.Item{}, errDown }
+func (brokenBackend) Get(context.Context, string) (cache.Item, error) { return cache.Item{}, errDown }
+func (brokenBackend) GetMulti(context.Context, []string) (map[string]cache.Item, error) {
+	return nil, errDown
+}
 func (brokenBackend) Add(context.Context, cache.Item) error            { return errDown }
 func (brokenBackend) Set(context.Context, cache.Item) error            { return errDown }
 func (brokenBackend) CompareAndSwap(context.Context, cache.Item) error { return errDown }

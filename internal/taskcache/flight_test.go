@@ -1,0 +1,93 @@
+package taskcache
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/cache/local"
+	"github.com/tasklist/tasklist/internal/tasks"
+)
+
+// holdingBackend holds the first Get that finds a list, once armed, until
+// release is closed.
+type holdingBackend struct {
+	cache.Backend
+	armed         atomic.Bool
+	held, release chan struct{}
+}
+
+func (h *holdingBackend) Get(ctx context.Context, key string) (cache.Item, error) {
+	it, err := h.Backend.Get(ctx, key)
+	if err == nil && len(it.Value) > 0 && it.Value[0] == kindList && h.armed.CompareAndSwap(true, false) {
+		close(h.held)
+		<-h.release
+	}
+	return it, err
+}
+
+// TestLateJoinerGetsFreshList: a request that joins a flight after a write
+// has answered must not take the list that flight read before the write.
+//
+// The flight is waiting on another instance's lease; that instance stores the
+// list; the flight's next look finds it and is held there; a write answers;
+// a new request misses (the write deleted the list) and joins the held
+// flight. Its result predates the request, so the request must start over.
+func TestLateJoinerGetsFreshList(t *testing.T) {
+	ctx := t.Context()
+	src, err := tasks.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "t.db"), tasks.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if err := src.Migrate(ctx, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := local.New(local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := &holdingBackend{Backend: b, held: make(chan struct{}), release: make(chan struct{})}
+	c := cache.New(hold, cache.Options{})
+	s, err := New(src, c, Options{Strategy: Delete, PollInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Another instance holds the lease.
+	if err := c.Add(ctx, cache.Item{Key: keyList, Value: leaseValue, TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan tasks.Snapshot)
+	go func() { snap, _ := s.List(ctx); first <- snap }()
+	for s.Stats().LeaseWaits == 0 { // the flight is waiting on the lease
+		time.Sleep(time.Millisecond)
+	}
+	// The other instance stores the list as it is before the write.
+	old, err := src.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold.armed.Store(true)
+	if err := c.Set(ctx, cache.Item{Key: keyList, Value: encodeList(old, time.Now()), TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	<-hold.held // the flight found that list and is held
+	if _, _, err := s.Add(ctx, "written"); err != nil {
+		t.Fatal(err)
+	}
+	late := make(chan tasks.Snapshot)
+	go func() { snap, _ := s.List(ctx); late <- snap }() // arrives after the write answered
+	time.Sleep(50 * time.Millisecond)                    // let it miss and join the held flight
+	close(hold.release)
+	if snap := <-first; len(snap.Tasks) != 0 {
+		t.Errorf("first reader = %d tasks, want the empty list it read", len(snap.Tasks))
+	}
+	if snap := <-late; len(snap.Tasks) != 1 || snap.Tasks[0].Name != "written" {
+		t.Errorf("late reader = %+v, want the task written before it arrived", snap.Tasks)
+	}
+}
