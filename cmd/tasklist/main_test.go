@@ -1,37 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tasklist/tasklist/internal/testenv"
 )
-
-// syncBuffer is a log destination safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func envOf(kv map[string]string) func(string) string {
 	return func(k string) string { return kv[k] }
@@ -56,7 +36,7 @@ func start(t *testing.T, env map[string]string, logs io.Writer) (string, context
 }
 
 func TestServeAndGracefulShutdown(t *testing.T) {
-	var logs syncBuffer
+	var logs testenv.LockedBuffer
 	base, stop, done := start(t, map[string]string{
 		"TASKLIST_ADDR":       "127.0.0.1:0",
 		"DATABASE_URL":        "sqlite:" + filepath.Join(t.TempDir(), "app.db"),
@@ -106,7 +86,7 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 }
 
 func TestMigrateCommand(t *testing.T) {
-	var logs syncBuffer
+	var logs testenv.LockedBuffer
 	env := envOf(map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "m.db")})
 	if err := run(t.Context(), []string{"migrate"}, env, &logs, nil); err != nil {
 		t.Fatal(err)
@@ -153,7 +133,7 @@ func TestMemCachierConfiguration(t *testing.T) {
 		"MEMCACHIER_USERNAME": "tasklist",
 		"MEMCACHIER_PASSWORD": "right-password",
 	}
-	var logs syncBuffer
+	var logs testenv.LockedBuffer
 	base, stop, done := start(t, env, &logs)
 	addTask(t, base, "cached in memcached")
 	if body := get(t, base+"/"); !strings.Contains(body, "cached in memcached") {
@@ -191,7 +171,7 @@ func TestMemCachierConfiguration(t *testing.T) {
 func TestPlainMemcacheAndUnreachableServer(t *testing.T) {
 	mc := testenv.StartMemcached(t, testenv.MemcachedOptions{})
 	mc.Stop()
-	var logs syncBuffer
+	var logs testenv.LockedBuffer
 	base, stop, done := start(t, map[string]string{
 		"TASKLIST_ADDR":    "127.0.0.1:0",
 		"DATABASE_URL":     "sqlite:" + filepath.Join(t.TempDir(), "plain.db"),

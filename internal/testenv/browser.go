@@ -1,13 +1,11 @@
 package testenv
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -56,7 +54,7 @@ func Browser(t testing.TB) context.Context {
 	// No UserDataDir option: chromedp then makes a fresh temporary profile
 	// for this browser, and removes it (retrying while Chromium's helper
 	// processes let go of it) once the browser has exited.
-	var out lockedBuffer
+	var out LockedBuffer
 	opts = append(opts, chromedp.CombinedOutput(&out))
 
 	// The browser's life is bound to the context of its first Run, so that
@@ -76,12 +74,12 @@ func Browser(t testing.TB) context.Context {
 		cancelAlloc()
 		cancelTimeout()
 		if t.Failed() {
-			t.Logf("Chromium output (%s):\n%s", exe, out.tail(8<<10))
+			t.Logf("Chromium output (%s):\n%s", exe, tail(&out, 8<<10))
 		}
 	})
 
 	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting Chromium %s: %v\n%s", exe, err, out.tail(8<<10))
+		t.Fatalf("starting Chromium %s: %v\n%s", exe, err, tail(&out, 8<<10))
 	}
 	return ctx
 }
@@ -96,31 +94,15 @@ func chromiumPath() (string, error) {
 	return exec.LookPath(name)
 }
 
-// lockedBuffer is a bytes.Buffer that the browser's output goroutine and
-// the test may use at the same time.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
 // tail returns at most the last n bytes written, less the lines about
 // D-Bus, which Chromium prints by the dozen in a container without one.
-func (b *lockedBuffer) tail(n int) string {
-	b.mu.Lock()
+func tail(b *LockedBuffer, n int) string {
 	var kept []string
-	for line := range strings.Lines(b.buf.String()) {
+	for line := range strings.Lines(b.String()) {
 		if !strings.Contains(line, "dbus/") {
 			kept = append(kept, line)
 		}
 	}
-	b.mu.Unlock()
 	s := strings.Join(kept, "")
 	if len(s) > n {
 		s = s[len(s)-n:]
