@@ -48,7 +48,7 @@ func openCache(ctx context.Context, cfg config.Config, log *slog.Logger) (*cache
 		}
 		backend = b
 	}
-	log.Info("cache ready", "backend", backend.Name(), "servers", cfg.CacheServers, "user", cfg.CacheUsername)
+	log.Info("cache ready", "backend", backend.Name()) // servers and user are in the config line
 	return cache.New(backend, cache.Options{
 		Prefix:     cfg.CachePrefix,
 		GetTimeout: cfg.CacheTimeout,

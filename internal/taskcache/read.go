@@ -57,16 +57,20 @@ func (f *flight) fix(seq uint64) { f.fixing.CompareAndSwap(0, seq) }
 // takes the result only if it arrived earlier; otherwise it starts over
 // (and, after maxFlights tries, reads the database).
 func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
-	if snap, ok := s.lookup(ctx); ok {
+	snap, key, ok := s.lookup(ctx)
+	if ok {
 		return snap, nil
 	}
 	for range maxFlights {
 		arrived := s.seq.Add(1)
-		key, err := s.listKey(ctx)
-		if err != nil {
-			return tasks.Snapshot{}, err
+		if key == "" {
+			var err error
+			if key, err = s.listKey(ctx); err != nil {
+				return tasks.Snapshot{}, err
+			}
 		}
 		f := s.join(key, arrived)
+		key = "" // a second try looks the key up again
 		select {
 		case <-f.done:
 		case <-ctx.Done():
@@ -89,30 +93,33 @@ func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
 // seen last are read in one round trip; only when the version has moved
 // since does a second read follow. The remembered version is a guess that
 // saves a round trip, never a source of truth: the version read decides.
-func (s *Store) lookup(ctx context.Context) (tasks.Snapshot, bool) {
+// On a miss it returns the list's key when it learned it, so that the slow
+// path need not read the version again; "" when it did not.
+func (s *Store) lookup(ctx context.Context) (snap tasks.Snapshot, key string, ok bool) {
 	if s.opts.Strategy != Version {
-		it, err := s.c.Get(ctx, keyList)
-		return s.hit(it, err)
+		snap, ok = s.hit(s.c.Get(ctx, keyList))
+		return snap, keyList, ok
 	}
 	guess := versionedKey(s.lastVersion.Load())
 	items, err := s.c.GetMulti(ctx, []string{keyVersion, guess})
 	if err != nil {
-		return tasks.Snapshot{}, false
+		return tasks.Snapshot{}, "", false
 	}
 	v, perr := strconv.ParseInt(string(items[keyVersion].Value), 10, 64)
 	if perr != nil {
-		return tasks.Snapshot{}, false // absent, or a lease: the slow path sets it
+		return tasks.Snapshot{}, "", false // absent, or a lease: the slow path sets it
 	}
 	s.lastVersion.Store(v)
-	if key := versionedKey(v); key != guess {
-		it, err := s.c.Get(ctx, key)
-		return s.hit(it, err)
+	if key = versionedKey(v); key != guess {
+		snap, ok = s.hit(s.c.Get(ctx, key))
+		return snap, key, ok
 	}
-	it, ok := items[guess]
-	if !ok {
-		return tasks.Snapshot{}, false
+	it, found := items[guess]
+	if !found {
+		return tasks.Snapshot{}, key, false
 	}
-	return s.hit(it, nil)
+	snap, ok = s.hit(it, nil)
+	return snap, key, ok
 }
 
 // hit decodes the result of a cache read and reports whether it is a list

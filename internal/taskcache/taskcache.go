@@ -122,12 +122,6 @@ func New(src Source, c *cache.Cache, opts Options) (*Store, error) {
 	return &Store{src: src, c: c, opts: opts, log: log, flights: map[string]*flight{}}, nil
 }
 
-// Strategy reports the invalidation strategy in use.
-func (s *Store) Strategy() Strategy { return s.opts.Strategy }
-
-// Revision passes through to the database.
-func (s *Store) Revision(ctx context.Context) (int64, error) { return s.src.Revision(ctx) }
-
 // Add adds a task, then invalidates the cached list before returning.
 func (s *Store) Add(ctx context.Context, name string) (tasks.Task, int64, error) {
 	t, rev, err := s.src.Add(ctx, name)

@@ -57,9 +57,6 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Dialect says which database the Store talks to.
-func (s *Store) Dialect() Dialect { return s.dialect }
-
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
