@@ -84,12 +84,34 @@ type Backend interface {
 
 // ServerStats is one server's view: the client's counters for it and, for
 // memcached, what the server's own "stats" command reports.
+//
+// The client-side counters mean the same on every backend, so that they can
+// be added up and compared on a dashboard:
+//
+//   - Hits and Misses count keys read by Get and GetMulti: a key the server
+//     returned is a hit, a key it answered it does not hold (never stored,
+//     deleted, expired, evicted) is a miss. A GetMulti of n keys reads n
+//     keys. A key whose server failed to answer is neither; the failure is
+//     counted in Errors.
+//   - Sets counts stores that happened: every Set, an Add that found its key
+//     absent, a CompareAndSwap that found the item unchanged. An Add or a
+//     CompareAndSwap that stored nothing (ErrNotStored, ErrMiss) is not
+//     counted, nor is a value refused as too large or invalid.
+//   - Deletes counts keys actually removed. Deleting an absent key removes
+//     nothing and is not counted. A Delete that removes copies of one key
+//     from several servers (see Backend.Delete) counts one, on the first of
+//     those servers in the order Stats lists them.
+//   - Errors counts requests for a key that reached the server and failed
+//     or were refused (too large, invalid); the in-process cache sends none.
+//
+// Increment and Touch count in none but Errors. Stats, which reads no key,
+// counts in none at all: a dashboard does not change what it shows.
 type ServerStats struct {
 	// Addr is the server's address, or "local" for the in-process cache.
 	Addr string
 	// Up is false while the server is marked down after failures.
 	Up bool
-	// Client-side counters for this server.
+	// Client-side counters for this server (see above).
 	Hits, Misses, Sets, Deletes, Errors uint64
 	// Server-reported figures (memcached "stats"); zero where unknown.
 	Items, Bytes, LimitBytes, Evictions, CurrConnections, Uptime uint64

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -106,7 +107,7 @@ func (c *Client) Verify(ctx context.Context) error {
 	errs := make([]error, len(c.servers))
 	c.eachServer(func(i int) {
 		errs[i] = c.servers[i].ping(ctx)
-		c.done(ctx, i, errs[i])
+		c.observe(ctx, i, errs[i])
 	})
 	return errors.Join(errs...)
 }
@@ -163,8 +164,8 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]cache.
 	fetch := func(i int) {
 		results[i], errs[i] = c.servers[i].getMulti(ctx, groups[i])
 		c.done(ctx, i, errs[i])
-		c.counters[i].hits.Add(uint64(len(results[i])))
-		if errs[i] == nil {
+		if errs[i] == nil { // a failed server's keys are neither hits nor misses
+			c.counters[i].hits.Add(uint64(len(results[i])))
 			c.counters[i].misses.Add(uint64(len(groups[i]) - len(results[i])))
 		}
 	}
@@ -243,11 +244,15 @@ func (c *Client) store(ctx context.Context, mode storeMode, item cache.Item) err
 // connection: no memcached is running there, and a restarted one starts
 // empty. Any other failure, such as a timeout, is returned (matching
 // cache.ErrUnavailable) so that the caller can retry.
+//
+// A key removed from any server counts as one delete, on the first server
+// that held it (see cache.ServerStats); an absent key counts none.
 func (c *Client) Delete(ctx context.Context, key string) error {
 	if err := c.check(key); err != nil {
 		return err
 	}
 	errs := make([]error, len(c.servers))
+	removed := make([]bool, len(c.servers))
 	c.eachServer(func(i int) {
 		err := c.servers[i].delete(ctx, key)
 		if retryable(err) { // an idle connection the server closed: try a new one
@@ -255,13 +260,16 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 		}
 		c.done(ctx, i, err)
 		switch {
-		case err == nil: // counted where the key was
-			c.counters[i].deletes.Add(1)
+		case err == nil:
+			removed[i] = true
 		case errors.Is(err, cache.ErrMiss):
 		case !errors.Is(err, syscall.ECONNREFUSED):
 			errs[i] = err
 		}
 	})
+	if i := slices.Index(removed, true); i >= 0 {
+		c.counters[i].deletes.Add(1)
+	}
 	return errors.Join(errs...)
 }
 
@@ -327,15 +335,22 @@ func (c *Client) check(key string) error {
 	return nil
 }
 
-// done records the outcome of a request to server i in its health and
-// error counter. A request the caller cancelled says nothing about the
-// server.
+// done records the outcome of a request for a key to server i in its
+// health and error counter.
 func (c *Client) done(ctx context.Context, i int, err error) {
+	if err != nil && !errors.Is(err, cache.ErrMiss) && !errors.Is(err, cache.ErrNotStored) {
+		c.counters[i].errors.Add(1)
+	}
+	c.observe(ctx, i, err)
+}
+
+// observe records the outcome of a request to server i in its health. A
+// request the caller cancelled says nothing about the server.
+func (c *Client) observe(ctx context.Context, i int, err error) {
 	if err == nil || errors.Is(err, cache.ErrMiss) || errors.Is(err, cache.ErrNotStored) {
 		c.health.success(i)
 		return
 	}
-	c.counters[i].errors.Add(1)
 	var se *serverError
 	switch {
 	case !errors.As(err, &se) || se.outcome == answered:
