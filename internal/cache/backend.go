@@ -24,6 +24,25 @@ var (
 	ErrUnavailable = errors.New("cache: unavailable")
 )
 
+// PartialError is the error of a GetMulti that got no answer for some of
+// its keys, because their server failed: the map returned with it holds
+// what the other servers found. Its message names the failed servers but
+// never the keys, which may be session IDs. It matches what Err matches:
+// ErrUnavailable for a server that failed. Like any error it is not
+// changed once returned, so it is safe for concurrent reads.
+type PartialError struct {
+	// Unanswered are the keys that got no answer: they are absent from the
+	// map, and are neither hits nor misses.
+	Unanswered []string
+	// Err is why: the failed servers' errors.
+	Err error
+}
+
+func (e *PartialError) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *PartialError) Unwrap() error { return e.Err }
+
 // MaxTTL is the longest relative TTL memcached accepts; longer ones are sent
 // as absolute Unix times.
 const MaxTTL = 30 * 24 * time.Hour
@@ -49,7 +68,9 @@ type Backend interface {
 	// Get returns the item for key, or ErrMiss.
 	Get(ctx context.Context, key string) (Item, error)
 	// GetMulti returns the items found among keys; absent keys are left out
-	// of the map. It costs one round trip per server involved.
+	// of the map. It costs one round trip per server involved. If some
+	// servers fail, it returns what the others found together with a
+	// *PartialError that lists the keys that got no answer.
 	GetMulti(ctx context.Context, keys []string) (map[string]Item, error)
 	// Set stores the item unconditionally.
 	Set(ctx context.Context, item Item) error

@@ -118,9 +118,16 @@ func (c *Cache) Get(ctx context.Context, key string) (Item, error) {
 }
 
 // GetMulti returns the items found among keys in one round trip per
-// server, in a map keyed by the caller's keys. Absent keys are left out. On
-// an error, which matches ErrUnavailable, the caller should treat every key
-// as a miss.
+// server, in a map keyed by the caller's keys. Absent keys are left out.
+//
+// When the backend fails for some or all of the keys (one server of a
+// cluster is down, say), the map still holds what answered, and comes with
+// an error matching ErrUnavailable: keys whose server failed are absent
+// from the map, as misses are, and a *PartialError in the error lists them
+// (as the caller's keys). The caller uses what it got and treats every
+// absent key as a miss. Keys that got no answer count as neither hits nor
+// misses; the failure counts once in Errors. Any other error (ErrInvalid)
+// comes with a nil map.
 func (c *Cache) GetMulti(ctx context.Context, keys []string) (map[string]Item, error) {
 	if len(keys) == 0 {
 		return map[string]Item{}, nil
@@ -132,22 +139,46 @@ func (c *Cache) GetMulti(ctx context.Context, keys []string) (map[string]Item, e
 	tctx, cancel := withTimeout(ctx, c.getTimeout)
 	found, err := c.b.GetMulti(tctx, bkeys)
 	cancel()
+	answered := func(string) bool { return true }
 	if err != nil {
-		return nil, c.fail(ctx, "get_multi", err)
+		var partial *PartialError
+		if errors.As(err, &partial) {
+			unanswered := make(map[string]bool, len(partial.Unanswered))
+			for _, k := range partial.Unanswered {
+				unanswered[k] = true
+			}
+			answered = func(bk string) bool { return !unanswered[bk] }
+			err = partial.Err
+		} else { // nothing answered
+			found, answered = nil, func(string) bool { return false }
+		}
+		if err = c.fail(ctx, "get_multi", err); !errors.Is(err, ErrUnavailable) {
+			return nil, err
+		}
 	}
 	items := make(map[string]Item, len(found))
-	var hits, bytes uint64
+	var hits, misses, bytes uint64
+	var unanswered []string
 	for i, bk := range bkeys {
-		if it, ok := found[bk]; ok {
+		it, ok := found[bk]
+		switch {
+		case ok:
 			it.Key = keys[i]
 			items[keys[i]] = it
 			hits++
 			bytes += uint64(len(it.Value))
+		case answered(bk):
+			misses++
+		default:
+			unanswered = append(unanswered, keys[i])
 		}
 	}
 	c.stats.hits.Add(hits)
-	c.stats.misses.Add(uint64(len(keys)) - hits)
+	c.stats.misses.Add(misses)
 	c.stats.bytesRead.Add(bytes)
+	if err != nil {
+		return items, &PartialError{Unanswered: unanswered, Err: err}
+	}
 	return items, nil
 }
 

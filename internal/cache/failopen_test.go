@@ -258,3 +258,22 @@ func TestTooLargeNeverReachesBackend(t *testing.T) {
 		t.Errorf("TooLarge = %d, want 2", s.TooLarge)
 	}
 }
+
+// TestGetMultiNothingAnswered: when the backend fails the whole multi-get,
+// every key is listed as unanswered and none counts as a miss.
+func TestGetMultiNothingAnswered(t *testing.T) {
+	c := cache.New(&failing{err: errors.New("connection refused")}, cache.Options{})
+	keys := []string{"a", "b"}
+	items, err := c.GetMulti(t.Context(), keys)
+	var partial *cache.PartialError
+	if len(items) != 0 || !errors.Is(err, cache.ErrUnavailable) || !errors.As(err, &partial) {
+		t.Fatalf("GetMulti = %v, %v; want no items and a *cache.PartialError matching ErrUnavailable", items, err)
+	}
+	if diff := cmp.Diff(keys, partial.Unanswered); diff != "" {
+		t.Errorf("Unanswered (-want +got):\n%s", diff)
+	}
+	s, _ := c.Stats(t.Context())
+	if s.Hits != 0 || s.Misses != 0 || s.Errors != 1 {
+		t.Errorf("Hits, Misses, Errors = %d, %d, %d; want 0, 0, 1", s.Hits, s.Misses, s.Errors)
+	}
+}

@@ -149,13 +149,21 @@ func (c *Client) Get(ctx context.Context, key string) (cache.Item, error) {
 
 // GetMulti returns the items found among keys, asking each server involved
 // once, all at the same time. If some servers fail, it returns what the
-// others found together with their errors.
+// others found together with a *cache.PartialError that lists the keys of
+// the failed servers and wraps their errors, which name them; a server's
+// items are all left out if it failed part way. An invalid key fails the
+// whole call with cache.ErrInvalid.
 func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]cache.Item, error) {
+	for _, key := range keys {
+		if err := c.check(key); err != nil {
+			return map[string]cache.Item{}, err
+		}
+	}
 	groups := make([][]string, len(c.servers))
 	for _, key := range keys {
 		i, err := c.route(key)
-		if err != nil {
-			return map[string]cache.Item{}, err
+		if err != nil { // all servers are down
+			return map[string]cache.Item{}, &cache.PartialError{Unanswered: keys, Err: err}
 		}
 		groups[i] = append(groups[i], key)
 	}
@@ -185,12 +193,20 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]cache.
 	}
 	wg.Wait()
 	found := make(map[string]cache.Item, len(keys))
-	for _, items := range results {
+	var unanswered []string
+	for i, items := range results {
+		if errs[i] != nil {
+			unanswered = append(unanswered, groups[i]...)
+			continue
+		}
 		for _, it := range items {
 			found[it.Key] = it
 		}
 	}
-	return found, errors.Join(errs...)
+	if unanswered != nil {
+		return found, &cache.PartialError{Unanswered: unanswered, Err: errors.Join(errs...)}
+	}
+	return found, nil
 }
 
 // Set stores item unconditionally.
