@@ -92,6 +92,10 @@ type Backend interface {
 	Increment(ctx context.Context, key string, delta uint64) (uint64, error)
 	// Touch gives key a new TTL without reading it, or ErrMiss.
 	Touch(ctx context.Context, key string, ttl time.Duration) error
+	// Ping reports whether the backend can serve requests: nil when every
+	// server answers. It reads and writes no key and counts nothing (see
+	// ServerStats), so a health check does not change the statistics.
+	Ping(ctx context.Context) error
 	// Stats reports each server's state and counters.
 	Stats(ctx context.Context) ([]ServerStats, error)
 	// MaxItemSize is the largest value, in bytes, the backend stores.
@@ -125,8 +129,9 @@ type Backend interface {
 //   - Errors counts requests for a key that reached the server and failed
 //     or were refused (too large, invalid); the in-process cache sends none.
 //
-// Increment and Touch count in none but Errors. Stats, which reads no key,
-// counts in none at all: a dashboard does not change what it shows.
+// Increment and Touch count in none but Errors. Ping and Stats, which read
+// no key, count in none at all: a health check or a dashboard does not
+// change what it shows.
 type ServerStats struct {
 	// Addr is the server's address, or "local" for the in-process cache.
 	Addr string

@@ -269,6 +269,24 @@ func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) error 
 	return nil
 }
 
+// Ping reports whether the backend can serve requests (see Backend.Ping),
+// waiting at most GetTimeout, for health checks. It reads no key and counts
+// nothing, so health checks leave Stats as they are. Its error, which
+// matches ErrUnavailable, is neither counted nor logged: the caller reports
+// it.
+func (c *Cache) Ping(ctx context.Context) error {
+	tctx, cancel := withTimeout(ctx, c.getTimeout)
+	defer cancel()
+	err := c.b.Ping(tctx)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, ErrUnavailable) {
+		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return fmt.Errorf("cache: ping on %s: %w", c.b.Name(), err)
+}
+
 // Stats returns this Cache's counters and the backend's view of each
 // server. If the backend cannot answer within GetTimeout, the counters come
 // back with an error matching ErrUnavailable and no servers.

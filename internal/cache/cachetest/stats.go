@@ -59,6 +59,7 @@ func testStats(t *testing.T, b cache.Backend) {
 		{"Increment counts nothing", func() error { _, err := b.Increment(ctx, n, 1); return err }, nil, cache.ServerStats{}},
 		{"Increment of an absent key counts nothing", func() error { _, err := b.Increment(ctx, absent, 1); return err }, cache.ErrMiss, cache.ServerStats{}},
 		{"Touch counts nothing", func() error { return b.Touch(ctx, n, time.Hour) }, nil, cache.ServerStats{}},
+		{"Ping counts nothing", func() error { return b.Ping(ctx) }, nil, cache.ServerStats{}},
 		{"a value too large is not a set", func() error {
 			return b.Set(ctx, cache.Item{Key: absent, Value: make([]byte, b.MaxItemSize()+1)})
 		}, cache.ErrTooLarge, cache.ServerStats{}},

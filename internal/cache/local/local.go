@@ -310,6 +310,9 @@ func (b *Backend) update(key string, next func(old *entry) (*entry, error)) erro
 	return err
 }
 
+// Ping returns nil: the in-process cache is always there.
+func (b *Backend) Ping(context.Context) error { return nil }
+
 // Stats reports the cache as one server, "local". Items and Bytes are
 // otter's estimates; Bytes includes the per-entry overhead.
 func (b *Backend) Stats(context.Context) ([]cache.ServerStats, error) {

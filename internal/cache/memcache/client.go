@@ -104,8 +104,31 @@ func New(opts Options) (*Client, error) {
 // so the application can run uncached meanwhile. The error names every
 // failing server. Verify is safe for concurrent use.
 func (c *Client) Verify(ctx context.Context) error {
+	return c.ping(ctx, func(int) bool { return true })
+}
+
+// Ping reports whether every server answers, for health checks: it makes a
+// round trip to each server that is up, and to a server marked down whose
+// backoff has passed, as the probe that may bring it back. A server still
+// in its backoff is reported down without being contacted, so a health
+// check never waits on a dead server's timeout. The error names every
+// server that is down. Ping counts nothing in Stats.
+func (c *Client) Ping(ctx context.Context) error {
+	return c.ping(ctx, c.health.usable)
+}
+
+// ping makes a round trip to every server that contact allows, and reports
+// the others down.
+func (c *Client) ping(ctx context.Context, contact func(i int) bool) error {
+	if c.closed.Load() {
+		return fmt.Errorf("memcache: client is closed: %w", cache.ErrUnavailable)
+	}
 	errs := make([]error, len(c.servers))
 	c.eachServer(func(i int) {
+		if !contact(i) {
+			errs[i] = wrapAt(c.addrs[i], fmt.Errorf("marked down: %w", cache.ErrUnavailable))
+			return
+		}
 		errs[i] = c.servers[i].ping(ctx)
 		c.observe(ctx, i, errs[i])
 	})

@@ -21,9 +21,7 @@ import (
 func TestServerKilled(t *testing.T) {
 	eachKind(t, func(t *testing.T, k kind) {
 		servers := k.start(t, 2)
-		clock := cachetest.NewClock()
-		opts := k.options(servers)
-		opts.Now, opts.Backoff, opts.FailureThreshold = clock.Now, time.Minute, 2
+		opts, clock := k.clocked(servers, 2)
 		opts.Timeout = 5 * time.Second // a request that waits on a timeout shows
 		c := newClient(t, opts)
 		ctx := t.Context()
@@ -98,9 +96,7 @@ func TestServerKilled(t *testing.T) {
 func TestServerPaused(t *testing.T) {
 	eachKind(t, func(t *testing.T, k kind) {
 		servers := k.start(t, 2)
-		clock := cachetest.NewClock()
-		opts := k.options(servers)
-		opts.Now, opts.Backoff, opts.FailureThreshold = clock.Now, time.Minute, 2
+		opts, _ := k.clocked(servers, 2) // the clock stands still: no probe ends the backoff
 		opts.Timeout = time.Second
 		c := newClient(t, opts)
 		onA, onB := keysOn(c, 0, 20, "a:"), keysOn(c, 1, 20, "b:")
