@@ -18,6 +18,6 @@
 //     sent to memcached as an absolute time, so they mean what they say.
 //   - A negative TTL is invalid (ErrInvalid).
 //
-// The cache is never the source of truth (DESIGN.md invariant 1): every error
-// a Cache returns on a read may be treated as a miss.
+// The cache is never the source of truth (invariant 1 in docs/invariants.md):
+// every error a Cache returns on a read may be treated as a miss.
 package cache
