@@ -27,7 +27,7 @@ type Options struct {
 	// Prefix is prepended to every key, so that several apps or versions
 	// can share one memcached.
 	Prefix string
-	// GetTimeout bounds Get, GetMulti and Stats; zero means
+	// GetTimeout bounds Get, GetMulti, Ping and Stats; zero means
 	// DefaultGetTimeout.
 	GetTimeout time.Duration
 	// WriteTimeout bounds Set, Add, CompareAndSwap, Delete, Increment and

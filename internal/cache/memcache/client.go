@@ -185,7 +185,7 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]cache.
 	groups := make([][]string, len(c.servers))
 	for _, key := range keys {
 		i, err := c.route(key)
-		if err != nil { // all servers are down
+		if err != nil { // all servers are down, or the client is closed
 			return map[string]cache.Item{}, &cache.PartialError{Unanswered: keys, Err: err}
 		}
 		groups[i] = append(groups[i], key)
