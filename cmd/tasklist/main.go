@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/config"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
@@ -74,7 +75,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		TTL:      cfg.CacheTTL,
 		MaxAge:   cfg.CacheMaxAge,
 		// A lease must outlive the slow query it covers.
-		LeaseTTL: 3*time.Second + 2*cfg.SlowQuery,
+		LeaseTTL: fill.LeaseTTL(cfg.SlowQuery),
 		Logger:   log,
 	})
 	if err != nil {

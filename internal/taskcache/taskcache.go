@@ -2,7 +2,7 @@
 // tutorial's cached "tasks.all", kept fresh by one of four invalidation
 // strategies, safe across many app instances sharing one memcached.
 //
-// It keeps three promises (DESIGN.md invariants 1–3):
+// It keeps three promises (docs/caching.md):
 //
 //   - The cache is never the source of truth: any cache failure means the
 //     list is read from the database.
@@ -13,7 +13,11 @@
 //     not once per waiting request — once per instance through an in-process
 //     flight, and once across instances through a lease in the shared cache.
 //
-// docs/caching.md explains which mechanism closes which race.
+// The leases and flights are package fill's; this package says what is
+// cached under which key, and what a write invalidates. It also keeps the
+// list's version (Version), by which the page and fragment caches key what
+// they derive from the list. docs/caching.md explains which mechanism closes
+// which race.
 package taskcache
 
 import (
@@ -21,11 +25,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
@@ -67,8 +72,8 @@ type Options struct {
 	// (default 1h): a safety net if an invalidation is lost for good.
 	MaxAge time.Duration
 	// LeaseTTL is how long a lease holder may take to fill the cache before
-	// others stop waiting and read the database themselves (default 5s; set
-	// it above the slow query's duration).
+	// others stop waiting and read the database themselves (default 5s; see
+	// fill.LeaseTTL for one that outlives a slow query).
 	LeaseTTL time.Duration
 	// InvalidateTimeout is how long a write retries an invalidation that
 	// fails (memcached unreachable) before giving up (default 3s).
@@ -84,34 +89,31 @@ type Options struct {
 
 // Store is a tasks store whose List is cached. It is safe for concurrent use.
 type Store struct {
-	src   Source
-	c     *cache.Cache
-	opts  Options
-	log   *slog.Logger
-	stats counters
+	src  Source
+	c    *cache.Cache
+	opts Options
+	log  *slog.Logger
+	// list fills the cached list, version the version key: each is a
+	// fill.Group, so that each has its own counters.
+	list, version *fill.Group
 
-	// seq orders events in this process: request arrivals and the moments
-	// flights fix their results. See List.
-	seq     atomic.Uint64
-	mu      sync.Mutex
-	flights map[string]*flight // the running flight of each key
-	// lastVersion is the version this process saw last (see lookup).
+	invalidations, invalidationFailures atomic.Uint64
+	// lastVersion is the version this process saw last (see VersionWith).
 	lastVersion atomic.Int64
 }
+
+// Strategies lists the strategies, the default first.
+func Strategies() []Strategy { return []Strategy{Version, Expire, Delete, Update} }
 
 // New returns a Store that caches src's list in c.
 func New(src Source, c *cache.Cache, opts Options) (*Store, error) {
 	opts.Strategy = cmp.Or(opts.Strategy, Version)
-	switch opts.Strategy {
-	case Expire, Delete, Version, Update:
-	default:
+	if !slices.Contains(Strategies(), opts.Strategy) {
 		return nil, errors.New("taskcache: unknown strategy " + string(opts.Strategy))
 	}
 	opts.TTL = cmp.Or(opts.TTL, 5*time.Second)
 	opts.MaxAge = cmp.Or(opts.MaxAge, time.Hour)
-	opts.LeaseTTL = cmp.Or(opts.LeaseTTL, 5*time.Second)
 	opts.InvalidateTimeout = cmp.Or(opts.InvalidateTimeout, 3*time.Second)
-	opts.PollInterval = cmp.Or(opts.PollInterval, 5*time.Millisecond)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -119,7 +121,8 @@ func New(src Source, c *cache.Cache, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{src: src, c: c, opts: opts, log: log, flights: map[string]*flight{}}, nil
+	fo := fill.Options{LeaseTTL: opts.LeaseTTL, PollInterval: opts.PollInterval, Now: opts.Now}
+	return &Store{src: src, c: c, opts: opts, log: log, list: fill.New(c, fo), version: fill.New(c, fo)}, nil
 }
 
 // Add adds a task, then invalidates the cached list before returning.
@@ -153,7 +156,7 @@ func (s *Store) afterWrite(ctx context.Context, rev int64, err error) {
 	}
 }
 
-// ttl is how long a stored list lives in the cache.
+// ttl is how long a stored list or version lives in the cache.
 func (s *Store) ttl() time.Duration {
 	if s.opts.Strategy == Expire {
 		return s.opts.TTL
@@ -161,10 +164,11 @@ func (s *Store) ttl() time.Duration {
 	return s.opts.MaxAge
 }
 
-// usable reports whether a cached list may be served: always, except under
-// Expire once TTL has passed since its database read began. Measuring from
-// the read's start (not from the set) keeps a slow query's result from
-// living past the bound.
-func (s *Store) usable(e entry) bool {
-	return s.opts.Strategy != Expire || s.opts.Now().Sub(e.readAt) <= s.opts.TTL
+// maxStale is the staleness bound of fill.Spec: the TTL under Expire,
+// none (invalidation instead) under the others.
+func (s *Store) maxStale() time.Duration {
+	if s.opts.Strategy == Expire {
+		return s.opts.TTL
+	}
+	return 0
 }
