@@ -13,21 +13,23 @@ import (
 
 // Cache keys (the cache adds its own prefix).
 const (
-	keyList    = "tasks:all"     // the list, under Expire, Delete and Update
+	keyList    = "tasks:all"     // the list, under Delete and Update
 	keyVersion = "tasks:version" // the list's version, under every strategy
 )
 
-// versionedKey is the list's key under Version.
+// versionedKey is the list's key under Version and Expire.
 func versionedKey(v int64) string { return "tasks:all:v" + strconv.FormatInt(v, 10) }
 
 // List returns the task list, from the cache when it holds a fresh one.
 //
-// Under Version the list's key carries the version, so a hit needs the
-// version and the list: both come in one round trip, the list under the
-// version this process saw last (see VersionWith). Under the other
-// strategies the list lives at one key that writes delete (or, under
-// Expire, that ages out).
+// Under Version and Expire the list's key carries the version, so a hit
+// needs the version and the list: both come in one round trip, the list
+// under the version this process saw last (see VersionWith). Under Delete
+// and Update the list lives at one key that writes delete.
 func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
+	if s.opts.Uncached {
+		return s.src.List(ctx)
+	}
 	r, err := s.listResult(ctx)
 	if err != nil {
 		return tasks.Snapshot{}, err
@@ -45,7 +47,7 @@ func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
 
 // listResult gets the encoded list through the fill.
 func (s *Store) listResult(ctx context.Context) (fill.Result, error) {
-	if s.opts.Strategy != Version {
+	if !s.versioned() {
 		return s.list.Get(ctx, s.listSpec(keyList))
 	}
 	v, items, err := s.VersionWith(ctx, func(v int64) []string { return []string{versionedKey(v)} })
@@ -53,18 +55,17 @@ func (s *Store) listResult(ctx context.Context) (fill.Result, error) {
 		return fill.Result{}, err
 	}
 	key := versionedKey(v)
-	it, err := found(items, key)
+	it, err := cache.Lookup(items, key)
 	return s.list.Resolve(ctx, s.listSpec(key), it, err)
 }
 
 // listSpec says how the list is filled at key.
 func (s *Store) listSpec(key string) fill.Spec {
 	return fill.Spec{
-		Key:      key,
-		TTL:      s.ttl(),
-		MaxStale: s.maxStale(),
+		Key: key,
+		TTL: s.opts.MaxAge,
 		// A key naming a version holds a list of that revision or later.
-		Immutable: s.opts.Strategy == Version,
+		Immutable: s.versioned(),
 		Load: func(ctx context.Context) ([]byte, time.Time, error) {
 			snap, err := s.src.List(ctx)
 			if err != nil {
@@ -73,14 +74,6 @@ func (s *Store) listSpec(key string) fill.Spec {
 			return encodeList(snap), time.Time{}, nil
 		},
 	}
-}
-
-// found turns a multi-get's entry into the result of a Get of key.
-func found(items map[string]cache.Item, key string) (cache.Item, error) {
-	if it, ok := items[key]; ok {
-		return it, nil
-	}
-	return cache.Item{}, cache.ErrMiss
 }
 
 // errNoVersion reports a version key holding something that is not a
