@@ -88,6 +88,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 			{Name: "database", Critical: true, Check: store.Ping},
 			{Name: "cache", Check: cacheHealth(c)},
 		},
+		AllowedHosts: cfg.AllowedHosts,
 	})
 	if err != nil {
 		return err

@@ -17,22 +17,30 @@ import (
 	"github.com/tasklist/tasklist/internal/web"
 )
 
-// newApp serves the real app over a fresh SQLite store.
-func newApp(t *testing.T) (*tasks.Store, http.Handler) {
+// newStore opens a fresh, migrated SQLite store, closed when t ends.
+func newStore(t *testing.T) *tasks.Store {
 	t.Helper()
 	store, err := tasks.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "web.db"), tasks.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := store.Migrate(t.Context(), log); err != nil {
+	if err := store.Migrate(t.Context(), slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
+	return store
+}
+
+// newApp serves the real app over a fresh SQLite store.
+func newApp(t *testing.T) (*tasks.Store, http.Handler) {
+	t.Helper()
+	store := newStore(t)
 	srv, err := web.New(web.Config{
 		Tasks:  store,
-		Logger: log,
+		Logger: slog.New(slog.DiscardHandler),
 		Health: []web.HealthCheck{{Name: "database", Critical: true, Check: store.Ping}},
+		// example.com is the host of httptest.NewRequest.
+		AllowedHosts: []string{"example.com", "127.0.0.1"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +48,8 @@ func newApp(t *testing.T) (*tasks.Store, http.Handler) {
 	return store, srv.Handler()
 }
 
-// do sends one request to h. form, when not nil, is the url-encoded body.
+// do sends one request to h. form, when not nil, is the url-encoded body;
+// header holds name, value pairs ("Host" sets the request's Host).
 func do(h http.Handler, method, target string, form url.Values, header ...string) *httptest.ResponseRecorder {
 	var body io.Reader
 	if form != nil {
@@ -51,6 +60,9 @@ func do(h http.Handler, method, target string, form url.Values, header ...string
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	for i := 0; i+1 < len(header); i += 2 {
+		if header[i] == "Host" {
+			r.Host = header[i+1]
+		}
 		r.Header.Set(header[i], header[i+1])
 	}
 	w := httptest.NewRecorder()
@@ -223,7 +235,7 @@ func TestNonCriticalCheckDegrades(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	srv, err := web.New(web.Config{Tasks: store, Health: []web.HealthCheck{
+	srv, err := web.New(web.Config{Tasks: store, AllowedHosts: []string{"example.com"}, Health: []web.HealthCheck{
 		{Name: "database", Critical: true, Check: store.Ping},
 		{Name: "cache", Check: func(context.Context) error { return io.ErrUnexpectedEOF }},
 	}})

@@ -1,6 +1,7 @@
 // Package web is tasklist's HTTP face: routes, handlers, templates and
 // static files (embedded in the binary), and the middleware around them
-// (request logs, security headers, cross-origin protection, body limits).
+// (request logs, security headers, Host checks, cross-origin protection,
+// body limits).
 //
 // Pages carry nothing per visitor and no CSRF token: state-changing requests
 // are protected by http.CrossOriginProtection, which reads the browser's
@@ -49,6 +50,12 @@ type Config struct {
 	Tasks  TaskService
 	Logger *slog.Logger
 	Health []HealthCheck
+	// AllowedHosts lists the host names requests may carry in their Host
+	// header, matched case-insensitively and without the port: a name or
+	// IP address, "*" for any host, or ".example.com" for that domain and
+	// its subdomains. Other requests are answered 400. It must not be
+	// empty.
+	AllowedHosts []string
 }
 
 // Server serves tasklist's pages. It is safe for concurrent use.
@@ -56,6 +63,7 @@ type Server struct {
 	tasks  TaskService
 	log    *slog.Logger
 	health []HealthCheck
+	hosts  []string // AllowedHosts, normalized by hostname
 	pages  map[string]*template.Template
 	static http.Handler
 }
@@ -65,10 +73,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Tasks == nil {
 		return nil, errors.New("web: Config.Tasks is required")
 	}
+	if len(cfg.AllowedHosts) == 0 {
+		return nil, errors.New(`web: Config.AllowedHosts is empty, so no request would be served ("*" allows any host)`)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{tasks: cfg.Tasks, log: cfg.Logger, health: cfg.Health, pages: map[string]*template.Template{}}
+	for _, h := range cfg.AllowedHosts {
+		s.hosts = append(s.hosts, hostname(h))
+	}
 	for _, page := range []string{"index.html", "error.html"} {
 		t, err := template.ParseFS(files, "templates/layout.html", "templates/"+page)
 		if err != nil {
@@ -102,6 +116,7 @@ func (s *Server) Handler() http.Handler {
 	var h http.Handler = s.notFoundOr(mux)
 	h = limitBody(h)
 	h = csrf.Handler(h)
+	h = s.checkHost(h)
 	h = securityHeaders(h)
 	h = s.recoverPanics(h)
 	return s.logRequests(h)
