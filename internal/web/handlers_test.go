@@ -177,6 +177,10 @@ func TestBadInput(t *testing.T) {
 		{"wrong method on add", "GET", "/add", nil, nil, 405, "does not accept GET"},
 		{"wrong method on index", "DELETE", "/", nil, nil, 405, "does not accept DELETE"},
 		{"unknown path", "GET", "/nope", nil, nil, 404, "no page"},
+		{"static root", "GET", "/static/", nil, nil, 404, "no page"},
+		{"static directory", "GET", "/static/vendor/", nil, nil, 404, "no page"},
+		{"static directory without slash", "GET", "/static/vendor", nil, nil, 404, "no page"},
+		{"missing static file", "GET", "/static/nope.css", nil, nil, 404, "no page"},
 		{"cross-site post", "POST", "/add", url.Values{"name": {"evil"}}, []string{"Sec-Fetch-Site", "cross-site"}, 403, "Cross-origin"},
 		{"cross-origin post", "POST", "/remove", url.Values{"id": {"1"}}, []string{"Origin", "https://evil.example"}, 403, "Cross-origin"},
 	}

@@ -94,7 +94,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: static files: %w", err)
 	}
-	s.static = http.StripPrefix("/static/", http.FileServerFS(static))
+	s.static = http.StripPrefix("/static/", s.staticFiles(static))
 	return s, nil
 }
 
