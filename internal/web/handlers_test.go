@@ -164,6 +164,8 @@ func TestBadInput(t *testing.T) {
 		{"long name", "POST", "/add", url.Values{"name": {strings.Repeat("a", 201)}}, nil, 400, "at most 200"},
 		{"invalid utf-8", "POST", "/add", url.Values{"name": {"a\xffb"}}, nil, 400, "UTF-8"},
 		{"control character", "POST", "/add", url.Values{"name": {"a\x07b"}}, nil, 400, "control"},
+		{"invisible name", "POST", "/add", url.Values{"name": {"\u200b\ufeff\u3164\u2060"}}, nil, 400, "no visible character"},
+		{"bidi override", "POST", "/add", url.Values{"name": {"invoice\u202efdp.exe"}}, nil, 400, "bidirectional control"},
 		{"body too large", "POST", "/add", big, nil, 413, "too large"},
 		{"missing id", "POST", "/remove", url.Values{}, nil, 400, "id field is missing"},
 		{"empty id", "POST", "/toggle", url.Values{"id": {""}}, nil, 400, "id field is missing"},
