@@ -28,6 +28,12 @@ var files embed.FS
 // MaxBodyBytes bounds a request body; a larger one is answered with 413.
 const MaxBodyBytes = 64 << 10
 
+// MaxHeaderBytes is the http.Server MaxHeaderBytes the app is meant to be
+// served with: request line and headers together, well below net/http's
+// 1 MB default. The server answers 431 past it (plus the 4 KiB net/http
+// allows on top).
+const MaxHeaderBytes = 16 << 10
+
 // TaskService is what the handlers need of the task list: the SQL store, or
 // a caching layer in front of it.
 type TaskService interface {
