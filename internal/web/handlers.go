@@ -73,15 +73,14 @@ func (s *Server) afterWrite(w http.ResponseWriter, r *http.Request, err error) {
 
 // formField reads the request body as a form and returns the value of the
 // field key ("" when absent). It answers 415 for a body that is not
-// application/x-www-form-urlencoded, 413 for one over MaxBodyBytes, 400 for
-// a malformed one and for a field given more than once (which value was
-// meant is anybody's guess).
+// application/x-www-form-urlencoded (or has no Content-Type), 413 for one
+// over MaxBodyBytes, 400 for a malformed one and for a field given more
+// than once (which value was meant is anybody's guess).
 func (s *Server) formField(w http.ResponseWriter, r *http.Request, key string) (string, bool) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/x-www-form-urlencoded" {
-			s.clientError(w, r, http.StatusUnsupportedMediaType, "Forms must be sent as application/x-www-form-urlencoded.")
-			return "", false
-		}
+	ct := r.Header.Get("Content-Type")
+	if mt, _, _ := mime.ParseMediaType(ct); (ct != "" || r.ContentLength != 0) && mt != "application/x-www-form-urlencoded" {
+		s.clientError(w, r, http.StatusUnsupportedMediaType, "Forms must be sent as application/x-www-form-urlencoded.")
+		return "", false
 	}
 	if err := r.ParseForm(); err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
