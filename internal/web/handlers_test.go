@@ -18,7 +18,7 @@ import (
 )
 
 // newStore opens a fresh, migrated SQLite store, closed when t ends.
-func newStore(t *testing.T) *tasks.Store {
+func newStore(t testing.TB) *tasks.Store {
 	t.Helper()
 	store, err := tasks.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "web.db"), tasks.Options{})
 	if err != nil {
@@ -32,7 +32,7 @@ func newStore(t *testing.T) *tasks.Store {
 }
 
 // newApp serves the real app over a fresh SQLite store.
-func newApp(t *testing.T) (*tasks.Store, http.Handler) {
+func newApp(t testing.TB) (*tasks.Store, http.Handler) {
 	t.Helper()
 	store := newStore(t)
 	srv, err := web.New(web.Config{
@@ -51,14 +51,16 @@ func newApp(t *testing.T) (*tasks.Store, http.Handler) {
 // do sends one request to h. form, when not nil, is the url-encoded body;
 // header holds name, value pairs ("Host" sets the request's Host).
 func do(h http.Handler, method, target string, form url.Values, header ...string) *httptest.ResponseRecorder {
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
+	if form == nil {
+		return doBody(h, method, target, nil, header...)
 	}
+	header = append([]string{"Content-Type", "application/x-www-form-urlencoded"}, header...)
+	return doBody(h, method, target, strings.NewReader(form.Encode()), header...)
+}
+
+// doBody sends one request with the given body to h, like do.
+func doBody(h http.Handler, method, target string, body io.Reader, header ...string) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(method, target, body)
-	if form != nil {
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
 	for i := 0; i+1 < len(header); i += 2 {
 		if header[i] == "Host" {
 			r.Host = header[i+1]
