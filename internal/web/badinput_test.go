@@ -138,6 +138,12 @@ func TestBadInput(t *testing.T) {
 		with(post("/toggle?id=1"), "id in the query only", 400, "id field is missing"),
 		with(post("/remove", "id", "424242"), "unknown id", 404, "no such task"),
 		with(post("/toggle", "id", "9223372036854775807"), "largest int64 id", 404, "no such task"),
+		{name: "signed page", method: "GET", target: "/?after=+1", status: 400, says: "page parameter"},
+		{name: "leading-zero page", method: "GET", target: "/?after=01", status: 400, says: "page parameter"},
+		{name: "repeated page", method: "GET", target: "/?after=1&after=2", status: 400, says: "page parameter"},
+		{name: "page beyond int64", method: "GET", target: "/?after=9223372036854775808", status: 400, says: "page parameter"},
+		{name: "markup page", method: "GET", target: "/?after=%3Cscript%3E", status: 400, says: "page parameter"},
+		{name: "badly encoded query is ignored", method: "GET", target: "/?after=%zz", status: 200, says: "Current Tasks"},
 		// Bodies.
 		with(post("/add", "name", big), "body too large", 413, "too large"),
 		with(post("/remove", "id", "1", "pad", big), "body too large with a valid id", 413, "too large"),

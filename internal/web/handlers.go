@@ -4,21 +4,10 @@ import (
 	"errors"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/tasklist/tasklist/internal/tasks"
 )
-
-// index shows the task list.
-func (s *Server) index(w http.ResponseWriter, r *http.Request) {
-	snap, err := s.tasks.List(r.Context())
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	s.render(w, r, http.StatusOK, "index.html", snap)
-}
 
 // add creates a task from the form field "name".
 func (s *Server) add(w http.ResponseWriter, r *http.Request) {
@@ -31,11 +20,12 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 		s.clientError(w, r, http.StatusBadRequest, "The task was not added: "+userMessage(err))
 		return
 	}
-	if _, _, err := s.tasks.Add(r.Context(), name); err != nil {
-		s.serverError(w, r, err)
+	_, _, err = s.tasks.Add(r.Context(), name)
+	if errors.Is(err, tasks.ErrFull) {
+		s.clientError(w, r, http.StatusConflict, "The task was not added: the list is full. Remove a task first.")
 		return
 	}
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	s.afterWrite(w, r, err)
 }
 
 // toggle flips the done flag of the task named by the form field "id".
@@ -113,8 +103,8 @@ func (s *Server) formID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 		s.clientError(w, r, http.StatusBadRequest, "The request names no task (the id field is missing).")
 		return 0, false
 	}
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || raw[0] < '1' || raw[0] > '9' || strings.ContainsFunc(raw, func(r rune) bool { return r < '0' || r > '9' }) {
+	id, ok := canonicalID(raw)
+	if !ok {
 		s.clientError(w, r, http.StatusBadRequest, "The task id must be a positive whole number, written with digits only.")
 		return 0, false
 	}
