@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -68,12 +69,24 @@ func (h hostile) bytes() (method string, req []byte) {
 	return h.method, []byte(b.String())
 }
 
-// TestBadInput sends hostile requests to the real app over TCP: each gets
-// its documented 4xx (from the app, or from net/http for requests it cannot
+// TestBadInput sends hostile requests to the real app over TCP, without
+// caches and with all three cache layers on (the default): each gets its
+// documented 4xx (from the app, or from net/http for requests it cannot
 // parse), or is stored as typed and shown escaped; none changes data it
 // should not, and none is a 5xx. docs/reliability.md lists the classes.
 func TestBadInput(t *testing.T) {
-	store, h := newApp(t)
+	t.Run("uncached", func(t *testing.T) {
+		store, h := newApp(t)
+		testBadInput(t, store, h)
+	})
+	t.Run("all cache layers", func(t *testing.T) {
+		l := newLayered(t, filepath.Join(t.TempDir(), "layers.db"), newBackend(t, nil), "t:", allLayers)
+		testBadInput(t, l.src.Store, l.h)
+	})
+}
+
+// testBadInput is TestBadInput on the app h serves over store.
+func testBadInput(t *testing.T, store *tasks.Store, h http.Handler) {
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.MaxHeaderBytes = web.MaxHeaderBytes
 	srv.Config.ReadTimeout = time.Second // ends the request whose body never comes
