@@ -140,4 +140,3 @@ func TestSecurityHeaders(t *testing.T) {
 		}
 	}
 }
-
