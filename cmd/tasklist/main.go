@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tasklist/tasklist/internal/config"
+	"github.com/tasklist/tasklist/internal/sqldb"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/web"
@@ -51,11 +52,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	}
 	log := newLogger(cfg, logOut)
 
-	store, err := tasks.Open(ctx, cfg.DatabaseURL, tasks.Options{SlowQuery: cfg.SlowQuery})
+	db, err := sqldb.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer db.Close()
+	store := tasks.New(db, tasks.Options{SlowQuery: cfg.SlowQuery})
 	if err := store.Migrate(ctx, log); err != nil {
 		return err
 	}
@@ -85,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		Tasks:  cached,
 		Logger: log,
 		Health: []web.HealthCheck{
-			{Name: "database", Critical: true, Check: store.Ping},
+			{Name: "database", Critical: true, Check: db.Ping},
 			{Name: "cache", Check: cacheHealth(c)},
 		},
 	})

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/sqldb"
 )
 
 // Invalidation strategies for the query cache (TASKLIST_INVALIDATION).
@@ -28,7 +28,7 @@ const (
 type Config struct {
 	// Addr is the listen address: TASKLIST_ADDR, else ":" + PORT.
 	Addr string
-	// DatabaseURL selects the database (DATABASE_URL); tasks.DefaultURL,
+	// DatabaseURL selects the database (DATABASE_URL); sqldb.DefaultURL,
 	// an SQLite file, when unset.
 	DatabaseURL string
 	// SlowQuery is added to every task-list query (TASKLIST_SLOW_QUERY).
@@ -70,7 +70,7 @@ func Load(getenv func(string) string) (Config, error) {
 	p := parser{getenv: getenv}
 	c := Config{
 		Addr:            getenv("TASKLIST_ADDR"),
-		DatabaseURL:     p.str("DATABASE_URL", tasks.DefaultURL),
+		DatabaseURL:     p.str("DATABASE_URL", sqldb.DefaultURL),
 		SlowQuery:       p.duration("TASKLIST_SLOW_QUERY", 0),
 		LocalCacheBytes: int64(p.intIn("TASKLIST_LOCAL_CACHE_MB", 64, 1, 1<<20, "a positive whole number of MiB")) << 20,
 		CachePrefix:     p.str("TASKLIST_CACHE_PREFIX", "tasklist:"),

@@ -1,4 +1,4 @@
-package tasks
+package sqldb
 
 import (
 	"fmt"
@@ -9,34 +9,20 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
-// Dialect names the SQL database a Store talks to.
-type Dialect string
-
-// The supported dialects.
-const (
-	SQLite   Dialect = "sqlite"
-	MySQL    Dialect = "mysql"
-	Postgres Dialect = "postgres"
-)
-
-// DefaultURL is the database used when DATABASE_URL is empty: an SQLite file
-// in the working directory, so the app runs with no configuration.
-const DefaultURL = "sqlite:tasklist.db"
-
 // target is a parsed DATABASE_URL: which driver to open and with what.
 type target struct {
 	dialect Dialect
 	driver  string
 	dsn     string
+	// describe names the database in errors, without the password.
+	describe string
+	// file is the SQLite database file, "" for the others and for an
+	// in-memory SQLite database.
+	file string
 }
 
-// parseURL turns a DATABASE_URL into a driver and DSN. Accepted forms:
-//
-//	sqlite:///abs/path.db, sqlite:relative.db, file:x.db, or a bare file path
-//	mysql://user:pass@host:port/db (also mariadb://)
-//	postgres://user:pass@host:port/db?sslmode=disable (also postgresql://)
-//
-// Errors never include the password.
+// parseURL turns a DATABASE_URL into a driver and DSN; see Open for the
+// forms it accepts. Errors never include the password.
 func parseURL(raw string) (target, error) {
 	if raw == "" {
 		raw = DefaultURL
@@ -49,20 +35,17 @@ func parseURL(raw string) (target, error) {
 	case "sqlite", "sqlite3", "file":
 		return sqliteTarget(strings.TrimPrefix(rest, "//"))
 	case "postgres", "postgresql":
-		if _, err := url.Parse(raw); err != nil {
-			return target{}, fmt.Errorf("tasks: DATABASE_URL is not a valid postgres URL")
-		}
-		return target{dialect: Postgres, driver: "pgx", dsn: raw}, nil
+		return postgresTarget(raw)
 	case "mysql", "mariadb":
 		return mysqlTarget(raw)
 	}
-	return target{}, fmt.Errorf("tasks: DATABASE_URL scheme %q is not sqlite, mysql or postgres", scheme)
+	return target{}, fmt.Errorf("sqldb: DATABASE_URL scheme %q is not sqlite, mysql or postgres", scheme)
 }
 
 func sqliteTarget(path string) (target, error) {
 	path, query, _ := strings.Cut(path, "?")
 	if path == "" {
-		return target{}, fmt.Errorf("tasks: DATABASE_URL names no SQLite file")
+		return target{}, fmt.Errorf("sqldb: DATABASE_URL names no SQLite file")
 	}
 	// WAL lets readers run beside a writer; busy_timeout makes writers from
 	// several connections (or several instances) queue instead of failing.
@@ -74,19 +57,23 @@ func sqliteTarget(path string) (target, error) {
 	if query != "" {
 		extra, err := url.ParseQuery(query)
 		if err != nil {
-			return target{}, fmt.Errorf("tasks: DATABASE_URL query: %w", err)
+			return target{}, fmt.Errorf("sqldb: DATABASE_URL query: %w", err)
 		}
 		for k, vs := range extra {
 			params[k] = append(params[k], vs...)
 		}
 	}
-	return target{dialect: SQLite, driver: "sqlite", dsn: "file:" + path + "?" + params.Encode()}, nil
+	t := target{dialect: SQLite, driver: "sqlite", dsn: "file:" + path + "?" + params.Encode(), describe: "sqlite database", file: path}
+	if path == ":memory:" || params.Get("mode") == "memory" {
+		t.file = ""
+	}
+	return t, nil
 }
 
 func mysqlTarget(raw string) (target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return target{}, fmt.Errorf("tasks: DATABASE_URL is not a valid mysql URL")
+		return target{}, fmt.Errorf("sqldb: DATABASE_URL is not a valid mysql URL")
 	}
 	cfg := mysql.NewConfig()
 	cfg.User = u.User.Username()
@@ -104,7 +91,20 @@ func mysqlTarget(raw string) (target, error) {
 		cfg.Params[k] = vs[len(vs)-1]
 	}
 	if cfg.DBName == "" {
-		return target{}, fmt.Errorf("tasks: DATABASE_URL names no mysql database")
+		return target{}, fmt.Errorf("sqldb: DATABASE_URL names no mysql database")
 	}
-	return target{dialect: MySQL, driver: "mysql", dsn: cfg.FormatDSN()}, nil
+	return target{dialect: MySQL, driver: "mysql", dsn: cfg.FormatDSN(), describe: "mysql database"}, nil
+}
+
+func postgresTarget(raw string) (target, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return target{}, fmt.Errorf("sqldb: DATABASE_URL is not a valid postgres URL")
+	}
+	// Without a database, PostgreSQL would pick the one named like the
+	// user: refuse the guess, as for mysql.
+	if strings.TrimPrefix(u.Path, "/") == "" && u.Query().Get("dbname") == "" {
+		return target{}, fmt.Errorf("sqldb: DATABASE_URL names no postgres database")
+	}
+	return target{dialect: Postgres, driver: "pgx", dsn: raw, describe: "postgres database"}, nil
 }
