@@ -22,7 +22,6 @@ import (
 
 	"github.com/tasklist/tasklist/internal/config"
 	"github.com/tasklist/tasklist/internal/sqldb"
-	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/web"
 )
@@ -57,7 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		return err
 	}
 	defer db.Close()
-	store := tasks.New(db, tasks.Options{SlowQuery: cfg.SlowQuery})
+	store := tasks.New(db, tasks.Options{SlowQuery: cfg.SlowQuery, MaxTasks: cfg.MaxTasks})
 	if err := store.Migrate(ctx, log); err != nil {
 		return err
 	}
@@ -66,31 +65,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		return nil
 	}
 
-	c, err := openCache(ctx, cfg, log)
+	wc, closeCache, err := webConfig(ctx, cfg, log, store)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	cached, err := taskcache.New(store, c, taskcache.Options{
-		Strategy: taskcache.Strategy(cfg.Invalidation),
-		TTL:      cfg.CacheTTL,
-		MaxAge:   cfg.CacheMaxAge,
-		// A lease must outlive the slow query it covers.
-		LeaseTTL: 3*time.Second + 2*cfg.SlowQuery,
-		Logger:   log,
-	})
-	if err != nil {
-		return err
-	}
-
-	app, err := web.New(web.Config{
-		Tasks:  cached,
-		Logger: log,
-		Health: []web.HealthCheck{
-			{Name: "database", Critical: true, Check: db.Ping},
-			{Name: "cache", Check: cacheHealth(c)},
-		},
-	})
+	defer closeCache()
+	app, err := web.New(wc)
 	if err != nil {
 		return err
 	}

@@ -2,11 +2,14 @@ package sqldb
 
 import (
 	"fmt"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // target is a parsed DATABASE_URL: which driver to open and with what.
@@ -14,11 +17,12 @@ type target struct {
 	dialect Dialect
 	driver  string
 	dsn     string
-	// describe names the database in errors, without the password.
-	describe string
 	// file is the SQLite database file, "" for the others and for an
 	// in-memory SQLite database.
 	file string
+	// server (host:port), user and database name a MySQL or PostgreSQL
+	// database in errors.
+	server, user, database string
 }
 
 // parseURL turns a DATABASE_URL into a driver and DSN; see Open for the
@@ -63,7 +67,7 @@ func sqliteTarget(path string) (target, error) {
 			params[k] = append(params[k], vs...)
 		}
 	}
-	t := target{dialect: SQLite, driver: "sqlite", dsn: "file:" + path + "?" + params.Encode(), describe: "sqlite database", file: path}
+	t := target{dialect: SQLite, driver: "sqlite", dsn: "file:" + path + "?" + params.Encode(), file: path}
 	if path == ":memory:" || params.Get("mode") == "memory" {
 		t.file = ""
 	}
@@ -93,18 +97,21 @@ func mysqlTarget(raw string) (target, error) {
 	if cfg.DBName == "" {
 		return target{}, fmt.Errorf("sqldb: DATABASE_URL names no mysql database")
 	}
-	return target{dialect: MySQL, driver: "mysql", dsn: cfg.FormatDSN(), describe: "mysql database"}, nil
+	return target{dialect: MySQL, driver: "mysql", dsn: cfg.FormatDSN(), server: cfg.Addr, user: cfg.User, database: cfg.DBName}, nil
 }
 
 func postgresTarget(raw string) (target, error) {
-	u, err := url.Parse(raw)
+	// pgx's own parser, so that errors name what pgx will connect to, with
+	// its defaults (port 5432, the PG* variables).
+	cfg, err := pgconn.ParseConfig(raw)
 	if err != nil {
 		return target{}, fmt.Errorf("sqldb: DATABASE_URL is not a valid postgres URL")
 	}
 	// Without a database, PostgreSQL would pick the one named like the
 	// user: refuse the guess, as for mysql.
-	if strings.TrimPrefix(u.Path, "/") == "" && u.Query().Get("dbname") == "" {
+	if cfg.Database == "" {
 		return target{}, fmt.Errorf("sqldb: DATABASE_URL names no postgres database")
 	}
-	return target{dialect: Postgres, driver: "pgx", dsn: raw, describe: "postgres database"}, nil
+	server := net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+	return target{dialect: Postgres, driver: "pgx", dsn: raw, server: server, user: cfg.User, database: cfg.Database}, nil
 }

@@ -12,13 +12,13 @@ const sqlitePragmas = "_pragma=journal_mode%28WAL%29&_pragma=busy_timeout%281000
 
 func TestParseURL(t *testing.T) {
 	lite := func(dsnPath, file string) target {
-		return target{dialect: SQLite, driver: "sqlite", dsn: "file:" + dsnPath + "?" + sqlitePragmas, describe: "sqlite database", file: file}
+		return target{dialect: SQLite, driver: "sqlite", dsn: "file:" + dsnPath + "?" + sqlitePragmas, file: file}
 	}
-	my := func(dsn string) target {
-		return target{dialect: MySQL, driver: "mysql", dsn: dsn, describe: "mysql database"}
+	my := func(dsn, server, user, database string) target {
+		return target{dialect: MySQL, driver: "mysql", dsn: dsn, server: server, user: user, database: database}
 	}
-	pg := func(dsn string) target {
-		return target{dialect: Postgres, driver: "pgx", dsn: dsn, describe: "postgres database"}
+	pg := func(dsn, server, user, database string) target {
+		return target{dialect: Postgres, driver: "pgx", dsn: dsn, server: server, user: user, database: database}
 	}
 	tests := []struct {
 		in   string
@@ -34,17 +34,17 @@ func TestParseURL(t *testing.T) {
 		{"/abs/t.db", lite("/abs/t.db", "/abs/t.db")},
 		{"sqlite::memory:", lite(":memory:", "")},
 		{"sqlite:shared?mode=memory&cache=shared", target{dialect: SQLite, driver: "sqlite",
-			dsn:      "file:shared?_pragma=journal_mode%28WAL%29&_pragma=busy_timeout%2810000%29&_pragma=foreign_keys%28ON%29&_time_format=sqlite&cache=shared&mode=memory",
-			describe: "sqlite database"}},
+			dsn: "file:shared?_pragma=journal_mode%28WAL%29&_pragma=busy_timeout%2810000%29&_pragma=foreign_keys%28ON%29&_time_format=sqlite&cache=shared&mode=memory",
+		}},
 		{"sqlite:t.db?_pragma=synchronous(NORMAL)", target{dialect: SQLite, driver: "sqlite",
-			dsn:      "file:t.db?_pragma=journal_mode%28WAL%29&_pragma=busy_timeout%2810000%29&_pragma=foreign_keys%28ON%29&_pragma=synchronous%28NORMAL%29&_time_format=sqlite",
-			describe: "sqlite database", file: "t.db"}},
-		{"mysql://u:p@db:3307/app", my("u:p@tcp(db:3307)/app?parseTime=true")},
-		{"mariadb://u@db/app", my("u@tcp(db:3306)/app?parseTime=true")},
-		{"MySQL://u@db/app?timeout=2s", my("u@tcp(db:3306)/app?parseTime=true&timeout=2s")},
-		{"postgres://u:p@db/app?sslmode=disable", pg("postgres://u:p@db/app?sslmode=disable")},
-		{"postgresql://u@db:5433/app", pg("postgresql://u@db:5433/app")},
-		{"postgres://u@db/?dbname=app", pg("postgres://u@db/?dbname=app")},
+			dsn:  "file:t.db?_pragma=journal_mode%28WAL%29&_pragma=busy_timeout%2810000%29&_pragma=foreign_keys%28ON%29&_pragma=synchronous%28NORMAL%29&_time_format=sqlite",
+			file: "t.db"}},
+		{"mysql://u:p@db:3307/app", my("u:p@tcp(db:3307)/app?parseTime=true", "db:3307", "u", "app")},
+		{"mariadb://u@db/app", my("u@tcp(db:3306)/app?parseTime=true", "db:3306", "u", "app")},
+		{"MySQL://u@db/app?timeout=2s", my("u@tcp(db:3306)/app?parseTime=true&timeout=2s", "db:3306", "u", "app")},
+		{"postgres://u:p@db/app?sslmode=disable", pg("postgres://u:p@db/app?sslmode=disable", "db:5432", "u", "app")},
+		{"postgresql://u@db:5433/app", pg("postgresql://u@db:5433/app", "db:5433", "u", "app")},
+		{"postgres://u@db/?dbname=app", pg("postgres://u@db/?dbname=app", "db:5432", "u", "app")},
 	}
 	for _, tt := range tests {
 		got, err := parseURL(tt.in)
@@ -99,7 +99,7 @@ func TestRebind(t *testing.T) {
 		{Postgres, "UPDATE t SET a = $1, b = 'é' WHERE id = $2 AND c IN ($3, $4)"},
 	}
 	for _, tt := range tests {
-		db := &DB{dialect: tt.dialect}
+		db := &DB{target: target{dialect: tt.dialect}}
 		if diff := cmp.Diff(tt.want, db.Rebind(q)); diff != "" {
 			t.Errorf("%s Rebind (-want +got):\n%s", tt.dialect, diff)
 		}

@@ -47,17 +47,17 @@ func (db *DB) Migrate(ctx context.Context, m Migrations, log *slog.Logger) error
 		return fmt.Errorf("sqldb: migrate: component %q, version table %q: want lower-case letters, digits and _", m.Component, table)
 	}
 	fail := func(err error) error { return fmt.Errorf("sqldb: migrate %s: %w", m.Component, err) }
-	fsys, err := fs.Sub(m.FS, string(db.dialect))
+	fsys, err := fs.Sub(m.FS, string(db.target.dialect))
 	if err != nil {
 		return fail(err)
 	}
 	opts := []goose.ProviderOption{goose.WithTableName(table), goose.WithDisableGlobalRegistry(true)}
 	var dialect goose.Dialect
-	switch db.dialect {
+	switch db.target.dialect {
 	case SQLite:
 		dialect = goose.DialectSQLite3
-		if db.file != "" {
-			locker, err := newFileLocker(db.file)
+		if db.target.file != "" {
+			locker, err := newFileLocker(db.target.file)
 			if err != nil {
 				return fail(err)
 			}

@@ -41,11 +41,8 @@ const DefaultURL = "sqlite:tasklist.db"
 // several DBs (in several processes) may share one database.
 type DB struct {
 	*sql.DB
-	dialect Dialect
-	// target describes the database in errors, without the password.
-	target string
-	// file is the SQLite database file, "" for other databases.
-	file string
+	// target is what Open parsed: the dialect, and names for errors.
+	target target
 }
 
 // Open connects to the database named by rawURL (DefaultURL when empty) and
@@ -63,12 +60,12 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	}
 	sqlDB, err := sql.Open(t.driver, t.dsn)
 	if err != nil {
-		return nil, fmt.Errorf("sqldb: open %s: %w", t.describe, err)
+		return nil, fmt.Errorf("sqldb: open %s database: %w", t.dialect, err)
 	}
 	sqlDB.SetMaxOpenConns(32)
 	sqlDB.SetMaxIdleConns(16)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	db := &DB{DB: sqlDB, dialect: t.dialect, target: t.describe, file: t.file}
+	db := &DB{DB: sqlDB, target: t}
 	if err := db.Ping(ctx); err != nil {
 		sqlDB.Close()
 		return nil, err
@@ -77,12 +74,15 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 }
 
 // Dialect returns the kind of database db talks to.
-func (db *DB) Dialect() Dialect { return db.dialect }
+func (db *DB) Dialect() Dialect { return db.target.dialect }
 
-// Ping checks that the database answers. It replaces sql.DB's Ping.
+// Ping checks that the database answers. It replaces sql.DB's Ping. Its
+// error says what is wrong — "authentication failed for user", "database
+// does not exist", an SQLite file that cannot be opened, or "unreachable"
+// — and never contains the password.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqldb: %s unreachable: %w", db.target, err)
+		return db.target.explain(err)
 	}
 	return nil
 }
@@ -91,7 +91,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // for PostgreSQL, unchanged for the others. Every ? is a placeholder, so a
 // query must not hold one in a literal.
 func (db *DB) Rebind(query string) string {
-	if db.dialect != Postgres {
+	if db.target.dialect != Postgres {
 		return query
 	}
 	var b strings.Builder

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/cache/memcache"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
@@ -47,7 +48,7 @@ func newCluster(t *testing.T, n int, dbURL string, servers []string, strategy ta
 		t.Cleanup(func() { c.Close() })
 		out[i] = instance{newStore(t, src, c, taskcache.Options{
 			Strategy: strategy,
-			LeaseTTL: 3*time.Second + 2*slow,
+			LeaseTTL: fill.LeaseTTL(slow),
 		}), src}
 	}
 	return out

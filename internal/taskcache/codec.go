@@ -8,19 +8,12 @@ import (
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
-// Cached entries are one of two kinds, told apart by their first byte:
-//
-//	'L'  a lease: someone is reading the list from the database and will
-//	     replace the lease with the list (by compare-and-swap) when done.
-//	'T'  a list: uvarint revision, varint read-start (Unix ns), uvarint
-//	     count, then per task uvarint id, uvarint name length, name bytes,
-//	     one byte done, varint created and updated (Unix µs).
-//
-// The encoding is about a third of JSON's size and needs no reflection.
-const (
-	kindLease = 'L'
-	kindList  = 'T'
-)
+// A cached list is encoded as the byte 'T' (the format: a build that
+// changes the encoding changes it), then uvarint revision, uvarint count,
+// then per task uvarint id, uvarint name length, name bytes, one byte done,
+// varint created and updated (Unix µs). It is about a third of JSON's size
+// and needs no reflection. The fill package frames it (see fill).
+const formatList = 'T'
 
 var errCorrupt = errors.New("taskcache: corrupt cache entry")
 
@@ -28,26 +21,14 @@ var errCorrupt = errors.New("taskcache: corrupt cache entry")
 // fields (id, name length, done, created, updated) and an empty name.
 const minTaskBytes = 5
 
-// entry is a decoded cache value.
-type entry struct {
-	lease bool
-	// readAt is when the database read that produced snap began: the list
-	// reflects every write committed before it.
-	readAt time.Time
-	snap   tasks.Snapshot
-}
-
-var leaseValue = []byte{kindLease}
-
-func encodeList(snap tasks.Snapshot, readAt time.Time) []byte {
-	size := 1 + 3*binary.MaxVarintLen64
+func encodeList(snap tasks.Snapshot) []byte {
+	size := 1 + 2*binary.MaxVarintLen64
 	for _, t := range snap.Tasks {
 		size += 4*binary.MaxVarintLen64 + len(t.Name) + 1
 	}
 	b := make([]byte, 0, size)
-	b = append(b, kindList)
+	b = append(b, formatList)
 	b = binary.AppendUvarint(b, uint64(snap.Revision))
-	b = binary.AppendVarint(b, readAt.UnixNano())
 	b = binary.AppendUvarint(b, uint64(len(snap.Tasks)))
 	for _, t := range snap.Tasks {
 		b = binary.AppendUvarint(b, uint64(t.ID))
@@ -64,22 +45,18 @@ func encodeList(snap tasks.Snapshot, readAt time.Time) []byte {
 	return b
 }
 
-func decode(b []byte) (entry, error) {
-	if len(b) == 1 && b[0] == kindLease {
-		return entry{lease: true}, nil
-	}
-	if len(b) == 0 || b[0] != kindList {
-		return entry{}, errCorrupt
+func decodeList(b []byte) (tasks.Snapshot, error) {
+	if len(b) == 0 || b[0] != formatList {
+		return tasks.Snapshot{}, errCorrupt
 	}
 	d := decoder{b: b[1:]}
-	var e entry
-	e.snap.Revision = int64(d.uvarint())
-	e.readAt = time.Unix(0, d.varint())
+	var snap tasks.Snapshot
+	snap.Revision = int64(d.uvarint())
 	n := d.uvarint()
 	if n > uint64(len(d.b))/minTaskBytes { // bound the allocation by the input
-		return entry{}, errCorrupt
+		return tasks.Snapshot{}, errCorrupt
 	}
-	e.snap.Tasks = make([]tasks.Task, 0, n)
+	snap.Tasks = make([]tasks.Task, 0, n)
 	for range n {
 		var t tasks.Task
 		t.ID = int64(d.uvarint())
@@ -87,12 +64,12 @@ func decode(b []byte) (entry, error) {
 		t.Done = d.byte() == 1
 		t.CreatedAt = time.UnixMicro(d.varint()).UTC()
 		t.UpdatedAt = time.UnixMicro(d.varint()).UTC()
-		e.snap.Tasks = append(e.snap.Tasks, t)
+		snap.Tasks = append(snap.Tasks, t)
 	}
 	if d.bad || len(d.b) != 0 {
-		return entry{}, errCorrupt
+		return tasks.Snapshot{}, errCorrupt
 	}
-	return e, nil
+	return snap, nil
 }
 
 // decoder reads varints and bytes, remembering whether it ran out.

@@ -1,8 +1,7 @@
-package taskcache
+package taskcache_test
 
 import (
 	"context"
-	"log/slog"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -10,11 +9,12 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/local"
+	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
-// holdingBackend holds the first Get that finds a list, once armed, until
-// release is closed.
+// holdingBackend holds the first Get that finds a value other than a lease
+// (a lease is one byte), once armed, until release is closed.
 type holdingBackend struct {
 	cache.Backend
 	armed         atomic.Bool
@@ -23,7 +23,7 @@ type holdingBackend struct {
 
 func (h *holdingBackend) Get(ctx context.Context, key string) (cache.Item, error) {
 	it, err := h.Backend.Get(ctx, key)
-	if err == nil && len(it.Value) > 0 && it.Value[0] == kindList && h.armed.CompareAndSwap(true, false) {
+	if err == nil && len(it.Value) > 1 && h.armed.CompareAndSwap(true, false) {
 		close(h.held)
 		<-h.release
 	}
@@ -39,43 +39,36 @@ func (h *holdingBackend) Get(ctx context.Context, key string) (cache.Item, error
 // flight. Its result predates the request, so the request must start over.
 func TestLateJoinerGetsFreshList(t *testing.T) {
 	ctx := t.Context()
-	src, err := tasks.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "t.db"), tasks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	if err := src.Migrate(ctx, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
+	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "t.db")
 	b, err := local.New(local.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hold := &holdingBackend{Backend: b, held: make(chan struct{}), release: make(chan struct{})}
 	c := cache.New(hold, cache.Options{})
-	s, err := New(src, c, Options{Strategy: Delete, PollInterval: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	defer c.Close()
+	opts := taskcache.Options{Strategy: taskcache.Delete, PollInterval: time.Millisecond, LeaseTTL: time.Minute}
+	s := newStore(t, newSource(t, dbURL, 0), c, opts)
 
-	// Another instance holds the lease.
-	if err := c.Add(ctx, cache.Item{Key: keyList, Value: leaseValue, TTL: time.Minute}); err != nil {
-		t.Fatal(err)
-	}
+	// Another instance takes the lease and is held at the start of its query.
+	otherSrc := newSource(t, dbURL, 0)
+	other := newStore(t, otherSrc, c, opts)
+	gate, querying := make(chan struct{}), make(chan struct{})
+	otherSrc.setHook(func() { close(querying); <-gate })
+	otherDone := make(chan struct{})
+	go func() { other.List(ctx); close(otherDone) }()
+	<-querying
+	otherSrc.setHook(func() {})
+
 	first := make(chan tasks.Snapshot)
 	go func() { snap, _ := s.List(ctx); first <- snap }()
 	for s.Stats().LeaseWaits == 0 { // the flight is waiting on the lease
 		time.Sleep(time.Millisecond)
 	}
-	// The other instance stores the list as it is before the write.
-	old, err := src.List(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The other instance reads the list as it is before the write and stores it.
 	hold.armed.Store(true)
-	if err := c.Set(ctx, cache.Item{Key: keyList, Value: encodeList(old, time.Now()), TTL: time.Minute}); err != nil {
-		t.Fatal(err)
-	}
+	close(gate)
+	<-otherDone
 	<-hold.held // the flight found that list and is held
 	if _, _, err := s.Add(ctx, "written"); err != nil {
 		t.Fatal(err)

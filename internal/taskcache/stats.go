@@ -1,10 +1,10 @@
 package taskcache
 
-import "sync/atomic"
+import "github.com/tasklist/tasklist/internal/cache/fill"
 
 // Stats counts what the query cache did since start.
 type Stats struct {
-	// Hits and Misses count cache lookups of the list.
+	// Hits and Misses count List calls served from the cache or not.
 	Hits, Misses uint64
 	// LeaseWaits counts looks at a list another request was filling.
 	LeaseWaits uint64
@@ -18,19 +18,17 @@ type Stats struct {
 	// Invalidations counts writes that invalidated (or updated) the cache;
 	// InvalidationFailures those that could not within InvalidateTimeout.
 	Invalidations, InvalidationFailures uint64
-}
-
-type counters struct {
-	hits, misses, leaseWaits, sets, dbQueries, bypasses atomic.Uint64
-	invalidations, invalidationFailures                 atomic.Uint64
+	// Version counts the fills of the version key.
+	Version fill.Stats
 }
 
 // Stats returns the counters. Safe for concurrent use.
 func (s *Store) Stats() Stats {
-	c := &s.stats
+	l := s.list.Stats()
 	return Stats{
-		Hits: c.hits.Load(), Misses: c.misses.Load(), LeaseWaits: c.leaseWaits.Load(),
-		Sets: c.sets.Load(), DBQueries: c.dbQueries.Load(), Bypasses: c.bypasses.Load(),
-		Invalidations: c.invalidations.Load(), InvalidationFailures: c.invalidationFailures.Load(),
+		Hits: l.Hits, Misses: l.Misses, LeaseWaits: l.LeaseWaits, Sets: l.Sets,
+		DBQueries: l.Loads, Bypasses: l.Bypasses,
+		Invalidations: s.invalidations.Load(), InvalidationFailures: s.invalidationFailures.Load(),
+		Version: s.version.Stats(),
 	}
 }

@@ -2,7 +2,7 @@
 // tutorial's cached "tasks.all", kept fresh by one of four invalidation
 // strategies, safe across many app instances sharing one memcached.
 //
-// It keeps three promises (DESIGN.md invariants 1–3):
+// It keeps three promises (docs/caching.md):
 //
 //   - The cache is never the source of truth: any cache failure means the
 //     list is read from the database.
@@ -13,7 +13,11 @@
 //     not once per waiting request — once per instance through an in-process
 //     flight, and once across instances through a lease in the shared cache.
 //
-// docs/caching.md explains which mechanism closes which race.
+// The leases and flights are package fill's; this package says what is
+// cached under which key, and what a write invalidates. It also keeps the
+// list's version (Version), by which the page and fragment caches key what
+// they derive from the list. docs/caching.md explains which mechanism closes
+// which race.
 package taskcache
 
 import (
@@ -21,11 +25,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
@@ -34,8 +39,10 @@ type Strategy string
 
 // The four strategies of the tutorial.
 const (
-	// Expire: writes do nothing; a cached list is used for at most TTL after
-	// the database read that produced it began. Bounded staleness.
+	// Expire: writes do nothing; the list's version is read from the
+	// database again once TTL has passed since the previous read of it
+	// began, so a write shows within TTL (bounded staleness), and a list
+	// that did not change stays cached.
 	Expire Strategy = "expire"
 	// Delete: writes delete the cached list.
 	Delete Strategy = "delete"
@@ -43,8 +50,8 @@ const (
 	// version lives in the shared cache and equals a database revision, so
 	// it never goes back, not even after its own eviction.
 	Version Strategy = "version"
-	// Update: writes read the fresh list and store it; a newer revision is
-	// never replaced by an older one.
+	// Update: writes delete the cached list and store the fresh one; a
+	// newer revision is never replaced by an older one.
 	Update Strategy = "update"
 )
 
@@ -61,14 +68,18 @@ type Source interface {
 type Options struct {
 	// Strategy defaults to Version.
 	Strategy Strategy
-	// TTL bounds staleness under Expire (default 5s).
+	// TTL bounds staleness under Expire (default 5s): how long a version
+	// read from the database is used, counted from the start of that read.
 	TTL time.Duration
-	// MaxAge is how long a cached list lives under the other strategies
-	// (default 1h): a safety net if an invalidation is lost for good.
+	// MaxAge is how long a cached list or version lives otherwise (default
+	// 1h): a safety net if an invalidation is lost for good.
 	MaxAge time.Duration
+	// Uncached turns the query cache off: List reads the database every
+	// time. Version still works, for the page and fragment caches.
+	Uncached bool
 	// LeaseTTL is how long a lease holder may take to fill the cache before
-	// others stop waiting and read the database themselves (default 5s; set
-	// it above the slow query's duration).
+	// others stop waiting and read the database themselves (default 5s; see
+	// fill.LeaseTTL for one that outlives a slow query).
 	LeaseTTL time.Duration
 	// InvalidateTimeout is how long a write retries an invalidation that
 	// fails (memcached unreachable) before giving up (default 3s).
@@ -84,34 +95,31 @@ type Options struct {
 
 // Store is a tasks store whose List is cached. It is safe for concurrent use.
 type Store struct {
-	src   Source
-	c     *cache.Cache
-	opts  Options
-	log   *slog.Logger
-	stats counters
+	src  Source
+	c    *cache.Cache
+	opts Options
+	log  *slog.Logger
+	// list fills the cached list, version the version key: each is a
+	// fill.Group, so that each has its own counters.
+	list, version *fill.Group
 
-	// seq orders events in this process: request arrivals and the moments
-	// flights fix their results. See List.
-	seq     atomic.Uint64
-	mu      sync.Mutex
-	flights map[string]*flight // the running flight of each key
-	// lastVersion is the version this process saw last (see lookup).
+	invalidations, invalidationFailures atomic.Uint64
+	// lastVersion is the version this process saw last (see VersionWith).
 	lastVersion atomic.Int64
 }
+
+// Strategies lists the strategies, the default first.
+func Strategies() []Strategy { return []Strategy{Version, Expire, Delete, Update} }
 
 // New returns a Store that caches src's list in c.
 func New(src Source, c *cache.Cache, opts Options) (*Store, error) {
 	opts.Strategy = cmp.Or(opts.Strategy, Version)
-	switch opts.Strategy {
-	case Expire, Delete, Version, Update:
-	default:
+	if !slices.Contains(Strategies(), opts.Strategy) {
 		return nil, errors.New("taskcache: unknown strategy " + string(opts.Strategy))
 	}
 	opts.TTL = cmp.Or(opts.TTL, 5*time.Second)
 	opts.MaxAge = cmp.Or(opts.MaxAge, time.Hour)
-	opts.LeaseTTL = cmp.Or(opts.LeaseTTL, 5*time.Second)
 	opts.InvalidateTimeout = cmp.Or(opts.InvalidateTimeout, 3*time.Second)
-	opts.PollInterval = cmp.Or(opts.PollInterval, 5*time.Millisecond)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -119,7 +127,8 @@ func New(src Source, c *cache.Cache, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{src: src, c: c, opts: opts, log: log, flights: map[string]*flight{}}, nil
+	fo := fill.Options{LeaseTTL: opts.LeaseTTL, PollInterval: opts.PollInterval, Now: opts.Now}
+	return &Store{src: src, c: c, opts: opts, log: log, list: fill.New(c, fo), version: fill.New(c, fo)}, nil
 }
 
 // Add adds a task, then invalidates the cached list before returning.
@@ -146,14 +155,18 @@ func (s *Store) Remove(ctx context.Context, id int64) (int64, error) {
 // afterWrite invalidates after every write that may have changed the list:
 // one that succeeded, and one that failed in a way that leaves its commit in
 // doubt (a connection lost during COMMIT). Only a write that found no such
-// task surely changed nothing. Invalidating twice is harmless.
+// task, or a full list, surely changed nothing. Invalidating twice is
+// harmless.
 func (s *Store) afterWrite(ctx context.Context, rev int64, err error) {
-	if !errors.Is(err, tasks.ErrNotFound) {
+	if !errors.Is(err, tasks.ErrNotFound) && !errors.Is(err, tasks.ErrFull) {
 		s.invalidate(ctx, rev)
 	}
 }
 
-// ttl is how long a stored list lives in the cache.
+// versioned reports whether the list's key carries its version.
+func (s *Store) versioned() bool { return s.opts.Strategy == Version || s.opts.Strategy == Expire }
+
+// ttl is how long a stored version lives in the cache.
 func (s *Store) ttl() time.Duration {
 	if s.opts.Strategy == Expire {
 		return s.opts.TTL
@@ -161,10 +174,11 @@ func (s *Store) ttl() time.Duration {
 	return s.opts.MaxAge
 }
 
-// usable reports whether a cached list may be served: always, except under
-// Expire once TTL has passed since its database read began. Measuring from
-// the read's start (not from the set) keeps a slow query's result from
-// living past the bound.
-func (s *Store) usable(e entry) bool {
-	return s.opts.Strategy != Expire || s.opts.Now().Sub(e.readAt) <= s.opts.TTL
+// maxStale is the version's staleness bound (fill.Spec.MaxStale): the TTL
+// under Expire, none (invalidation instead) under the others.
+func (s *Store) maxStale() time.Duration {
+	if s.opts.Strategy == Expire {
+		return s.opts.TTL
+	}
+	return 0
 }

@@ -2,93 +2,82 @@ package taskcache
 
 import (
 	"context"
-	"errors"
 	"strconv"
+	"time"
 
 	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/cache/fill"
 )
 
-// listKey is the key the list is cached under. Under Version it carries the
-// version kept in the shared cache at keyVersion.
+// Version returns the list's version: a database revision N such that any
+// list read now shows revision N or later, and no write that has answered is
+// newer than N (under Expire: none older than its TTL). Caches of things
+// derived from the list (pages, fragments) key them by it, so they need no
+// invalidation of their own: a write moves the version on, and what was
+// keyed by the old one is simply never asked for again.
 //
-// The version is always a database revision. A write invalidates it by
-// deleting it; the next reader sets it again from the database's revision,
-// under a lease like the list's, so a reader that read an older revision
-// cannot store it after the write (no stale set). Revisions only grow, so
-// the version never goes back — not after a write, not after an eviction —
-// and the list stored under "tasks:all:vN" is always of revision N or later:
-// such keys are never invalidated, old ones simply age out.
-//
-// When the cache fails, the key comes from the database's revision (a
-// one-row read, not the slow query), so the list can still be cached.
-func (s *Store) listKey(ctx context.Context) (string, error) {
-	if s.opts.Strategy != Version {
-		return keyList, nil
-	}
-	pace := s.newLeaseWait()
-	for {
-		it, err := s.c.Get(ctx, keyVersion)
-		switch {
-		case errors.Is(err, cache.ErrMiss):
-			err = s.c.Add(ctx, cache.Item{Key: keyVersion, Value: leaseValue, TTL: s.opts.LeaseTTL})
-			if err == nil {
-				return s.setVersion(ctx)
-			}
-			if errors.Is(err, cache.ErrNotStored) {
-				continue // another request took the lease
-			}
-			return s.revisionKey(ctx)
-		case err != nil:
-			return s.revisionKey(ctx)
-		}
-		if v, perr := strconv.ParseInt(string(it.Value), 10, 64); perr == nil {
-			return versionedKey(v), nil
-		}
-		if e, derr := decode(it.Value); derr != nil || !e.lease { // not a version: replace it
-			err := s.c.CompareAndSwap(ctx, cache.Item{Key: keyVersion, Value: leaseValue, TTL: s.opts.LeaseTTL, CAS: it.CAS})
-			switch {
-			case err == nil:
-				return s.setVersion(ctx)
-			case errors.Is(err, cache.ErrNotStored) || errors.Is(err, cache.ErrMiss):
-				continue
-			}
-			return s.revisionKey(ctx)
-		}
-		if !pace.wait(ctx) { // the holder is slow: use the database's revision
-			return s.revisionKey(ctx)
-		}
-	}
+// The version is kept in the shared cache at keyVersion. Every write deletes
+// it (under Expire it ages out after TTL instead); the next reader sets it
+// again from the database's revision through a lease (package fill), so a
+// reader that read an older revision cannot store it after the write. The
+// revision only grows, so the version never goes back — not after a write,
+// not after an eviction. When the cache fails, it is the database's
+// revision (a one-row read, not the slow query).
+func (s *Store) Version(ctx context.Context) (int64, error) {
+	v, _, err := s.VersionWith(ctx, nil)
+	return v, err
 }
 
-// setVersion runs after this process stored a lease at keyVersion: it reads
-// the database's revision and swaps it in for the lease. If a write deleted
-// the lease meanwhile the swap fails, which is right: the revision may
-// predate that write. It is still right for this request, which began
-// before the revision was read. A lease it cannot fill is released.
-func (s *Store) setVersion(ctx context.Context) (string, error) {
-	it, err := s.c.Get(ctx, keyVersion)
-	lease := err == nil && string(it.Value) == string(leaseValue)
-	rev, err := s.src.Revision(ctx)
+// VersionWith is Version, reading in the same round trip the keys that
+// extra names for a version (nil: none). extra is called with the version
+// this process saw last, a guess; items holds what was found under those
+// keys only when the guess was right (and is nil otherwise), so that a
+// caller whose guess was right needs no second round trip. The guess saves
+// a round trip; it is never a source of truth: the version read decides.
+func (s *Store) VersionWith(ctx context.Context, extra func(v int64) []string) (int64, map[string]cache.Item, error) {
+	guess := s.lastVersion.Load()
+	keys := []string{keyVersion}
+	if extra != nil {
+		keys = append(keys, extra(guess)...)
+	}
+	items, err := s.c.GetMulti(ctx, keys)
+	it, ok := items[keyVersion]
+	if !ok && err == nil {
+		err = cache.ErrMiss
+	} else if ok {
+		err = nil
+	}
+	r, err := s.version.Resolve(ctx, s.versionSpec(), it, err)
 	if err != nil {
-		s.release(ctx, keyVersion)
-		return "", err
+		return 0, nil, err
 	}
-	if !lease {
-		s.release(ctx, keyVersion)
-		return versionedKey(rev), nil
+	v, err := strconv.ParseInt(string(r.Data), 10, 64)
+	if err != nil {
+		s.log.Warn("cached version unreadable; reading the database", "err", errNoVersion)
+		s.c.Delete(ctx, keyVersion)
+		if v, err = s.src.Revision(ctx); err != nil {
+			return 0, nil, err
+		}
 	}
-	err = s.c.CompareAndSwap(ctx, cache.Item{Key: keyVersion, Value: []byte(strconv.FormatInt(rev, 10)), TTL: s.opts.MaxAge, CAS: it.CAS})
-	if err != nil && !errors.Is(err, cache.ErrNotStored) && !errors.Is(err, cache.ErrMiss) {
-		s.release(ctx, keyVersion)
+	s.lastVersion.Store(v)
+	if v != guess {
+		items = nil
 	}
-	return versionedKey(rev), nil
+	return v, items, nil
 }
 
-// revisionKey is the list's key for the database's current revision.
-func (s *Store) revisionKey(ctx context.Context) (string, error) {
-	rev, err := s.src.Revision(ctx)
-	if err != nil {
-		return "", err
+// versionSpec says how the version is filled: from the database's revision.
+func (s *Store) versionSpec() fill.Spec {
+	return fill.Spec{
+		Key:      keyVersion,
+		TTL:      s.ttl(),
+		MaxStale: s.maxStale(),
+		Load: func(ctx context.Context) ([]byte, time.Time, error) {
+			rev, err := s.src.Revision(ctx)
+			if err != nil {
+				return nil, time.Time{}, err
+			}
+			return strconv.AppendInt(nil, rev, 10), time.Time{}, nil
+		},
 	}
-	return versionedKey(rev), nil
 }

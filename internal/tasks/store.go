@@ -18,6 +18,9 @@ type Options struct {
 	// SlowQuery is added to every List, to make the cost of an uncached
 	// query visible (TASKLIST_SLOW_QUERY, like the tutorial's sleep).
 	SlowQuery time.Duration
+	// MaxTasks, when positive, is the most tasks the list holds: Add
+	// answers ErrFull beyond it (TASKLIST_MAX_TASKS).
+	MaxTasks int
 	// Now returns the current time; nil means time.Now. Tests inject one.
 	Now func() time.Time
 }
@@ -138,11 +141,23 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 }
 
 // Add stores a new task named name, which must already be normalized (see
-// NormalizeName), and returns it with the revision of the write.
+// NormalizeName), and returns it with the revision of the write, or
+// ErrFull when the list holds Options.MaxTasks tasks already.
 func (s *Store) Add(ctx context.Context, name string) (Task, int64, error) {
 	now := s.now()
 	t := Task{Name: name, CreatedAt: now, UpdatedAt: now}
 	rev, err := s.write(ctx, "add", func(tx *sql.Tx) error {
+		if s.opts.MaxTasks > 0 {
+			// Counted after write took the revision row's lock, so
+			// concurrent adds cannot both pass the check.
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM tasks").Scan(&n); err != nil {
+				return err
+			}
+			if n >= s.opts.MaxTasks {
+				return ErrFull
+			}
+		}
 		const insert = "INSERT INTO tasks (name, done, created_at, updated_at) VALUES (?, ?, ?, ?)"
 		if s.db.Dialect() == sqldb.MySQL {
 			res, err := tx.ExecContext(ctx, insert, name, false, now, now)
@@ -211,7 +226,7 @@ func (s *Store) write(ctx context.Context, op string, fn func(*sql.Tx) error) (i
 		return 0, fmt.Errorf("tasks: %s: revision: %w", op, err)
 	}
 	if err := fn(tx); err != nil {
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrFull) {
 			return 0, err
 		}
 		return 0, fmt.Errorf("tasks: %s: %w", op, err)
