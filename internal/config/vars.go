@@ -104,12 +104,6 @@ var vars = []Var{
 			l.c.CacheTimeout, err = duration(v, true)
 			return err
 		}},
-	{Name: "TASKLIST_CACHE_LAYERS", Default: "query,fragment,page",
-		Meaning: "the caching layers on: a comma-separated list of `query` (the task list), `fragment` (rendered rows) and `page` (whole responses), or `none` (no cache at all)",
-		parse: func(l *loader, v string) (err error) {
-			l.c.Layers, err = layers(v)
-			return err
-		}},
 	{Name: "TASKLIST_INVALIDATION", Default: Version,
 		Meaning: "how writes keep the cached task list fresh: `expire`, `delete`, `version` or `update` (see the README's caching section)",
 		parse: func(l *loader, v string) (err error) {
@@ -117,23 +111,29 @@ var vars = []Var{
 			return err
 		}},
 	{Name: "TASKLIST_CACHE_TTL", Default: "5s",
-		Meaning: "under `expire`, how long a cached list is used, counted from the start of the query that produced it: the staleness bound",
+		Meaning: "under `expire`, how long the list's version read from the database is trusted, counted from the start of that read: the staleness bound",
 		parse: func(l *loader, v string) (err error) {
 			l.c.CacheTTL, err = duration(v, true)
 			return err
 		}},
 	{Name: "TASKLIST_CACHE_MAX_AGE", Default: "1h",
-		Meaning: "under the other strategies, how long a cached list lives: the bound on staleness should an invalidation be lost for good (memcached unreachable for longer than a write's 3 s retry)",
+		Meaning: "how long cached lists, pages and fragments live: the bound on staleness should an invalidation be lost for good (memcached unreachable for longer than a write's 3 s retry)",
 		parse: func(l *loader, v string) (err error) {
 			l.c.CacheMaxAge, err = duration(v, true)
 			return err
 		}},
-	{Name: "TASKLIST_PAGE_SIZE", Default: "100", Meaning: "the most tasks one page of the list shows",
+	{Name: "TASKLIST_CACHE_LAYERS", Default: "query,fragment,page",
+		Meaning: "which caching layers are on: a comma list of `query` (the task list), `fragment` (rendered rows and lists), `page` (whole pages); `none` turns caching off entirely (no cache is opened)",
+		parse: func(l *loader, v string) (err error) {
+			l.c.Layers, err = layers(v)
+			return err
+		}},
+	{Name: "TASKLIST_PAGE_SIZE", Default: "100", Meaning: "the most tasks one page shows (1–1000); further tasks are on the next pages",
 		parse: func(l *loader, v string) (err error) {
 			l.c.PageSize, err = wholeNumber(v, 1, 1000)
 			return err
 		}},
-	{Name: "TASKLIST_MAX_TASKS", Default: "10000", Meaning: "the most tasks the list holds; adding one more is refused (`409`)",
+	{Name: "TASKLIST_MAX_TASKS", Default: "10000", Meaning: "the most tasks the list holds; an add beyond it is refused with `409`",
 		parse: func(l *loader, v string) (err error) {
 			l.c.MaxTasks, err = wholeNumber(v, 1, 10_000_000)
 			return err

@@ -58,6 +58,7 @@ const (
 // Source is the database side: *tasks.Store.
 type Source interface {
 	List(ctx context.Context) (tasks.Snapshot, error)
+	Page(ctx context.Context, after int64, n int) (tasks.Page, error)
 	Revision(ctx context.Context) (int64, error)
 	Add(ctx context.Context, name string) (tasks.Task, int64, error)
 	Toggle(ctx context.Context, id int64) (tasks.Task, int64, error)
@@ -106,6 +107,10 @@ type Store struct {
 	invalidations, invalidationFailures atomic.Uint64
 	// lastVersion is the version this process saw last (see VersionWith).
 	lastVersion atomic.Int64
+	// lastDecoded is the list decoded last (see decode).
+	lastDecoded atomic.Pointer[decoded]
+	// tooLarge is set while the list is too large to cache (see Page).
+	tooLarge atomic.Bool
 }
 
 // Strategies lists the strategies, the default first.
@@ -159,6 +164,7 @@ func (s *Store) Remove(ctx context.Context, id int64) (int64, error) {
 // harmless.
 func (s *Store) afterWrite(ctx context.Context, rev int64, err error) {
 	if !errors.Is(err, tasks.ErrNotFound) && !errors.Is(err, tasks.ErrFull) {
+		s.tooLarge.Store(false) // the list may fit again: try it once
 		s.invalidate(ctx, rev)
 	}
 }

@@ -94,12 +94,8 @@ func (s *Store) Close() error {
 // List returns all tasks, oldest first, with the revision they belong to,
 // read in one transaction so the two agree. It waits Options.SlowQuery first.
 func (s *Store) List(ctx context.Context) (Snapshot, error) {
-	if d := s.opts.SlowQuery; d > 0 {
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
-			return Snapshot{}, ctx.Err()
-		}
+	if err := s.slow(ctx); err != nil {
+		return Snapshot{}, err
 	}
 	tx, err := s.db.BeginTx(ctx, s.readTxOptions())
 	if err != nil {
@@ -114,20 +110,38 @@ func (s *Store) List(ctx context.Context) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("tasks: list: %w", err)
 	}
-	defer rows.Close()
-	snap.Tasks = []Task{}
-	for rows.Next() {
-		var t Task
-		if err := rows.Scan(&t.ID, &t.Name, &t.Done, &t.CreatedAt, &t.UpdatedAt); err != nil {
-			return Snapshot{}, fmt.Errorf("tasks: list: %w", err)
-		}
-		t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
-		snap.Tasks = append(snap.Tasks, t)
-	}
-	if err := rows.Err(); err != nil {
+	if snap.Tasks, err = scanTasks(rows); err != nil {
 		return Snapshot{}, fmt.Errorf("tasks: list: %w", err)
 	}
 	return snap, tx.Commit()
+}
+
+// slow waits Options.SlowQuery, the simulated cost of a list query.
+func (s *Store) slow(ctx context.Context) error {
+	if d := s.opts.SlowQuery; d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// scanTasks reads rows of (id, name, done, created_at, updated_at) and
+// closes them.
+func scanTasks(rows *sql.Rows) ([]Task, error) {
+	defer rows.Close()
+	out := []Task{}
+	for rows.Next() {
+		var t Task
+		if err := rows.Scan(&t.ID, &t.Name, &t.Done, &t.CreatedAt, &t.UpdatedAt); err != nil {
+			return nil, err
+		}
+		t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+		out = append(out, t)
+	}
+	return out, rows.Err()
 }
 
 // Revision returns the revision of the latest committed write: a cheap

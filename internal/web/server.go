@@ -36,7 +36,7 @@ const MaxBodyBytes = 64 << 10
 // TaskService is what the handlers need of the task list: the SQL store, or
 // a caching layer in front of it.
 type TaskService interface {
-	List(ctx context.Context) (tasks.Snapshot, error)
+	Page(ctx context.Context, after int64, n int) (tasks.Page, error)
 	Add(ctx context.Context, name string) (tasks.Task, int64, error)
 	Toggle(ctx context.Context, id int64) (tasks.Task, int64, error)
 	Remove(ctx context.Context, id int64) (int64, error)
