@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/pressly/goose/v3/lock"
 )
 
 // fileLocker serializes the migrations of one SQLite database across
@@ -21,6 +23,8 @@ type fileLocker struct {
 	path string
 	f    *os.File
 }
+
+var _ lock.Locker = (*fileLocker)(nil)
 
 func newFileLocker(dbFile string) (*fileLocker, error) {
 	abs, err := filepath.Abs(dbFile)
