@@ -3,15 +3,14 @@ package tasks
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
+	"io/fs"
+	"log/slog"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql" // mysql:// URLs
-	_ "github.com/jackc/pgx/v5/stdlib" // postgres:// URLs
-	_ "modernc.org/sqlite"             // sqlite: URLs and file paths
+	"github.com/tasklist/tasklist/internal/sqldb"
 )
 
 // Options tune a Store. The zero value is ready to use.
@@ -29,47 +28,68 @@ type Options struct {
 // Store keeps tasks in an SQL database. It is safe for concurrent use, and
 // several Stores (in several processes) may share one database.
 type Store struct {
-	db      *sql.DB
-	dialect Dialect
-	opts    Options
+	db   *sqldb.DB
+	opts Options
+	// ownsDB is set by Open: Close closes db.
+	ownsDB bool
 }
 
-// Open connects to the database named by rawURL (see DefaultURL for the
-// empty string) and checks that it answers. It does not migrate; call
-// Migrate. Errors never contain the password.
-func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
-	t, err := parseURL(rawURL)
-	if err != nil {
-		return nil, err
-	}
-	db, err := sql.Open(t.driver, t.dsn)
-	if err != nil {
-		return nil, fmt.Errorf("tasks: open %s database: %w", t.dialect, err)
-	}
-	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(16)
-	db.SetConnMaxIdleTime(5 * time.Minute)
+// migrations holds the store's schema history, one folder per dialect.
+//
+//go:embed migrations
+var migrations embed.FS
+
+// New returns a Store keeping tasks in db, which the caller opened (see
+// sqldb.Open) and closes, and may share with other stores. Call Migrate
+// before using the Store.
+func New(db *sqldb.DB, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Store{db: db, dialect: t.dialect, opts: opts}
-	if err := s.Ping(ctx); err != nil {
-		db.Close()
+	return &Store{db: db, opts: opts}
+}
+
+// Open opens the database rawURL names (see sqldb.Open) for a Store that is
+// its only user, so that Close closes it. It does not migrate; call Migrate.
+// Errors never contain the password.
+func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	db, err := sqldb.Open(ctx, rawURL)
+	if err != nil {
 		return nil, err
 	}
+	s := New(db, opts)
+	s.ownsDB = true
 	return s, nil
 }
 
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error {
-	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("tasks: %s database unreachable: %w", s.dialect, err)
+// Migrate brings the tasks tables up to date with the migrations embedded
+// in the binary and logs each one it applies; see sqldb.DB.Migrate. It is
+// safe to call from several instances at once.
+func (s *Store) Migrate(ctx context.Context, log *slog.Logger) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("tasks: migrations: %w", err)
 	}
-	return nil
+	return s.db.Migrate(ctx, sqldb.Migrations{
+		Component: "tasks",
+		FS:        fsys,
+		// goose's default table, which databases migrated before other
+		// components existed already have.
+		VersionTable: "goose_db_version",
+	}, log)
 }
 
-// Close closes the database connections.
-func (s *Store) Close() error { return s.db.Close() }
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+
+// Close closes the database when Open opened it; a Store made by New
+// leaves that to the database's owner.
+func (s *Store) Close() error {
+	if !s.ownsDB {
+		return nil
+	}
+	return s.db.Close()
+}
 
 // List returns all tasks, oldest first, with the revision they belong to,
 // read in one transaction so the two agree. It waits Options.SlowQuery first.
@@ -153,7 +173,7 @@ func (s *Store) Add(ctx context.Context, name string) (Task, int64, error) {
 			}
 		}
 		const insert = "INSERT INTO tasks (name, done, created_at, updated_at) VALUES (?, ?, ?, ?)"
-		if s.dialect == MySQL {
+		if s.db.Dialect() == sqldb.MySQL {
 			res, err := tx.ExecContext(ctx, insert, name, false, now, now)
 			if err != nil {
 				return err
@@ -161,7 +181,7 @@ func (s *Store) Add(ctx context.Context, name string) (Task, int64, error) {
 			t.ID, err = res.LastInsertId()
 			return err
 		}
-		return tx.QueryRowContext(ctx, s.rebind(insert+" RETURNING id"), name, false, now, now).Scan(&t.ID)
+		return tx.QueryRowContext(ctx, s.db.Rebind(insert+" RETURNING id"), name, false, now, now).Scan(&t.ID)
 	})
 	return t, rev, err
 }
@@ -171,14 +191,14 @@ func (s *Store) Add(ctx context.Context, name string) (Task, int64, error) {
 func (s *Store) Toggle(ctx context.Context, id int64) (Task, int64, error) {
 	var t Task
 	rev, err := s.write(ctx, "toggle", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.rebind("UPDATE tasks SET done = NOT done, updated_at = ? WHERE id = ?"), s.now(), id)
+		res, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE tasks SET done = NOT done, updated_at = ? WHERE id = ?"), s.now(), id)
 		if err != nil {
 			return err
 		}
 		if err := mustAffect(res); err != nil {
 			return err
 		}
-		err = tx.QueryRowContext(ctx, s.rebind("SELECT id, name, done, created_at, updated_at FROM tasks WHERE id = ?"), id).
+		err = tx.QueryRowContext(ctx, s.db.Rebind("SELECT id, name, done, created_at, updated_at FROM tasks WHERE id = ?"), id).
 			Scan(&t.ID, &t.Name, &t.Done, &t.CreatedAt, &t.UpdatedAt)
 		t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
 		return err
@@ -190,7 +210,7 @@ func (s *Store) Toggle(ctx context.Context, id int64) (Task, int64, error) {
 // ErrNotFound.
 func (s *Store) Remove(ctx context.Context, id int64) (int64, error) {
 	return s.write(ctx, "remove", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.rebind("DELETE FROM tasks WHERE id = ?"), id)
+		res, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM tasks WHERE id = ?"), id)
 		if err != nil {
 			return err
 		}
@@ -209,7 +229,7 @@ func (s *Store) write(ctx context.Context, op string, fn func(*sql.Tx) error) (i
 	defer tx.Rollback()
 	const bump = "UPDATE tasklist_meta SET revision = revision + 1 WHERE id = 1"
 	var rev int64
-	if s.dialect == MySQL {
+	if s.db.Dialect() == sqldb.MySQL {
 		if _, err = tx.ExecContext(ctx, bump); err == nil {
 			err = tx.QueryRowContext(ctx, "SELECT revision FROM tasklist_meta WHERE id = 1").Scan(&rev)
 		}
@@ -245,7 +265,7 @@ func mustAffect(res sql.Result) error {
 // readTxOptions asks for one snapshot for the whole read, so the revision
 // and the rows agree. SQLite transactions are snapshots already.
 func (s *Store) readTxOptions() *sql.TxOptions {
-	if s.dialect == SQLite {
+	if s.db.Dialect() == sqldb.SQLite {
 		return nil
 	}
 	return &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
@@ -254,22 +274,4 @@ func (s *Store) readTxOptions() *sql.TxOptions {
 func (s *Store) now() time.Time {
 	// Microseconds: the finest resolution all three databases keep.
 	return s.opts.Now().UTC().Truncate(time.Microsecond)
-}
-
-// rebind turns ? placeholders into PostgreSQL's $1, $2, ...
-func (s *Store) rebind(query string) string {
-	if s.dialect != Postgres {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

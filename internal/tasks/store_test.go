@@ -15,20 +15,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/tasklist/tasklist/internal/sqldb"
 	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
-
-// databases returns, for each dialect, a function giving a fresh database URL.
-func databases() map[string]func(t *testing.T) string {
-	return map[string]func(t *testing.T) string{
-		"sqlite": func(t *testing.T) string {
-			return "sqlite:" + filepath.Join(t.TempDir(), "tasks.db")
-		},
-		"mysql":    func(t *testing.T) string { return testenv.MySQLURL(t) },
-		"postgres": func(t *testing.T) string { return testenv.PostgresURL(t) },
-	}
-}
 
 // openStore opens and migrates a fresh store on the database rawURL names.
 func openStore(t *testing.T, rawURL string, opts tasks.Options) *tasks.Store {
@@ -45,7 +35,7 @@ func openStore(t *testing.T, rawURL string, opts tasks.Options) *tasks.Store {
 }
 
 func TestStore(t *testing.T) {
-	for name, newURL := range databases() {
+	for name, newURL := range testenv.Databases() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			rawURL := newURL(t)
@@ -171,6 +161,31 @@ func testConcurrentAdds(t *testing.T, rawURL string) {
 	}
 	if len(revs) != workers*each || after.Revision != before.Revision+workers*each {
 		t.Errorf("distinct revisions = %d, final revision %d (from %d); want %d distinct", len(revs), after.Revision, before.Revision, workers*each)
+	}
+}
+
+// TestNewSharesTheDatabase: a Store made by New keeps its migrations in
+// goose's default version table, as databases migrated before sqldb have
+// it, and leaves the database open on Close for its other users.
+func TestNewSharesTheDatabase(t *testing.T) {
+	db, err := sqldb.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "shared.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := tasks.New(db, tasks.Options{})
+	if err := s.Migrate(t.Context(), slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	var version int64
+	if err := db.QueryRowContext(t.Context(), "SELECT MAX(version_id) FROM goose_db_version").Scan(&version); err != nil || version != 1 {
+		t.Errorf("tasks version in goose_db_version = %d, %v; want 1", version, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Ping(t.Context()); err != nil {
+		t.Errorf("the database is closed after the Store's Close: %v", err)
 	}
 }
 

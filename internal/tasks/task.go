@@ -1,6 +1,7 @@
 // Package tasks is tasklist's data: the Task, the rules a task name obeys,
 // and the SQL store (SQLite, MariaDB/MySQL, PostgreSQL) with its embedded
-// migrations.
+// migrations. The store keeps its tables in a database opened by
+// internal/sqldb, which other stores may share.
 //
 // Every write bumps a revision number kept in the database in the same
 // transaction, and every read of the list reports the revision it saw. The
