@@ -78,6 +78,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, lo
 	if err != nil {
 		return err
 	}
+	if cfg.PprofAddr != "" {
+		pctx, stopPprof := context.WithCancel(ctx)
+		wait, err := startPprof(pctx, cfg.PprofAddr, log)
+		if err != nil {
+			stopPprof()
+			return fmt.Errorf("TASKLIST_PPROF_ADDR: %w", err)
+		}
+		defer wait()
+		defer stopPprof()
+	}
 	return serve(ctx, cfg, log, app.Handler(), ready)
 }
 

@@ -79,6 +79,9 @@ type Config struct {
 	LogFormat string
 	// ShutdownTimeout is how long in-flight requests get on SIGTERM.
 	ShutdownTimeout time.Duration
+	// PprofAddr, when set, is the loopback address of a separate
+	// listener serving net/http/pprof (TASKLIST_PPROF_ADDR).
+	PprofAddr string
 
 	// Warnings are problems Load found that do not stop the program, such
 	// as variables it ignores; main logs them.

@@ -101,6 +101,9 @@ func TestLoadErrors(t *testing.T) {
 		{"bad server", map[string]string{"MEMCACHE_SERVERS": "a:b:c"}, `config: MEMCACHE_SERVERS="a:b:c": "a:b:c" is not host:port`},
 		{"bad layer", map[string]string{"TASKLIST_CACHE_LAYERS": "query,pages"}, `config: TASKLIST_CACHE_LAYERS="query,pages": unknown layer "pages"`},
 		{"bad page size", map[string]string{"TASKLIST_PAGE_SIZE": "0"}, `config: TASKLIST_PAGE_SIZE="0": not a whole number from 1 to 1000`},
+		{"pprof not host:port", map[string]string{"TASKLIST_PPROF_ADDR": "6060"}, `config: TASKLIST_PPROF_ADDR="6060": not host:port`},
+		{"pprof on all interfaces", map[string]string{"TASKLIST_PPROF_ADDR": ":6060"}, `config: TASKLIST_PPROF_ADDR=":6060": must be a loopback address`},
+		{"pprof on a public address", map[string]string{"TASKLIST_PPROF_ADDR": "192.0.2.1:6060"}, `config: TASKLIST_PPROF_ADDR="192.0.2.1:6060": must be a loopback address`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

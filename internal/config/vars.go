@@ -163,6 +163,19 @@ var vars = []Var{
 			l.c.ShutdownTimeout, err = duration(v, false)
 			return err
 		}},
+	{Name: "TASKLIST_PPROF_ADDR",
+		Meaning: "a loopback `host:port` (e.g. `127.0.0.1:6060`) on which a separate listener serves Go's profiler, `net/http/pprof`, under `/debug/pprof/`; unset, there is none. Loopback only: profiles show the program's internals",
+		parse: func(l *loader, v string) error {
+			host, _, err := net.SplitHostPort(v)
+			if err != nil {
+				return errors.New("not host:port")
+			}
+			if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+				return errors.New("must be a loopback address such as 127.0.0.1:6060")
+			}
+			l.c.PprofAddr = v
+			return nil
+		}},
 }
 
 // loader is Load's work in progress: the Config, values that more than one
