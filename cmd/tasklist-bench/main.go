@@ -1,0 +1,159 @@
+// Command tasklist-bench measures tasklist under load, in one run on one
+// machine: every caching mode with the in-process cache and with a local
+// memcached, on SQLite and on PostgreSQL and MariaDB when they answer,
+// against a bare Go handler (and nginx, when installed) sending the same
+// page; then a cold-start stampede. It writes a Markdown table, an SVG
+// chart and JSON into a results folder and says which targets of
+// docs/benchmarks.md were met. scripts/bench.sh runs it.
+//
+//	tasklist-bench [flags]               run the benchmark
+//	tasklist-bench serve-bytes FILE ADDR serve FILE at ADDR (the bare handler)
+//
+// Run it from the module root: it builds ./cmd/tasklist.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tasklist/tasklist/internal/bench"
+	"github.com/tasklist/tasklist/internal/bench/report"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "tasklist-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program; progress and errors go to out.
+func run(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "serve-bytes" {
+		if len(args) != 3 {
+			return errors.New("usage: tasklist-bench serve-bytes FILE ADDR")
+		}
+		body, err := os.ReadFile(args[1])
+		if err != nil {
+			return err
+		}
+		return bench.ServeBytes(ctx, args[2], body)
+	}
+	opts, err := options(args, out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "tasklist-bench: results go to %s\n", opts.OutDir)
+	res, err := bench.Run(ctx, opts)
+	if err != nil {
+		return err
+	}
+	missed := 0
+	for _, t := range res.Targets {
+		if !t.Met {
+			missed++
+		}
+	}
+	fmt.Fprintf(out, "tasklist-bench: done in %v: %s (%d of %d targets met)\n",
+		res.Finished.Sub(res.Started).Round(time.Second), filepath.Join(opts.OutDir, report.MarkdownFile), len(res.Targets)-missed, len(res.Targets))
+	return nil
+}
+
+// options reads the flags and finds the programs the run needs.
+func options(args []string, out io.Writer) (bench.Options, error) {
+	fs := flag.NewFlagSet("tasklist-bench", flag.ContinueOnError)
+	fs.SetOutput(out)
+	var (
+		o    bench.Options
+		only string
+	)
+	fs.BoolVar(&o.Quick, "quick", false, "the modes the targets name only, on SQLite, 3s each (unless -duration)")
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long wrk drives each mode (whole seconds)")
+	fs.IntVar(&o.Threads, "threads", 2, "wrk threads (-t); the load generator shares the machine with the app")
+	fs.IntVar(&o.Connections, "connections", 32, "wrk connections (-c)")
+	fs.IntVar(&o.WritesEvery, "writes-every", 50, "mixed workload: reads per write")
+	fs.StringVar(&only, "only", "", "a regular expression: run only the modes whose key matches (and the bare handler)")
+	fs.BoolVar(&o.Stampede, "stampede", true, "run the cold-start stampede")
+	fs.StringVar(&o.OutDir, "out", "", "results folder (default bench-results/UTC-TIME)")
+	fs.StringVar(&o.PostgresURL, "postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server to create databases on (skipped when it does not answer)")
+	fs.StringVar(&o.MySQLURL, "mysql", "mysql://root@127.0.0.1:3306/mysql", "MariaDB/MySQL server to create databases on (skipped when it does not answer)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	durationSet := false
+	fs.Visit(func(f *flag.Flag) { durationSet = durationSet || f.Name == "duration" })
+	if o.Quick && !durationSet {
+		o.Duration = 3 * time.Second
+	}
+	if o.Duration < time.Second || o.Duration%time.Second != 0 || o.Threads < 1 || o.Connections < o.Threads || o.WritesEvery < 1 {
+		return o, errors.New("-duration must be whole seconds, at least 1s; -threads at least 1; -connections at least -threads; -writes-every at least 1")
+	}
+	if only != "" {
+		re, err := regexp.Compile(only)
+		if err != nil {
+			return o, fmt.Errorf("-only: %w", err)
+		}
+		o.Only = re
+	}
+	var err error
+	if o.RepoDir, err = moduleRoot(); err != nil {
+		return o, err
+	}
+	if o.OutDir == "" {
+		o.OutDir = filepath.Join(o.RepoDir, "bench-results", time.Now().UTC().Format("20060102-150405"))
+	}
+	if o.Self, err = os.Executable(); err != nil {
+		return o, err
+	}
+	if o.Wrk, err = program("TASKLIST_BENCH_WRK", "wrk", "install Debian's wrk (scripts/bench.sh does)"); err != nil {
+		return o, err
+	}
+	if o.MemcachedBin, err = program("TASKLIST_BENCH_MEMCACHED", "memcached", "install Debian's memcached"); err != nil {
+		return o, err
+	}
+	o.Nginx, _ = program("TASKLIST_BENCH_NGINX", "nginx", "")
+	o.Command = "tasklist-bench " + strings.Join(args, " ")
+	o.Progress = out
+	return o, nil
+}
+
+// program finds a program: the variable env, else name on PATH or in
+// /usr/sbin.
+func program(env, name, hint string) (string, error) {
+	if p := os.Getenv(env); p != "" {
+		return p, nil
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	if p, err := exec.LookPath(filepath.Join("/usr/sbin", name)); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s not found: %s, or set %s", name, hint, env)
+}
+
+// moduleRoot is the folder of the go.mod of the current directory.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	gomod := strings.TrimSpace(string(out))
+	if err != nil || gomod == "" || gomod == os.DevNull {
+		return "", errors.New("run tasklist-bench from the tasklist module (it builds ./cmd/tasklist)")
+	}
+	return filepath.Dir(gomod), nil
+}

@@ -1,0 +1,176 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// stopGrace is how long a process gets to exit after SIGTERM before it is
+// killed.
+const stopGrace = 10 * time.Second
+
+// procs starts the processes of one run and stops them: each by its own
+// process id, never by name, so nothing the run did not start is touched.
+// It is safe for concurrent use.
+type procs struct {
+	logDir string
+
+	mu      sync.Mutex
+	running map[int]*proc
+}
+
+func newProcs(logDir string) *procs {
+	return &procs{logDir: logDir, running: map[int]*proc{}}
+}
+
+// proc is one started process; its output goes to a log file.
+type proc struct {
+	name   string
+	cmd    *exec.Cmd
+	log    string
+	exited chan struct{}
+	err    error // the exit status, once exited is closed
+	owner  *procs
+}
+
+// start runs bin with args and exactly env (plus PATH and HOME), its output
+// in the run's log folder under name.
+func (ps *procs) start(name, bin string, env []string, args ...string) (*proc, error) {
+	logPath := filepath.Join(ps.logDir, name+".log")
+	out, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, log: logPath, exited: make(chan struct{}), owner: ps}
+	ps.mu.Lock()
+	ps.running[cmd.Process.Pid] = p
+	ps.mu.Unlock()
+	go func() {
+		p.err = cmd.Wait()
+		out.Close()
+		ps.mu.Lock()
+		delete(ps.running, cmd.Process.Pid)
+		ps.mu.Unlock()
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// pid is the process's id.
+func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+// stop sends SIGTERM, and SIGKILL after stopGrace; it returns once the
+// process has exited.
+func (p *proc) stop() {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(stopGrace):
+		p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// stopAll stops every process still running.
+func (ps *procs) stopAll() {
+	ps.mu.Lock()
+	var all []*proc
+	for _, p := range ps.running {
+		all = append(all, p)
+	}
+	ps.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range all {
+		wg.Go(p.stop)
+	}
+	wg.Wait()
+}
+
+// tail returns the end of the process's log, for error messages.
+func (p *proc) tail() string {
+	b, _ := os.ReadFile(p.log)
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// peakRSS returns the process's peak resident set size in bytes (VmHWM in
+// /proc), 0 when it cannot be read.
+func (p *proc) peakRSS() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid()))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// waitReady polls url until it answers 200, the process exits, or
+// timeout passes.
+func (p *proc) waitReady(ctx context.Context, url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: time.Second}
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("%s exited before it was ready: %v\n%s", p.name, p.err, p.tail())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready at %s within %v\n%s", p.name, url, timeout, p.tail())
+		}
+	}
+}
+
+// freeAddr returns a 127.0.0.1 address with a port that was free a moment
+// ago.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// errSkipped reports a part of the run that could not happen here (a
+// database that does not answer, a program that is missing).
+var errSkipped = errors.New("bench: skipped")

@@ -1,0 +1,109 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Markdown renders run as a Markdown document: the machine and command,
+// the table of results, the chart (chart is the SVG's file name, relative
+// to the document), the stampede, and the targets met and missed.
+func Markdown(run *Run, chart string) string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("# tasklist benchmark, %s\n\n", run.Started.UTC().Format("2006-01-02 15:04 MST"))
+	p("Command: `%s`  \n", run.Command)
+	m := run.Machine
+	p("Machine: %s, %d cores, %d MiB, %s; %s; %s  \n", m.CPU, m.Cores, m.MemoryMiB, m.Kernel, m.Go, m.Wrk)
+	p("Load average before: %s; after: %s  \n", m.LoadBefore, m.LoadAfter)
+	p("Load: wrk -t%d -c%d -d%s per mode, keep-alive, no compression requested; mixed workload: one write (POST /toggle) per %d reads  \n",
+		run.Load.Threads, run.Load.Connections, run.Load.Duration, run.Load.WritesEvery)
+	p("Took %s.\n\n", run.Finished.Sub(run.Started).Round(time.Second))
+
+	p("| mode | database | tasks | workload | req/s | × bare | p50 | p99 | DB queries/req | cache ops/req | peak RSS | errors |\n")
+	p("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, r := range run.Results {
+		p("| %s | %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %d |\n",
+			r.Name, dash(r.DB), count(r.Tasks), r.Workload, r.RPS, ratio(r.Ratio), ms(r.P50), ms(r.P99),
+			perReq(r.DBQueries), perReq(r.CacheOps), mib(r.PeakRSS), r.Errors)
+	}
+	p("\n![requests per second, each mode](%s)\n\n", chart)
+
+	if s := run.Stampede; s != nil {
+		p("## Cold-start stampede\n\n")
+		slow := "not counted"
+		if s.SlowQueries != nil {
+			slow = fmt.Sprint(*s.SlowQueries)
+		}
+		p("%d instances, one empty memcached, %d concurrent requests to `GET /`, TASKLIST_SLOW_QUERY=%s: "+
+			"**%s slow queries** ran; latency p50 %s, p99 %s, max %s; %d errors. %s\n\n",
+			s.Instances, s.Requests, s.SlowQuery, slow, ms(s.P50), ms(s.P99), ms(s.Max), s.Errors, s.How)
+	}
+
+	if len(run.Targets) > 0 {
+		p("## Targets\n\n| target | want | got | met |\n| --- | --- | --- | --- |\n")
+		for _, t := range run.Targets {
+			met := "yes"
+			switch {
+			case t.Missing:
+				met = "not measured"
+			case !t.Met:
+				met = "**missed**"
+			}
+			p("| %s | %s | %s | %s |\n", t.Name, t.Want, t.Got, met)
+		}
+		p("\n")
+	}
+	if len(run.Notes) > 0 {
+		p("## How it was measured\n\n")
+		for _, n := range run.Notes {
+			p("- %s\n", n)
+		}
+	}
+	return b.String()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+func count(n int) string {
+	if n == 0 {
+		return "—"
+	}
+	return fmt.Sprint(n)
+}
+
+func ratio(r float64) string {
+	if r == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f×", r)
+}
+
+// ms shows a latency in milliseconds, with more digits when it is small.
+func ms(d time.Duration) string {
+	v := float64(d) / float64(time.Millisecond)
+	if v < 10 {
+		return fmt.Sprintf("%.2f ms", v)
+	}
+	return fmt.Sprintf("%.0f ms", v)
+}
+
+func perReq(v *float64) string {
+	if v == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", *v)
+}
+
+func mib(n int64) string {
+	if n == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}

@@ -1,0 +1,157 @@
+// Package report holds the results of one run of the benchmark command
+// (cmd/tasklist-bench) and writes them out: a Markdown table, an SVG chart
+// and JSON, all into one results folder. It measures nothing itself.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Run is everything one benchmark run found. Write fills no field; the
+// harness does.
+type Run struct {
+	Started  time.Time
+	Finished time.Time
+	// Command is the command line that produced the run.
+	Command string
+	Machine Machine
+	Load    Load
+	// Results are the load runs, in the order they ran; the first of kind
+	// Bare is the ceiling every ratio is taken against.
+	Results  []Result
+	Stampede *Stampede `json:",omitempty"`
+	Targets  []Target
+	// Notes say how figures were measured and what was skipped and why.
+	Notes []string
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	CPU, Kernel, Go, Wrk string
+	Cores              int
+	MemoryMiB          int
+	LoadBefore, LoadAfter string
+}
+
+// Load is how the load generator drove every run.
+type Load struct {
+	Threads, Connections int
+	Duration              time.Duration
+	// WritesEvery is the mixed workload's mix: one write per this many
+	// reads.
+	WritesEvery int
+}
+
+// Kinds of Result.
+const (
+	Bare  = "bare"  // a bare Go handler sending the page's bytes
+	Nginx = "nginx" // nginx serving the page's bytes as a static file
+	App   = "app"   // tasklist itself
+)
+
+// Result is one load run against one server.
+type Result struct {
+	// Key identifies the mode for targets: kind/db/tasks/cache/layers/workload.
+	Key  string
+	Kind string
+	// Name is the mode as the table shows it.
+	Name     string
+	DB       string `json:",omitempty"`
+	Cache    string `json:",omitempty"`
+	Layers   string `json:",omitempty"`
+	Tasks    int    `json:",omitempty"`
+	Workload string
+
+	Requests int64
+	Seconds  float64
+	RPS      float64
+	// Ratio is RPS over the bare handler's RPS (0 for the bare handler's
+	// own row when there is none).
+	Ratio    float64
+	P50, P99 time.Duration
+	// Errors counts failed requests: socket errors, timeouts and statuses
+	// of 400 and above.
+	Errors int64
+	// Bytes is the size of one response to GET / (the page).
+	Bytes int64 `json:",omitempty"`
+	// DBQueries and CacheOps are per request; nil when not measured.
+	DBQueries *float64 `json:",omitempty"`
+	CacheOps  *float64 `json:",omitempty"`
+	// PeakRSS is the server's peak resident set in bytes (0: unknown).
+	PeakRSS int64 `json:",omitempty"`
+}
+
+// Stampede is the cold-start run: several instances, one empty memcached,
+// many concurrent requests, a slow query.
+type Stampede struct {
+	Instances, Requests int
+	SlowQuery           time.Duration
+	// SlowQueries is how many slow queries ran across all instances; nil
+	// when they could not be counted.
+	SlowQueries *int `json:",omitempty"`
+	P50, P99    time.Duration
+	Max         time.Duration
+	Errors      int
+	// How says how SlowQueries was counted.
+	How string
+}
+
+// Target is one goal of the issue and whether this run met it.
+type Target struct {
+	Name, Want, Got string
+	Met             bool
+	// Missing is set when the run has no figure for the target.
+	Missing bool `json:",omitempty"`
+}
+
+// Files names what Write puts into the results folder.
+const (
+	MarkdownFile = "results.md"
+	SVGFile      = "results.svg"
+	JSONFile     = "results.json"
+)
+
+// Write writes run into dir as Markdown, SVG and JSON, creating dir.
+func Write(dir string, run *Run) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	js, err := json.MarshalIndent(run, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	for name, b := range map[string][]byte{
+		MarkdownFile: []byte(Markdown(run, SVGFile)),
+		SVGFile:      []byte(SVG(run)),
+		JSONFile:     append(js, '\n'),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	return nil
+}
+
+// Ceiling returns the bare handler's result, nil when there is none.
+func (run *Run) Ceiling() *Result {
+	for i := range run.Results {
+		if run.Results[i].Kind == Bare {
+			return &run.Results[i]
+		}
+	}
+	return nil
+}
+
+// Find returns the result with key, nil when there is none.
+func (run *Run) Find(key string) *Result {
+	for i := range run.Results {
+		if run.Results[i].Key == key {
+			return &run.Results[i]
+		}
+	}
+	return nil
+}

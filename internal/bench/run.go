@@ -1,0 +1,409 @@
+// Package bench is the benchmark harness behind cmd/tasklist-bench: it
+// builds tasklist, starts it in each caching mode (and a bare Go handler
+// and nginx sending the same page, the ceilings), seeds its database,
+// drives it with wrk, reads what each run cost (memcached's own counters,
+// the database's, the process's peak memory) and checks the figures
+// against the targets of docs/benchmarks.md. Everything it starts listens
+// on 127.0.0.1 and is stopped, by process id, before Run returns.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tasklist/tasklist/internal/bench/report"
+)
+
+// Options configure a run. Programs left empty are looked up on PATH.
+type Options struct {
+	// Quick runs fewer modes (the ones the targets name), on SQLite only.
+	Quick bool
+	// Duration is how long wrk drives each mode.
+	Duration time.Duration
+	// Threads and Connections are wrk's -t and -c.
+	Threads, Connections int
+	// WritesEvery is the mixed workload's reads per write.
+	WritesEvery int
+	// Only, when set, keeps the modes whose key it matches (and the bare
+	// handler); see the results' keys.
+	Only *regexp.Regexp
+	// Stampede runs the cold-start stampede too.
+	Stampede bool
+	// OutDir receives the results and the servers' logs.
+	OutDir string
+	// RepoDir is the module root, where tasklist is built from.
+	RepoDir string
+	// Self is this program, run as "Self serve-bytes FILE ADDR" for the
+	// bare handler.
+	Self string
+	// Wrk, MemcachedBin and Nginx are the programs; Nginx "" skips the
+	// nginx reference when nginx is not on PATH.
+	Wrk, MemcachedBin, Nginx string
+	// PostgresURL and MySQLURL are servers to create databases on (each
+	// used when it answers).
+	PostgresURL, MySQLURL string
+	// Command is the command line, for the report.
+	Command string
+	// Progress receives one line as each mode starts and ends.
+	Progress io.Writer
+}
+
+// runner is one run in progress.
+type runner struct {
+	opts    Options
+	procs   *procs
+	dbs     *databases
+	work    string // scratch folder: binaries, databases, scripts
+	bin     string // the tasklist binary
+	mc      *memcached
+	page    []byte // the page every reference sends
+	pageIDs []int64
+	out     *report.Run
+	started time.Time
+	done    int // modes finished
+	total   int
+}
+
+// Run runs the benchmark and writes its results into opts.OutDir. It
+// stops every process it started before returning, also when ctx is
+// cancelled.
+func Run(ctx context.Context, opts Options) (*report.Run, error) {
+	if err := os.MkdirAll(filepath.Join(opts.OutDir, "logs"), 0o755); err != nil {
+		return nil, err
+	}
+	work, err := os.MkdirTemp("", "tasklist-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+	r := &runner{
+		opts:  opts,
+		procs: newProcs(filepath.Join(opts.OutDir, "logs")),
+		dbs:   &databases{dir: work, templates: map[int]string{}, serverURLs: map[string]string{Postgres: opts.PostgresURL, MySQL: opts.MySQLURL}},
+		work:  work,
+		out: &report.Run{
+			Started: time.Now(), Command: opts.Command, Machine: machine(opts.Wrk),
+			Load: report.Load{Threads: opts.Threads, Connections: opts.Connections, Duration: opts.Duration, WritesEvery: opts.WritesEvery},
+		},
+	}
+	defer r.procs.stopAll()
+	defer r.dbs.close()
+	if err := r.run(ctx); err != nil {
+		return r.out, err
+	}
+	r.out.Machine.LoadAfter = loadAverage()
+	r.out.Finished = time.Now()
+	r.out.Targets = targets(r.out)
+	r.out.Notes = append(notes(r.out), r.out.Notes...)
+	return r.out, report.Write(opts.OutDir, r.out)
+}
+
+func (r *runner) run(ctx context.Context) error {
+	r.started = time.Now()
+	r.say("building tasklist")
+	r.bin = filepath.Join(r.work, "tasklist")
+	build := exec.CommandContext(ctx, "go", "build", "-o", r.bin, "./cmd/tasklist")
+	build.Dir = r.opts.RepoDir
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/tasklist: %w\n%s", err, out)
+	}
+	var servers []string
+	for _, db := range []string{Postgres, MySQL} {
+		if r.opts.Quick {
+			break
+		}
+		admin, err := r.dbs.admin(ctx, db)
+		if err != nil {
+			r.note("%s skipped: %v", db, err)
+			continue
+		}
+		admin.Close()
+		servers = append(servers, db)
+	}
+	modes := only(plan(r.opts.Quick, r.opts.Nginx != "", servers), r.opts.Only)
+	r.total = len(modes)
+	if r.opts.Stampede {
+		r.total++
+	}
+	if needsMemcached(modes) || r.opts.Stampede {
+		mc, err := startMemcached(ctx, r.procs, r.opts.MemcachedBin, 256)
+		if err != nil {
+			return fmt.Errorf("memcached: %w", err)
+		}
+		r.mc = mc
+	}
+	if err := r.fetchPage(ctx); err != nil {
+		return err
+	}
+	for i, m := range modes {
+		r.progress(m.name()+" ("+m.key()+")", r.opts.Duration)
+		res, err := r.runMode(ctx, i, m)
+		if errors.Is(err, errSkipped) {
+			r.note("%s skipped: %v", m.key(), err)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", m.key(), err)
+		}
+		r.out.Results = append(r.out.Results, res)
+		r.done++
+		r.say("  %.0f req/s, p50 %v, p99 %v, %d errors", res.RPS, res.P50, res.P99, res.Errors)
+	}
+	ratios(r.out)
+	if r.opts.Stampede {
+		r.progress("cold-start stampede", 5*time.Second)
+		s, err := r.stampede(ctx)
+		if err != nil {
+			return fmt.Errorf("stampede: %w", err)
+		}
+		r.out.Stampede = s
+		r.done++
+	}
+	return nil
+}
+
+func needsMemcached(modes []mode) bool {
+	for _, m := range modes {
+		if m.cache == Memcached {
+			return true
+		}
+	}
+	return false
+}
+
+// perMode is what a mode costs besides wrk's own time: start, seed, warm
+// up, stop. It only feeds the estimate of the time left.
+const perMode = 4 * time.Second
+
+func (r *runner) progress(what string, d time.Duration) {
+	left := time.Duration(r.total-r.done) * (r.opts.Duration + perMode)
+	if r.done > 0 {
+		left = time.Since(r.started) / time.Duration(r.done) * time.Duration(r.total-r.done)
+	}
+	r.say("[%d/%d] %s: %v under load; about %v left", r.done+1, r.total, what, d, left.Round(time.Second))
+}
+
+func (r *runner) say(format string, args ...any) {
+	if r.opts.Progress != nil {
+		fmt.Fprintf(r.opts.Progress, format+"\n", args...)
+	}
+}
+
+func (r *runner) note(format string, args ...any) {
+	r.out.Notes = append(r.out.Notes, fmt.Sprintf(format, args...))
+	r.say("note: "+format, args...)
+}
+
+// fetchPage renders the 100-task page once with the app, for the bare
+// handler and nginx to send.
+func (r *runner) fetchPage(ctx context.Context) error {
+	app, err := r.startApp(ctx, "page-source", mode{kind: report.App, db: SQLite, tasks: 100, layers: LayersNone}, nil)
+	if err != nil {
+		return err
+	}
+	defer app.proc.stop()
+	page, err := get(app.base + "/")
+	if err != nil {
+		return err
+	}
+	r.page = page
+	r.pageIDs = taskIDs(page)
+	if len(r.pageIDs) != 100 {
+		return fmt.Errorf("the page shows %d tasks, want 100", len(r.pageIDs))
+	}
+	return nil
+}
+
+// app is a running tasklist.
+type app struct {
+	proc  *proc
+	base  string // http://127.0.0.1:port
+	dbURL string
+}
+
+// startApp starts tasklist in mode m on a fresh database (or on dbURL
+// when given, shared with other instances) and waits until it serves.
+func (r *runner) startApp(ctx context.Context, name string, m mode, extra []string) (*app, error) {
+	dbURL, err := r.dbs.fresh(ctx, m.db, m.tasks)
+	if err != nil {
+		return nil, err
+	}
+	return r.startOn(ctx, name, m, dbURL, "bench-"+randomHex()+":", extra)
+}
+
+func (r *runner) startOn(ctx context.Context, name string, m mode, dbURL, prefix string, extra []string) (*app, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	env := append([]string{
+		"TASKLIST_ADDR=" + addr,
+		"DATABASE_URL=" + dbURL,
+		"TASKLIST_CACHE_LAYERS=" + m.layers,
+		"TASKLIST_CACHE_PREFIX=" + prefix,
+		"TASKLIST_LOG_LEVEL=info",
+		"TASKLIST_SHUTDOWN_TIMEOUT=5s",
+		"TASKLIST_MAX_TASKS=" + strconv.Itoa(max(10000, m.tasks)),
+	}, extra...)
+	if m.cache == Memcached {
+		env = append(env, "MEMCACHE_SERVERS="+r.mc.addr)
+	}
+	p, err := r.procs.start(name, r.bin, env)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{proc: p, base: "http://" + addr, dbURL: dbURL}
+	// The favicon is a static file: waiting for it reads no database.
+	if err := p.waitReady(ctx, a.base+"/static/favicon.svg", 60*time.Second); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return a, nil
+}
+
+// warmUp is how many requests fill a mode's caches before wrk starts.
+const warmUp = 20
+
+// runMode measures one mode.
+func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, error) {
+	res := report.Result{Key: m.key(), Kind: m.kind, Name: m.name(), DB: m.db, Cache: m.cache, Layers: m.layers,
+		Tasks: m.tasks, Workload: m.workload()}
+	var (
+		srv     *proc
+		base    string
+		dbURL   string
+		err     error
+		txStart int64
+	)
+	switch m.kind {
+	case report.Bare:
+		srv, base, err = r.startBare(ctx)
+	case report.Nginx:
+		srv, base, err = r.startNginx(ctx)
+	default:
+		var a *app
+		a, err = r.startApp(ctx, fmt.Sprintf("app-%02d", i), m, nil)
+		if a != nil {
+			srv, base, dbURL = a.proc, a.base, a.dbURL
+		}
+		if err == nil && m.db == Postgres {
+			txStart, err = r.dbs.pgTransactions(ctx, dbURL)
+		}
+	}
+	if err != nil {
+		return res, err
+	}
+	defer srv.stop()
+	for range warmUp {
+		page, err := get(base + "/")
+		if err != nil {
+			return res, err
+		}
+		res.Bytes = int64(len(page))
+	}
+	var mcBefore map[string]int64
+	if m.cache == Memcached {
+		if mcBefore, err = r.mc.stats(); err != nil {
+			return res, err
+		}
+	}
+	spec := loadSpec{url: base + "/", threads: r.opts.Threads, connections: r.opts.Connections, duration: r.opts.Duration}
+	if m.mixed {
+		spec.writesEvery, spec.ids = r.opts.WritesEvery, r.pageIDs
+	}
+	lr, err := runWrk(ctx, r.opts.Wrk, r.work, spec)
+	if err != nil {
+		return res, err
+	}
+	res.Requests, res.Seconds, res.RPS, res.P50, res.P99, res.Errors = lr.requests, lr.seconds, lr.rps(), lr.p50, lr.p99, lr.errors
+	if mcBefore != nil {
+		after, err := r.mc.stats()
+		if err != nil {
+			return res, err
+		}
+		res.CacheOps = perRequest(cacheOps(mcBefore, after), lr.requests)
+	}
+	res.PeakRSS = srv.peakRSS()
+	srv.stop()
+	if m.kind == report.App && m.db == Postgres {
+		txEnd, err := r.dbs.pgTransactions(ctx, dbURL)
+		if err != nil {
+			return res, err
+		}
+		res.DBQueries = perRequest(txEnd-txStart, lr.requests+warmUp)
+	}
+	return res, nil
+}
+
+func perRequest(n, requests int64) *float64 {
+	if requests == 0 {
+		return nil
+	}
+	v := float64(n) / float64(requests)
+	return &v
+}
+
+// ratios sets every result's ratio to the bare handler's rate.
+func ratios(run *report.Run) {
+	c := run.Ceiling()
+	if c == nil || c.RPS == 0 {
+		return
+	}
+	for i := range run.Results {
+		run.Results[i].Ratio = run.Results[i].RPS / c.RPS
+	}
+}
+
+// get fetches url with a Host the app allows and returns the body of a
+// 200 answer.
+func get(url string) ([]byte, error) {
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s: %.200s", url, resp.Status, body)
+	}
+	return body, nil
+}
+
+var taskIDPattern = regexp.MustCompile(`data-task-id="(\d+)"`)
+
+// taskIDs returns the ids of the tasks a page shows.
+func taskIDs(page []byte) []int64 {
+	var ids []int64
+	for _, m := range taskIDPattern.FindAllSubmatch(page, -1) {
+		id, _ := strconv.ParseInt(string(m[1]), 10, 64)
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// loadAverage is /proc/loadavg's first three figures.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
+}

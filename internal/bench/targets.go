@@ -1,0 +1,117 @@
+package bench
+
+import (
+	"fmt"
+
+	"github.com/tasklist/tasklist/internal/bench/report"
+)
+
+// The targets of issue 11, as docs/benchmarks.md states them.
+const (
+	allInProcessRatio  = 0.8
+	allMemcachedRatio  = 0.4
+	fragInProcessRatio = 0.5
+	noneRatio          = 0.1
+	mixedSpeedup       = 5.0
+	stampedeP99        = 1500 // ms
+	rssBaseMiB         = 64
+	localCacheMiB      = 64 // TASKLIST_LOCAL_CACHE_MB's default, which the run keeps
+)
+
+// targets checks run against the targets. A target whose figure the run
+// does not have (a mode filtered out) is reported as not measured.
+func targets(run *report.Run) []report.Target {
+	var ts []report.Target
+	ratio := func(name, key string, want float64) {
+		t := report.Target{Name: name, Want: fmt.Sprintf("≥ %.1f× bare", want)}
+		if r := run.Find(key); r == nil || r.Ratio == 0 {
+			t.Missing, t.Got = true, "—"
+		} else {
+			t.Got, t.Met = fmt.Sprintf("%.2f× (%.0f/s)", r.Ratio, r.RPS), r.Ratio >= want
+		}
+		ts = append(ts, t)
+	}
+	ratio("all layers, page hit, in-process cache", appKey(SQLite, 100, InProcess, LayersAll, false), allInProcessRatio)
+	ratio("all layers, page hit, memcached", appKey(SQLite, 100, Memcached, LayersAll, false), allMemcachedRatio)
+	ratio("query+fragment (page off), in-process", appKey(SQLite, 100, InProcess, LayersFrag, false), fragInProcessRatio)
+	ratio("layers none", appKey(SQLite, 100, NoCache, LayersNone, false), noneRatio)
+
+	mixed := report.Target{Name: "mixed workload, all layers, memcached ÷ query only, memcached", Want: fmt.Sprintf("≥ %.0f×", mixedSpeedup)}
+	all, q := run.Find(appKey(SQLite, 100, Memcached, LayersAll, true)), run.Find(appKey(SQLite, 100, Memcached, LayersQuery, true))
+	if all == nil || q == nil || q.RPS == 0 {
+		mixed.Missing, mixed.Got = true, "—"
+	} else {
+		x := all.RPS / q.RPS
+		mixed.Got, mixed.Met = fmt.Sprintf("%.1f× (%.0f/s ÷ %.0f/s)", x, all.RPS, q.RPS), x >= mixedSpeedup
+	}
+	ts = append(ts, mixed)
+
+	if s := run.Stampede; s != nil {
+		t := report.Target{Name: "stampede: slow queries", Want: "exactly 1"}
+		if s.SlowQueries == nil {
+			t.Missing, t.Got = true, "not counted"
+		} else {
+			t.Got, t.Met = fmt.Sprint(*s.SlowQueries), *s.SlowQueries == 1
+		}
+		ts = append(ts, t, report.Target{Name: "stampede: p99 latency", Want: fmt.Sprintf("< %d ms", stampedeP99),
+			Got: fmt.Sprintf("%d ms", s.P99.Milliseconds()), Met: s.P99.Milliseconds() < stampedeP99 && s.Errors == 0})
+	}
+
+	rss := report.Target{Name: "peak RSS of the app", Want: fmt.Sprintf("< %d MiB, + %d MiB with the in-process cache", rssBaseMiB, localCacheMiB), Met: true}
+	worst := ""
+	for _, r := range run.Results {
+		if r.Kind != report.App || r.PeakRSS == 0 {
+			continue
+		}
+		limit := int64(rssBaseMiB) << 20
+		if r.Cache == InProcess {
+			limit += localCacheMiB << 20
+		}
+		if r.PeakRSS >= limit {
+			rss.Met = false
+			worst += fmt.Sprintf("%s: %.1f MiB; ", r.Key, float64(r.PeakRSS)/(1<<20))
+		}
+	}
+	switch {
+	case worst != "":
+		rss.Got = worst
+	case largest(run) == nil:
+		rss.Missing, rss.Got = true, "—"
+	default:
+		l := largest(run)
+		rss.Got = fmt.Sprintf("largest %.1f MiB (%s)", float64(l.PeakRSS)/(1<<20), l.Key)
+	}
+	return append(ts, rss)
+}
+
+// largest is the app result with the largest peak RSS.
+func largest(run *report.Run) *report.Result {
+	var l *report.Result
+	for i, r := range run.Results {
+		if r.Kind == report.App && r.PeakRSS > 0 && (l == nil || r.PeakRSS > l.PeakRSS) {
+			l = &run.Results[i]
+		}
+	}
+	return l
+}
+
+// notes say how the run's figures were measured.
+func notes(run *report.Run) []string {
+	return []string{
+		"Every mode is a fresh tasklist process (built from this checkout) on a fresh database seeded with the tasks shown, " +
+			"listening on 127.0.0.1, warmed up with 20 sequential `GET /` before wrk starts; logging stays on (`TASKLIST_LOG_LEVEL=info`, " +
+			"one line per request, written to a file in the results folder's logs/).",
+		"req/s is wrk's completed requests over its run time; p50 and p99 are wrk's latency percentiles. × bare divides by the " +
+			"bare Go handler's req/s from the same run: a separate Go process sending the very same page bytes with only a " +
+			"Content-Type and a Content-Length.",
+		"cache ops/req is memcached's own counters (`stats`: cmd_get, cmd_set, cmd_touch, deletes, incr/decr) read before and after " +
+			"wrk, over wrk's requests: keys touched per request, so a multi-get of the version and a page counts 2 though it is one " +
+			"round trip. The in-process cache has no round trips (—).",
+		"DB queries/req is counted on PostgreSQL only: pg_stat_database's transactions (each read of the list or a page is one " +
+			"transaction, a bare statement counts as one too) in the mode's own database, over the app's whole life (start-up, " +
+			"warm-up and wrk), divided by the warm-up and wrk requests; SQLite and MariaDB give no per-database count (—).",
+		"peak RSS is the server process's VmHWM from /proc just before it is stopped.",
+		"The mixed workload is wrk with a small Lua script: GET / and, every 51st request, POST /toggle of one of the page's " +
+			"tasks with Sec-Fetch-Site: same-origin (a 303).",
+	}
+}
