@@ -135,6 +135,8 @@ type faults struct {
 	beforeWrite atomic.Pointer[func()]
 	afterGet    atomic.Pointer[func(cache.Item, error)]
 	afterCAS    atomic.Pointer[func(error)]
+	// gets counts calls of Get.
+	gets atomic.Int64
 	// shared is set when the backend is shared with other instances (the
 	// in-process one), so that Close leaves it open.
 	shared bool
@@ -143,6 +145,7 @@ type faults struct {
 var errInjected = errors.New("injected: connection reset by peer")
 
 func (f *faults) Get(ctx context.Context, key string) (cache.Item, error) {
+	f.gets.Add(1)
 	if f.down.Load() {
 		return cache.Item{}, errInjected
 	}
