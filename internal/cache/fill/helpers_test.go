@@ -392,6 +392,20 @@ func (c *call) wantData(t *testing.T, what string, want []byte) {
 	}
 }
 
+// waitOnLease starts a Get on holder and holds its load, lease taken; then
+// starts a Get on waiter and returns once waiter's flight has looked at
+// that lease. Opening load lets the holder go on.
+func waitOnLease(t *testing.T, waiter, holder instance, src *source, spec fill.Spec) (waiting, holding *call, load *gate) {
+	t.Helper()
+	load = newGate(t, 0)
+	src.before.Store(hook(load.wait))
+	holding = goGet(t.Context(), holder.g, spec)
+	load.held(t, "the lease holder's load")
+	waiting = goGet(t.Context(), waiter.g, spec)
+	waitUntil(t, "a look at the lease", func() bool { return waiter.g.Stats().LeaseWaits > 0 })
+	return waiting, holding, load
+}
+
 // Functions whose frames tell what a goroutine of the fill is doing.
 const (
 	inMiss = "fill.(*Group).miss(" // a request, waiting for a flight when blocked in select

@@ -152,14 +152,8 @@ func TestLateJoiner(t *testing.T) {
 // fixByCacheRead holds request 1's flight right after it read the value
 // instance b stored while the flight waited on b's lease.
 func fixByCacheRead(t *testing.T, a, b instance, src *source, spec fill.Spec) (*call, *gate) {
-	bLoad := newGate(t, 0)
-	src.before.Store(hook(bLoad.wait))
-	bGet := goGet(t.Context(), b.g, spec)
-	bLoad.held(t, "b's load")
-
 	held := holdGet(t, a.f, 0, isFramedValue)
-	r1 := goGet(t.Context(), a.g, spec)
-	waitUntil(t, "a's flight waits on b's lease", func() bool { return a.g.Stats().LeaseWaits > 0 })
+	r1, bGet, bLoad := waitOnLease(t, a, b, src, spec)
 	bLoad.open()
 	bGet.want(t, "b", value(0), fill.Miss)
 	held.held(t, "a's flight reading b's value")

@@ -70,26 +70,16 @@ func TestStats(t *testing.T) {
 			c2.want(t, "Get 2", value(0), fill.Miss)
 		}, fill.Stats{Misses: 2, Loads: 1, Sets: 1}},
 		{"waits for another's lease", func(t *testing.T, in, other instance, src *source, spec fill.Spec) {
-			held := newGate(t, 0)
-			src.before.Store(hook(held.wait))
-			o := goGet(t.Context(), other.g, spec)
-			held.held(t, "other's load")
-			c := goGet(t.Context(), in.g, spec)
-			waitUntil(t, "a lease wait", func() bool { return in.g.Stats().LeaseWaits > 0 })
-			held.open()
+			c, o, load := waitOnLease(t, in, other, src, spec)
+			load.open()
 			o.want(t, "other's Get", value(0), fill.Miss)
 			c.want(t, "Get", value(0), fill.Hit)
 		}, fill.Stats{Hits: 1, LeaseWaits: 1}},
 		{"lease holder too slow", func(t *testing.T, in, other instance, src *source, spec fill.Spec) {
-			held := newGate(t, 0)
-			src.before.Store(hook(held.wait))
-			o := goGet(t.Context(), other.g, spec)
-			held.held(t, "other's load")
-			c := goGet(t.Context(), in.g, spec)
-			waitUntil(t, "a lease wait", func() bool { return in.g.Stats().LeaseWaits > 0 })
+			c, o, load := waitOnLease(t, in, other, src, spec)
 			clock.Advance(raceOptions.LeaseTTL + 1)
 			c.want(t, "Get", value(0), fill.Bypass)
-			held.open()
+			load.open()
 			o.want(t, "other's Get", value(0), fill.Miss)
 		}, fill.Stats{Misses: 1, LeaseWaits: 1, Loads: 1, Bypasses: 1}},
 		{"cache down", func(t *testing.T, in, _ instance, _ *source, spec fill.Spec) {
