@@ -34,7 +34,9 @@ var states = []state{
 	{"absent", func(*testing.T, instance, *fill.Group, fill.Spec) {}, false},
 	{"fresh value", fillValue, false},
 	{"value past MaxStale", fillValue, true},
-	{"unreadable", func(t *testing.T, in instance, _ *fill.Group, spec fill.Spec) { set(t, in.c, spec.Key, unreadable[0].raw) }, false},
+	{"unreadable", func(t *testing.T, in instance, _ *fill.Group, spec fill.Spec) {
+		set(t, in.c, spec.Key, unreadable[0].raw)
+	}, false},
 	{"cache failing", func(_ *testing.T, in instance, _ *fill.Group, _ fill.Spec) { in.f.down.Store(true) }, false},
 }
 
