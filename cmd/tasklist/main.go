@@ -20,9 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/config"
-	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/web"
 )
@@ -52,7 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	}
 	log := newLogger(cfg, logOut)
 
-	store, err := tasks.Open(ctx, cfg.DatabaseURL, tasks.Options{SlowQuery: cfg.SlowQuery})
+	store, err := tasks.Open(ctx, cfg.DatabaseURL, tasks.Options{SlowQuery: cfg.SlowQuery, MaxTasks: cfg.MaxTasks})
 	if err != nil {
 		return err
 	}
@@ -65,31 +63,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		return nil
 	}
 
-	c, err := openCache(ctx, cfg, log)
+	wc, closeCache, err := webConfig(ctx, cfg, log, store)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	cached, err := taskcache.New(store, c, taskcache.Options{
-		Strategy: taskcache.Strategy(cfg.Invalidation),
-		TTL:      cfg.CacheTTL,
-		MaxAge:   cfg.CacheMaxAge,
-		// A lease must outlive the slow query it covers.
-		LeaseTTL: fill.LeaseTTL(cfg.SlowQuery),
-		Logger:   log,
-	})
-	if err != nil {
-		return err
-	}
-
-	app, err := web.New(web.Config{
-		Tasks:  cached,
-		Logger: log,
-		Health: []web.HealthCheck{
-			{Name: "database", Critical: true, Check: store.Ping},
-			{Name: "cache", Check: cacheHealth(c)},
-		},
-	})
+	defer closeCache()
+	app, err := web.New(wc)
 	if err != nil {
 		return err
 	}

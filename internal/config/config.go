@@ -56,6 +56,12 @@ type Config struct {
 	// strategies (TASKLIST_CACHE_MAX_AGE): the staleness bound should an
 	// invalidation be lost for good.
 	CacheMaxAge time.Duration
+	// Layers says which caching layers are on (TASKLIST_CACHE_LAYERS).
+	Layers Layers
+	// PageSize is the most tasks one page shows (TASKLIST_PAGE_SIZE).
+	PageSize int
+	// MaxTasks is the most tasks the list holds (TASKLIST_MAX_TASKS).
+	MaxTasks int
 
 	// LogLevel and LogFormat (text or json) shape the logs.
 	LogLevel  slog.Level
@@ -78,6 +84,9 @@ func Load(getenv func(string) string) (Config, error) {
 		Invalidation:    p.oneOf("TASKLIST_INVALIDATION", Version, Expire, Delete, Version, Update),
 		CacheTTL:        p.duration("TASKLIST_CACHE_TTL", 5*time.Second),
 		CacheMaxAge:     p.duration("TASKLIST_CACHE_MAX_AGE", time.Hour),
+		Layers:          p.layers("TASKLIST_CACHE_LAYERS"),
+		PageSize:        p.intIn("TASKLIST_PAGE_SIZE", 100, 1, 1000, "a whole number from 1 to 1000"),
+		MaxTasks:        p.intIn("TASKLIST_MAX_TASKS", 10000, 1, 10_000_000, "a whole number from 1 to 10000000"),
 		LogFormat:       p.oneOf("TASKLIST_LOG_FORMAT", "text", "text", "json"),
 		ShutdownTimeout: p.duration("TASKLIST_SHUTDOWN_TIMEOUT", 15*time.Second),
 	}
@@ -119,6 +128,33 @@ func (c *Config) loadCache(p *parser) {
 	}
 }
 
+// Layers are the caching layers: the query cache (the task list), the
+// fragment cache (rendered rows and lists) and the page cache (whole
+// responses). All false is no caching at all.
+type Layers struct {
+	Query, Fragment, Page bool
+}
+
+// Any reports whether any layer is on.
+func (l Layers) Any() bool { return l.Query || l.Fragment || l.Page }
+
+// String lists the layers on, as TASKLIST_CACHE_LAYERS spells them.
+func (l Layers) String() string {
+	var on []string
+	for _, x := range []struct {
+		on   bool
+		name string
+	}{{l.Query, "query"}, {l.Fragment, "fragment"}, {l.Page, "page"}} {
+		if x.on {
+			on = append(on, x.name)
+		}
+	}
+	if on == nil {
+		return "none"
+	}
+	return strings.Join(on, ",")
+}
+
 // CacheBackend names the backend the configuration selects: "local",
 // "memcache" or "memcache+sasl".
 func (c Config) CacheBackend() string {
@@ -138,6 +174,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("database", RedactURL(c.DatabaseURL)),
 		slog.String("cache", c.CacheBackend()),
 		slog.String("invalidation", c.Invalidation),
+		slog.String("layers", c.Layers.String()),
 		slog.Duration("cache_ttl", c.CacheTTL),
 	}
 	if len(c.CacheServers) > 0 {
@@ -227,6 +264,30 @@ func (p *parser) oneOf(name, def string, allowed ...string) string {
 	}
 	p.fail("%s=%q must be one of %s", name, v, strings.Join(allowed, ", "))
 	return def
+}
+
+// layers reads a comma list of query, fragment and page, or "none";
+// unset means all three.
+func (p *parser) layers(name string) Layers {
+	v := strings.ToLower(getenvTrim(p.getenv, name))
+	if v == "" {
+		return Layers{Query: true, Fragment: true, Page: true}
+	}
+	var l Layers
+	for _, w := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+		switch w {
+		case "query":
+			l.Query = true
+		case "fragment":
+			l.Fragment = true
+		case "page":
+			l.Page = true
+		case "none":
+		default:
+			p.fail("%s: unknown layer %q (use query, fragment, page, or none)", name, w)
+		}
+	}
+	return l
 }
 
 // servers splits a comma- or space-separated host:port list; a host without

@@ -28,6 +28,9 @@ func TestLoadDefaults(t *testing.T) {
 		Invalidation:    Version,
 		CacheTTL:        5 * time.Second,
 		CacheMaxAge:     time.Hour,
+		Layers:          Layers{Query: true, Fragment: true, Page: true},
+		PageSize:        100,
+		MaxTasks:        10000,
 		LogFormat:       "text",
 		LogLevel:        slog.LevelInfo,
 		ShutdownTimeout: 15 * time.Second,
@@ -138,6 +141,42 @@ func TestRedactURL(t *testing.T) {
 	} {
 		if got := RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestLoadLayers(t *testing.T) {
+	tests := []struct {
+		value string
+		want  Layers
+	}{
+		{"", Layers{Query: true, Fragment: true, Page: true}},
+		{"none", Layers{}},
+		{"query", Layers{Query: true}},
+		{"Query, Fragment", Layers{Query: true, Fragment: true}},
+		{"page", Layers{Page: true}},
+		{"fragment,page", Layers{Fragment: true, Page: true}},
+	}
+	for _, tt := range tests {
+		c, err := Load(env(map[string]string{"TASKLIST_CACHE_LAYERS": tt.value}))
+		if err != nil {
+			t.Errorf("%q: %v", tt.value, err)
+			continue
+		}
+		if c.Layers != tt.want {
+			t.Errorf("%q: layers = %+v, want %+v", tt.value, c.Layers, tt.want)
+		}
+		if tt.value == "" && c.Layers.String() != "query,fragment,page" || tt.value == "none" && c.Layers.String() != "none" {
+			t.Errorf("%q: String() = %q", tt.value, c.Layers.String())
+		}
+	}
+	_, err := Load(env(map[string]string{"TASKLIST_CACHE_LAYERS": "query,pages"}))
+	if err == nil || !strings.Contains(err.Error(), `"pages"`) {
+		t.Errorf("unknown layer: err = %v, want one naming \"pages\"", err)
+	}
+	for _, v := range []string{"0", "1001", "x"} {
+		if _, err := Load(env(map[string]string{"TASKLIST_PAGE_SIZE": v})); err == nil {
+			t.Errorf("TASKLIST_PAGE_SIZE=%q accepted", v)
 		}
 	}
 }

@@ -13,26 +13,30 @@ import (
 
 // Cache keys (the cache adds its own prefix).
 const (
-	keyList    = "tasks:all"     // the list, under Expire, Delete and Update
+	keyList    = "tasks:all"     // the list, under Delete and Update
 	keyVersion = "tasks:version" // the list's version, under every strategy
 )
 
-// versionedKey is the list's key under Version.
+// versionedKey is the list's key under Version and Expire.
 func versionedKey(v int64) string { return "tasks:all:v" + strconv.FormatInt(v, 10) }
 
 // List returns the task list, from the cache when it holds a fresh one.
 //
-// Under Version the list's key carries the version, so a hit needs the
-// version and the list: both come in one round trip, the list under the
-// version this process saw last (see VersionWith). Under the other
-// strategies the list lives at one key that writes delete (or, under
-// Expire, that ages out).
+// The snapshot may be shared with other callers: do not modify it.
+//
+// Under Version and Expire the list's key carries the version, so a hit
+// needs the version and the list: both come in one round trip, the list
+// under the version this process saw last (see VersionWith). Under Delete
+// and Update the list lives at one key that writes delete.
 func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
+	if s.opts.Uncached {
+		return s.src.List(ctx)
+	}
 	r, err := s.listResult(ctx)
 	if err != nil {
 		return tasks.Snapshot{}, err
 	}
-	snap, err := decodeList(r.Data)
+	snap, err := s.decode(r.Data)
 	if err != nil {
 		// Framed right but not a list this build can read: forget it and
 		// read the database.
@@ -43,9 +47,46 @@ func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
 	return snap, nil
 }
 
+// Page returns the page of at most n tasks after the id after: cut out of
+// the cached list, or read from the database alone (without the rest of
+// the list) when the query cache is off or the list is too large for the
+// cache's item limit (see listSpec). The page may share its tasks with
+// other callers: do not modify them.
+func (s *Store) Page(ctx context.Context, after int64, n int) (tasks.Page, error) {
+	if s.opts.Uncached || s.tooLarge.Load() {
+		return s.src.Page(ctx, after, n)
+	}
+	snap, err := s.List(ctx)
+	if err != nil {
+		return tasks.Page{}, err
+	}
+	return snap.Page(after, n), nil
+}
+
+// decoded is an encoded list and what it decodes to.
+type decoded struct {
+	data []byte
+	snap tasks.Snapshot
+}
+
+// decode decodes an encoded list, reusing the last result when data is the
+// very same bytes: the requests sharing a flight get the same slice, and
+// so does every hit on the in-process cache. A long list is decoded once,
+// not once per request.
+func (s *Store) decode(data []byte) (tasks.Snapshot, error) {
+	if d := s.lastDecoded.Load(); d != nil && len(data) > 0 && len(d.data) == len(data) && &d.data[0] == &data[0] {
+		return d.snap, nil
+	}
+	snap, err := decodeList(data)
+	if err == nil {
+		s.lastDecoded.Store(&decoded{data: data, snap: snap})
+	}
+	return snap, err
+}
+
 // listResult gets the encoded list through the fill.
 func (s *Store) listResult(ctx context.Context) (fill.Result, error) {
-	if s.opts.Strategy != Version {
+	if !s.versioned() {
 		return s.list.Get(ctx, s.listSpec(keyList))
 	}
 	v, items, err := s.VersionWith(ctx, func(v int64) []string { return []string{versionedKey(v)} })
@@ -53,34 +94,29 @@ func (s *Store) listResult(ctx context.Context) (fill.Result, error) {
 		return fill.Result{}, err
 	}
 	key := versionedKey(v)
-	it, err := found(items, key)
+	it, err := cache.Lookup(items, key)
 	return s.list.Resolve(ctx, s.listSpec(key), it, err)
 }
 
 // listSpec says how the list is filled at key.
 func (s *Store) listSpec(key string) fill.Spec {
 	return fill.Spec{
-		Key:      key,
-		TTL:      s.ttl(),
-		MaxStale: s.maxStale(),
+		Key: key,
+		TTL: s.opts.MaxAge,
 		// A key naming a version holds a list of that revision or later.
-		Immutable: s.opts.Strategy == Version,
+		Immutable: s.versioned(),
 		Load: func(ctx context.Context) ([]byte, time.Time, error) {
 			snap, err := s.src.List(ctx)
 			if err != nil {
 				return nil, time.Time{}, err
 			}
-			return encodeList(snap), time.Time{}, nil
+			b := encodeList(snap)
+			// A list the cache cannot hold is read again on every miss:
+			// until the next write, pages read just their own rows.
+			s.tooLarge.Store(len(b) > s.c.MaxItemSize()-fill.Overhead)
+			return b, time.Time{}, nil
 		},
 	}
-}
-
-// found turns a multi-get's entry into the result of a Get of key.
-func found(items map[string]cache.Item, key string) (cache.Item, error) {
-	if it, ok := items[key]; ok {
-		return it, nil
-	}
-	return cache.Item{}, cache.ErrMiss
 }
 
 // errNoVersion reports a version key holding something that is not a

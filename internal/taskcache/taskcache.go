@@ -39,8 +39,10 @@ type Strategy string
 
 // The four strategies of the tutorial.
 const (
-	// Expire: writes do nothing; a cached list is used for at most TTL after
-	// the database read that produced it began. Bounded staleness.
+	// Expire: writes do nothing; the list's version is read from the
+	// database again once TTL has passed since the previous read of it
+	// began, so a write shows within TTL (bounded staleness), and a list
+	// that did not change stays cached.
 	Expire Strategy = "expire"
 	// Delete: writes delete the cached list.
 	Delete Strategy = "delete"
@@ -48,14 +50,15 @@ const (
 	// version lives in the shared cache and equals a database revision, so
 	// it never goes back, not even after its own eviction.
 	Version Strategy = "version"
-	// Update: writes read the fresh list and store it; a newer revision is
-	// never replaced by an older one.
+	// Update: writes delete the cached list and store the fresh one; a
+	// newer revision is never replaced by an older one.
 	Update Strategy = "update"
 )
 
 // Source is the database side: *tasks.Store.
 type Source interface {
 	List(ctx context.Context) (tasks.Snapshot, error)
+	Page(ctx context.Context, after int64, n int) (tasks.Page, error)
 	Revision(ctx context.Context) (int64, error)
 	Add(ctx context.Context, name string) (tasks.Task, int64, error)
 	Toggle(ctx context.Context, id int64) (tasks.Task, int64, error)
@@ -66,11 +69,15 @@ type Source interface {
 type Options struct {
 	// Strategy defaults to Version.
 	Strategy Strategy
-	// TTL bounds staleness under Expire (default 5s).
+	// TTL bounds staleness under Expire (default 5s): how long a version
+	// read from the database is used, counted from the start of that read.
 	TTL time.Duration
-	// MaxAge is how long a cached list lives under the other strategies
-	// (default 1h): a safety net if an invalidation is lost for good.
+	// MaxAge is how long a cached list or version lives otherwise (default
+	// 1h): a safety net if an invalidation is lost for good.
 	MaxAge time.Duration
+	// Uncached turns the query cache off: List reads the database every
+	// time. Version still works, for the page and fragment caches.
+	Uncached bool
 	// LeaseTTL is how long a lease holder may take to fill the cache before
 	// others stop waiting and read the database themselves (default 5s; see
 	// fill.LeaseTTL for one that outlives a slow query).
@@ -100,6 +107,10 @@ type Store struct {
 	invalidations, invalidationFailures atomic.Uint64
 	// lastVersion is the version this process saw last (see VersionWith).
 	lastVersion atomic.Int64
+	// lastDecoded is the list decoded last (see decode).
+	lastDecoded atomic.Pointer[decoded]
+	// tooLarge is set while the list is too large to cache (see Page).
+	tooLarge atomic.Bool
 }
 
 // Strategies lists the strategies, the default first.
@@ -149,14 +160,19 @@ func (s *Store) Remove(ctx context.Context, id int64) (int64, error) {
 // afterWrite invalidates after every write that may have changed the list:
 // one that succeeded, and one that failed in a way that leaves its commit in
 // doubt (a connection lost during COMMIT). Only a write that found no such
-// task surely changed nothing. Invalidating twice is harmless.
+// task, or a full list, surely changed nothing. Invalidating twice is
+// harmless.
 func (s *Store) afterWrite(ctx context.Context, rev int64, err error) {
-	if !errors.Is(err, tasks.ErrNotFound) {
+	if !errors.Is(err, tasks.ErrNotFound) && !errors.Is(err, tasks.ErrFull) {
+		s.tooLarge.Store(false) // the list may fit again: try it once
 		s.invalidate(ctx, rev)
 	}
 }
 
-// ttl is how long a stored list or version lives in the cache.
+// versioned reports whether the list's key carries its version.
+func (s *Store) versioned() bool { return s.opts.Strategy == Version || s.opts.Strategy == Expire }
+
+// ttl is how long a stored version lives in the cache.
 func (s *Store) ttl() time.Duration {
 	if s.opts.Strategy == Expire {
 		return s.opts.TTL
@@ -164,8 +180,8 @@ func (s *Store) ttl() time.Duration {
 	return s.opts.MaxAge
 }
 
-// maxStale is the staleness bound of fill.Spec: the TTL under Expire,
-// none (invalidation instead) under the others.
+// maxStale is the version's staleness bound (fill.Spec.MaxStale): the TTL
+// under Expire, none (invalidation instead) under the others.
 func (s *Store) maxStale() time.Duration {
 	if s.opts.Strategy == Expire {
 		return s.opts.TTL

@@ -19,6 +19,9 @@ type Options struct {
 	// SlowQuery is added to every List, to make the cost of an uncached
 	// query visible (TASKLIST_SLOW_QUERY, like the tutorial's sleep).
 	SlowQuery time.Duration
+	// MaxTasks, when positive, is the most tasks the list holds: Add
+	// answers ErrFull beyond it (TASKLIST_MAX_TASKS).
+	MaxTasks int
 	// Now returns the current time; nil means time.Now. Tests inject one.
 	Now func() time.Time
 }
@@ -71,12 +74,8 @@ func (s *Store) Close() error { return s.db.Close() }
 // List returns all tasks, oldest first, with the revision they belong to,
 // read in one transaction so the two agree. It waits Options.SlowQuery first.
 func (s *Store) List(ctx context.Context) (Snapshot, error) {
-	if d := s.opts.SlowQuery; d > 0 {
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
-			return Snapshot{}, ctx.Err()
-		}
+	if err := s.slow(ctx); err != nil {
+		return Snapshot{}, err
 	}
 	tx, err := s.db.BeginTx(ctx, s.readTxOptions())
 	if err != nil {
@@ -91,20 +90,38 @@ func (s *Store) List(ctx context.Context) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("tasks: list: %w", err)
 	}
-	defer rows.Close()
-	snap.Tasks = []Task{}
-	for rows.Next() {
-		var t Task
-		if err := rows.Scan(&t.ID, &t.Name, &t.Done, &t.CreatedAt, &t.UpdatedAt); err != nil {
-			return Snapshot{}, fmt.Errorf("tasks: list: %w", err)
-		}
-		t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
-		snap.Tasks = append(snap.Tasks, t)
-	}
-	if err := rows.Err(); err != nil {
+	if snap.Tasks, err = scanTasks(rows); err != nil {
 		return Snapshot{}, fmt.Errorf("tasks: list: %w", err)
 	}
 	return snap, tx.Commit()
+}
+
+// slow waits Options.SlowQuery, the simulated cost of a list query.
+func (s *Store) slow(ctx context.Context) error {
+	if d := s.opts.SlowQuery; d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// scanTasks reads rows of (id, name, done, created_at, updated_at) and
+// closes them.
+func scanTasks(rows *sql.Rows) ([]Task, error) {
+	defer rows.Close()
+	out := []Task{}
+	for rows.Next() {
+		var t Task
+		if err := rows.Scan(&t.ID, &t.Name, &t.Done, &t.CreatedAt, &t.UpdatedAt); err != nil {
+			return nil, err
+		}
+		t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+		out = append(out, t)
+	}
+	return out, rows.Err()
 }
 
 // Revision returns the revision of the latest committed write: a cheap
@@ -118,11 +135,23 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 }
 
 // Add stores a new task named name, which must already be normalized (see
-// NormalizeName), and returns it with the revision of the write.
+// NormalizeName), and returns it with the revision of the write, or
+// ErrFull when the list holds Options.MaxTasks tasks already.
 func (s *Store) Add(ctx context.Context, name string) (Task, int64, error) {
 	now := s.now()
 	t := Task{Name: name, CreatedAt: now, UpdatedAt: now}
 	rev, err := s.write(ctx, "add", func(tx *sql.Tx) error {
+		if s.opts.MaxTasks > 0 {
+			// Counted after write took the revision row's lock, so
+			// concurrent adds cannot both pass the check.
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM tasks").Scan(&n); err != nil {
+				return err
+			}
+			if n >= s.opts.MaxTasks {
+				return ErrFull
+			}
+		}
 		const insert = "INSERT INTO tasks (name, done, created_at, updated_at) VALUES (?, ?, ?, ?)"
 		if s.dialect == MySQL {
 			res, err := tx.ExecContext(ctx, insert, name, false, now, now)
@@ -191,7 +220,7 @@ func (s *Store) write(ctx context.Context, op string, fn func(*sql.Tx) error) (i
 		return 0, fmt.Errorf("tasks: %s: revision: %w", op, err)
 	}
 	if err := fn(tx); err != nil {
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrFull) {
 			return 0, err
 		}
 		return 0, fmt.Errorf("tasks: %s: %w", op, err)

@@ -3,6 +3,7 @@ package tasks_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/testenv"
@@ -49,6 +51,8 @@ func TestStore(t *testing.T) {
 			rawURL := newURL(t)
 			t.Run("crud", func(t *testing.T) { testCRUD(t, openStore(t, rawURL, tasks.Options{})) })
 			t.Run("concurrent adds", func(t *testing.T) { testConcurrentAdds(t, rawURL) })
+			t.Run("pages", func(t *testing.T) { testPages(t, openStore(t, newURL(t), tasks.Options{})) })
+			t.Run("cap", func(t *testing.T) { testCap(t, openStore(t, newURL(t), tasks.Options{MaxTasks: 3})) })
 		})
 	}
 }
@@ -197,5 +201,70 @@ func TestOpenErrorsHideThePassword(t *testing.T) {
 		if strings.Contains(err.Error(), secret) {
 			t.Errorf("error reveals the password: %v", err)
 		}
+	}
+}
+
+// testPages: the database's Page agrees with Snapshot.Page for every
+// starting point and page size, with gaps in the ids.
+func testPages(t *testing.T, s *tasks.Store) {
+	ctx := t.Context()
+	var ids []int64
+	for i := range 12 {
+		task, _, err := s.Add(ctx, fmt.Sprint("task ", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, task.ID)
+	}
+	for _, i := range []int{0, 4, 5, 11} { // gaps, and the first and last
+		if _, err := s.Remove(ctx, ids[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap, err := s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 3, 8, 20} {
+		for after := int64(0); after <= ids[len(ids)-1]+1; after++ {
+			got, err := s.Page(ctx, after, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := snap.Page(after, n)
+			if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("Page(after %d, n %d) (-snapshot +database):\n%s", after, n, diff)
+			}
+		}
+	}
+	// Spot checks of the cutting itself: 8 tasks, pages of 3.
+	p := snap.Page(0, 3)
+	if len(p.Tasks) != 3 || p.HasPrev || p.Next != p.Tasks[2].ID || p.Total != 8 || p.Before != 0 {
+		t.Errorf("first page = %+v", p)
+	}
+	last := snap.Page(snap.Tasks[5].ID, 3)
+	if len(last.Tasks) != 2 || !last.HasPrev || last.Prev != snap.Tasks[2].ID || last.Next != 0 || last.Before != 6 {
+		t.Errorf("last page = %+v", last)
+	}
+}
+
+// testCap: with MaxTasks set, an add to a full list is ErrFull and changes
+// nothing, not even the revision.
+func testCap(t *testing.T, s *tasks.Store) {
+	ctx := t.Context()
+	for i := range 3 {
+		if _, _, err := s.Add(ctx, fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rev, _ := s.Revision(ctx)
+	if _, _, err := s.Add(ctx, "one too many"); !errors.Is(err, tasks.ErrFull) {
+		t.Errorf("fourth Add = %v, want ErrFull", err)
+	}
+	if rev2, _ := s.Revision(ctx); rev2 != rev {
+		t.Errorf("a refused Add moved the revision %d -> %d", rev, rev2)
+	}
+	if snap, _ := s.List(ctx); len(snap.Tasks) != 3 {
+		t.Errorf("%d tasks after a refused Add, want 3", len(snap.Tasks))
 	}
 }

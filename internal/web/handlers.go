@@ -9,16 +9,6 @@ import (
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
-// index shows the task list.
-func (s *Server) index(w http.ResponseWriter, r *http.Request) {
-	snap, err := s.tasks.List(r.Context())
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	s.render(w, r, http.StatusOK, "index.html", snap)
-}
-
 // add creates a task from the form field "name".
 func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
@@ -29,11 +19,12 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 		s.clientError(w, r, http.StatusBadRequest, "The task was not added: "+userMessage(err))
 		return
 	}
-	if _, _, err := s.tasks.Add(r.Context(), name); err != nil {
-		s.serverError(w, r, err)
+	_, _, err = s.tasks.Add(r.Context(), name)
+	if errors.Is(err, tasks.ErrFull) {
+		s.clientError(w, r, http.StatusConflict, "The task was not added: the list is full. Remove a task first.")
 		return
 	}
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	s.afterWrite(w, r, err)
 }
 
 // toggle flips the done flag of the task named by the form field "id".

@@ -1,8 +1,6 @@
 package web_test
 
 import (
-	"context"
-	"encoding/json"
 	"html"
 	"io"
 	"log/slog"
@@ -193,45 +191,5 @@ func TestBadInput(t *testing.T) {
 	// A same-origin browser POST passes the cross-origin check.
 	if w := do(h, "POST", "/add", url.Values{"name": {"mine"}}, "Sec-Fetch-Site", "same-origin"); w.Code != http.StatusSeeOther {
 		t.Errorf("same-origin POST = %d, want 303", w.Code)
-	}
-}
-
-func TestHealthz(t *testing.T) {
-	store, h := newApp(t)
-	var report struct {
-		Status string
-		Checks map[string]struct{ Status string }
-	}
-	w := do(h, "GET", "/healthz", nil)
-	if err := json.Unmarshal(w.Body.Bytes(), &report); err != nil || w.Code != 200 || report.Status != "ok" || report.Checks["database"].Status != "up" {
-		t.Errorf("healthy /healthz = %d %s (%v)", w.Code, w.Body, err)
-	}
-	store.Close()
-	w = do(h, "GET", "/healthz", nil)
-	if err := json.Unmarshal(w.Body.Bytes(), &report); err != nil || w.Code != 503 || report.Status != "unavailable" || report.Checks["database"].Status != "down" {
-		t.Errorf("/healthz with the database closed = %d %s (%v)", w.Code, w.Body, err)
-	}
-	// The pages degrade to a 503 page, not a crash.
-	if w := do(h, "GET", "/", nil); w.Code != 503 || !strings.Contains(w.Body.String(), "unavailable") {
-		t.Errorf("GET / with the database closed = %d", w.Code)
-	}
-}
-
-func TestNonCriticalCheckDegrades(t *testing.T) {
-	store, err := tasks.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "h.db"), tasks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	srv, err := web.New(web.Config{Tasks: store, Health: []web.HealthCheck{
-		{Name: "database", Critical: true, Check: store.Ping},
-		{Name: "cache", Check: func(context.Context) error { return io.ErrUnexpectedEOF }},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := do(srv.Handler(), "GET", "/healthz", nil)
-	if w.Code != 200 || !strings.Contains(w.Body.String(), `"status":"degraded"`) {
-		t.Errorf("/healthz with a failing cache = %d %s, want 200 degraded", w.Code, w.Body)
 	}
 }

@@ -17,10 +17,15 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
+	writeHTML(w, status, buf.Bytes())
+}
+
+// writeHTML sends body as an HTML page.
+func writeHTML(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	w.Write(body)
 }
 
 // errorPage is what error.html shows.

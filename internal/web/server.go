@@ -9,15 +9,21 @@
 package web
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"time"
 
+	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
@@ -30,7 +36,7 @@ const MaxBodyBytes = 64 << 10
 // TaskService is what the handlers need of the task list: the SQL store, or
 // a caching layer in front of it.
 type TaskService interface {
-	List(ctx context.Context) (tasks.Snapshot, error)
+	Page(ctx context.Context, after int64, n int) (tasks.Page, error)
 	Add(ctx context.Context, name string) (tasks.Task, int64, error)
 	Toggle(ctx context.Context, id int64) (tasks.Task, int64, error)
 	Remove(ctx context.Context, id int64) (int64, error)
@@ -44,20 +50,56 @@ type HealthCheck struct {
 	Check    func(ctx context.Context) error
 }
 
-// Config holds a Server's dependencies.
+// Versions is the task list's version (taskcache.Store): what the fragment
+// and page caches key their entries by, so that a write, which moves it on,
+// makes every instance use new entries at once.
+type Versions interface {
+	// VersionWith returns the version, and reads in the same round trip
+	// the keys that extra names for the version guess; items holds what
+	// was found under them when the guess was right, nil otherwise.
+	VersionWith(ctx context.Context, extra func(guess int64) []string) (v int64, items map[string]cache.Item, err error)
+}
+
+// Config holds a Server's dependencies. Only Tasks is required.
 type Config struct {
 	Tasks  TaskService
 	Logger *slog.Logger
 	Health []HealthCheck
+
+	// PageSize is the most tasks a page shows (default DefaultPageSize).
+	PageSize int
+
+	// Cache and Versions are needed by the fragment and page caches, which
+	// Fragments and Pages turn on.
+	Cache            *cache.Cache
+	Versions         Versions
+	Fragments, Pages bool
+	// CacheTTL is how long fragments and pages live in the cache (they
+	// are never stale: they are keyed by version); default 1h.
+	CacheTTL time.Duration
+	// LeaseTTL bounds a page or fragment render before others stop
+	// waiting for it (see fill.Options).
+	LeaseTTL time.Duration
+	// PageMemory bounds, in bytes, the pages of the current version kept
+	// in process memory when Cache is not in-process itself (default
+	// DefaultPageMemory).
+	PageMemory int
+	// Personal reports whether the response to r holds something for its
+	// visitor alone (a flash message); such requests bypass the page
+	// cache. Nil: none does.
+	Personal func(r *http.Request) bool
 }
 
 // Server serves tasklist's pages. It is safe for concurrent use.
 type Server struct {
-	tasks  TaskService
-	log    *slog.Logger
-	health []HealthCheck
-	pages  map[string]*template.Template
-	static http.Handler
+	tasks    TaskService
+	log      *slog.Logger
+	health   []HealthCheck
+	pages    map[string]*template.Template
+	static   http.Handler
+	pageSize int
+	frags    *fragments // nil when the fragment cache is off
+	pcache   *pageCache // nil when the page cache is off
 }
 
 // New parses the embedded templates and returns a Server.
@@ -68,7 +110,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{tasks: cfg.Tasks, log: cfg.Logger, health: cfg.Health, pages: map[string]*template.Template{}}
+	s := &Server{tasks: cfg.Tasks, log: cfg.Logger, health: cfg.Health, pages: map[string]*template.Template{},
+		pageSize: cmp.Or(cfg.PageSize, DefaultPageSize)}
 	for _, page := range []string{"index.html", "error.html"} {
 		t, err := template.ParseFS(files, "templates/layout.html", "templates/"+page)
 		if err != nil {
@@ -81,13 +124,90 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("web: static files: %w", err)
 	}
 	s.static = http.StripPrefix("/static/", http.FileServerFS(static))
+	if err := s.setUpCaches(cfg); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// setUpCaches builds the fragment and page caches that cfg turns on.
+func (s *Server) setUpCaches(cfg Config) error {
+	if !cfg.Fragments && !cfg.Pages {
+		return nil
+	}
+	if cfg.Cache == nil || cfg.Versions == nil {
+		return errors.New("web: the fragment and page caches need Config.Cache and Config.Versions")
+	}
+	build, err := templateBuild()
+	if err != nil {
+		return err
+	}
+	ttl := cmp.Or(cfg.CacheTTL, time.Hour)
+	fo := fill.Options{LeaseTTL: cfg.LeaseTTL}
+	if cfg.Fragments {
+		s.frags = &fragments{c: cfg.Cache, versions: cfg.Versions, lists: fill.New(cfg.Cache, fo), ttl: ttl, build: build}
+	}
+	if cfg.Pages {
+		s.pcache = &pageCache{versions: cfg.Versions, group: fill.New(cfg.Cache, fo), ttl: ttl, build: build, personal: cfg.Personal}
+		if cfg.Cache.Name() != "local" {
+			s.pcache.mem = newPageMemory(cmp.Or(cfg.PageMemory, DefaultPageMemory))
+		}
+	}
+	return nil
+}
+
+// templateBuild is a short hash of the embedded templates. Cached pages and
+// fragments carry it in their keys, so that instances running different
+// templates (during a rolling deploy) never serve each other's HTML.
+func templateBuild() (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(files, "templates", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := files.ReadFile(path)
+		h.Write([]byte(path))
+		h.Write(b)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("web: templates: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:4]), nil
+}
+
+// CacheStats is what the fragment and page caches did since start; a
+// layer that is off has nil.
+type CacheStats struct {
+	Fragments *FragmentStats
+	Pages     *PageStats
+}
+
+// CacheStats returns the counters of the fragment and page caches.
+func (s *Server) CacheStats() CacheStats {
+	var cs CacheStats
+	if s.frags != nil {
+		st := s.frags.stats()
+		cs.Fragments = &st
+	}
+	if s.pcache != nil {
+		st := s.pcache.stats()
+		cs.Pages = &st
+	}
+	return cs
 }
 
 // Handler returns the application with all its middleware.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.index)
+	var index http.Handler = http.HandlerFunc(s.index)
+	if s.pcache != nil {
+		index = s.pcache.wrap(index, func(r *http.Request) (string, bool) {
+			after, ok := pageParam(r)
+			return "index:" + listSelector(after, s.pageSize), ok
+		})
+	}
+	mux.Handle("GET /{$}", index)
 	mux.HandleFunc("POST /add", s.add)
 	mux.HandleFunc("POST /remove", s.remove)
 	mux.HandleFunc("POST /toggle", s.toggle)

@@ -1,0 +1,121 @@
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"html/template"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/tasks"
+)
+
+// fragments is the fragment cache, Russian-doll style: the task-list
+// fragment of a page is cached under the list's version and holds the rows;
+// each row is cached under a key derived from everything it shows. A write
+// moves the version on, so the next render of a page re-renders the outer
+// list but finds every unchanged row in the cache (one multi-get) and
+// renders and stores only the rows that changed.
+//
+// Neither needs invalidating. A list fragment's key names the version, and
+// what is stored under it shows that revision or a later one; a row's key is
+// a hash of what the row shows, so a renamed, toggled or re-used id can
+// never find an old row, whatever the database does with ids.
+//
+// It is safe for concurrent use.
+type fragments struct {
+	c        *cache.Cache
+	versions Versions
+	lists    *fill.Group
+	ttl      time.Duration
+	build    string // changes with the templates: see templateBuild
+
+	rowHits, rowMisses, rowSets atomic.Uint64
+}
+
+// list returns the task-list fragment of the page that sel names, for the
+// list's current version: the version and the fragment under the version
+// seen last come in one round trip; a miss renders through load, once for
+// all the requests that want it (package fill).
+func (f *fragments) list(ctx context.Context, sel string, load func(context.Context) ([]byte, error)) ([]byte, error) {
+	key := func(v int64) string { return "frag:list:" + f.build + ":v" + strconv.FormatInt(v, 10) + ":" + sel }
+	v, items, err := f.versions.VersionWith(ctx, func(v int64) []string { return []string{key(v)} })
+	if err != nil {
+		return nil, err
+	}
+	k := key(v)
+	it, gerr := cache.Lookup(items, k)
+	r, err := f.lists.Resolve(ctx, fill.Spec{
+		Key: k, TTL: f.ttl, Immutable: true,
+		Load: func(ctx context.Context) ([]byte, time.Time, error) {
+			b, err := load(ctx)
+			return b, time.Time{}, err
+		},
+	}, it, gerr)
+	return r.Data, err
+}
+
+// rows returns the rendered row of each task: those in the cache from one
+// multi-get, the others rendered with render and then stored together.
+func (f *fragments) rows(ctx context.Context, ts []tasks.Task, render func(tasks.Task) ([]byte, error)) ([]template.HTML, error) {
+	keys := make([]string, len(ts))
+	for i, t := range ts {
+		keys[i] = f.rowKey(t)
+	}
+	// On an error the map holds what the servers that answered had.
+	items, _ := f.c.GetMulti(ctx, keys)
+	rows := make([]template.HTML, len(ts))
+	var store []cache.Item
+	for i, t := range ts {
+		if it, ok := items[keys[i]]; ok {
+			rows[i] = template.HTML(it.Value) // rendered by our own templates
+			continue
+		}
+		b, err := render(t)
+		if err != nil {
+			return nil, err
+		}
+		rows[i] = template.HTML(b)
+		store = append(store, cache.Item{Key: keys[i], Value: b, TTL: f.ttl})
+	}
+	f.rowHits.Add(uint64(len(ts) - len(store)))
+	f.rowMisses.Add(uint64(len(store)))
+	if len(store) > 0 && f.c.SetMulti(ctx, store) == nil {
+		f.rowSets.Add(uint64(len(store)))
+	}
+	return rows, nil
+}
+
+// rowKey is a row's key: a hash of all that the row shows (id, name, done)
+// and of the templates that render it.
+func (f *fragments) rowKey(t tasks.Task) string {
+	h := sha256.New()
+	var b [binary.MaxVarintLen64 + 1]byte
+	n := binary.PutVarint(b[:], t.ID)
+	b[n] = 0
+	if t.Done {
+		b[n] = 1
+	}
+	h.Write(b[:n+1])
+	h.Write([]byte(t.Name))
+	sum := h.Sum(nil)
+	return "frag:row:" + f.build + ":" + base64.RawURLEncoding.EncodeToString(sum[:18])
+}
+
+// FragmentStats counts what the fragment cache did since start.
+type FragmentStats struct {
+	// Lists counts the fills of task-list fragments.
+	Lists fill.Stats
+	// RowHits and RowMisses count rows found in the cache or rendered;
+	// RowSets the rendered rows stored.
+	RowHits, RowMisses, RowSets uint64
+}
+
+func (f *fragments) stats() FragmentStats {
+	return FragmentStats{Lists: f.lists.Stats(), RowHits: f.rowHits.Load(), RowMisses: f.rowMisses.Load(), RowSets: f.rowSets.Load()}
+}

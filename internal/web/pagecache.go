@@ -1,0 +1,317 @@
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/binary"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/cache/fill"
+)
+
+// pageCacheControl lets a browser keep a page but makes it ask every time
+// (with If-None-Match); "private" keeps shared proxies from storing it at
+// all, so none can serve a list older than the last write.
+const pageCacheControl = "private, no-cache"
+
+// DefaultPageMemory bounds the in-process copies of pages when
+// Config.PageMemory is 0.
+const DefaultPageMemory = 16 << 20
+
+// errUncacheable reports a response the page cache must not store or share:
+// not a 200, or one that sets a cookie or says no-store (as the app's error
+// pages and anything per visitor do).
+var errUncacheable = errors.New("web: response is not cacheable")
+
+// pageCache serves whole GET and HEAD responses from the cache, keyed by
+// the list's version, the route's own key (the page of the list) and the
+// templates' build. A write moves the version on, so every instance serves
+// the new page at once with no key to learn or delete; pages of old
+// versions are never asked for again and age out.
+//
+// A hit costs one cache round trip: the version is read together with the
+// page under the version seen last. Pages under a version never change, so
+// with memcached each instance also keeps the pages of the current version
+// in memory (bounded by bytes, dropped when the version moves on) and then
+// reads only the small version key. A miss renders the page once for all
+// the requests that want it, across instances (package fill).
+//
+// Nothing per visitor is ever stored or served: requests for which personal
+// reports true bypass the cache; the shared page is rendered from a copy of
+// the request without cookies; and a response that is not a 200, sets a
+// cookie, or says no-store is never stored.
+//
+// It is safe for concurrent use.
+type pageCache struct {
+	versions Versions
+	group    *fill.Group
+	ttl      time.Duration
+	build    string
+	personal func(*http.Request) bool
+	mem      *pageMemory // nil when the cache is in-process already
+
+	memHits atomic.Uint64
+}
+
+// pageEntry is a cached page: the body as rendered and gzip-compressed.
+type pageEntry struct {
+	body, gz []byte
+}
+
+// wrap serves next's responses through the cache. key names the response
+// among those of the route; ok false (a request it cannot name, such as
+// one with a malformed parameter) sends the request to next uncached.
+func (p *pageCache) wrap(next http.Handler, key func(*http.Request) (string, bool)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k, ok := key(r)
+		if !ok || (p.personal != nil && p.personal(r)) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		p.serve(w, r, k, next)
+	})
+}
+
+func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next http.Handler) {
+	gz := acceptsGzip(r)
+	inm := r.Header.Get("If-None-Match")
+	v, items, err := p.versions.VersionWith(r.Context(), func(guess int64) []string {
+		if etagMatch(inm, p.etag(guess, k, gz)) || p.mem.get(guess, k) != nil {
+			return nil // the version alone will do
+		}
+		return []string{p.key(guess, k)}
+	})
+	if err != nil {
+		next.ServeHTTP(w, r) // the database is failing too, most likely: let next say so
+		return
+	}
+	etag := p.etag(v, k, gz)
+	h := w.Header()
+	h.Set("Cache-Control", pageCacheControl)
+	h.Set("Vary", "Accept-Encoding")
+	h.Set("ETag", etag)
+	if etagMatch(inm, etag) {
+		p.memHits.Add(1)
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	e := p.mem.get(v, k)
+	if e != nil {
+		p.memHits.Add(1)
+	} else {
+		key := p.key(v, k)
+		it, gerr := cache.Lookup(items, key)
+		res, err := p.group.Resolve(r.Context(), fill.Spec{Key: key, TTL: p.ttl, Immutable: true, Load: p.render(r, next)}, it, gerr)
+		if err == nil {
+			e, err = decodePage(res.Data)
+		}
+		if err != nil {
+			// Not cacheable, or the render failed: serve this request
+			// on its own, as if there were no page cache.
+			for _, name := range []string{"Cache-Control", "Vary", "ETag"} {
+				h.Del(name)
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		p.mem.put(v, k, e)
+	}
+	body := e.body
+	if gz {
+		body = e.gz
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
+}
+
+// render returns the loader of r's shared page: next's response to a copy
+// of r stripped of everything per visitor or per representation.
+func (p *pageCache) render(r *http.Request, next http.Handler) func(context.Context) ([]byte, time.Time, error) {
+	return func(ctx context.Context) ([]byte, time.Time, error) {
+		req := r.Clone(ctx)
+		req.Method = http.MethodGet
+		for _, name := range []string{"Cookie", "Authorization", "Accept-Encoding", "If-None-Match", "If-Modified-Since", "Range"} {
+			req.Header.Del(name)
+		}
+		rec := &bufferRecorder{header: http.Header{}}
+		next.ServeHTTP(rec, req)
+		if rec.status != http.StatusOK || len(rec.header.Values("Set-Cookie")) > 0 ||
+			strings.Contains(rec.header.Get("Cache-Control"), "no-store") {
+			return nil, time.Time{}, errUncacheable
+		}
+		return encodePage(rec.body.Bytes()), time.Time{}, nil
+	}
+}
+
+// key is the cache key of page k under version v.
+func (p *pageCache) key(v int64, k string) string {
+	return "page:" + p.build + ":v" + strconv.FormatInt(v, 10) + ":" + k
+}
+
+// etag is the entity tag of page k under version v in one encoding: it
+// changes exactly when the page may, so any instance can answer a
+// conditional request from the version alone.
+func (p *pageCache) etag(v int64, k string, gz bool) string {
+	t := `"` + p.build + "-" + strconv.FormatInt(v, 10) + "-" + k
+	if gz {
+		t += "-gz"
+	}
+	return t + `"`
+}
+
+// PageStats counts what the page cache did since start: Fills are the
+// pages read from or stored in the shared cache (package fill's counts),
+// MemoryHits the requests answered from the in-process copy or with 304
+// Not Modified, without reading a page.
+type PageStats struct {
+	Fills      fill.Stats
+	MemoryHits uint64
+}
+
+func (p *pageCache) stats() PageStats {
+	return PageStats{Fills: p.group.Stats(), MemoryHits: p.memHits.Load()}
+}
+
+// encodePage stores body and its gzip compression in one value: 'P', the
+// body's length (uvarint), the body, the compressed body.
+func encodePage(body []byte) []byte {
+	var gz bytes.Buffer
+	gz.Grow(len(body) / 4)
+	zw := gzip.NewWriter(&gz)
+	zw.Write(body)
+	zw.Close()
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(body)+gz.Len())
+	b = append(b, 'P')
+	b = binary.AppendUvarint(b, uint64(len(body)))
+	b = append(b, body...)
+	return append(b, gz.Bytes()...)
+}
+
+var errCorruptPage = errors.New("web: corrupt cached page")
+
+func decodePage(b []byte) (*pageEntry, error) {
+	if len(b) == 0 || b[0] != 'P' {
+		return nil, errCorruptPage
+	}
+	n, m := binary.Uvarint(b[1:])
+	if m <= 0 || n > uint64(len(b)-1-m) {
+		return nil, errCorruptPage
+	}
+	rest := b[1+m:]
+	return &pageEntry{body: rest[:n], gz: rest[n:]}, nil
+}
+
+// acceptsGzip reports whether the client takes a gzip body.
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			continue
+		}
+		q, hasQ := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q=")
+		if !hasQ {
+			return true
+		}
+		f, err := strconv.ParseFloat(q, 64)
+		return err == nil && f > 0
+	}
+	return false
+}
+
+// etagMatch reports whether an If-None-Match header names etag (weak
+// comparison, as RFC 9110 asks for If-None-Match).
+func etagMatch(header, etag string) bool {
+	if header == "" {
+		return false
+	}
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// bufferRecorder captures a response in memory.
+type bufferRecorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (rec *bufferRecorder) Header() http.Header { return rec.header }
+
+func (rec *bufferRecorder) WriteHeader(status int) {
+	if rec.status == 0 {
+		rec.status = status
+	}
+}
+
+func (rec *bufferRecorder) Write(b []byte) (int, error) {
+	rec.WriteHeader(http.StatusOK)
+	return rec.body.Write(b)
+}
+
+// pageMemory keeps the pages of one version in process memory, up to max
+// bytes. Entries under a version never change, so they can be served
+// without asking the shared cache for more than the version; they are
+// dropped when a newer version is seen. A nil *pageMemory keeps nothing.
+// It is safe for concurrent use.
+type pageMemory struct {
+	mu      sync.RWMutex
+	version int64
+	entries map[string]*pageEntry
+	size    int
+	max     int
+}
+
+func newPageMemory(max int) *pageMemory {
+	return &pageMemory{max: max, entries: map[string]*pageEntry{}}
+}
+
+func (m *pageMemory) get(v int64, k string) *pageEntry {
+	if m == nil {
+		return nil
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if v != m.version {
+		return nil
+	}
+	return m.entries[k]
+}
+
+func (m *pageMemory) put(v int64, k string, e *pageEntry) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case v < m.version:
+		return
+	case v > m.version:
+		m.version, m.entries, m.size = v, map[string]*pageEntry{}, 0
+	}
+	if _, ok := m.entries[k]; ok {
+		return
+	}
+	if n := len(e.body) + len(e.gz); m.size+n <= m.max {
+		m.entries[k] = e
+		m.size += n
+	}
+}
