@@ -75,6 +75,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	return serve(ctx, cfg, log, app.Handler(), ready)
 }
 
+// readHeaderTimeout is how long a client has to send a request's headers:
+// a slow client holding connections open is cut off after it.
+const readHeaderTimeout = 5 * time.Second
+
 // serve listens until ctx is done, then shuts down gracefully: in-flight
 // requests get cfg.ShutdownTimeout to finish.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Handler, ready chan<- string) error {
@@ -84,7 +88,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Hand
 	}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: readHeaderTimeout,
+		MaxHeaderBytes:    web.MaxHeaderBytes,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30*time.Second + cfg.SlowQuery,
 		IdleTimeout:       2 * time.Minute,

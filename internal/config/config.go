@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,12 @@ const (
 type Config struct {
 	// Addr is the listen address: TASKLIST_ADDR, else ":" + PORT.
 	Addr string
+	// AllowedHosts lists the host names the app answers for
+	// (TASKLIST_ALLOWED_HOSTS), lower case, IPv6 addresses without
+	// brackets: a name, "*" for any, or ".example.com" for that domain and
+	// its subdomains. Unset, it is the loopback names and the host Addr
+	// names, if any.
+	AllowedHosts []string
 	// DatabaseURL selects the database (DATABASE_URL); tasks.DefaultURL,
 	// an SQLite file, when unset.
 	DatabaseURL string
@@ -95,6 +102,7 @@ func Load(getenv func(string) string) (Config, error) {
 	} else if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		p.fail("TASKLIST_ADDR %q is not host:port", c.Addr)
 	}
+	c.AllowedHosts = p.allowedHosts("TASKLIST_ALLOWED_HOSTS", c.Addr)
 	if err := c.LogLevel.UnmarshalText([]byte(p.str("TASKLIST_LOG_LEVEL", "info"))); err != nil {
 		p.fail("TASKLIST_LOG_LEVEL must be debug, info, warn or error")
 	}
@@ -171,6 +179,7 @@ func (c Config) CacheBackend() string {
 func (c Config) LogValue() slog.Value {
 	attrs := []slog.Attr{
 		slog.String("addr", c.Addr),
+		slog.String("allowed_hosts", strings.Join(c.AllowedHosts, ",")),
 		slog.String("database", RedactURL(c.DatabaseURL)),
 		slog.String("cache", c.CacheBackend()),
 		slog.String("invalidation", c.Invalidation),
@@ -264,6 +273,43 @@ func (p *parser) oneOf(name, def string, allowed ...string) string {
 	}
 	p.fail("%s=%q must be one of %s", name, v, strings.Join(allowed, ", "))
 	return def
+}
+
+// allowedHosts reads a comma-separated list of host names, "*" or
+// ".domain" entries, like Django's ALLOWED_HOSTS. Unset, it is localhost,
+// 127.0.0.1 and ::1, plus the host of addr when addr names one (not a
+// wildcard address such as 0.0.0.0).
+func (p *parser) allowedHosts(name, addr string) []string {
+	v := getenvTrim(p.getenv, name)
+	if v == "" {
+		hosts := []string{"localhost", "127.0.0.1", "::1"}
+		host, _, _ := net.SplitHostPort(addr)
+		host = strings.ToLower(host)
+		if ip := net.ParseIP(host); host != "" && !slices.Contains(hosts, host) && (ip == nil || !ip.IsUnspecified()) {
+			hosts = append(hosts, host)
+		}
+		return hosts
+	}
+	var hosts []string
+	for _, h := range strings.Split(strings.ToLower(v), ",") {
+		h = strings.TrimSpace(h)
+		bare := strings.Trim(strings.TrimPrefix(h, "."), "[]")
+		switch {
+		case h == "":
+			continue
+		case h == "*", net.ParseIP(bare) != nil:
+		case bare == "" || strings.ContainsFunc(bare, func(r rune) bool {
+			return !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '.' || r == '_')
+		}):
+			p.fail("%s: %q is not a host name, \"*\" or \".domain\" (no scheme, port or path)", name, h)
+			continue
+		}
+		hosts = append(hosts, strings.NewReplacer("[", "", "]", "").Replace(h))
+	}
+	if len(hosts) == 0 {
+		p.fail("%s names no host", name)
+	}
+	return hosts
 }
 
 // layers reads a comma list of query, fragment and page, or "none";

@@ -21,6 +21,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	want := Config{
 		Addr:            ":8000",
+		AllowedHosts:    []string{"localhost", "127.0.0.1", "::1"},
 		DatabaseURL:     "sqlite:tasklist.db",
 		LocalCacheBytes: 64 << 20,
 		CachePrefix:     "tasklist:",
@@ -73,6 +74,35 @@ func TestLoadCacheSelection(t *testing.T) {
 	}
 }
 
+func TestLoadAllowedHosts(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"default", nil, []string{"localhost", "127.0.0.1", "::1"}},
+		{"addr names a host", map[string]string{"TASKLIST_ADDR": "Tasks.Internal:8080"}, []string{"localhost", "127.0.0.1", "::1", "tasks.internal"}},
+		{"addr names an ipv6 address", map[string]string{"TASKLIST_ADDR": "[fd00::7]:8080"}, []string{"localhost", "127.0.0.1", "::1", "fd00::7"}},
+		{"addr names a loopback host", map[string]string{"TASKLIST_ADDR": "127.0.0.1:0"}, []string{"localhost", "127.0.0.1", "::1"}},
+		{"addr names no host", map[string]string{"TASKLIST_ADDR": ":8080"}, []string{"localhost", "127.0.0.1", "::1"}},
+		{"addr is a wildcard", map[string]string{"TASKLIST_ADDR": "0.0.0.0:8080"}, []string{"localhost", "127.0.0.1", "::1"}},
+		{"set replaces the default", map[string]string{"TASKLIST_ALLOWED_HOSTS": " Tasks.Example.com, .example.org ,[::1],10.0.0.1,", "TASKLIST_ADDR": "a.example:1"},
+			[]string{"tasks.example.com", ".example.org", "::1", "10.0.0.1"}},
+		{"any", map[string]string{"TASKLIST_ALLOWED_HOSTS": "*"}, []string{"*"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(env(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, c.AllowedHosts); diff != "" {
+				t.Errorf("AllowedHosts (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	tests := map[string]map[string]string{
 		"bad port":            {"PORT": "eighty"},
@@ -87,6 +117,11 @@ func TestLoadErrors(t *testing.T) {
 		"memcachier, no user": {"MEMCACHIER_SERVERS": "a:1", "MEMCACHIER_PASSWORD": "hunter2"},
 		"memcachier, no pass": {"MEMCACHIER_SERVERS": "a:1", "MEMCACHIER_USERNAME": "u"},
 		"bad server":          {"MEMCACHE_SERVERS": "a:b:c"},
+		"host with scheme":    {"TASKLIST_ALLOWED_HOSTS": "https://tasks.example"},
+		"host with port":      {"TASKLIST_ALLOWED_HOSTS": "tasks.example:443"},
+		"host with path":      {"TASKLIST_ALLOWED_HOSTS": "tasks.example/app"},
+		"no host":             {"TASKLIST_ALLOWED_HOSTS": " , "},
+		"lone dot":            {"TASKLIST_ALLOWED_HOSTS": "."},
 	}
 	for name, kv := range tests {
 		t.Run(name, func(t *testing.T) {
