@@ -10,7 +10,7 @@ import (
 
 // TestFrameRoundTrip: a value decodes to the bytes and read time it was
 // encoded with, whatever its bytes (including ones that look like a frame),
-// and a lease decodes as a lease.
+// its frame adds Overhead bytes, and a lease decodes as a lease.
 func TestFrameRoundTrip(t *testing.T) {
 	at := time.Date(2030, time.January, 2, 3, 4, 5, 6, time.UTC)
 	tests := []struct {
@@ -28,7 +28,11 @@ func TestFrameRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, ok := decode(encode(tt.data, tt.readAt))
+			b := encode(tt.data, tt.readAt)
+			if n := len(b) - len(tt.data); n != Overhead {
+				t.Errorf("the frame adds %d bytes, Overhead says %d", n, Overhead)
+			}
+			f, ok := decode(b)
 			if !ok || f.lease {
 				t.Fatalf("decode = %+v, %v; want a value", f, ok)
 			}
