@@ -1,6 +1,7 @@
 // Package tasks is tasklist's data: the Task, the rules a task name obeys,
 // and the SQL store (SQLite, MariaDB/MySQL, PostgreSQL) with its embedded
-// migrations.
+// migrations. The store keeps its tables in a database opened by
+// internal/sqldb, which other stores may share.
 //
 // Every write bumps a revision number kept in the database in the same
 // transaction, and every read of the list reports the revision it saw. The
@@ -23,6 +24,8 @@ const MaxNameLength = 200
 var (
 	// ErrNotFound reports that no task has the given id.
 	ErrNotFound = errors.New("tasks: no such task")
+	// ErrExists reports a restore of a task whose id is in the list.
+	ErrExists = errors.New("tasks: the task exists")
 	// ErrFull reports an add to a list that holds Options.MaxTasks tasks.
 	ErrFull = errors.New("tasks: the list is full")
 	// ErrInvalidName reports a name that breaks the rules of NormalizeName.

@@ -55,37 +55,6 @@ func TestNormalizeName(t *testing.T) {
 	}
 }
 
-func TestParseURL(t *testing.T) {
-	tests := []struct {
-		in      string
-		dialect Dialect
-		dsn     string // prefix
-	}{
-		{"", SQLite, "file:tasklist.db?"},
-		{"sqlite:///var/lib/t.db", SQLite, "file:/var/lib/t.db?"},
-		{"sqlite:rel.db", SQLite, "file:rel.db?"},
-		{"data/t.db", SQLite, "file:data/t.db?"},
-		{"./t.db", SQLite, "file:./t.db?"},
-		{"mysql://u:p@db:3307/app", MySQL, "u:p@tcp(db:3307)/app?"},
-		{"mariadb://u@db/app", MySQL, "u@tcp(db:3306)/app?"},
-		{"postgres://u:p@db/app?sslmode=disable", Postgres, "postgres://u:p@db/app?sslmode=disable"},
-	}
-	for _, tt := range tests {
-		got, err := parseURL(tt.in)
-		if err != nil || got.dialect != tt.dialect || !strings.HasPrefix(got.dsn, tt.dsn) {
-			t.Errorf("parseURL(%q) = %+v, %v; want dialect %s, dsn starting %q", tt.in, got, err, tt.dialect, tt.dsn)
-		}
-	}
-	for _, bad := range []string{"redis://x", "mysql://u:secret@db/", "sqlite:"} {
-		_, err := parseURL(bad)
-		if err == nil {
-			t.Errorf("parseURL(%q) succeeded", bad)
-		} else if strings.Contains(err.Error(), "secret") {
-			t.Errorf("parseURL(%q) error reveals the password: %v", bad, err)
-		}
-	}
-}
-
 // FuzzNormalizeName: a name NormalizeName accepts is the input trimmed,
 // non-empty, at most MaxNameLength characters of valid UTF-8, with a visible
 // character and no control or bidirectional-control ones, and normalizing it

@@ -44,7 +44,7 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	_, err := s.tasks.Remove(r.Context(), id)
+	_, _, err := s.tasks.Remove(r.Context(), id)
 	s.afterWrite(w, r, err)
 }
 

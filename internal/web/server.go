@@ -46,7 +46,8 @@ type TaskService interface {
 	Page(ctx context.Context, after int64, n int) (tasks.Page, error)
 	Add(ctx context.Context, name string) (tasks.Task, int64, error)
 	Toggle(ctx context.Context, id int64) (tasks.Task, int64, error)
-	Remove(ctx context.Context, id int64) (int64, error)
+	Remove(ctx context.Context, id int64) (tasks.Task, int64, error)
+	Restore(ctx context.Context, t tasks.Task) (tasks.Task, int64, error)
 }
 
 // HealthCheck is one dependency /healthz reports on. A failing Critical
