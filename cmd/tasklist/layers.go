@@ -35,7 +35,7 @@ func webConfig(ctx context.Context, cfg config.Config, log *slog.Logger, store *
 	// fragment render includes that query.
 	lease := fill.LeaseTTL(cfg.SlowQuery)
 	cached, err := taskcache.New(store, c, taskcache.Options{
-		Strategy: taskcache.Strategy(cfg.Invalidation),
+		Strategy: cfg.Invalidation,
 		TTL:      cfg.CacheTTL,
 		MaxAge:   cfg.CacheMaxAge,
 		Uncached: !cfg.Layers.Query,

@@ -59,6 +59,10 @@ type Spec struct {
 	Key string
 	// TTL is how long a stored value lives in the cache.
 	TTL time.Duration
+	// TTLOf, when set, gives the TTL of a loaded value instead, for values
+	// that carry their own end (a session); a value it gives no positive
+	// TTL is not stored.
+	TTLOf func(data []byte) time.Duration
 	// MaxStale, when positive, bounds staleness by time instead of by
 	// invalidation: a value is served only until MaxStale has passed since
 	// the source read it reflects began. Zero: until it is deleted.

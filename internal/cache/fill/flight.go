@@ -127,12 +127,17 @@ func (g *Group) fillLeased(ctx context.Context, f *flight, spec Spec) (Result, u
 		g.release(ctx, spec.Key)
 		return Result{}, 0, err
 	}
-	if lease == 0 { // the lease's token is unknown: it cannot be filled
+	ttl, keep := spec.TTL, true
+	if spec.TTLOf != nil {
+		ttl = spec.TTLOf(res.Data)
+		keep = ttl > 0
+	}
+	if lease == 0 || !keep { // the lease's token is unknown, or nothing to keep
 		g.release(ctx, spec.Key)
 		return res, fresh, nil
 	}
 	swapped := g.seq.Add(1)
-	err = g.c.CompareAndSwap(ctx, cache.Item{Key: spec.Key, Value: encode(res.Data, res.ReadAt), TTL: spec.TTL, CAS: lease})
+	err = g.c.CompareAndSwap(ctx, cache.Item{Key: spec.Key, Value: encode(res.Data, res.ReadAt), TTL: ttl, CAS: lease})
 	switch {
 	case err == nil:
 		g.stats.sets.Add(1)
