@@ -95,7 +95,13 @@ const (
 
 var outcomeNames = [...]string{Hit: "hit", Miss: "miss", Bypass: "bypass"}
 
-func (o Outcome) String() string { return outcomeNames[o] }
+// String names the outcome as Server-Timing and the logs show it.
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return "unknown"
+}
 
 // Result is a value and where it came from.
 type Result struct {

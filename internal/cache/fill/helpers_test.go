@@ -130,6 +130,9 @@ type faults struct {
 	down atomic.Bool
 	// failCAS fails the next CompareAndSwap.
 	failCAS atomic.Bool
+	// lateAdd makes the next Add reach the server, then answer a timeout,
+	// as a reply that comes too late does.
+	lateAdd atomic.Bool
 	// beforeWrite runs before each Set and Add; afterGet and afterCAS
 	// after each call of theirs.
 	beforeWrite atomic.Pointer[func()]
@@ -176,7 +179,11 @@ func (f *faults) Add(ctx context.Context, it cache.Item) error {
 		return errInjected
 	}
 	runHook(&f.beforeWrite)
-	return f.Backend.Add(ctx, it)
+	err := f.Backend.Add(ctx, it)
+	if err == nil && f.lateAdd.Swap(false) {
+		return context.DeadlineExceeded
+	}
+	return err
 }
 
 func (f *faults) CompareAndSwap(ctx context.Context, it cache.Item) error {
