@@ -39,6 +39,9 @@ type Options struct {
 	Only *regexp.Regexp
 	// Stampede runs the cold-start stampede too.
 	Stampede bool
+	// Profile saves a CPU profile of the app under load in each mode
+	// (TASKLIST_PPROF_ADDR), into the results' profiles/ folder.
+	Profile bool
 	// OutDir receives the results and the servers' logs.
 	OutDir string
 	// RepoDir is the module root, where tasklist is built from.
@@ -282,8 +285,9 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 		srv     *proc
 		base    string
 		dbURL   string
-		err     error
-		txStart int64
+		err       error
+		txStart   int64
+		pprofAddr string
 	)
 	switch m.kind {
 	case report.Bare:
@@ -291,8 +295,17 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 	case report.Nginx:
 		srv, base, err = r.startNginx(ctx)
 	default:
-		var a *app
-		a, err = r.startApp(ctx, fmt.Sprintf("app-%02d", i), m, nil)
+		var (
+			a     *app
+			extra []string
+		)
+		if r.opts.Profile {
+			if pprofAddr, err = freeAddr(); err != nil {
+				return res, err
+			}
+			extra = append(extra, "TASKLIST_PPROF_ADDR="+pprofAddr)
+		}
+		a, err = r.startApp(ctx, fmt.Sprintf("app-%02d", i), m, extra)
 		if a != nil {
 			srv, base, dbURL = a.proc, a.base, a.dbURL
 		}
@@ -321,9 +334,20 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 	if m.mixed {
 		spec.writesEvery, spec.ids = r.opts.WritesEvery, r.pageIDs
 	}
+	var profiled chan error
+	if pprofAddr != "" {
+		profiled = make(chan error, 1)
+		name := fmt.Sprintf("%02d-%s.pprof", i, regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(m.key(), "-"))
+		go func() { profiled <- saveProfile(pprofAddr, r.opts.Duration, filepath.Join(r.opts.OutDir, "profiles", name)) }()
+	}
 	lr, err := runWrk(ctx, r.opts.Wrk, r.work, spec)
 	if err != nil {
 		return res, err
+	}
+	if profiled != nil {
+		if err := <-profiled; err != nil {
+			return res, fmt.Errorf("profile: %w", err)
+		}
 	}
 	res.Requests, res.Seconds, res.RPS, res.P50, res.P99, res.Errors = lr.requests, lr.seconds, lr.rps(), lr.p50, lr.p99, lr.errors
 	if mcBefore != nil {
@@ -343,6 +367,21 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 		res.DBQueries = perRequest(txEnd-txStart, lr.requests+warmUp)
 	}
 	return res, nil
+}
+
+// saveProfile takes a CPU profile of the app while wrk drives it: from a
+// second into the run to a second before its end.
+func saveProfile(addr string, d time.Duration, file string) error {
+	time.Sleep(time.Second)
+	secs := max(int(d.Seconds())-2, 1)
+	body, err := get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(file, body, 0o644)
 }
 
 func perRequest(n, requests int64) *float64 {
