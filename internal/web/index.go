@@ -3,6 +3,8 @@ package web
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -38,13 +40,49 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		s.clientError(w, r, http.StatusBadRequest, "The page parameter must be a task id: a positive whole number.")
 		return
 	}
-	body, err := s.renderIndex(r.Context(), after, s.takeFlash(r.Context()))
+	flash := s.takeFlash(r.Context())
+	list, err := s.listFragment(r.Context(), after)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", pageCacheControl)
-	writeHTML(w, http.StatusOK, body)
+	if flash == nil {
+		// The usual page: the frame around the list, no template run.
+		writeHTML(w, http.StatusOK, s.indexFrame.head, list, s.indexFrame.tail)
+		return
+	}
+	var buf bytes.Buffer
+	if err := s.pages["index.html"].ExecuteTemplate(&buf, "layout", indexView{List: template.HTML(list), Flash: flash}); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	writeHTML(w, http.StatusOK, buf.Bytes())
+}
+
+// frame is index.html's layout around the list fragment, rendered once at
+// start: the page without a flash message is head, the list, tail. Sending
+// it costs no template run and no copy of the list.
+type frame struct {
+	head, tail []byte
+}
+
+// listMark stands for the list fragment while the frame is rendered; it
+// cannot come out of the template otherwise (html/template escapes "<").
+const listMark = "<tasklist-list-fragment>"
+
+// newFrame renders index.html with listMark as the list and cuts the
+// result there.
+func newFrame(t *template.Template) (frame, error) {
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", indexView{List: listMark}); err != nil {
+		return frame{}, fmt.Errorf("web: render the page's frame: %w", err)
+	}
+	head, tail, ok := bytes.Cut(buf.Bytes(), []byte(listMark))
+	if !ok || bytes.Contains(tail, []byte(listMark)) {
+		return frame{}, errors.New("web: index.html must show its list exactly once")
+	}
+	return frame{head: head, tail: tail}, nil
 }
 
 // pageParam reads the query parameter "after": absent is 0, otherwise a
@@ -69,20 +107,6 @@ func canonicalID(v string) (int64, bool) {
 	}
 	id, err := strconv.ParseInt(v, 10, 64)
 	return id, err == nil
-}
-
-// renderIndex renders the whole page for the tasks after the id after,
-// with flash when not nil.
-func (s *Server) renderIndex(ctx context.Context, after int64, flash *flashView) ([]byte, error) {
-	list, err := s.listFragment(ctx, after)
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	if err := s.pages["index.html"].ExecuteTemplate(&buf, "layout", indexView{List: template.HTML(list), Flash: flash}); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 // listFragment is the task-list fragment for the page after the id after:

@@ -20,12 +20,18 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	writeHTML(w, status, buf.Bytes())
 }
 
-// writeHTML sends body as an HTML page.
-func writeHTML(w http.ResponseWriter, status int, body []byte) {
+// writeHTML sends an HTML page, the concatenation of parts.
+func writeHTML(w http.ResponseWriter, status int, parts ...[]byte) {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Content-Length", strconv.Itoa(n))
 	w.WriteHeader(status)
-	w.Write(body)
+	for _, p := range parts {
+		w.Write(p)
+	}
 }
 
 // errorPage is what error.html shows.

@@ -122,7 +122,9 @@ type Server struct {
 	static   http.Handler
 	pageSize int
 	frags    *fragments // nil when the fragment cache is off
-	pcache   *pageCache // nil when the page cache is off
+	// indexFrame is index.html around its list, rendered once.
+	indexFrame frame
+	pcache     *pageCache // nil when the page cache is off
 
 	sessions     *scs.SessionManager // nil: no sessions
 	sessionIdle  time.Duration
@@ -156,6 +158,11 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.pages[page] = t
 	}
+	f, err := newFrame(s.pages["index.html"])
+	if err != nil {
+		return nil, err
+	}
+	s.indexFrame = f
 	static, err := fs.Sub(files, "static")
 	if err != nil {
 		return nil, fmt.Errorf("web: static files: %w", err)
