@@ -22,6 +22,9 @@ import (
 // list but finds every unchanged row in the cache (one multi-get) and
 // renders and stores only the rows that changed.
 //
+// Like pages, the list fragments of the current version are also kept in
+// process memory (see pageCache), so a hit reads only the version.
+//
 // Neither needs invalidating. A list fragment's key names the version, and
 // what is stored under it shows that revision or a later one; a row's key is
 // a hash of what the row shows, so a renamed, toggled or re-used id can
@@ -34,8 +37,9 @@ type fragments struct {
 	lists    *fill.Group
 	ttl      time.Duration
 	build    string // changes with the templates: see templateBuild
+	mem      *pageMemory
 
-	rowHits, rowMisses, rowSets atomic.Uint64
+	memHits, rowHits, rowMisses, rowSets atomic.Uint64
 }
 
 // list returns the task-list fragment of the page that sel names, for the
@@ -44,9 +48,18 @@ type fragments struct {
 // all the requests that want it (package fill).
 func (f *fragments) list(ctx context.Context, sel string, load func(context.Context) ([]byte, error)) ([]byte, error) {
 	key := func(v int64) string { return "frag:list:" + f.build + ":v" + strconv.FormatInt(v, 10) + ":" + sel }
-	v, items, err := f.versions.VersionWith(ctx, func(v int64) []string { return []string{key(v)} })
+	v, items, err := f.versions.VersionWith(ctx, func(v int64) []string {
+		if f.mem.get(v, sel) != nil {
+			return nil // the version alone will do
+		}
+		return []string{key(v)}
+	})
 	if err != nil {
 		return nil, err
+	}
+	if e := f.mem.get(v, sel); e != nil {
+		f.memHits.Add(1)
+		return e.body, nil
 	}
 	k := key(v)
 	it, gerr := cache.Lookup(items, k)
@@ -57,7 +70,11 @@ func (f *fragments) list(ctx context.Context, sel string, load func(context.Cont
 			return b, time.Time{}, err
 		},
 	}, it, gerr)
-	return r.Data, err
+	if err != nil {
+		return nil, err
+	}
+	f.mem.put(v, sel, &pageEntry{body: r.Data})
+	return r.Data, nil
 }
 
 // rows returns the rendered row of each task: those in the cache from one
@@ -109,13 +126,15 @@ func (f *fragments) rowKey(t tasks.Task) string {
 
 // FragmentStats counts what the fragment cache did since start.
 type FragmentStats struct {
-	// Lists counts the fills of task-list fragments.
-	Lists fill.Stats
+	// Lists counts the fills of task-list fragments; MemoryHits the
+	// list fragments served from the in-process copy instead.
+	Lists      fill.Stats
+	MemoryHits uint64
 	// RowHits and RowMisses count rows found in the cache or rendered;
 	// RowSets the rendered rows stored.
 	RowHits, RowMisses, RowSets uint64
 }
 
 func (f *fragments) stats() FragmentStats {
-	return FragmentStats{Lists: f.lists.Stats(), RowHits: f.rowHits.Load(), RowMisses: f.rowMisses.Load(), RowSets: f.rowSets.Load()}
+	return FragmentStats{Lists: f.lists.Stats(), MemoryHits: f.memHits.Load(), RowHits: f.rowHits.Load(), RowMisses: f.rowMisses.Load(), RowSets: f.rowSets.Load()}
 }

@@ -34,15 +34,19 @@ import (
 type countingBackend struct {
 	cache.Backend
 	calls atomic.Int64
+	// keysRead counts the keys that reads asked for.
+	keysRead atomic.Int64
 }
 
 func (b *countingBackend) Get(ctx context.Context, key string) (cache.Item, error) {
 	b.calls.Add(1)
+	b.keysRead.Add(1)
 	return b.Backend.Get(ctx, key)
 }
 
 func (b *countingBackend) GetMulti(ctx context.Context, keys []string) (map[string]cache.Item, error) {
 	b.calls.Add(1)
+	b.keysRead.Add(int64(len(keys)))
 	return b.Backend.GetMulti(ctx, keys)
 }
 
@@ -211,7 +215,7 @@ func TestPageHitCost(t *testing.T) {
 						t.Fatalf("first GET / rows = %v", rows(body))
 					}
 					for i := range 3 {
-						lists, revs, calls := app.src.lists.Load(), app.src.revisions.Load(), app.backend.calls.Load()
+						lists, revs, calls, keys := app.src.lists.Load(), app.src.revisions.Load(), app.backend.calls.Load(), app.backend.keysRead.Load()
 						resp, body := app.get(t, "/")
 						if resp.StatusCode != 200 || !slices2(rows(body), "one", "two") {
 							t.Fatalf("hit %d: %d %v", i, resp.StatusCode, rows(body))
@@ -221,6 +225,11 @@ func TestPageHitCost(t *testing.T) {
 						}
 						if d := app.backend.calls.Load() - calls; d > 1 {
 							t.Errorf("hit %d made %d cache round trips, want at most 1", i, d)
+						}
+						// The page itself comes from process memory, with
+						// either backend: the version alone is read.
+						if d := app.backend.keysRead.Load() - keys; d != 1 {
+							t.Errorf("hit %d read %d keys from the cache, want 1 (the version)", i, d)
 						}
 					}
 				})
@@ -261,11 +270,15 @@ func TestFragmentsRenderOnlyChangedRows(t *testing.T) {
 	if got, want := rows(body), []string{"a", "b", "c", "d", "e"}; !cmp.Equal(got, want) {
 		t.Errorf("after second toggle rows = %v, want %v", got, want)
 	}
-	// The list fragment is reused while nothing changes.
-	lists := app.src.lists.Load()
+	// The list fragment is reused while nothing changes, from process
+	// memory: only the version is read from the cache.
+	lists, keys := app.src.lists.Load(), app.backend.keysRead.Load()
 	app.get(t, "/")
 	if app.src.lists.Load() != lists {
 		t.Errorf("an unchanged page queried the list again")
+	}
+	if d := app.backend.keysRead.Load() - keys; d != 1 {
+		t.Errorf("an unchanged page read %d keys from the cache, want 1 (the version)", d)
 	}
 }
 

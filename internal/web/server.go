@@ -91,8 +91,8 @@ type Config struct {
 	// waiting for it (see fill.Options).
 	LeaseTTL time.Duration
 	// PageMemory bounds, in bytes, the pages of the current version kept
-	// in process memory when Cache is not in-process itself (default
-	// DefaultPageMemory).
+	// in process memory, and apart from them the list fragments (default
+	// DefaultPageMemory each).
 	PageMemory int
 	// Personal reports whether the response to r holds something for its
 	// visitor alone; such requests bypass the page cache. A waiting flash
@@ -188,14 +188,14 @@ func (s *Server) setUpCaches(cfg Config) error {
 	}
 	ttl := cmp.Or(cfg.CacheTTL, time.Hour)
 	fo := fill.Options{LeaseTTL: cfg.LeaseTTL}
+	memory := cmp.Or(cfg.PageMemory, DefaultPageMemory)
 	if cfg.Fragments {
-		s.frags = &fragments{c: cfg.Cache, versions: cfg.Versions, lists: fill.New(cfg.Cache, fo), ttl: ttl, build: build}
+		s.frags = &fragments{c: cfg.Cache, versions: cfg.Versions, lists: fill.New(cfg.Cache, fo), ttl: ttl, build: build,
+			mem: newPageMemory(memory)}
 	}
 	if cfg.Pages {
-		s.pcache = &pageCache{versions: cfg.Versions, group: fill.New(cfg.Cache, fo), ttl: ttl, build: build, personal: s.personal}
-		if cfg.Cache.Name() != "local" {
-			s.pcache.mem = newPageMemory(cmp.Or(cfg.PageMemory, DefaultPageMemory))
-		}
+		s.pcache = &pageCache{versions: cfg.Versions, group: fill.New(cfg.Cache, fo), ttl: ttl, build: build, personal: s.personal,
+			mem: newPageMemory(memory)}
 	}
 	return nil
 }
