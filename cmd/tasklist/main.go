@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/tasklist/tasklist/internal/config"
+	"github.com/tasklist/tasklist/internal/logbuf"
 	"github.com/tasklist/tasklist/internal/session"
 	"github.com/tasklist/tasklist/internal/sqldb"
 	"github.com/tasklist/tasklist/internal/tasks"
@@ -33,7 +34,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
+	// Logs are buffered and written a few times a second: a line per
+	// request then costs no system call of its own.
+	logs := logbuf.New(os.Stderr, logbuf.DefaultInterval)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, logs, nil)
+	logs.Close()
+	if err != nil {
 		reportError(os.Stderr, err)
 		os.Exit(1)
 	}
