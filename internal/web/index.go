@@ -17,7 +17,9 @@ const DefaultPageSize = 100
 
 // listView is what the task-list template shows: one page of rows.
 type listView struct {
-	Rows []template.HTML
+	// Rows are the rendered rows, each after a line break and the
+	// indentation of the table's body.
+	Rows template.HTML
 	// Total is the number of tasks; First and Last number the page's
 	// first and last task, from 1.
 	Total, First, Last int
@@ -139,21 +141,32 @@ func (s *Server) renderList(ctx context.Context, page tasks.Page) ([]byte, error
 	if page.Next != 0 {
 		view.Next = pageURL(page.Next)
 	}
-	var err error
+	// Rows are about 600 bytes each.
+	rows := make([]byte, 0, len(page.Tasks)*(len(rowIndent)+640))
 	if s.frags != nil {
-		view.Rows, err = s.frags.rows(ctx, page.Tasks, s.renderRow)
+		cached, err := s.frags.rows(ctx, page.Tasks, s.renderRow)
+		if err != nil {
+			return nil, err
+		}
+		for _, row := range cached {
+			rows = append(append(rows, rowIndent...), row...)
+		}
 	} else {
-		view.Rows, err = renderEach(page.Tasks, s.renderRow)
+		for _, t := range page.Tasks {
+			rows = s.rows.render(append(rows, rowIndent...), t)
+		}
 	}
-	if err != nil {
-		return nil, err
-	}
+	view.Rows = template.HTML(rows) // rendered by our own template
 	var buf bytes.Buffer
+	buf.Grow(len(rows) + 2048)
 	if err := s.pages["index.html"].ExecuteTemplate(&buf, "task-list", view); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
 }
+
+// rowIndent comes before each row in the table's body.
+const rowIndent = "\n      "
 
 // pageURL links to the page after the id after.
 func pageURL(after int64) string {
@@ -165,20 +178,5 @@ func pageURL(after int64) string {
 
 // renderRow renders one task's row of the table.
 func (s *Server) renderRow(t tasks.Task) ([]byte, error) {
-	var buf bytes.Buffer
-	err := s.pages["index.html"].ExecuteTemplate(&buf, "task-row", t)
-	return buf.Bytes(), err
-}
-
-// renderEach renders every task's row with render.
-func renderEach(ts []tasks.Task, render func(tasks.Task) ([]byte, error)) ([]template.HTML, error) {
-	rows := make([]template.HTML, len(ts))
-	for i, t := range ts {
-		b, err := render(t)
-		if err != nil {
-			return nil, err
-		}
-		rows[i] = template.HTML(b)
-	}
-	return rows, nil
+	return s.rows.render(make([]byte, 0, 640), t), nil
 }

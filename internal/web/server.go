@@ -122,8 +122,10 @@ type Server struct {
 	static   http.Handler
 	pageSize int
 	frags    *fragments // nil when the fragment cache is off
-	// indexFrame is index.html around its list, rendered once.
+	// indexFrame is index.html around its list, rendered once; rows is
+	// its task-row template, compiled.
 	indexFrame frame
+	rows       rowTemplate
 	pcache     *pageCache // nil when the page cache is off
 
 	sessions     *scs.SessionManager // nil: no sessions
@@ -163,6 +165,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.indexFrame = f
+	if s.rows, err = compileRow(s.pages["index.html"]); err != nil {
+		return nil, err
+	}
 	static, err := fs.Sub(files, "static")
 	if err != nil {
 		return nil, fmt.Errorf("web: static files: %w", err)

@@ -1,0 +1,68 @@
+package web
+
+import (
+	"bytes"
+	"html/template"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tasklist/tasklist/internal/tasks"
+)
+
+// TestRowsAreTheTemplate: a compiled row is, byte for byte, what the
+// task-row template renders, for names holding every printable ASCII
+// character, markup, non-ASCII text, NUL, invalid UTF-8 and the marks
+// themselves, done or not.
+func TestRowsAreTheTemplate(t *testing.T) {
+	tmpl, err := template.ParseFS(files, "templates/layout.html", "templates/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := compileRow(tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{
+		"buy milk",
+		`<script>alert('x')</script>`,
+		`a+b & "c" > d < e`,
+		"ünïcode – ✓ 日本語 👍",
+		"nul\x00byte",
+		"bad utf-8 \xff\xfe",
+		strings.Repeat("long name ", 20),
+		rowNameMark,
+		"id 7770001112223334445 in the name",
+		"",
+	}
+	for c := byte(' '); c <= '~'; c++ {
+		names = append(names, "x"+string(c)+"y")
+	}
+	created := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+	for i, name := range names {
+		for _, done := range []bool{false, true} {
+			ids := []int64{1, int64(i + 2), math.MaxInt64}
+			task := tasks.Task{ID: ids[i%len(ids)], Name: name, Done: done,
+				CreatedAt: created.Add(time.Duration(i) * time.Hour), UpdatedAt: created.Add(time.Duration(i) * time.Minute)}
+			var want bytes.Buffer
+			if err := tmpl.ExecuteTemplate(&want, "task-row", task); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want.String(), string(rt.render(nil, task))); diff != "" {
+				t.Errorf("task %+v: row (-template +compiled):\n%s", task, diff)
+			}
+		}
+	}
+}
+
+// TestCompileRowNeedsTheName: a row template that does not show the name
+// is refused rather than compiled into rows without it.
+func TestCompileRowNeedsTheName(t *testing.T) {
+	tmpl := template.Must(template.New("t").Parse(`{{define "task-row"}}<tr data-id="{{.ID}}"></tr>{{end}}`))
+	if _, err := compileRow(tmpl); err == nil || !strings.Contains(err.Error(), "must show the task's name") {
+		t.Errorf("compileRow = %v, want an error about the name", err)
+	}
+}
