@@ -43,6 +43,9 @@ type DB struct {
 	*sql.DB
 	// target is what Open parsed: the dialect, and names for errors.
 	target target
+	// writer is held by the write under way in this process, for SQLite
+	// only (see WriteTx).
+	writer chan struct{}
 }
 
 // Open connects to the database named by rawURL (DefaultURL when empty) and
@@ -65,7 +68,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	sqlDB.SetMaxOpenConns(32)
 	sqlDB.SetMaxIdleConns(16)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	db := &DB{DB: sqlDB, target: t}
+	db := &DB{DB: sqlDB, target: t, writer: make(chan struct{}, 1)}
 	if err := db.Ping(ctx); err != nil {
 		sqlDB.Close()
 		return nil, err
@@ -105,4 +108,60 @@ func (db *DB) Rebind(query string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// WriteTx runs fn in a transaction, and commits it when fn returns nil (an
+// error from fn is returned as it is, after a rollback). Write through it,
+// or through ExecContext, never through BeginTx.
+//
+// On SQLite the process's writes take turns: SQLite lets one connection
+// write at a time, and a connection that finds the lock taken retries on a
+// timer (busy_timeout) that sleeps up to 100 ms a try, so a few concurrent
+// writers make writes take hundreds of milliseconds, some seconds; queued
+// here, each starts as soon as the one before has committed. (Instances
+// sharing the file still meet SQLite's lock and its timer.) The other
+// databases take concurrent writes as they come.
+func (db *DB) WriteTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	unlock, err := db.lockWrites(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// ExecContext runs a statement that changes the database, taking its turn
+// among the process's writes on SQLite (see WriteTx). It replaces sql.DB's.
+func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	unlock, err := db.lockWrites(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return db.DB.ExecContext(ctx, query, args...)
+}
+
+// lockWrites waits for this process's turn to write to SQLite, or until
+// ctx is done; for the other databases it returns at once.
+func (db *DB) lockWrites(ctx context.Context) (unlock func(), err error) {
+	if db.target.dialect != SQLite {
+		return func() {}, nil
+	}
+	select {
+	case db.writer <- struct{}{}:
+		return func() { <-db.writer }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }

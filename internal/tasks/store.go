@@ -282,31 +282,27 @@ func (s *Store) Remove(ctx context.Context, id int64) (Task, int64, error) {
 // first takes the revision row's lock before anything else, so writers queue
 // in one order and a failed fn leaves the revision untouched.
 func (s *Store) write(ctx context.Context, op string, fn func(*sql.Tx) error) (int64, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("tasks: %s: %w", op, err)
-	}
-	defer tx.Rollback()
-	const bump = "UPDATE tasklist_meta SET revision = revision + 1 WHERE id = 1"
 	var rev int64
-	if s.db.Dialect() == sqldb.MySQL {
-		if _, err = tx.ExecContext(ctx, bump); err == nil {
-			err = tx.QueryRowContext(ctx, "SELECT revision FROM tasklist_meta WHERE id = 1").Scan(&rev)
+	err := s.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		const bump = "UPDATE tasklist_meta SET revision = revision + 1 WHERE id = 1"
+		var err error
+		if s.db.Dialect() == sqldb.MySQL {
+			if _, err = tx.ExecContext(ctx, bump); err == nil {
+				err = tx.QueryRowContext(ctx, "SELECT revision FROM tasklist_meta WHERE id = 1").Scan(&rev)
+			}
+		} else {
+			err = tx.QueryRowContext(ctx, bump+" RETURNING revision").Scan(&rev)
 		}
-	} else {
-		err = tx.QueryRowContext(ctx, bump+" RETURNING revision").Scan(&rev)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("tasks: %s: revision: %w", op, err)
-	}
-	if err := fn(tx); err != nil {
-		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrFull) || errors.Is(err, ErrExists) {
-			return 0, err
+		if err != nil {
+			return fmt.Errorf("revision: %w", err)
 		}
+		return fn(tx)
+	})
+	switch {
+	case errors.Is(err, ErrNotFound) || errors.Is(err, ErrFull) || errors.Is(err, ErrExists):
+		return 0, err
+	case err != nil:
 		return 0, fmt.Errorf("tasks: %s: %w", op, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("tasks: %s: commit: %w", op, err)
 	}
 	return rev, nil
 }
