@@ -53,6 +53,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return bench.ServeBytes(ctx, args[2], body)
 	}
 	opts, err := options(args, out)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // -h: the flags were printed
+	}
 	if err != nil {
 		return err
 	}

@@ -44,8 +44,11 @@ type Options struct {
 	Profile bool
 	// OutDir receives the results and the servers' logs.
 	OutDir string
-	// RepoDir is the module root, where tasklist is built from.
-	RepoDir string
+	// RepoDir is the module root, where tasklist is built from, and
+	// BuildFlags go to its go build (the smoke test builds with -race
+	// when it runs with it, to reuse the build cache).
+	RepoDir    string
+	BuildFlags []string
 	// Self is this program, run as "Self serve-bytes FILE ADDR" for the
 	// bare handler.
 	Self string
@@ -115,7 +118,8 @@ func (r *runner) run(ctx context.Context) error {
 	r.started = time.Now()
 	r.say("building tasklist")
 	r.bin = filepath.Join(r.work, "tasklist")
-	build := exec.CommandContext(ctx, "go", "build", "-o", r.bin, "./cmd/tasklist")
+	args := append(append([]string{"build"}, r.opts.BuildFlags...), "-o", r.bin, "./cmd/tasklist")
+	build := exec.CommandContext(ctx, "go", args...)
 	build.Dir = r.opts.RepoDir
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./cmd/tasklist: %w\n%s", err, out)
@@ -282,9 +286,9 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 	res := report.Result{Key: m.key(), Kind: m.kind, Name: m.name(), DB: m.db, Cache: m.cache, Layers: m.layers,
 		Tasks: m.tasks, Workload: m.workload()}
 	var (
-		srv     *proc
-		base    string
-		dbURL   string
+		srv       *proc
+		base      string
+		dbURL     string
 		err       error
 		txStart   int64
 		pprofAddr string
@@ -338,7 +342,9 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 	if pprofAddr != "" {
 		profiled = make(chan error, 1)
 		name := fmt.Sprintf("%02d-%s.pprof", i, regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(m.key(), "-"))
-		go func() { profiled <- saveProfile(pprofAddr, r.opts.Duration, filepath.Join(r.opts.OutDir, "profiles", name)) }()
+		go func() {
+			profiled <- saveProfile(pprofAddr, r.opts.Duration, filepath.Join(r.opts.OutDir, "profiles", name))
+		}()
 	}
 	lr, err := runWrk(ctx, r.opts.Wrk, r.work, spec)
 	if err != nil {

@@ -31,16 +31,16 @@ type Run struct {
 
 // Machine describes where the run happened.
 type Machine struct {
-	CPU, Kernel, Go, Wrk string
-	Cores              int
-	MemoryMiB          int
+	CPU, Kernel, Go, Wrk  string
+	Cores                 int
+	MemoryMiB             int
 	LoadBefore, LoadAfter string
 }
 
 // Load is how the load generator drove every run.
 type Load struct {
 	Threads, Connections int
-	Duration              time.Duration
+	Duration             time.Duration
 	// WritesEvery is the mixed workload's mix: one write per this many
 	// reads.
 	WritesEvery int
