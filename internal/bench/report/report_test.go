@@ -1,0 +1,87 @@
+package report
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func ptr(v float64) *float64 { return &v }
+
+func sample() *Run {
+	one := 1
+	start := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+	return &Run{
+		Started: start, Finished: start.Add(5 * time.Minute), Command: "tasklist-bench",
+		Machine: Machine{CPU: "Test CPU <x>", Cores: 2, MemoryMiB: 1024, Go: "go1.26.8", Wrk: "wrk 4.1.0"},
+		Load:    Load{Threads: 2, Connections: 32, Duration: 10 * time.Second, WritesEvery: 50},
+		Results: []Result{
+			{Key: Bare, Kind: Bare, Name: "bare Go handler, same bytes", Workload: "read", RPS: 20000, Ratio: 1,
+				P50: 1200 * time.Microsecond, P99: 15 * time.Millisecond, PeakRSS: 10 << 20},
+			{Key: "app/x", Kind: App, Name: "all layers, memcached", DB: "sqlite", Cache: "memcached", Tasks: 100, Workload: "read",
+				RPS: 10000, Ratio: 0.5, P50: 2 * time.Millisecond, P99: 25 * time.Millisecond, CacheOps: ptr(1), DBQueries: ptr(0), PeakRSS: 30 << 20},
+			{Key: "app/y", Kind: App, Name: "layers none", DB: "postgres", Tasks: 1000, Workload: "mixed", RPS: 500, Ratio: 0.025, Errors: 3},
+		},
+		Stampede: &Stampede{Instances: 3, Requests: 200, SlowQuery: time.Second, SlowQueries: &one, P99: 1100 * time.Millisecond, How: "Counted."},
+		Targets: []Target{
+			{Name: "met one", Want: "≥ 1", Got: "2", Met: true},
+			{Name: "missed one", Want: "≥ 1", Got: "0"},
+			{Name: "absent one", Want: "≥ 1", Got: "—", Missing: true},
+		},
+		Notes: []string{"a note"},
+	}
+}
+
+func TestMarkdown(t *testing.T) {
+	md := Markdown(sample(), "chart.svg")
+	for _, want := range []string{
+		"# tasklist benchmark, 2026-11-26 14:00 UTC",
+		"Load: wrk -t2 -c32 -d10s per mode",
+		"| bare Go handler, same bytes | — | — | read | 20000 | 1.00× | 1.20 ms | 15 ms | — | — | 10.0 MiB | 0 |",
+		"| all layers, memcached | sqlite | 100 | read | 10000 | 0.50× | 2.00 ms | 25 ms | 0.00 | 1.00 | 30.0 MiB | 0 |",
+		"| layers none | postgres | 1000 | mixed | 500 | 0.03× | 0.00 ms | 0.00 ms | — | — | — | 3 |",
+		"![requests per second, each mode](chart.svg)",
+		"**1 slow queries** ran",
+		"| met one | ≥ 1 | 2 | yes |",
+		"| missed one | ≥ 1 | 0 | **missed** |",
+		"| absent one | ≥ 1 | — | not measured |",
+		"- a note",
+		"Took 5m0s.",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestSVG(t *testing.T) {
+	svg := SVG(sample())
+	for _, want := range []string{
+		`<rect x="360" y="43" width="420" height="16" fill="#555"/>`,  // the bare handler, longest
+		`<rect x="360" y="65" width="210" height="16" fill="#2a7ab8"/>`, // half of it
+		`>10000/s  0.50×<`,
+		`>layers none (postgres, 1000 tasks, mixed)<`,
+		`Test CPU &lt;x&gt;`,
+		`<line x1="780"`, // the ceiling's dashed line
+	} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("SVG lacks %q:\n%s", want, svg)
+		}
+	}
+	if !strings.HasPrefix(svg, "<svg ") || !strings.HasSuffix(svg, "</svg>\n") {
+		t.Errorf("not one svg element:\n%s", svg)
+	}
+}
+
+func TestFind(t *testing.T) {
+	run := sample()
+	if c := run.Ceiling(); c == nil || c.Key != Bare {
+		t.Errorf("Ceiling = %v", c)
+	}
+	if r := run.Find("app/y"); r == nil || r.RPS != 500 {
+		t.Errorf("Find(app/y) = %v", r)
+	}
+	if r := run.Find("nope"); r != nil {
+		t.Errorf("Find(nope) = %v", r)
+	}
+}
