@@ -68,6 +68,9 @@ type Versions interface {
 	// the keys that extra names for the version guess; items holds what
 	// was found under them when the guess was right, nil otherwise.
 	VersionWith(ctx context.Context, extra func(guess int64) []string) (v int64, items map[string]cache.Item, err error)
+	// PageAt is TaskService.Page for what is keyed by version v: the page
+	// is of revision v or later.
+	PageAt(ctx context.Context, after int64, n int, v int64) (tasks.Page, error)
 }
 
 // Config holds a Server's dependencies. Only Tasks is required.
@@ -124,6 +127,7 @@ type Server struct {
 	frags    *fragments // nil when the fragment cache is off
 	pcache   *pageCache // nil when the page cache is off
 
+	versions     Versions            // nil when no layer keys by version
 	sessions     *scs.SessionManager // nil: no sessions
 	sessionIdle  time.Duration
 	personalHook func(*http.Request) bool
@@ -181,6 +185,7 @@ func (s *Server) setUpCaches(cfg Config) error {
 	}
 	ttl := cmp.Or(cfg.CacheTTL, time.Hour)
 	fo := fill.Options{LeaseTTL: cfg.LeaseTTL}
+	s.versions = cfg.Versions
 	if cfg.Fragments {
 		s.frags = &fragments{c: cfg.Cache, versions: cfg.Versions, lists: fill.New(cfg.Cache, fo), ttl: ttl, build: build}
 	}
