@@ -1,0 +1,231 @@
+package web_test
+
+import (
+	"compress/gzip"
+	"context"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/cache/local"
+	"github.com/tasklist/tasklist/internal/cache/memcache"
+	"github.com/tasklist/tasklist/internal/config"
+	"github.com/tasklist/tasklist/internal/taskcache"
+	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/testenv"
+	"github.com/tasklist/tasklist/internal/web"
+)
+
+// The layer sets the tests use most.
+var (
+	noLayers  = config.Layers{}
+	allLayers = config.Layers{Query: true, Fragment: true, Page: true}
+)
+
+// stackOptions describe one app instance as cmd/tasklist wires it (see
+// its webConfig): its own database pool and, with any layer on, its own
+// cache client, query cache and web server.
+type stackOptions struct {
+	dbURL string
+	// backend opens this instance's cache client; unused with no layer.
+	backend  func(tb testing.TB) cache.Backend
+	prefix   string // the key prefix: one per app, shared by its instances
+	strategy taskcache.Strategy
+	ttl      time.Duration // the staleness bound under Expire (default 5s)
+	layers   config.Layers
+	slow     time.Duration // the simulated slow list query
+	pageSize int
+}
+
+// stack is one app instance.
+type stack struct {
+	handler http.Handler
+	server  *web.Server
+	src     *countingSource
+	backend *countingBackend // nil with no layer on
+}
+
+// countingSource is the real task store, counting the list queries sent to
+// the database.
+type countingSource struct {
+	*tasks.Store
+	queries atomic.Int64
+}
+
+func (s *countingSource) List(ctx context.Context) (tasks.Snapshot, error) {
+	s.queries.Add(1)
+	return s.Store.List(ctx)
+}
+
+// countingBackend is a real cache backend, counting the requests sent to
+// it: a multi-get is one, a SetMulti one per item.
+type countingBackend struct {
+	cache.Backend
+	calls atomic.Int64
+}
+
+func (b *countingBackend) Get(ctx context.Context, key string) (cache.Item, error) {
+	b.calls.Add(1)
+	return b.Backend.Get(ctx, key)
+}
+
+func (b *countingBackend) GetMulti(ctx context.Context, keys []string) (map[string]cache.Item, error) {
+	b.calls.Add(1)
+	return b.Backend.GetMulti(ctx, keys)
+}
+
+func (b *countingBackend) Set(ctx context.Context, it cache.Item) error {
+	b.calls.Add(1)
+	return b.Backend.Set(ctx, it)
+}
+
+func (b *countingBackend) Add(ctx context.Context, it cache.Item) error {
+	b.calls.Add(1)
+	return b.Backend.Add(ctx, it)
+}
+
+func (b *countingBackend) CompareAndSwap(ctx context.Context, it cache.Item) error {
+	b.calls.Add(1)
+	return b.Backend.CompareAndSwap(ctx, it)
+}
+
+func (b *countingBackend) Delete(ctx context.Context, key string) error {
+	b.calls.Add(1)
+	return b.Backend.Delete(ctx, key)
+}
+
+// migrate creates the schema of the database at dbURL, once, before any
+// instance opens it.
+func migrate(tb testing.TB, dbURL string) {
+	tb.Helper()
+	openStore(tb, dbURL, 0, true)
+}
+
+func openStore(tb testing.TB, dbURL string, slow time.Duration, migrate bool) *tasks.Store {
+	tb.Helper()
+	st, err := tasks.Open(tb.Context(), dbURL, tasks.Options{SlowQuery: slow})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	if migrate {
+		if err := st.Migrate(tb.Context(), slog.New(slog.DiscardHandler)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return st
+}
+
+// newStack starts one app instance over a migrated database.
+func newStack(tb testing.TB, o stackOptions) *stack {
+	tb.Helper()
+	s := &stack{src: &countingSource{Store: openStore(tb, o.dbURL, o.slow, false)}}
+	cfg := web.Config{Tasks: s.src, Logger: slog.New(slog.DiscardHandler), PageSize: o.pageSize}
+	if o.layers.Any() {
+		s.backend = &countingBackend{Backend: o.backend(tb)}
+		c := cache.New(s.backend, cache.Options{Prefix: o.prefix})
+		tb.Cleanup(func() { c.Close() })
+		lease := fill.LeaseTTL(o.slow)
+		store, err := taskcache.New(s.src, c, taskcache.Options{
+			Strategy: o.strategy,
+			TTL:      o.ttl,
+			Uncached: !o.layers.Query,
+			LeaseTTL: lease,
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		cfg.Tasks, cfg.Cache, cfg.Versions = store, c, store
+		cfg.Fragments, cfg.Pages, cfg.LeaseTTL = o.layers.Fragment, o.layers.Page, lease
+	}
+	srv, err := web.New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.server, s.handler = srv, srv.Handler()
+	return s
+}
+
+// memcachedBackend returns an opener of clients of the memcached servers
+// at addrs; timeout bounds one request.
+func memcachedBackend(addrs []string, timeout time.Duration) func(tb testing.TB) cache.Backend {
+	return func(tb testing.TB) cache.Backend {
+		mc, err := memcache.New(memcache.Options{Servers: addrs, Timeout: timeout, Backoff: 200 * time.Millisecond})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return mc
+	}
+}
+
+// localBackend opens an in-process cache.
+func localBackend(tb testing.TB) cache.Backend {
+	l, err := local.New(local.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return l
+}
+
+// startMemcacheds starts n memcached servers and returns their addresses.
+func startMemcacheds(tb testing.TB, n int) []string {
+	var addrs []string
+	for range n {
+		addrs = append(addrs, testenv.StartMemcached(tb, testenv.MemcachedOptions{}).Addr())
+	}
+	return addrs
+}
+
+// pageRow is what a list page shows of one task.
+type pageRow struct {
+	ID   int64
+	Name string
+	Done bool
+}
+
+var rowPattern = regexp.MustCompile(`<tr data-task-id="(\d+)"( class="task-done")?>\s*<td class="task-name">([^<]*)</td>`)
+
+// pageRows reads the task rows of a list page, in page order.
+func pageRows(body string) []pageRow {
+	rows := []pageRow{}
+	for _, m := range rowPattern.FindAllStringSubmatch(body, -1) {
+		id, _ := strconv.ParseInt(m[1], 10, 64)
+		rows = append(rows, pageRow{ID: id, Name: html.UnescapeString(m[3]), Done: m[2] != ""})
+	}
+	return rows
+}
+
+// snapshotRows is what a page showing all of snap must show.
+func snapshotRows(snap tasks.Snapshot) []pageRow {
+	rows := []pageRow{}
+	for _, t := range snap.Tasks {
+		rows = append(rows, pageRow{ID: t.ID, Name: t.Name, Done: t.Done})
+	}
+	return rows
+}
+
+// body returns a response's body, gunzipped if it is gzip-encoded.
+func body(tb testing.TB, w *httptest.ResponseRecorder) string {
+	tb.Helper()
+	if w.Header().Get("Content-Encoding") != "gzip" {
+		return w.Body.String()
+	}
+	zr, err := gzip.NewReader(w.Body)
+	if err != nil {
+		tb.Fatalf("gzip body: %v", err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		tb.Fatalf("gzip body: %v", err)
+	}
+	return string(b)
+}
