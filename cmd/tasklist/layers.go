@@ -20,6 +20,8 @@ func webConfig(ctx context.Context, cfg config.Config, log *slog.Logger, store *
 		Logger:   log,
 		PageSize: cfg.PageSize,
 		Health:   []web.HealthCheck{{Name: "database", Critical: true, Check: store.Ping}},
+
+		AllowedHosts: cfg.AllowedHosts,
 	}
 	if !cfg.Layers.Any() {
 		log.Info("caching is off (TASKLIST_CACHE_LAYERS=none)")

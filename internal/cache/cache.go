@@ -1,118 +1,314 @@
-// Package cache defines the contract every caching layer of tasklist uses
-// (query cache, fragments, pages, sessions) and the policy wrapped around it:
-// one key policy, timeouts, fail-open error handling and statistics.
-//
-// A Backend is a raw store: the in-process one (package cache/local) or a
-// memcached cluster (package cache/memcache). Callers never use a Backend
-// directly; they use *Cache, which makes every backend behave the same way.
-//
-// # TTL semantics
-//
-// An Item's TTL is how long it lives after it is written:
-//
-//   - 0 means no expiry: the item lives until it is deleted or evicted
-//     ("forever" is spelled 0, as in memcached).
-//   - A positive TTL expires the item after that long. memcached counts whole
-//     seconds, so every backend rounds a positive TTL up to the next whole
-//     second: 1ns and 1s both mean one second. TTLs longer than 30 days are
-//     sent to memcached as an absolute time, so they mean what they say.
-//   - A negative TTL is invalid (ErrInvalid).
-//
-// The cache is never the source of truth (DESIGN.md invariant 1): every error
-// a Cache returns on a read may be treated as a miss.
 package cache
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"time"
 )
 
-// Errors shared by all backends. Backends wrap them with %w, so test with
-// errors.Is.
-var (
-	// ErrMiss reports that the key is not in the cache.
-	ErrMiss = errors.New("cache: miss")
-	// ErrNotStored reports that Add found the key present, or that
-	// CompareAndSwap found the item changed or gone since it was read.
-	ErrNotStored = errors.New("cache: not stored")
-	// ErrTooLarge reports a value larger than the backend's item limit.
-	ErrTooLarge = errors.New("cache: value too large")
-	// ErrInvalid reports a malformed request: a negative TTL, a key a backend
-	// cannot take, or Increment on a value that is not a decimal number.
-	ErrInvalid = errors.New("cache: invalid request")
-	// ErrUnavailable reports that the backend could not answer: a server is
-	// down, unreachable or too slow. It is never the caller's fault.
-	ErrUnavailable = errors.New("cache: unavailable")
+const (
+	// DefaultGetTimeout bounds a read: past it a miss is cheaper than the
+	// wait, since the database can answer.
+	DefaultGetTimeout = 100 * time.Millisecond
+	// DefaultWriteTimeout bounds a write. It is longer than a read's because
+	// a lost write costs more than a lost read: a Delete that times out
+	// leaves a stale item for its TTL.
+	DefaultWriteTimeout = 250 * time.Millisecond
+	// DefaultLogInterval is how often each kind of backend error is logged.
+	DefaultLogInterval = 10 * time.Second
 )
 
-// MaxTTL is the longest relative TTL memcached accepts; longer ones are sent
-// as absolute Unix times.
-const MaxTTL = 30 * 24 * time.Hour
-
-// Item is a cached value.
-type Item struct {
-	// Key is the item's key as the backend stores it.
-	Key string
-	// Value is the item's data; a stored empty value is a hit, not a miss.
-	Value []byte
-	// TTL is how long a written item lives (see the package comment). It is
-	// not filled in on reads.
-	TTL time.Duration
-	// CAS is an opaque token set by Get and GetMulti. CompareAndSwap stores
-	// the item only if it is unchanged since the read that returned the token.
-	CAS uint64
+// Options configures New. The zero value is usable: no prefix, default
+// timeouts, the backend's item size limit, no logging.
+type Options struct {
+	// Prefix is prepended to every key, so that several apps or versions
+	// can share one memcached.
+	Prefix string
+	// GetTimeout bounds Get, GetMulti, Ping and Stats; zero means
+	// DefaultGetTimeout.
+	GetTimeout time.Duration
+	// WriteTimeout bounds Set, Add, CompareAndSwap, Delete, Increment and
+	// Touch; zero means DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// MaxItemSize, if positive, replaces the backend's MaxItemSize as the
+	// largest value passed on to it.
+	MaxItemSize int
+	// Logger receives backend failures, at most one line per kind of error
+	// per LogInterval; nil means no logging. Keys and values are never
+	// logged: keys may be session IDs.
+	Logger *slog.Logger
+	// LogInterval is the shortest time between two log lines for one kind
+	// of error; zero means DefaultLogInterval.
+	LogInterval time.Duration
+	// Now is the clock for LogInterval; nil means time.Now.
+	Now func() time.Time
 }
 
-// Backend is a raw key-value store with memcached's semantics. Keys given to
-// a Backend are already safe (see Key): at most 250 bytes, no spaces or
-// control characters. Implementations must be safe for concurrent use.
-type Backend interface {
-	// Get returns the item for key, or ErrMiss.
-	Get(ctx context.Context, key string) (Item, error)
-	// GetMulti returns the items found among keys; absent keys are left out
-	// of the map. It costs one round trip per server involved.
-	GetMulti(ctx context.Context, keys []string) (map[string]Item, error)
-	// Set stores the item unconditionally.
-	Set(ctx context.Context, item Item) error
-	// Add stores the item only if its key is absent, else ErrNotStored.
-	Add(ctx context.Context, item Item) error
-	// CompareAndSwap stores the item only if it is unchanged since the read
-	// that returned item.CAS; else ErrNotStored (changed) or ErrMiss (gone).
-	CompareAndSwap(ctx context.Context, item Item) error
-	// Delete removes key from every server that may hold a copy of it, so
-	// that an invalidation cannot miss one: with several servers a key may
-	// have been written to a stand-in while its own server was marked down.
-	// Deleting an absent key is not an error. An error means some copy may
-	// remain; the caller should retry.
-	Delete(ctx context.Context, key string) error
-	// Increment adds delta to the decimal number stored at key, wrapping at
-	// 2^64, and returns the new value, or ErrMiss when key is absent. When
-	// the number gets shorter the stored text may keep trailing spaces
-	// (memcached rewrites it in place); readers trim them.
-	Increment(ctx context.Context, key string, delta uint64) (uint64, error)
-	// Touch gives key a new TTL without reading it, or ErrMiss.
-	Touch(ctx context.Context, key string, ttl time.Duration) error
-	// Stats reports each server's state and counters.
-	Stats(ctx context.Context) ([]ServerStats, error)
-	// MaxItemSize is the largest value, in bytes, the backend stores.
-	MaxItemSize() int
-	// Name says which backend this is ("local", "memcache", "memcache+sasl"),
-	// for logs and the dashboard.
-	Name() string
-	// Close releases connections. The Backend is unusable afterwards.
-	Close() error
+// Cache is what every caching layer of tasklist uses in place of a Backend.
+// It applies one key policy (Prefix, then Key), bounds every call with a
+// timeout, refuses oversized values before they reach the backend, and fails
+// open: an error of the backend's own (down, unreachable, too slow) comes
+// back matching ErrUnavailable, is counted, and is logged without flooding.
+// Callers treat any error from a read as a miss and carry on without the
+// cache.
+//
+// A Cache is safe for concurrent use.
+type Cache struct {
+	b            Backend
+	prefix       string
+	getTimeout   time.Duration
+	writeTimeout time.Duration
+	maxItemSize  int
+	stats        counters
+	errs         *errorLog
 }
 
-// ServerStats is one server's view: the client's counters for it and, for
-// memcached, what the server's own "stats" command reports.
-type ServerStats struct {
-	// Addr is the server's address, or "local" for the in-process cache.
-	Addr string
-	// Up is false while the server is marked down after failures.
-	Up bool
-	// Client-side counters for this server.
-	Hits, Misses, Sets, Deletes, Errors uint64
-	// Server-reported figures (memcached "stats"); zero where unknown.
-	Items, Bytes, LimitBytes, Evictions, CurrConnections, Uptime uint64
+// New returns a Cache over b. The Cache owns b: Close closes it.
+func New(b Backend, opts Options) *Cache {
+	logger, now := opts.Logger, opts.Now
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Cache{
+		b:            b,
+		prefix:       opts.Prefix,
+		getTimeout:   cmp.Or(opts.GetTimeout, DefaultGetTimeout),
+		writeTimeout: cmp.Or(opts.WriteTimeout, DefaultWriteTimeout),
+		maxItemSize:  cmp.Or(opts.MaxItemSize, b.MaxItemSize()),
+		errs: &errorLog{
+			logger:   logger.With("backend", b.Name()),
+			interval: cmp.Or(opts.LogInterval, DefaultLogInterval),
+			now:      now,
+		},
+	}
 }
+
+// withTimeout bounds ctx by d, unless ctx already ends sooner.
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= d {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// Get returns the item for key, with Item.Key set to key. Any error means
+// the caller should go without the cache: ErrMiss, or an error matching
+// ErrUnavailable when the backend failed or took longer than GetTimeout.
+func (c *Cache) Get(ctx context.Context, key string) (Item, error) {
+	tctx, cancel := withTimeout(ctx, c.getTimeout)
+	it, err := c.b.Get(tctx, Key(c.prefix, key))
+	cancel()
+	if errors.Is(err, ErrMiss) {
+		c.stats.misses.Add(1)
+		return Item{}, err
+	}
+	if err != nil {
+		return Item{}, c.fail(ctx, "get", err)
+	}
+	c.stats.hits.Add(1)
+	c.stats.bytesRead.Add(uint64(len(it.Value)))
+	it.Key = key
+	return it, nil
+}
+
+// GetMulti returns the items found among keys in one round trip per
+// server, in a map keyed by the caller's keys. Absent keys are left out.
+//
+// When the backend fails for some or all of the keys (one server of a
+// cluster is down, say), the map still holds what answered, and comes with
+// an error matching ErrUnavailable: keys whose server failed are absent
+// from the map, as misses are, and a *PartialError in the error lists them
+// (as the caller's keys). The caller uses what it got and treats every
+// absent key as a miss. Keys that got no answer count as neither hits nor
+// misses; the failure counts once in Errors. Any other error (ErrInvalid)
+// comes with a nil map.
+func (c *Cache) GetMulti(ctx context.Context, keys []string) (map[string]Item, error) {
+	if len(keys) == 0 {
+		return map[string]Item{}, nil
+	}
+	bkeys := make([]string, len(keys))
+	for i, k := range keys {
+		bkeys[i] = Key(c.prefix, k)
+	}
+	tctx, cancel := withTimeout(ctx, c.getTimeout)
+	found, err := c.b.GetMulti(tctx, bkeys)
+	cancel()
+	answered := func(string) bool { return true }
+	if err != nil {
+		var partial *PartialError
+		if errors.As(err, &partial) {
+			unanswered := make(map[string]bool, len(partial.Unanswered))
+			for _, k := range partial.Unanswered {
+				unanswered[k] = true
+			}
+			answered = func(bk string) bool { return !unanswered[bk] }
+			err = partial.Err
+		} else { // nothing answered
+			found, answered = nil, func(string) bool { return false }
+		}
+		if err = c.fail(ctx, "get_multi", err); !errors.Is(err, ErrUnavailable) {
+			return nil, err
+		}
+	}
+	items := make(map[string]Item, len(found))
+	var hits, misses, bytes uint64
+	var unanswered []string
+	for i, bk := range bkeys {
+		it, ok := found[bk]
+		switch {
+		case ok:
+			it.Key = keys[i]
+			items[keys[i]] = it
+			hits++
+			bytes += uint64(len(it.Value))
+		case answered(bk):
+			misses++
+		default:
+			unanswered = append(unanswered, keys[i])
+		}
+	}
+	c.stats.hits.Add(hits)
+	c.stats.misses.Add(misses)
+	c.stats.bytesRead.Add(bytes)
+	if err != nil {
+		return items, &PartialError{Unanswered: unanswered, Err: err}
+	}
+	return items, nil
+}
+
+// writeOp names a storage command for store.
+type writeOp int
+
+const (
+	opSet writeOp = iota
+	opAdd
+	opCAS
+	numWriteOps
+)
+
+var writeOpNames = [...]string{opSet: "set", opAdd: "add", opCAS: "cas"}
+
+// Set stores item unconditionally. A value larger than MaxItemSize is
+// refused with ErrTooLarge.
+func (c *Cache) Set(ctx context.Context, item Item) error { return c.store(ctx, opSet, item) }
+
+// Add stores item only if its key is absent, else ErrNotStored.
+func (c *Cache) Add(ctx context.Context, item Item) error { return c.store(ctx, opAdd, item) }
+
+// CompareAndSwap stores item only if it is unchanged since the read that
+// returned item.CAS; else ErrNotStored (changed) or ErrMiss (gone).
+func (c *Cache) CompareAndSwap(ctx context.Context, item Item) error {
+	return c.store(ctx, opCAS, item)
+}
+
+func (c *Cache) store(ctx context.Context, op writeOp, item Item) error {
+	if len(item.Value) > c.maxItemSize {
+		c.stats.tooLarge.Add(1)
+		return fmt.Errorf("cache: %s: value of %d bytes exceeds %d: %w", writeOpNames[op], len(item.Value), c.maxItemSize, ErrTooLarge)
+	}
+	item.Key = Key(c.prefix, item.Key)
+	tctx, cancel := withTimeout(ctx, c.writeTimeout)
+	var err error
+	switch op {
+	case opSet:
+		err = c.b.Set(tctx, item)
+	case opAdd:
+		err = c.b.Add(tctx, item)
+	case opCAS:
+		err = c.b.CompareAndSwap(tctx, item)
+	}
+	cancel()
+	if err != nil {
+		return c.fail(ctx, writeOpNames[op], err)
+	}
+	c.stats.stored[op].Add(1)
+	c.stats.bytesWritten.Add(uint64(len(item.Value)))
+	return nil
+}
+
+// Delete removes key; deleting an absent key is not an error.
+func (c *Cache) Delete(ctx context.Context, key string) error {
+	tctx, cancel := withTimeout(ctx, c.writeTimeout)
+	err := c.b.Delete(tctx, Key(c.prefix, key))
+	cancel()
+	if err != nil {
+		return c.fail(ctx, "delete", err)
+	}
+	c.stats.deletes.Add(1)
+	return nil
+}
+
+// Increment adds delta to the decimal number stored at key and returns the
+// new value; ErrMiss if key is absent, ErrInvalid if its value is not a
+// number.
+func (c *Cache) Increment(ctx context.Context, key string, delta uint64) (uint64, error) {
+	tctx, cancel := withTimeout(ctx, c.writeTimeout)
+	n, err := c.b.Increment(tctx, Key(c.prefix, key), delta)
+	cancel()
+	if err != nil {
+		return 0, c.fail(ctx, "incr", err)
+	}
+	c.stats.increments.Add(1)
+	return n, nil
+}
+
+// Touch gives key a new TTL without reading it, or returns ErrMiss.
+func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) error {
+	tctx, cancel := withTimeout(ctx, c.writeTimeout)
+	err := c.b.Touch(tctx, Key(c.prefix, key), ttl)
+	cancel()
+	if err != nil {
+		return c.fail(ctx, "touch", err)
+	}
+	return nil
+}
+
+// Ping reports whether the backend can serve requests (see Backend.Ping),
+// waiting at most GetTimeout, for health checks. It reads no key and counts
+// nothing, so health checks leave Stats as they are. Its error, which
+// matches ErrUnavailable, is neither counted nor logged: the caller reports
+// it.
+func (c *Cache) Ping(ctx context.Context) error {
+	tctx, cancel := withTimeout(ctx, c.getTimeout)
+	defer cancel()
+	err := c.b.Ping(tctx)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, ErrUnavailable) {
+		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return fmt.Errorf("cache: ping on %s: %w", c.b.Name(), err)
+}
+
+// Stats returns this Cache's counters and the backend's view of each
+// server. If the backend cannot answer within GetTimeout, the counters come
+// back with an error matching ErrUnavailable and no servers.
+func (c *Cache) Stats(ctx context.Context) (Stats, error) {
+	s := c.stats.snapshot()
+	s.Backend = c.b.Name()
+	tctx, cancel := withTimeout(ctx, c.getTimeout)
+	servers, err := c.b.Stats(tctx)
+	cancel()
+	if err != nil {
+		return s, c.fail(ctx, "stats", err)
+	}
+	s.Servers = servers
+	return s, nil
+}
+
+// MaxItemSize is the largest value, in bytes, that Set, Add and
+// CompareAndSwap pass on to the backend.
+func (c *Cache) MaxItemSize() int { return c.maxItemSize }
+
+// Name is the backend's name ("local", "memcache", "memcache+sasl").
+func (c *Cache) Name() string { return c.b.Name() }
+
+// Close closes the backend. The Cache is unusable afterwards.
+func (c *Cache) Close() error { return c.b.Close() }

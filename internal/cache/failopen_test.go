@@ -54,6 +54,7 @@ func (f *failing) Increment(ctx context.Context, _ string, _ uint64) (uint64, er
 	return 0, f.do(ctx)
 }
 func (f *failing) Touch(ctx context.Context, _ string, _ time.Duration) error { return f.do(ctx) }
+func (f *failing) Ping(ctx context.Context) error                             { return f.do(ctx) }
 func (f *failing) Stats(ctx context.Context) ([]cache.ServerStats, error)     { return nil, f.do(ctx) }
 func (f *failing) MaxItemSize() int                                           { return 100 }
 func (f *failing) Name() string                                               { return "failing" }
@@ -256,5 +257,63 @@ func TestTooLargeNeverReachesBackend(t *testing.T) {
 	}
 	if s, _ := c.Stats(t.Context()); s.TooLarge != 2 {
 		t.Errorf("TooLarge = %d, want 2", s.TooLarge)
+	}
+}
+
+// TestGetMultiNothingAnswered: when the backend fails the whole multi-get,
+// every key is listed as unanswered and none counts as a miss.
+func TestGetMultiNothingAnswered(t *testing.T) {
+	c := cache.New(&failing{err: errors.New("connection refused")}, cache.Options{})
+	keys := []string{"a", "b"}
+	items, err := c.GetMulti(t.Context(), keys)
+	var partial *cache.PartialError
+	if len(items) != 0 || !errors.Is(err, cache.ErrUnavailable) || !errors.As(err, &partial) {
+		t.Fatalf("GetMulti = %v, %v; want no items and a *cache.PartialError matching ErrUnavailable", items, err)
+	}
+	if diff := cmp.Diff(keys, partial.Unanswered); diff != "" {
+		t.Errorf("Unanswered (-want +got):\n%s", diff)
+	}
+	s, _ := c.Stats(t.Context())
+	if s.Hits != 0 || s.Misses != 0 || s.Errors != 1 {
+		t.Errorf("Hits, Misses, Errors = %d, %d, %d; want 0, 0, 1", s.Hits, s.Misses, s.Errors)
+	}
+}
+
+// TestPing checks that Cache.Ping fails open like the other calls, within
+// GetTimeout, but counts and logs nothing: the health check reports it.
+func TestPing(t *testing.T) {
+	refused := errors.New("connection refused")
+	tests := []struct {
+		name       string
+		backendErr error
+		want       []error // what the error must match; nil: no error
+	}{
+		{"backend up", nil, nil},
+		{"backend failure", refused, []error{cache.ErrUnavailable, refused}},
+		{"backend says unavailable", cache.ErrUnavailable, []error{cache.ErrUnavailable}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var log bytes.Buffer
+			f := &failing{err: tt.backendErr}
+			c := cache.New(f, cache.Options{GetTimeout: time.Hour, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+			before := time.Now()
+			err := c.Ping(t.Context())
+			if (err == nil) != (tt.want == nil) {
+				t.Errorf("Ping = %v, want an error: %v", err, tt.want != nil)
+			}
+			for _, w := range tt.want {
+				if !errors.Is(err, w) {
+					t.Errorf("Ping = %v, want it to match %v", err, w)
+				}
+			}
+			if dl := f.deadlines[0]; dl.Before(before.Add(time.Hour)) || dl.After(time.Now().Add(time.Hour)) {
+				t.Errorf("backend deadline is %v after the call, want GetTimeout", dl.Sub(before))
+			}
+			logged := log.String() // before Stats, which logs its own failure
+			if s, _ := c.Stats(t.Context()); s.Errors != 0 || logged != "" {
+				t.Errorf("Errors = %d, log %q; want 0 and nothing logged", s.Errors, logged)
+			}
+		})
 	}
 }

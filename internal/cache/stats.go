@@ -8,13 +8,16 @@ import "sync/atomic"
 type Stats struct {
 	// Backend is the backend's Name.
 	Backend string
-	// Hits and Misses count keys read by Get and GetMulti.
+	// Hits and Misses count keys read by Get and GetMulti, as ServerStats
+	// defines them; a read that failed counts in Errors instead.
 	Hits, Misses uint64
 	// Sets, Adds and CASes count values stored by Set, Add and
 	// CompareAndSwap; an Add or CompareAndSwap that did not store is not
 	// counted.
 	Sets, Adds, CASes uint64
-	// Deletes and Increments count the calls that succeeded.
+	// Deletes and Increments count the calls that succeeded. A Delete
+	// succeeds whether or not the key was there: Deletes counts the
+	// invalidations made, the servers' Deletes the keys they removed.
 	Deletes, Increments uint64
 	// Errors counts calls the backend failed (ErrUnavailable), not counting
 	// those whose caller's context ended first.

@@ -22,6 +22,8 @@ func versionedKey(v int64) string { return "tasks:all:v" + strconv.FormatInt(v, 
 
 // List returns the task list, from the cache when it holds a fresh one.
 //
+// The snapshot may be shared with other callers: do not modify it.
+//
 // Under Version and Expire the list's key carries the version, so a hit
 // needs the version and the list: both come in one round trip, the list
 // under the version this process saw last (see VersionWith). Under Delete
@@ -34,7 +36,7 @@ func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
 	if err != nil {
 		return tasks.Snapshot{}, err
 	}
-	snap, err := decodeList(r.Data)
+	snap, err := s.decode(r.Data)
 	if err != nil {
 		// Framed right but not a list this build can read: forget it and
 		// read the database.
@@ -43,6 +45,43 @@ func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
 		return s.src.List(ctx)
 	}
 	return snap, nil
+}
+
+// Page returns the page of at most n tasks after the id after: cut out of
+// the cached list, or read from the database alone (without the rest of
+// the list) when the query cache is off or the list is too large for the
+// cache's item limit (see listSpec). The page may share its tasks with
+// other callers: do not modify them.
+func (s *Store) Page(ctx context.Context, after int64, n int) (tasks.Page, error) {
+	if s.opts.Uncached || s.tooLarge.Load() {
+		return s.src.Page(ctx, after, n)
+	}
+	snap, err := s.List(ctx)
+	if err != nil {
+		return tasks.Page{}, err
+	}
+	return snap.Page(after, n), nil
+}
+
+// decoded is an encoded list and what it decodes to.
+type decoded struct {
+	data []byte
+	snap tasks.Snapshot
+}
+
+// decode decodes an encoded list, reusing the last result when data is the
+// very same bytes: the requests sharing a flight get the same slice, and
+// so does every hit on the in-process cache. A long list is decoded once,
+// not once per request.
+func (s *Store) decode(data []byte) (tasks.Snapshot, error) {
+	if d := s.lastDecoded.Load(); d != nil && len(data) > 0 && len(d.data) == len(data) && &d.data[0] == &data[0] {
+		return d.snap, nil
+	}
+	snap, err := decodeList(data)
+	if err == nil {
+		s.lastDecoded.Store(&decoded{data: data, snap: snap})
+	}
+	return snap, err
 }
 
 // listResult gets the encoded list through the fill.
@@ -71,7 +110,11 @@ func (s *Store) listSpec(key string) fill.Spec {
 			if err != nil {
 				return nil, time.Time{}, err
 			}
-			return encodeList(snap), time.Time{}, nil
+			b := encodeList(snap)
+			// A list the cache cannot hold is read again on every miss:
+			// until the next write, pages read just their own rows.
+			s.tooLarge.Store(len(b) > s.c.MaxItemSize()-fill.Overhead)
+			return b, time.Time{}, nil
 		},
 	}
 }

@@ -16,10 +16,11 @@ import (
 
 // BenchmarkIndex shows what each caching layer saves on GET /, the list
 // page, with 100 and 1000 tasks in SQLite (a temp file) and the default
-// page size (web.DefaultPageSize: the page shows 100 rows; the list query
-// reads them all). Layers: none (no cache at all), query (the list from
-// the cache, the page rendered), query,fragment (the list fragment from the
-// cache) and query,fragment,page (the whole page from the cache), each over
+// page size (web.DefaultPageSize: the page shows 100 rows). Layers: none
+// (no cache at all: the page's rows read from the database and rendered),
+// query (the whole list from the cache, the page cut out of it and
+// rendered), query,fragment (the list fragment from the cache) and
+// query,fragment,page (the whole page from the cache), each over
 // the in-process cache (local) and a real memcached on 127.0.0.1
 // (memcache; skipped when memcached is missing). The strategy is the
 // default, version. Every case is warmed first, so the timed requests are
@@ -28,7 +29,7 @@ import (
 //
 // Besides ns/op and allocations it reports roundtrips/op, the requests
 // sent to the cache backend per GET / (a multi-get is one), and
-// queries/op, the list queries sent to the database. The machine may be
+// queries/op, the list and page queries sent to the database. The machine may be
 // shared: compare the sub-benchmarks of one run as ratios.
 func BenchmarkIndex(b *testing.B) {
 	backends := []struct {
@@ -40,7 +41,7 @@ func BenchmarkIndex(b *testing.B) {
 			return memcachedBackend(startMemcacheds(tb, 1), 0)(tb)
 		}},
 	}
-	layerSets := []config.Layers{{Query: true}, {Query: true, Fragment: true}, allLayers}
+	layerSets := []config.Layers{{Query: true}, {Query: true, Fragment: true}, everyLayer}
 	for _, n := range []int{100, 1000} {
 		dbURL := "sqlite:" + filepath.Join(b.TempDir(), "bench"+strconv.Itoa(n)+".db")
 		migrate(b, dbURL)
@@ -52,7 +53,7 @@ func BenchmarkIndex(b *testing.B) {
 		}
 		prefix := "tasks=" + strconv.Itoa(n) + "/"
 		b.Run(prefix+"none", func(b *testing.B) {
-			benchmarkIndex(b, stackOptions{dbURL: dbURL, layers: noLayers})
+			benchmarkIndex(b, stackOptions{dbURL: dbURL, layers: noLayer})
 		})
 		for _, bk := range backends {
 			for _, l := range layerSets {
@@ -92,14 +93,14 @@ func benchmarkIndex(b *testing.B, o stackOptions) {
 	if s.backend != nil {
 		calls0 = s.backend.calls.Load()
 	}
-	queries0 := s.src.queries.Load()
+	queries0 := s.src.queries()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
 		get()
 	}
 	b.StopTimer()
-	queries := s.src.queries.Load() - queries0
+	queries := s.src.queries() - queries0
 	if o.layers.Query && queries != 0 {
 		b.Errorf("%d timed requests reached the database with the query cache on", queries)
 	}

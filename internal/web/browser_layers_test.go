@@ -38,7 +38,7 @@ func TestBrowserCachedLayers(t *testing.T) {
 		backend:  memcachedBackend(startMemcacheds(t, 1), 0),
 		prefix:   testenv.RandomName("browser") + ":",
 		strategy: taskcache.Version,
-		layers:   allLayers,
+		layers:   everyLayer,
 		pageSize: 3,
 	})
 	srv := httptest.NewServer(app.handler)

@@ -80,15 +80,15 @@ func TestPageCoherence(t *testing.T) {
 		layers   config.Layers
 		strategy taskcache.Strategy
 	}
-	combos := []combo{{"sqlite", noLayers, ""}}
-	for _, l := range []config.Layers{{Query: true}, {Fragment: true}, {Page: true}, allLayers} {
+	combos := []combo{{"sqlite", noLayer, ""}}
+	for _, l := range []config.Layers{{Query: true}, {Fragment: true}, {Page: true}, everyLayer} {
 		for _, s := range strategies {
 			combos = append(combos, combo{"sqlite", l, s})
 		}
 	}
 	for _, db := range []string{"mysql", "postgres"} {
 		for _, s := range strategies {
-			combos = append(combos, combo{db, allLayers, s})
+			combos = append(combos, combo{db, everyLayer, s})
 		}
 		for _, s := range []taskcache.Strategy{taskcache.Delete, taskcache.Update} {
 			combos = append(combos, combo{db, config.Layers{Fragment: true, Page: true}, s})
@@ -343,7 +343,7 @@ func pageWriter(t *testing.T, ctx context.Context, cluster []*stack, db *tasks.S
 		sent := h.send(name, next)
 		// Writes run to completion even when the run ends meanwhile: do's
 		// requests are not bound to ctx.
-		resp := do(cluster[i].handler, "POST", path, form, "Sec-Fetch-Site", "same-origin")
+		resp := do(cluster[i].handler, "POST", path, form, sameOrigin...)
 		if resp.Code != http.StatusSeeOther {
 			t.Errorf("POST %s %v on instance %d = %d:\n%s", path, form, i, resp.Code, resp.Body)
 			return

@@ -77,7 +77,7 @@ func TestDerivedCachesAfterVersionLoss(t *testing.T) {
 						t.Fatal(err)
 					}
 					srv, err := web.New(web.Config{Tasks: store, Cache: c, Versions: store, Logger: slog.New(slog.DiscardHandler),
-						Fragments: l.Fragment, Pages: l.Page})
+						Fragments: l.Fragment, Pages: l.Page, AllowedHosts: []string{"example.com"}})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -87,7 +87,7 @@ func TestDerivedCachesAfterVersionLoss(t *testing.T) {
 				_, b := instance()
 				post := func(h http.Handler, path string, form url.Values) {
 					t.Helper()
-					if w := do(h, "POST", path, form, "Sec-Fetch-Site", "same-origin"); w.Code != http.StatusSeeOther {
+					if w := do(h, "POST", path, form, sameOrigin...); w.Code != http.StatusSeeOther {
 						t.Fatalf("POST %s %v = %d", path, form, w.Code)
 					}
 				}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"html/template"
 	"net/http"
-	"sort"
 	"strconv"
 
 	"github.com/tasklist/tasklist/internal/tasks"
@@ -87,11 +86,11 @@ func (s *Server) renderIndex(ctx context.Context, after int64) ([]byte, error) {
 // from the fragment cache when it is on.
 func (s *Server) listFragment(ctx context.Context, after int64) ([]byte, error) {
 	load := func(ctx context.Context) ([]byte, error) {
-		snap, err := s.tasks.List(ctx)
+		page, err := s.tasks.Page(ctx, after, s.pageSize)
 		if err != nil {
 			return nil, err
 		}
-		return s.renderList(ctx, snap, after)
+		return s.renderList(ctx, page)
 	}
 	if s.frags == nil {
 		return load(ctx)
@@ -104,26 +103,20 @@ func listSelector(after int64, size int) string {
 	return "a" + strconv.FormatInt(after, 10) + ":n" + strconv.Itoa(size)
 }
 
-// renderList renders the task-list fragment for one page of snap.
-func (s *Server) renderList(ctx context.Context, snap tasks.Snapshot, after int64) ([]byte, error) {
-	all := snap.Tasks
-	from := sort.Search(len(all), func(i int) bool { return all[i].ID > after })
-	to := min(from+s.pageSize, len(all))
-	view := listView{Total: len(all), First: from + 1, Last: to}
-	if from > 0 {
-		view.Prev = "/"
-		if start := from - s.pageSize; start > 0 {
-			view.Prev = "/?after=" + strconv.FormatInt(all[start-1].ID, 10)
-		}
+// renderList renders the task-list fragment for one page.
+func (s *Server) renderList(ctx context.Context, page tasks.Page) ([]byte, error) {
+	view := listView{Total: page.Total, First: page.Before + 1, Last: page.Before + len(page.Tasks)}
+	if page.HasPrev {
+		view.Prev = pageURL(page.Prev)
 	}
-	if to < len(all) {
-		view.Next = "/?after=" + strconv.FormatInt(all[to-1].ID, 10)
+	if page.Next != 0 {
+		view.Next = pageURL(page.Next)
 	}
 	var err error
 	if s.frags != nil {
-		view.Rows, err = s.frags.rows(ctx, all[from:to], s.renderRow)
+		view.Rows, err = s.frags.rows(ctx, page.Tasks, s.renderRow)
 	} else {
-		view.Rows, err = renderEach(all[from:to], s.renderRow)
+		view.Rows, err = renderEach(page.Tasks, s.renderRow)
 	}
 	if err != nil {
 		return nil, err
@@ -133,6 +126,14 @@ func (s *Server) renderList(ctx context.Context, snap tasks.Snapshot, after int6
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// pageURL links to the page after the id after.
+func pageURL(after int64) string {
+	if after == 0 {
+		return "/"
+	}
+	return "/?after=" + strconv.FormatInt(after, 10)
 }
 
 // renderRow renders one task's row of the table.

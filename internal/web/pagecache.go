@@ -132,7 +132,9 @@ func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
-	w.Write(body)
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
 }
 
 // render returns the loader of r's shared page: next's response to a copy

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -27,8 +26,8 @@ import (
 
 // The layer sets the tests use most.
 var (
-	noLayers  = config.Layers{}
-	allLayers = config.Layers{Query: true, Fragment: true, Page: true}
+	noLayer    = config.Layers{}
+	everyLayer = config.Layers{Query: true, Fragment: true, Page: true}
 )
 
 // stackOptions describe one app instance as cmd/tasklist wires it (see
@@ -50,58 +49,25 @@ type stackOptions struct {
 type stack struct {
 	handler http.Handler
 	server  *web.Server
-	src     *countingSource
+	src     *querySource
 	backend *countingBackend // nil with no layer on
 }
 
-// countingSource is the real task store, counting the list queries sent to
-// the database.
-type countingSource struct {
-	*tasks.Store
-	queries atomic.Int64
+// querySource is the real task store, counting the queries of the list
+// or of a page's rows (countingSource counts the list and revision ones;
+// a page reads its own rows when the query cache is off).
+type querySource struct {
+	*countingSource
+	pages atomic.Int64
 }
 
-func (s *countingSource) List(ctx context.Context) (tasks.Snapshot, error) {
-	s.queries.Add(1)
-	return s.Store.List(ctx)
+func (s *querySource) Page(ctx context.Context, after int64, n int) (tasks.Page, error) {
+	s.pages.Add(1)
+	return s.Store.Page(ctx, after, n)
 }
 
-// countingBackend is a real cache backend, counting the requests sent to
-// it: a multi-get is one, a SetMulti one per item.
-type countingBackend struct {
-	cache.Backend
-	calls atomic.Int64
-}
-
-func (b *countingBackend) Get(ctx context.Context, key string) (cache.Item, error) {
-	b.calls.Add(1)
-	return b.Backend.Get(ctx, key)
-}
-
-func (b *countingBackend) GetMulti(ctx context.Context, keys []string) (map[string]cache.Item, error) {
-	b.calls.Add(1)
-	return b.Backend.GetMulti(ctx, keys)
-}
-
-func (b *countingBackend) Set(ctx context.Context, it cache.Item) error {
-	b.calls.Add(1)
-	return b.Backend.Set(ctx, it)
-}
-
-func (b *countingBackend) Add(ctx context.Context, it cache.Item) error {
-	b.calls.Add(1)
-	return b.Backend.Add(ctx, it)
-}
-
-func (b *countingBackend) CompareAndSwap(ctx context.Context, it cache.Item) error {
-	b.calls.Add(1)
-	return b.Backend.CompareAndSwap(ctx, it)
-}
-
-func (b *countingBackend) Delete(ctx context.Context, key string) error {
-	b.calls.Add(1)
-	return b.Backend.Delete(ctx, key)
-}
+// queries is how many list and page queries reached the database.
+func (s *querySource) queries() int64 { return s.lists.Load() + s.pages.Load() }
 
 // migrate creates the schema of the database at dbURL, once, before any
 // instance opens it.
@@ -128,8 +94,9 @@ func openStore(tb testing.TB, dbURL string, slow time.Duration, migrate bool) *t
 // newStack starts one app instance over a migrated database.
 func newStack(tb testing.TB, o stackOptions) *stack {
 	tb.Helper()
-	s := &stack{src: &countingSource{Store: openStore(tb, o.dbURL, o.slow, false)}}
-	cfg := web.Config{Tasks: s.src, Logger: slog.New(slog.DiscardHandler), PageSize: o.pageSize}
+	s := &stack{src: &querySource{countingSource: &countingSource{Store: openStore(tb, o.dbURL, o.slow, false)}}}
+	cfg := web.Config{Tasks: s.src, Logger: slog.New(slog.DiscardHandler), PageSize: o.pageSize,
+		AllowedHosts: []string{"example.com", "127.0.0.1"}} // httptest.NewRequest's, httptest.Server's
 	if o.layers.Any() {
 		s.backend = &countingBackend{Backend: o.backend(tb)}
 		c := cache.New(s.backend, cache.Options{Prefix: o.prefix})
@@ -192,12 +159,10 @@ type pageRow struct {
 	Done bool
 }
 
-var rowPattern = regexp.MustCompile(`<tr data-task-id="(\d+)"( class="task-done")?>\s*<td class="task-name">([^<]*)</td>`)
-
 // pageRows reads the task rows of a list page, in page order.
 func pageRows(body string) []pageRow {
 	rows := []pageRow{}
-	for _, m := range rowPattern.FindAllStringSubmatch(body, -1) {
+	for _, m := range rowRE.FindAllStringSubmatch(body, -1) {
 		id, _ := strconv.ParseInt(m[1], 10, 64)
 		rows = append(rows, pageRow{ID: id, Name: html.UnescapeString(m[3]), Done: m[2] != ""})
 	}

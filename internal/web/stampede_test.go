@@ -38,7 +38,7 @@ func TestPageStampedeAcrossInstances(t *testing.T) {
 				backend:  memcachedBackend(servers, 5*time.Second),
 				prefix:   testenv.RandomName("stampede") + ":",
 				strategy: strategy,
-				layers:   allLayers,
+				layers:   everyLayer,
 				slow:     time.Second,
 			}
 			var cluster []*stack
@@ -70,7 +70,7 @@ func TestPageStampedeAcrossInstances(t *testing.T) {
 			}
 			var queries, pages, lists uint64
 			for _, s := range cluster {
-				queries += uint64(s.src.queries.Load())
+				queries += uint64(s.src.queries())
 				st := s.server.CacheStats()
 				pages += st.Pages.Fills.Loads
 				lists += st.Fragments.Lists.Loads

@@ -109,6 +109,20 @@ func wantValue(t *testing.T, b cache.Backend, key string, value *string) {
 
 func ptr(s string) *string { return &s }
 
+// Values returns the values of items, a GetMulti's result, by key, and
+// reports an item whose Key is not the key it is under.
+func Values(t testing.TB, items map[string]cache.Item) map[string]string {
+	t.Helper()
+	values := make(map[string]string, len(items))
+	for k, it := range items {
+		values[k] = string(it.Value)
+		if it.Key != k {
+			t.Errorf("GetMulti: item under %q has Key %q", k, it.Key)
+		}
+	}
+	return values
+}
+
 func testMissAndEmpty(t *testing.T, b cache.Backend) {
 	p := prefix()
 	tests := []struct {
@@ -401,14 +415,7 @@ func testGetMulti(t *testing.T, b cache.Backend) {
 			if err != nil {
 				t.Fatalf("GetMulti: %v", err)
 			}
-			got := map[string]string{}
-			for k, it := range items {
-				got[k] = string(it.Value)
-				if it.Key != k {
-					t.Errorf("GetMulti: item under %q has Key %q", k, it.Key)
-				}
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
+			if diff := cmp.Diff(want, Values(t, items)); diff != "" {
 				t.Errorf("GetMulti values (-want +got):\n%s", diff)
 			}
 		})
@@ -450,36 +457,5 @@ func testItemSize(t *testing.T, b cache.Backend) {
 			set(t, b, key+"after", "ok", 0)
 			wantValue(t, b, key+"after", ptr("ok"))
 		})
-	}
-}
-
-func testStats(t *testing.T, b cache.Backend) {
-	key := prefix() + "k"
-	wantValue(t, b, key, nil)
-	set(t, b, key, "v", 0)
-	wantValue(t, b, key, ptr("v"))
-	checkErr(t, "Delete", b.Delete(t.Context(), key), nil)
-
-	servers, err := b.Stats(t.Context())
-	if err != nil {
-		t.Fatalf("Stats: %v", err)
-	}
-	if len(servers) == 0 {
-		t.Fatal("Stats returned no servers")
-	}
-	var got cache.ServerStats
-	for _, s := range servers {
-		if !s.Up {
-			t.Errorf("server %q is down", s.Addr)
-		}
-		got.Hits += s.Hits
-		got.Misses += s.Misses
-		got.Sets += s.Sets
-		got.Deletes += s.Deletes
-		got.Errors += s.Errors
-	}
-	want := cache.ServerStats{Hits: 1, Misses: 1, Sets: 1, Deletes: 1}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("client counters summed over servers (-want +got):\n%s", diff)
 	}
 }

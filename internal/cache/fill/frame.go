@@ -22,6 +22,10 @@ const (
 	headerLen  = 1 + 8
 )
 
+// Overhead is how many bytes the framing adds to a value: a value of more
+// than the cache's MaxItemSize less Overhead cannot be stored.
+const Overhead = headerLen
+
 var leaseValue = []byte{frameLease}
 
 // frame is a decoded cache value.

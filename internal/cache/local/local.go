@@ -247,14 +247,18 @@ func (b *Backend) write(op string, item cache.Item, check func(old *entry, found
 		}
 		return e, otter.WriteOp
 	})
-	b.sets.Add(1)
+	if err == nil {
+		b.sets.Add(1)
+	}
 	return err
 }
 
-// Delete removes key; deleting an absent key is not an error.
+// Delete removes key; deleting an absent key is not an error, and is not
+// counted as a delete (see cache.ServerStats).
 func (b *Backend) Delete(_ context.Context, key string) error {
-	b.store.Invalidate(key)
-	b.deletes.Add(1)
+	if _, removed := b.store.Invalidate(key); removed {
+		b.deletes.Add(1)
+	}
 	return nil
 }
 
@@ -305,6 +309,9 @@ func (b *Backend) update(key string, next func(old *entry) (*entry, error)) erro
 	})
 	return err
 }
+
+// Ping returns nil: the in-process cache is always there.
+func (b *Backend) Ping(context.Context) error { return nil }
 
 // Stats reports the cache as one server, "local". Items and Bytes are
 // otter's estimates; Bytes includes the per-entry overhead.

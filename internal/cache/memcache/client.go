@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -103,10 +104,33 @@ func New(opts Options) (*Client, error) {
 // so the application can run uncached meanwhile. The error names every
 // failing server. Verify is safe for concurrent use.
 func (c *Client) Verify(ctx context.Context) error {
+	return c.ping(ctx, func(int) bool { return true })
+}
+
+// Ping reports whether every server answers, for health checks: it makes a
+// round trip to each server that is up, and to a server marked down whose
+// backoff has passed, as the probe that may bring it back. A server still
+// in its backoff is reported down without being contacted, so a health
+// check never waits on a dead server's timeout. The error names every
+// server that is down. Ping counts nothing in Stats.
+func (c *Client) Ping(ctx context.Context) error {
+	return c.ping(ctx, c.health.usable)
+}
+
+// ping makes a round trip to every server that contact allows, and reports
+// the others down.
+func (c *Client) ping(ctx context.Context, contact func(i int) bool) error {
+	if c.closed.Load() {
+		return fmt.Errorf("memcache: client is closed: %w", cache.ErrUnavailable)
+	}
 	errs := make([]error, len(c.servers))
 	c.eachServer(func(i int) {
+		if !contact(i) {
+			errs[i] = wrapAt(c.addrs[i], fmt.Errorf("marked down: %w", cache.ErrUnavailable))
+			return
+		}
 		errs[i] = c.servers[i].ping(ctx)
-		c.done(ctx, i, errs[i])
+		c.observe(ctx, i, errs[i])
 	})
 	return errors.Join(errs...)
 }
@@ -148,13 +172,21 @@ func (c *Client) Get(ctx context.Context, key string) (cache.Item, error) {
 
 // GetMulti returns the items found among keys, asking each server involved
 // once, all at the same time. If some servers fail, it returns what the
-// others found together with their errors.
+// others found together with a *cache.PartialError that lists the keys of
+// the failed servers and wraps their errors, which name them; a server's
+// items are all left out if it failed part way. An invalid key fails the
+// whole call with cache.ErrInvalid.
 func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]cache.Item, error) {
+	for _, key := range keys {
+		if err := c.check(key); err != nil {
+			return map[string]cache.Item{}, err
+		}
+	}
 	groups := make([][]string, len(c.servers))
 	for _, key := range keys {
 		i, err := c.route(key)
-		if err != nil {
-			return map[string]cache.Item{}, err
+		if err != nil { // all servers are down, or the client is closed
+			return map[string]cache.Item{}, &cache.PartialError{Unanswered: keys, Err: err}
 		}
 		groups[i] = append(groups[i], key)
 	}
@@ -163,8 +195,8 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]cache.
 	fetch := func(i int) {
 		results[i], errs[i] = c.servers[i].getMulti(ctx, groups[i])
 		c.done(ctx, i, errs[i])
-		c.counters[i].hits.Add(uint64(len(results[i])))
-		if errs[i] == nil {
+		if errs[i] == nil { // a failed server's keys are neither hits nor misses
+			c.counters[i].hits.Add(uint64(len(results[i])))
 			c.counters[i].misses.Add(uint64(len(groups[i]) - len(results[i])))
 		}
 	}
@@ -184,12 +216,20 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]cache.
 	}
 	wg.Wait()
 	found := make(map[string]cache.Item, len(keys))
-	for _, items := range results {
+	var unanswered []string
+	for i, items := range results {
+		if errs[i] != nil {
+			unanswered = append(unanswered, groups[i]...)
+			continue
+		}
 		for _, it := range items {
 			found[it.Key] = it
 		}
 	}
-	return found, errors.Join(errs...)
+	if unanswered != nil {
+		return found, &cache.PartialError{Unanswered: unanswered, Err: errors.Join(errs...)}
+	}
+	return found, nil
 }
 
 // Set stores item unconditionally.
@@ -243,11 +283,15 @@ func (c *Client) store(ctx context.Context, mode storeMode, item cache.Item) err
 // connection: no memcached is running there, and a restarted one starts
 // empty. Any other failure, such as a timeout, is returned (matching
 // cache.ErrUnavailable) so that the caller can retry.
+//
+// A key removed from any server counts as one delete, on the first server
+// that held it (see cache.ServerStats); an absent key counts none.
 func (c *Client) Delete(ctx context.Context, key string) error {
 	if err := c.check(key); err != nil {
 		return err
 	}
 	errs := make([]error, len(c.servers))
+	removed := make([]bool, len(c.servers))
 	c.eachServer(func(i int) {
 		err := c.servers[i].delete(ctx, key)
 		if retryable(err) { // an idle connection the server closed: try a new one
@@ -255,13 +299,16 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 		}
 		c.done(ctx, i, err)
 		switch {
-		case err == nil: // counted where the key was
-			c.counters[i].deletes.Add(1)
+		case err == nil:
+			removed[i] = true
 		case errors.Is(err, cache.ErrMiss):
 		case !errors.Is(err, syscall.ECONNREFUSED):
 			errs[i] = err
 		}
 	})
+	if i := slices.Index(removed, true); i >= 0 {
+		c.counters[i].deletes.Add(1)
+	}
 	return errors.Join(errs...)
 }
 
@@ -327,15 +374,22 @@ func (c *Client) check(key string) error {
 	return nil
 }
 
-// done records the outcome of a request to server i in its health and
-// error counter. A request the caller cancelled says nothing about the
-// server.
+// done records the outcome of a request for a key to server i in its
+// health and error counter.
 func (c *Client) done(ctx context.Context, i int, err error) {
+	if err != nil && !errors.Is(err, cache.ErrMiss) && !errors.Is(err, cache.ErrNotStored) {
+		c.counters[i].errors.Add(1)
+	}
+	c.observe(ctx, i, err)
+}
+
+// observe records the outcome of a request to server i in its health. A
+// request the caller cancelled says nothing about the server.
+func (c *Client) observe(ctx context.Context, i int, err error) {
 	if err == nil || errors.Is(err, cache.ErrMiss) || errors.Is(err, cache.ErrNotStored) {
 		c.health.success(i)
 		return
 	}
-	c.counters[i].errors.Add(1)
 	var se *serverError
 	switch {
 	case !errors.As(err, &se) || se.outcome == answered:

@@ -5,13 +5,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
 // TestDeleteReachesEveryServer: a copy of a key on a server other than the
 // one it hashes to (written there while that one was marked down) is deleted
-// too; a stopped server counts as done; a paused one is an error to retry.
+// too, and counted once; a stopped server counts as done; a paused one is
+// an error to retry.
 func TestDeleteReachesEveryServer(t *testing.T) {
 	eachKind(t, func(t *testing.T, k kind) {
 		ctx := t.Context()
@@ -41,6 +44,18 @@ func TestDeleteReachesEveryServer(t *testing.T) {
 		}
 		gone(0)
 		gone(1)
+		// One key removed, though from two servers, is one delete; an
+		// absent key is none (see cache.ServerStats).
+		if err := c.Delete(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
+		var deletes []uint64
+		for _, s := range stats(t, c) {
+			deletes = append(deletes, s.Deletes)
+		}
+		if diff := cmp.Diff([]uint64{1, 0}, deletes); diff != "" {
+			t.Errorf("Deletes per server after removing copies from both, then deleting again (-want +got):\n%s", diff)
+		}
 
 		plant(0)
 		servers[1].Stop()

@@ -14,9 +14,9 @@
 // The wire differs. Unauthenticated servers are spoken to with
 // github.com/bradfitz/gomemcache, the most used Go client, one client per
 // server behind our ring. SASL needs memcached's binary protocol, and the
-// only SASL client on the module proxy races under -race, lacks multi-get
-// and hashes modulo the server count (see DESIGN.md), so this package has
-// its own small binary-protocol client: a bounded pool of authenticated
-// connections per server, multi-get pipelined as one round trip per server,
-// and deadlines taken from the request's context.
+// only SASL client on the module proxy (github.com/memcachier/mc/v3) races
+// under -race, lacks multi-get and hashes modulo the server count, so this
+// package has its own small binary-protocol client: a bounded pool of
+// authenticated connections per server, multi-get pipelined as one round
+// trip per server, and deadlines taken from the request's context.
 package memcache

@@ -3,8 +3,13 @@ package memcache
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/cachetest"
@@ -16,9 +21,7 @@ import (
 func TestServerKilled(t *testing.T) {
 	eachKind(t, func(t *testing.T, k kind) {
 		servers := k.start(t, 2)
-		clock := cachetest.NewClock()
-		opts := k.options(servers)
-		opts.Now, opts.Backoff, opts.FailureThreshold = clock.Now, time.Minute, 2
+		opts, clock := k.clocked(servers, 2)
 		opts.Timeout = 5 * time.Second // a request that waits on a timeout shows
 		c := newClient(t, opts)
 		ctx := t.Context()
@@ -93,9 +96,7 @@ func TestServerKilled(t *testing.T) {
 func TestServerPaused(t *testing.T) {
 	eachKind(t, func(t *testing.T, k kind) {
 		servers := k.start(t, 2)
-		clock := cachetest.NewClock()
-		opts := k.options(servers)
-		opts.Now, opts.Backoff, opts.FailureThreshold = clock.Now, time.Minute, 2
+		opts, _ := k.clocked(servers, 2) // the clock stands still: no probe ends the backoff
 		opts.Timeout = time.Second
 		c := newClient(t, opts)
 		onA, onB := keysOn(c, 0, 20, "a:"), keysOn(c, 1, 20, "b:")
@@ -217,4 +218,66 @@ func TestContextEndsRequest(t *testing.T) {
 	if c.health.up(0) {
 		t.Error("a request that timed out did not count against the server")
 	}
+}
+
+// TestGetMultiPartial: with one of two servers stopped or paused, GetMulti
+// returns what the other found, with an error naming the failed server and
+// listing its keys; the failed server's keys are neither hits nor misses,
+// and its failure is one error.
+func TestGetMultiPartial(t *testing.T) {
+	eachKind(t, func(t *testing.T, k kind) {
+		for _, fault := range []string{"stopped", "paused"} {
+			t.Run(fault, func(t *testing.T) {
+				servers := k.start(t, 2)
+				setup := newClient(t, k.options(servers))
+				onA, onB := keysOn(setup, 0, 5, "a:"), keysOn(setup, 1, 6, "b:")
+				want := map[string]string{}
+				for _, key := range append(onA, onB[:3]...) { // half of B's keys are absent
+					if err := setup.Set(t.Context(), cache.Item{Key: key, Value: []byte(key)}); err != nil {
+						t.Fatal(err)
+					}
+					if !slices.Contains(onA, key) {
+						want[key] = key
+					}
+				}
+				// A client of its own, whose counters count only the
+				// GetMulti, with a shorter wait for the paused server.
+				opts := k.options(servers)
+				opts.Timeout = 3 * time.Second
+				// A is down after the one failure, so that the Stats after
+				// it do not ask A again.
+				opts.FailureThreshold = 1
+				c := newClient(t, opts)
+				if fault == "stopped" {
+					servers[0].Stop()
+				} else {
+					servers[0].Pause()
+					defer servers[0].Resume()
+				}
+
+				items, err := c.GetMulti(t.Context(), append(slices.Clone(onA), onB...))
+				if diff := cmp.Diff(want, cachetest.Values(t, items)); diff != "" {
+					t.Errorf("GetMulti items (-want +got):\n%s", diff)
+				}
+				var partial *cache.PartialError
+				if !errors.Is(err, cache.ErrUnavailable) || !errors.As(err, &partial) {
+					t.Fatalf("GetMulti error = %v, want a *cache.PartialError matching cache.ErrUnavailable", err)
+				}
+				if msg := err.Error(); !strings.Contains(msg, c.addrs[0]) || strings.Contains(msg, c.addrs[1]) {
+					t.Errorf("GetMulti error %q should name the failed server %s and only it", msg, c.addrs[0])
+				}
+				if diff := cmp.Diff(onA, partial.Unanswered, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+					t.Errorf("Unanswered keys (-want +got):\n%s", diff)
+				}
+				var counted []cache.ServerStats
+				for _, s := range stats(t, c) {
+					counted = append(counted, cache.ServerStats{Hits: s.Hits, Misses: s.Misses, Sets: s.Sets, Deletes: s.Deletes, Errors: s.Errors})
+				}
+				wantCounted := []cache.ServerStats{{Errors: 1}, {Hits: 3, Misses: 3}}
+				if diff := cmp.Diff(wantCounted, counted); diff != "" {
+					t.Errorf("counters per server (-want +got):\n%s", diff)
+				}
+			})
+		}
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/cachetest"
 )
 
@@ -66,4 +67,45 @@ func TestHealth(t *testing.T) {
 	check("probe granted", false, true)
 	clock.Advance(backoff)
 	check("next probe after another backoff", false, true)
+}
+
+// TestPing: Ping reports a stopped server by its address; while the server
+// is marked down Ping does not wait on it; once its backoff has passed,
+// Ping is the probe that brings it back. Pinging counts nothing.
+func TestPing(t *testing.T) {
+	eachKind(t, func(t *testing.T, k kind) {
+		servers := k.start(t, 2)
+		opts, clock := k.clocked(servers, 1)
+		c := newClient(t, opts)
+		ctx := t.Context()
+		down := func(step string) {
+			t.Helper()
+			err := c.Ping(ctx)
+			if !errors.Is(err, cache.ErrUnavailable) || !strings.Contains(err.Error(), c.addrs[0]) || strings.Contains(err.Error(), c.addrs[1]) {
+				t.Errorf("%s: Ping = %v; want unavailable, naming %s only", step, err, c.addrs[0])
+			}
+		}
+		if err := c.Ping(ctx); err != nil {
+			t.Errorf("Ping with both servers up: %v", err)
+		}
+		servers[0].Stop()
+		down("server stopped")
+		if c.health.up(0) {
+			t.Error("a failed Ping did not mark the server down")
+		}
+		servers[0].Start()
+		down("server back, backoff not over")
+		clock.Advance(opts.Backoff)
+		if err := c.Ping(ctx); err != nil {
+			t.Errorf("Ping once the backoff has passed: %v", err)
+		}
+		if !c.health.up(0) {
+			t.Error("a successful probe by Ping did not mark the server up")
+		}
+		for _, s := range stats(t, c) {
+			if got := (cache.ServerStats{Hits: s.Hits, Misses: s.Misses, Sets: s.Sets, Deletes: s.Deletes, Errors: s.Errors}); got != (cache.ServerStats{}) {
+				t.Errorf("server %s counted %+v; Ping counts nothing", s.Addr, got)
+			}
+		}
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tasklist/tasklist/internal/cache/cachetest"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -36,6 +37,15 @@ func (k kind) options(servers []*testenv.Memcached) Options {
 		opts.Servers = append(opts.Servers, s.Addr())
 	}
 	return opts
+}
+
+// clocked returns Options for servers on a manual clock, with a one-minute
+// backoff and the given failure threshold, and the clock.
+func (k kind) clocked(servers []*testenv.Memcached, threshold int) (Options, *cachetest.Clock) {
+	clock := cachetest.NewClock()
+	opts := k.options(servers)
+	opts.Now, opts.Backoff, opts.FailureThreshold = clock.Now, time.Minute, threshold
+	return opts, clock
 }
 
 // start starts n servers of this kind.

@@ -15,8 +15,9 @@ type counters struct {
 }
 
 // Stats reports every server, in the order given to New: whether it is up,
-// the client's counters, and what its "stats" command says. Servers marked
-// down are not asked. The slice is complete even when the error, which
+// the client's counters (see cache.ServerStats), and what its "stats"
+// command says. Servers marked down are not asked. Asking counts in none of
+// the counters. The slice is complete even when the error, which
 // names each server whose stats could not be read, is not nil.
 func (c *Client) Stats(ctx context.Context) ([]cache.ServerStats, error) {
 	out := make([]cache.ServerStats, len(c.servers))
@@ -31,7 +32,7 @@ func (c *Client) Stats(ctx context.Context) ([]cache.ServerStats, error) {
 		if st.Up && !c.closed.Load() {
 			var m map[string]string
 			m, errs[i] = c.servers[i].stats(ctx)
-			c.done(ctx, i, errs[i])
+			c.observe(ctx, i, errs[i])
 			fillServerStats(&st, m)
 		}
 		out[i] = st

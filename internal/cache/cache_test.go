@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,8 @@ import (
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/cachetest"
 	"github.com/tasklist/tasklist/internal/cache/local"
+	"github.com/tasklist/tasklist/internal/cache/memcache"
+	"github.com/tasklist/tasklist/internal/testenv"
 )
 
 // asBackend lets the contract suite drive a *cache.Cache: only Stats differs.
@@ -197,4 +200,84 @@ func TestPrefixIsolates(t *testing.T) {
 	if _, err := b.Get(ctx, "one:k"); err != nil {
 		t.Errorf("backend Get(one:k): %v", err)
 	}
+}
+
+// TestGetMultiPartial: a page of fragments read from a two-server memcached
+// cluster with one server stopped still gets the half that answered, with
+// an error matching ErrUnavailable that lists the other half's keys; those
+// count as neither hits nor misses, and the failure as one error.
+func TestGetMultiPartial(t *testing.T) {
+	servers := []*testenv.Memcached{
+		testenv.StartMemcached(t, testenv.MemcachedOptions{}),
+		testenv.StartMemcached(t, testenv.MemcachedOptions{}),
+	}
+	const prefix = "page:"
+	c := cache.New(newMemcache(t, servers[0].Addr(), servers[1].Addr()), cache.Options{Prefix: prefix, GetTimeout: 10 * time.Second})
+	ctx := t.Context()
+	keys := make([]string, 20)
+	for i := range keys {
+		keys[i] = "fragment:" + strconv.Itoa(i)
+		if err := c.Set(ctx, cache.Item{Key: keys[i], Value: []byte(keys[i])}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Which keys live on the server about to stop: ask it alone.
+	backendKeys := make([]string, len(keys))
+	for i, k := range keys {
+		backendKeys[i] = cache.Key(prefix, k)
+	}
+	onStopped, err := newMemcache(t, servers[0].Addr()).GetMulti(ctx, backendKeys)
+	if err != nil || len(onStopped) == 0 || len(onStopped) == len(keys) {
+		t.Fatalf("keys on the first server: %d of %d, %v; want some", len(onStopped), len(keys), err)
+	}
+	want := map[string]string{}
+	var wantUnanswered []string
+	var wantHits, wantMisses uint64
+	for i, k := range keys {
+		switch _, stopped := onStopped[backendKeys[i]]; {
+		case stopped:
+			wantUnanswered = append(wantUnanswered, k)
+		case i%2 == 0:
+			want[k] = k
+			wantHits++
+		default: // absent from the server that answers
+			if err := c.Delete(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+			wantMisses++
+		}
+	}
+	before, _ := c.Stats(ctx)
+	servers[0].Stop()
+
+	items, err := c.GetMulti(ctx, keys)
+	if diff := cmp.Diff(want, cachetest.Values(t, items)); diff != "" {
+		t.Errorf("GetMulti with one server stopped (-want +got):\n%s", diff)
+	}
+	var partial *cache.PartialError
+	if !errors.Is(err, cache.ErrUnavailable) || !errors.As(err, &partial) {
+		t.Fatalf("GetMulti error = %v, want a *cache.PartialError matching ErrUnavailable", err)
+	}
+	if !strings.Contains(err.Error(), servers[0].Addr()) {
+		t.Errorf("GetMulti error %q does not name the stopped server %s", err, servers[0].Addr())
+	}
+	if diff := cmp.Diff(wantUnanswered, partial.Unanswered); diff != "" {
+		t.Errorf("Unanswered keys (-want +got):\n%s", diff)
+	}
+	after, _ := c.Stats(ctx) // its counters are read before it asks the stopped server
+	added := cache.Stats{Hits: after.Hits - before.Hits, Misses: after.Misses - before.Misses, Errors: after.Errors - before.Errors}
+	if diff := cmp.Diff(cache.Stats{Hits: wantHits, Misses: wantMisses, Errors: 1}, added); diff != "" {
+		t.Errorf("counters added by GetMulti (-want +got):\n%s", diff)
+	}
+}
+
+// newMemcache returns an unauthenticated memcached client for addrs.
+func newMemcache(t *testing.T, addrs ...string) *memcache.Client {
+	t.Helper()
+	b, err := memcache.New(memcache.Options{Servers: addrs, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
 }

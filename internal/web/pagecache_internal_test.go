@@ -1,0 +1,198 @@
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/cache/local"
+	"github.com/tasklist/tasklist/internal/taskcache"
+	"github.com/tasklist/tasklist/internal/tasks"
+)
+
+// newTestPageCache is a page cache over the in-process cache, keyed by the
+// version of a real (empty) task list.
+func newTestPageCache(t *testing.T, personal func(*http.Request) bool) *pageCache {
+	t.Helper()
+	store, err := tasks.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "t.db"), tasks.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.Migrate(t.Context(), slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := local.New(local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cache.New(b, cache.Options{})
+	t.Cleanup(func() { c.Close() })
+	tc, err := taskcache.New(store, c, taskcache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pageCache{versions: tc, group: fill.New(c, fill.Options{}), build: "test", personal: personal}
+}
+
+// TestNothingPersonalIsShared: per-visitor content is neither stored in the
+// shared page nor served from it. The stand-in handler greets the visitor
+// named by a cookie, shows a flash message when the request has one, and
+// sets a cookie when asked to.
+func TestNothingPersonalIsShared(t *testing.T) {
+	var renders atomic.Int64
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		renders.Add(1)
+		who := "anonymous"
+		if c, err := r.Cookie("visitor"); err == nil {
+			who = c.Value
+		}
+		if r.Header.Get("X-Set-Cookie") != "" {
+			http.SetCookie(w, &http.Cookie{Name: "session", Value: "secret-of-" + who})
+		}
+		if c, err := r.Cookie("flash"); err == nil {
+			w.Write([]byte("flash: " + c.Value + "; "))
+		}
+		w.Write([]byte("hello " + who))
+	})
+	p := newTestPageCache(t, func(r *http.Request) bool {
+		_, err := r.Cookie("flash")
+		return err == nil
+	})
+	h := p.wrap(handler, func(*http.Request) (string, bool) { return "k", true })
+	get := func(header ...string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "/", nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			r.Header.Add(header[i], header[i+1])
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+
+	// A visitor with a cookie gets the shared page, rendered without it.
+	if w := get("Cookie", "visitor=alice"); w.Body.String() != "hello anonymous" {
+		t.Errorf("alice got %q, want the shared page", w.Body)
+	}
+	if w := get(); w.Body.String() != "hello anonymous" {
+		t.Errorf("an anonymous visitor got %q", w.Body)
+	}
+	if n := renders.Load(); n != 1 {
+		t.Errorf("%d renders for two requests of one page, want 1", n)
+	}
+	// A visitor with a pending flash bypasses the cache, in both directions.
+	w := get("Cookie", "visitor=bob; flash=Added")
+	if got := w.Body.String(); got != "flash: Added; hello bob" || w.Header().Get("ETag") != "" {
+		t.Errorf("bob with a flash got %q (ETag %q), want his own uncached page", got, w.Header().Get("ETag"))
+	}
+	if w := get(); strings.Contains(w.Body.String(), "bob") || strings.Contains(w.Body.String(), "flash") {
+		t.Errorf("after bob's visit the shared page is %q", w.Body)
+	}
+	if s := p.stats().Fills.Sets; s != 1 {
+		t.Errorf("%d pages stored, want 1", s)
+	}
+}
+
+// TestResponseSettingCookieIsNeverStored: a response that sets a cookie (or
+// is not a 200, or says no-store) is neither stored nor shared: every
+// request gets its own, with its own cookie.
+func TestResponseSettingCookieIsNeverStored(t *testing.T) {
+	for name, handler := range map[string]http.HandlerFunc{
+		"set-cookie": func(w http.ResponseWriter, r *http.Request) {
+			http.SetCookie(w, &http.Cookie{Name: "session", Value: r.Header.Get("X-Who")})
+			w.Write([]byte("page for " + r.Header.Get("X-Who")))
+		},
+		"no-store": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "no-store")
+			w.Write([]byte("page for " + r.Header.Get("X-Who")))
+		},
+		"not 200": func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "page for "+r.Header.Get("X-Who"), http.StatusServiceUnavailable)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := newTestPageCache(t, nil)
+			h := p.wrap(handler, func(*http.Request) (string, bool) { return "k", true })
+			for _, who := range []string{"alice", "bob", "carol"} {
+				r := httptest.NewRequest("GET", "/", nil)
+				r.Header.Set("X-Who", who)
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if !strings.Contains(w.Body.String(), "page for "+who) {
+					t.Errorf("%s got %q", who, w.Body)
+				}
+				if c := w.Header().Get("Set-Cookie"); c != "" && !strings.Contains(c, who) {
+					t.Errorf("%s got another visitor's cookie %q", who, c)
+				}
+			}
+			if s := p.stats().Fills.Sets; s != 0 {
+				t.Errorf("%d responses stored, want none", s)
+			}
+		})
+	}
+}
+
+// TestPageMemory: the in-process copy keeps one version's pages within its
+// byte bound and drops them when the version moves on.
+func TestPageMemory(t *testing.T) {
+	m := newPageMemory(100)
+	e := func(n int) *pageEntry { return &pageEntry{body: make([]byte, n)} }
+	m.put(1, "a", e(60))
+	m.put(1, "b", e(60)) // over the bound: not kept
+	if m.get(1, "a") == nil || m.get(1, "b") != nil || m.get(2, "a") != nil {
+		t.Errorf("after two puts: a %v, b %v", m.get(1, "a") != nil, m.get(1, "b") != nil)
+	}
+	m.put(0, "old", e(1)) // an older version is ignored
+	if m.get(0, "old") != nil {
+		t.Error("kept a page of an older version")
+	}
+	m.put(2, "b", e(60))
+	if m.get(1, "a") != nil || m.get(2, "b") == nil || m.size != 60 {
+		t.Errorf("after the version moved: size %d", m.size)
+	}
+	var nilMem *pageMemory
+	nilMem.put(1, "a", e(1))
+	if nilMem.get(1, "a") != nil {
+		t.Error("nil memory kept a page")
+	}
+}
+
+func TestAcceptsGzipAndETagMatch(t *testing.T) {
+	for header, want := range map[string]bool{
+		"": false, "gzip": true, "GZIP": true, "br, gzip": true, "gzip;q=0": false, "gzip; q=0.5": true,
+		"deflate": false, "x-gzip": false, "gzip;q=abc": false,
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Accept-Encoding", header)
+		if got := acceptsGzip(r); got != want {
+			t.Errorf("acceptsGzip(%q) = %v", header, got)
+		}
+	}
+	for _, tt := range []struct {
+		header string
+		want   bool
+	}{{`"x"`, true}, {`W/"x"`, true}, {`"y", "x"`, true}, {"*", true}, {`"y"`, false}, {"", false}, {`x`, false}} {
+		if got := etagMatch(tt.header, `"x"`); got != tt.want {
+			t.Errorf("etagMatch(%q) = %v", tt.header, got)
+		}
+	}
+}
+
+func TestPageCodec(t *testing.T) {
+	body := []byte(strings.Repeat("<p>hello</p>", 100))
+	e, err := decodePage(encodePage(body))
+	if err != nil || string(e.body) != string(body) || len(e.gz) == 0 {
+		t.Fatalf("round trip: %v", err)
+	}
+	for _, bad := range [][]byte{nil, {'X'}, {'P'}, {'P', 0xff}, {'P', 10, 'a'}} {
+		if _, err := decodePage(bad); err == nil {
+			t.Errorf("decodePage(%q) succeeded", bad)
+		}
+	}
+}
