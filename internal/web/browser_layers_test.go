@@ -14,15 +14,19 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/session"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/testenv"
+	"github.com/tasklist/tasklist/internal/web"
 )
 
 // TestBrowserCachedLayers drives the application with every caching layer
-// on, over a real memcached, in headless Chromium, with pages of three
-// tasks: each add, toggle and remove made through the page shows at once
-// (on the page after the app's redirect, and on the next page when the
-// task is there); the previous and next links walk seven tasks in pages of
+// on, over a real memcached, and sessions, in headless Chromium, with pages
+// of three tasks: each add, toggle and remove made through the page shows
+// at once (on the page after the app's redirect, which carries the write's
+// message, on / opened again, from the page cache, and on the next page
+// when the task is there); the previous and next links walk seven tasks in pages of
 // three; and forms that a page on another origin (another loopback port)
 // submits to the app by themselves are refused with 403 and change
 // nothing. (Seen failing when it was written: with the cross-origin
@@ -31,15 +35,18 @@ import (
 // add did not show.)
 func TestBrowserCachedLayers(t *testing.T) {
 	ctx := testenv.Browser(t)
-	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "tasks.db")
-	migrate(t, dbURL)
+	dbPath := filepath.Join(t.TempDir(), "tasks.db")
+	migrate(t, "sqlite:"+dbPath)
 	app := newStack(t, stackOptions{
-		dbURL:    dbURL,
+		dbURL:    "sqlite:" + dbPath,
 		backend:  memcachedBackend(startMemcacheds(t, 1), 0),
 		prefix:   testenv.RandomName("browser") + ":",
 		strategy: taskcache.Version,
 		layers:   everyLayer,
 		pageSize: 3,
+		configure: func(cfg *web.Config, c *cache.Cache) { // sessions, as cmd/tasklist has them
+			cfg.Sessions = newSessions(t, dbPath, c, session.CachedDB)
+		},
 	})
 	srv := httptest.NewServer(app.handler)
 	t.Cleanup(srv.Close)
@@ -50,18 +57,20 @@ func TestBrowserCachedLayers(t *testing.T) {
 	checkListPage(t, "opening /", base, resp, err)
 	checkRows(t, ctx, "the empty list", nil)
 
-	// Add, toggle, remove: each shows on the page the redirect leads to.
+	// Add, toggle, remove: each shows on the page the redirect leads to
+	// (which has the write's message, so it bypasses the page cache) and
+	// on the shared page opened again.
 	addTask(t, ctx, base, "one")
-	one := checkRows(t, ctx, "after adding one", []taskRow{{Name: "one", Toggle: "Done"}})[0]
+	one := checkShared(t, ctx, base, "after adding one", []taskRow{{Name: "one", Toggle: "Done"}})[0]
 	addTask(t, ctx, base, "two")
-	two := checkRows(t, ctx, "after adding two", []taskRow{one, {Name: "two", Toggle: "Done"}})[1]
+	two := checkShared(t, ctx, base, "after adding two", []taskRow{one, {Name: "two", Toggle: "Done"}})[1]
 	addTask(t, ctx, base, "three")
-	three := checkRows(t, ctx, "after adding three", []taskRow{one, two, {Name: "three", Toggle: "Done"}})[2]
+	three := checkShared(t, ctx, base, "after adding three", []taskRow{one, two, {Name: "three", Toggle: "Done"}})[2]
 	submit(t, ctx, base, rowSelector(two.ID)+" button.toggle")
-	twoDone := taskRow{ID: two.ID, Name: "two", Done: true, Struck: true, Toggle: "Undo"}
-	checkRows(t, ctx, "after marking two done", []taskRow{one, twoDone, three})
+	twoDone := taskRow{ID: two.ID, Name: "two", Done: true, Struck: true, Toggle: "Reopen"}
+	checkShared(t, ctx, base, "after marking two done", []taskRow{one, twoDone, three})
 	submit(t, ctx, base, rowSelector(one.ID)+" button.remove")
-	checkRows(t, ctx, "after removing one", []taskRow{twoDone, three})
+	checkShared(t, ctx, base, "after removing one", []taskRow{twoDone, three})
 	checkRange(t, ctx, "after removing one", "1–2 of 2")
 
 	// Seven tasks in pages of three. A new task goes to the end, so the
@@ -85,9 +94,9 @@ func TestBrowserCachedLayers(t *testing.T) {
 
 	// A toggle on page 2 leads back to page 1, and page 2 shows it.
 	submit(t, ctx, base, rowSelector(page2[1].ID)+" button.toggle")
-	checkRows(t, ctx, "page 1 after marking six done", page1)
+	checkShared(t, ctx, base, "page 1 after marking six done", page1)
 	followLink(t, ctx, "#next-page", base+"/?after="+page1[2].ID)
-	sixDone := taskRow{ID: page2[1].ID, Name: "six", Done: true, Struck: true, Toggle: "Undo"}
+	sixDone := taskRow{ID: page2[1].ID, Name: "six", Done: true, Struck: true, Toggle: "Reopen"}
 	checkRows(t, ctx, "page 2 after marking six done", []taskRow{page2[0], sixDone, page2[2]})
 	followLink(t, ctx, "#prev-page", base+"/")
 	checkRows(t, ctx, "page 1 again", page1)
@@ -172,6 +181,27 @@ func crossOriginSubmit(t *testing.T, ctx context.Context, attacker, target strin
 		Text   string `json:"text"`
 	}](t, ctx, `({status: performance.getEntriesByType("navigation")[0].responseStatus, text: document.body.innerText})`)
 	return got.Status, got.Text
+}
+
+// checkShared fails the test unless the page, which must carry the message
+// of the write that led to it, shows the rows want, and / opened anew
+// shows them again without the message (so from the page cache). It
+// returns the rows.
+func checkShared(t *testing.T, ctx context.Context, base, when string, want []taskRow) []taskRow {
+	t.Helper()
+	const flash = `document.querySelector("#flash-message")?.textContent.trim() ?? ""`
+	got := checkRows(t, ctx, when, want)
+	if evaluate[string](t, ctx, flash) == "" {
+		t.Errorf("%s: the page has no message about the write", when)
+	}
+	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(base+"/"))
+	if err != nil || (resp.Status != http.StatusOK && resp.Status != http.StatusNotModified) || resp.URL != base+"/" {
+		t.Fatalf("%s: opening / again: %v, %+v", when, err, resp)
+	}
+	if msg := evaluate[string](t, ctx, flash); msg != "" {
+		t.Errorf("%s: / opened again still shows the message %q", when, msg)
+	}
+	return checkRows(t, ctx, when+", / opened again", got)
 }
 
 // checkRange fails the test unless the list's "first–last of total" says want.

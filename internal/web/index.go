@@ -23,9 +23,11 @@ type listView struct {
 	Prev, Next string
 }
 
-// indexView is what index.html shows.
+// indexView is what index.html shows: the list fragment and, for the
+// visitor alone (never in a shared page), a flash message.
 type indexView struct {
-	List template.HTML
+	List  template.HTML
+	Flash *flashView
 }
 
 // index shows one page of the task list: the tasks after the id in the
@@ -36,7 +38,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		s.clientError(w, r, http.StatusBadRequest, "The page parameter must be a task id: a positive whole number.")
 		return
 	}
-	body, err := s.renderIndex(r.Context(), after)
+	body, err := s.renderIndex(r.Context(), after, s.takeFlash(r.Context()))
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -69,14 +71,15 @@ func canonicalID(v string) (int64, bool) {
 	return id, err == nil
 }
 
-// renderIndex renders the whole page for the tasks after the id after.
-func (s *Server) renderIndex(ctx context.Context, after int64) ([]byte, error) {
+// renderIndex renders the whole page for the tasks after the id after,
+// with flash when not nil.
+func (s *Server) renderIndex(ctx context.Context, after int64, flash *flashView) ([]byte, error) {
 	list, err := s.listFragment(ctx, after)
 	if err != nil {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	if err := s.pages["index.html"].ExecuteTemplate(&buf, "layout", indexView{List: template.HTML(list)}); err != nil {
+	if err := s.pages["index.html"].ExecuteTemplate(&buf, "layout", indexView{List: template.HTML(list), Flash: flash}); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil

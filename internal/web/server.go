@@ -23,6 +23,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
+
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/tasks"
@@ -93,9 +95,15 @@ type Config struct {
 	// DefaultPageMemory).
 	PageMemory int
 	// Personal reports whether the response to r holds something for its
-	// visitor alone (a flash message); such requests bypass the page
-	// cache. Nil: none does.
+	// visitor alone; such requests bypass the page cache. A waiting flash
+	// message always counts; Personal adds other reasons (nil: none).
 	Personal func(r *http.Request) bool
+
+	// Sessions, when set, gives each visitor who writes a session (scs)
+	// for flash messages and undo. New sets its ErrorFunc.
+	Sessions *scs.SessionManager
+	// SessionIdle ends a session unused for that long (default 30m).
+	SessionIdle time.Duration
 	// AllowedHosts lists the host names requests may carry in their Host
 	// header, matched case-insensitively and without the port: a name or
 	// IP address, "*" for any host, or ".example.com" for that domain and
@@ -115,6 +123,10 @@ type Server struct {
 	pageSize int
 	frags    *fragments // nil when the fragment cache is off
 	pcache   *pageCache // nil when the page cache is off
+
+	sessions     *scs.SessionManager // nil: no sessions
+	sessionIdle  time.Duration
+	personalHook func(*http.Request) bool
 }
 
 // New parses the embedded templates and returns a Server.
@@ -129,7 +141,11 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{tasks: cfg.Tasks, log: cfg.Logger, health: cfg.Health, pages: map[string]*template.Template{},
-		pageSize: cmp.Or(cfg.PageSize, DefaultPageSize)}
+		pageSize: cmp.Or(cfg.PageSize, DefaultPageSize),
+		sessions: cfg.Sessions, sessionIdle: cmp.Or(cfg.SessionIdle, 30*time.Minute), personalHook: cfg.Personal}
+	if s.sessions != nil {
+		s.sessions.ErrorFunc = s.sessionError
+	}
 	for _, h := range cfg.AllowedHosts {
 		s.hosts = append(s.hosts, hostname(h))
 	}
@@ -169,7 +185,7 @@ func (s *Server) setUpCaches(cfg Config) error {
 		s.frags = &fragments{c: cfg.Cache, versions: cfg.Versions, lists: fill.New(cfg.Cache, fo), ttl: ttl, build: build}
 	}
 	if cfg.Pages {
-		s.pcache = &pageCache{versions: cfg.Versions, group: fill.New(cfg.Cache, fo), ttl: ttl, build: build, personal: cfg.Personal}
+		s.pcache = &pageCache{versions: cfg.Versions, group: fill.New(cfg.Cache, fo), ttl: ttl, build: build, personal: s.personal}
 		if cfg.Cache.Name() != "local" {
 			s.pcache.mem = newPageMemory(cmp.Or(cfg.PageMemory, DefaultPageMemory))
 		}
@@ -228,10 +244,13 @@ func (s *Server) Handler() http.Handler {
 			return "index:" + listSelector(after, s.pageSize), ok
 		})
 	}
-	mux.Handle("GET /{$}", index)
-	mux.HandleFunc("POST /add", s.add)
-	mux.HandleFunc("POST /remove", s.remove)
-	mux.HandleFunc("POST /toggle", s.toggle)
+	mux.Handle("GET /{$}", s.withSession(index))
+	mux.Handle("POST /add", s.withSession(http.HandlerFunc(s.add)))
+	mux.Handle("POST /remove", s.withSession(http.HandlerFunc(s.remove)))
+	mux.Handle("POST /toggle", s.withSession(http.HandlerFunc(s.toggle)))
+	if s.sessions != nil {
+		mux.Handle("POST /undo", s.withSession(http.HandlerFunc(s.undo)))
+	}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /static/", staticCache(s.static))
 

@@ -43,6 +43,9 @@ type stackOptions struct {
 	layers   config.Layers
 	slow     time.Duration // the simulated slow list query
 	pageSize int
+	// configure, when set, completes the web server's configuration with
+	// the instance's cache (sessions, for instance); unused with no layer.
+	configure func(cfg *web.Config, c *cache.Cache)
 }
 
 // stack is one app instance.
@@ -113,6 +116,9 @@ func newStack(tb testing.TB, o stackOptions) *stack {
 		}
 		cfg.Tasks, cfg.Cache, cfg.Versions = store, c, store
 		cfg.Fragments, cfg.Pages, cfg.LeaseTTL = o.layers.Fragment, o.layers.Page, lease
+		if o.configure != nil {
+			o.configure(&cfg, c)
+		}
 	}
 	srv, err := web.New(cfg)
 	if err != nil {
