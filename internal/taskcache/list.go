@@ -1,6 +1,7 @@
 package taskcache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -83,12 +84,12 @@ type decoded struct {
 	snap tasks.Snapshot
 }
 
-// decode decodes an encoded list, reusing the last result when data is the
-// very same bytes: the requests sharing a flight get the same slice, and
-// so does every hit on the in-process cache. A long list is decoded once,
-// not once per request.
+// decode decodes an encoded list, reusing the last result when data holds
+// the same bytes: until the next write every hit reads the same list, and
+// comparing bytes costs a small fraction of decoding them (no allocation),
+// so a long list is decoded once per revision, not once per request.
 func (s *Store) decode(data []byte) (tasks.Snapshot, error) {
-	if d := s.lastDecoded.Load(); d != nil && len(data) > 0 && len(d.data) == len(data) && &d.data[0] == &data[0] {
+	if d := s.lastDecoded.Load(); d != nil && bytes.Equal(d.data, data) {
 		return d.snap, nil
 	}
 	snap, err := decodeList(data)

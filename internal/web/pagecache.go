@@ -39,9 +39,9 @@ var errUncacheable = errors.New("web: response is not cacheable")
 //
 // A hit costs one cache round trip: the version is read together with the
 // page under the version seen last. Pages under a version never change, so
-// with memcached each instance also keeps the pages of the current version
-// in memory (bounded by bytes, dropped when the version moves on) and then
-// reads only the small version key. A miss renders the page once for all
+// each instance also keeps the pages of the current version in memory
+// (bounded by bytes, dropped when the version moves on) and then reads only
+// the small version key. A miss renders the page once for all
 // the requests that want it, across instances (package fill).
 //
 // Nothing per visitor is ever stored or served: requests for which personal
@@ -56,7 +56,7 @@ type pageCache struct {
 	ttl      time.Duration
 	build    string
 	personal func(*http.Request) bool
-	mem      *pageMemory // nil when the cache is in-process already
+	mem      *pageMemory
 
 	memHits atomic.Uint64
 }

@@ -94,8 +94,8 @@ type Config struct {
 	// waiting for it (see fill.Options).
 	LeaseTTL time.Duration
 	// PageMemory bounds, in bytes, the pages of the current version kept
-	// in process memory when Cache is not in-process itself (default
-	// DefaultPageMemory).
+	// in process memory (default DefaultPageMemory). Even with the
+	// in-process cache they save copying the page out of it per hit.
 	PageMemory int
 	// Personal reports whether the response to r holds something for its
 	// visitor alone; such requests bypass the page cache. A waiting flash
@@ -191,9 +191,7 @@ func (s *Server) setUpCaches(cfg Config) error {
 	}
 	if cfg.Pages {
 		s.pcache = &pageCache{versions: cfg.Versions, group: fill.New(cfg.Cache, fo), ttl: ttl, build: build, personal: s.personal}
-		if cfg.Cache.Name() != "local" {
-			s.pcache.mem = newPageMemory(cmp.Or(cfg.PageMemory, DefaultPageMemory))
-		}
+		s.pcache.mem = newPageMemory(cmp.Or(cfg.PageMemory, DefaultPageMemory))
 	}
 	return nil
 }
