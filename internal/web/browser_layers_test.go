@@ -57,7 +57,7 @@ func TestBrowserCachedLayers(t *testing.T) {
 	checkListPage(t, "opening /", base, resp, err)
 	checkRows(t, ctx, "the empty list", nil)
 
-	// Add, toggle, remove: each shows on the page the redirect leads to
+	// Add, toggle, remove and undo: each shows on the page the redirect leads to
 	// (which has the write's message, so it bypasses the page cache) and
 	// on the shared page opened again.
 	addTask(t, ctx, base, "one")
@@ -69,6 +69,13 @@ func TestBrowserCachedLayers(t *testing.T) {
 	submit(t, ctx, base, rowSelector(two.ID)+" button.toggle")
 	twoDone := taskRow{ID: two.ID, Name: "two", Done: true, Struck: true, Toggle: "Reopen"}
 	checkShared(t, ctx, base, "after marking two done", []taskRow{one, twoDone, three})
+	// Remove one, undo it from the message, and remove it again.
+	submit(t, ctx, base, rowSelector(one.ID)+" button.remove")
+	checkRows(t, ctx, "after removing one", []taskRow{twoDone, three})
+	checkFlash(t, ctx, "after removing one", "Removed “one”.")
+	submit(t, ctx, base, "#undo")
+	checkFlash(t, ctx, "after undo", "Restored “one”.")
+	checkShared(t, ctx, base, "after undoing the remove", []taskRow{one, twoDone, three})
 	submit(t, ctx, base, rowSelector(one.ID)+" button.remove")
 	checkShared(t, ctx, base, "after removing one", []taskRow{twoDone, three})
 	checkRange(t, ctx, "after removing one", "1–2 of 2")
@@ -202,6 +209,14 @@ func checkShared(t *testing.T, ctx context.Context, base, when string, want []ta
 		t.Errorf("%s: / opened again still shows the message %q", when, msg)
 	}
 	return checkRows(t, ctx, when+", / opened again", got)
+}
+
+// checkFlash fails the test unless the page's message says want.
+func checkFlash(t *testing.T, ctx context.Context, when, want string) {
+	t.Helper()
+	if got := evaluate[string](t, ctx, `document.querySelector("#flash-message")?.textContent.trim() ?? "(no message)"`); got != want {
+		t.Errorf("%s: the message says %q, want %q", when, got, want)
+	}
 }
 
 // checkRange fails the test unless the list's "first–last of total" says want.
