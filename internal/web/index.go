@@ -114,17 +114,36 @@ func canonicalID(v string) (int64, bool) {
 // listFragment is the task-list fragment for the page after the id after:
 // from the fragment cache when it is on.
 func (s *Server) listFragment(ctx context.Context, after int64) ([]byte, error) {
-	load := func(ctx context.Context) ([]byte, error) {
-		page, err := s.tasks.Page(ctx, after, s.pageSize)
+	load := func(ctx context.Context, v int64) ([]byte, error) {
+		page, err := s.page(ctx, after, v)
 		if err != nil {
 			return nil, err
 		}
 		return s.renderList(ctx, page)
 	}
 	if s.frags == nil {
-		return load(ctx)
+		return load(ctx, renderVersion(ctx))
 	}
 	return s.frags.list(ctx, listSelector(after, s.pageSize), load)
+}
+
+// page reads the page after the id after; for something keyed by version v
+// (not 0), a page of revision v or later.
+func (s *Server) page(ctx context.Context, after, v int64) (tasks.Page, error) {
+	if v == 0 || s.versions == nil {
+		return s.tasks.Page(ctx, after, s.pageSize)
+	}
+	return s.versions.PageAt(ctx, after, s.pageSize, v)
+}
+
+// renderVersionKey marks the context of a render whose result the page
+// cache keys by a version: what it shows must be of that revision or later.
+type renderVersionKey struct{}
+
+// renderVersion is the version a render's result is keyed by, 0 for none.
+func renderVersion(ctx context.Context) int64 {
+	v, _ := ctx.Value(renderVersionKey{}).(int64)
+	return v
 }
 
 // listSelector names one page of the list in cache keys.

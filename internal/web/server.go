@@ -68,6 +68,9 @@ type Versions interface {
 	// the keys that extra names for the version guess; items holds what
 	// was found under them when the guess was right, nil otherwise.
 	VersionWith(ctx context.Context, extra func(guess int64) []string) (v int64, items map[string]cache.Item, err error)
+	// PageAt is TaskService.Page for what is keyed by version v: the page
+	// is of revision v or later.
+	PageAt(ctx context.Context, after int64, n int, v int64) (tasks.Page, error)
 }
 
 // Config holds a Server's dependencies. Only Tasks is required.
@@ -92,7 +95,8 @@ type Config struct {
 	LeaseTTL time.Duration
 	// PageMemory bounds, in bytes, the pages of the current version kept
 	// in process memory, and apart from them the list fragments (default
-	// DefaultPageMemory each).
+	// DefaultPageMemory each). Even with the in-process cache they save
+	// copying the page out of it per hit.
 	PageMemory int
 	// Personal reports whether the response to r holds something for its
 	// visitor alone; such requests bypass the page cache. A waiting flash
@@ -128,6 +132,7 @@ type Server struct {
 	rows       rowTemplate
 	pcache     *pageCache // nil when the page cache is off
 
+	versions     Versions            // nil when no layer keys by version
 	sessions     *scs.SessionManager // nil: no sessions
 	sessionIdle  time.Duration
 	personalHook func(*http.Request) bool
@@ -194,6 +199,7 @@ func (s *Server) setUpCaches(cfg Config) error {
 	ttl := cmp.Or(cfg.CacheTTL, time.Hour)
 	fo := fill.Options{LeaseTTL: cfg.LeaseTTL}
 	memory := cmp.Or(cfg.PageMemory, DefaultPageMemory)
+	s.versions = cfg.Versions
 	if cfg.Fragments {
 		s.frags = &fragments{c: cfg.Cache, versions: cfg.Versions, lists: fill.New(cfg.Cache, fo), ttl: ttl, build: build,
 			mem: newPageMemory(memory)}

@@ -154,6 +154,11 @@ func TestSessionsAcrossInstances(t *testing.T) {
 			if _, body = alice.do("GET", bases[0], "/", nil); flashOf(body) != "" {
 				t.Errorf("the flash showed twice: %q", flashOf(body))
 			}
+			// With nothing pending, Alice gets the shared page too.
+			hits = pageHits()
+			if _, body = alice.do("GET", bases[0], "/", nil); pageHits() == hits || !strings.Contains(body, "alice&#39;s task") {
+				t.Errorf("alice, with nothing pending, got no page-cache hit")
+			}
 
 			// Alice removes; her undo works once, Bob's does nothing.
 			id := rowRE.FindStringSubmatch(body)[1]
