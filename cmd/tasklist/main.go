@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -34,6 +35,11 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if os.Getenv("GOMEMLIMIT") == "" {
+		if cfg, err := config.Load(os.Getenv); err == nil { // run reports errors
+			debug.SetMemoryLimit(memoryBudget(cfg))
+		}
+	}
 	// Logs are buffered and written a few times a second: a line per
 	// request then costs no system call of its own.
 	logs := logbuf.New(os.Stderr, logbuf.DefaultInterval)
@@ -43,6 +49,21 @@ func main() {
 		reportError(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// baseMemory is the Go heap the app needs besides its in-process cache:
+// requests in flight, decoded lists, pages being rendered and compressed.
+const baseMemory = 40 << 20
+
+// memoryBudget is the soft limit of the Go heap (GOMEMLIMIT) for cfg:
+// baseMemory, plus the in-process cache's bound when that cache is used.
+// Without it the garbage collector lets the heap grow to twice what is
+// live, and a full in-process cache is most of what is live.
+func memoryBudget(cfg config.Config) int64 {
+	if cfg.Layers.Any() && cfg.CacheBackend() == "local" {
+		return baseMemory + cfg.LocalCacheBytes
+	}
+	return baseMemory
 }
 
 // run is the whole program; main only supplies the process's environment.

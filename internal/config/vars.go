@@ -94,7 +94,7 @@ var vars = []Var{
 			l.plainServers, err = servers(v)
 			return err
 		}},
-	{Name: "TASKLIST_LOCAL_CACHE_MB", Default: "64", Meaning: "size bound of the in-process cache used when no memcached is configured",
+	{Name: "TASKLIST_LOCAL_CACHE_MB", Default: "64", Meaning: "size bound of the in-process cache used when no memcached is configured; the Go heap's soft limit is 40 MiB plus this (40 MiB with memcached or no cache) unless `GOMEMLIMIT` is set, so that a full cache does not let the heap grow to twice its size",
 		parse: func(l *loader, v string) error {
 			mb, err := wholeNumber(v, 1, 1<<20)
 			l.c.LocalCacheBytes = int64(mb) << 20
