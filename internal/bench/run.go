@@ -328,6 +328,15 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 		}
 		res.Bytes = int64(len(page))
 	}
+	var (
+		metBefore  appMetrics
+		hasMetrics bool
+	)
+	if m.kind == report.App {
+		if metBefore, hasMetrics, err = scrapeMetrics(base); err != nil {
+			return res, err
+		}
+	}
 	var mcBefore map[string]int64
 	if m.cache == Memcached {
 		if mcBefore, err = r.mc.stats(); err != nil {
@@ -363,9 +372,19 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 		}
 		res.CacheOps = perRequest(cacheOps(mcBefore, after), lr.requests)
 	}
+	if hasMetrics {
+		after, _, err := scrapeMetrics(base)
+		if err != nil {
+			return res, err
+		}
+		res.DBQueries = perRequest(int64(after.queries()-metBefore.queries()), lr.requests)
+		if m.cache == InProcess {
+			res.CacheOps = perRequest(int64(after.cacheOps-metBefore.cacheOps), lr.requests)
+		}
+	}
 	res.PeakRSS = srv.peakRSS()
 	srv.stop()
-	if m.kind == report.App && m.db == Postgres {
+	if m.kind == report.App && m.db == Postgres && !hasMetrics {
 		txEnd, err := r.dbs.pgTransactions(ctx, dbURL)
 		if err != nil {
 			return res, err

@@ -37,7 +37,7 @@ func Markdown(run *Run, chart string) string {
 			slow = fmt.Sprint(*s.SlowQueries)
 		}
 		p("%d instances, one empty memcached, %d concurrent requests to `GET /`, TASKLIST_SLOW_QUERY=%s: "+
-			"**%s slow queries** ran; latency p50 %s, p99 %s, max %s; %d errors. %s\n\n",
+			"slow queries run: **%s**; latency p50 %s, p99 %s, max %s; %d errors. %s\n\n",
 			s.Instances, s.Requests, s.SlowQuery, slow, ms(s.P50), ms(s.P99), ms(s.Max), s.Errors, s.How)
 	}
 

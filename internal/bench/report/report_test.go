@@ -41,7 +41,7 @@ func TestMarkdown(t *testing.T) {
 		"| all layers, memcached | sqlite | 100 | read | 10000 | 0.50× | 2.00 ms | 25 ms | 0.00 | 1.00 | 30.0 MiB | 0 |",
 		"| layers none | postgres | 1000 | mixed | 500 | 0.03× | 0.00 ms | 0.00 ms | — | — | — | 3 |",
 		"![requests per second, each mode](chart.svg)",
-		"**1 slow queries** ran",
+		"slow queries run: **1**;",
 		"| met one | ≥ 1 | 2 | yes |",
 		"| missed one | ≥ 1 | 0 | **missed** |",
 		"| absent one | ≥ 1 | — | not measured |",
