@@ -91,6 +91,9 @@ func newFrame(t *template.Template) (frame, error) {
 // positive id in canonical digits, given once. Pages are keyed by it, so
 // only one spelling of each page is accepted.
 func pageParam(r *http.Request) (int64, bool) {
+	if r.URL.RawQuery == "" {
+		return 0, true // the first page, without parsing a query
+	}
 	vs, ok := r.URL.Query()["after"]
 	if !ok {
 		return 0, true

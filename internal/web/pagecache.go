@@ -87,7 +87,7 @@ func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next
 	gz := acceptsGzip(r)
 	inm := r.Header.Get("If-None-Match")
 	v, items, err := p.versions.VersionWith(r.Context(), func(guess int64) []string {
-		if etagMatch(inm, p.etag(guess, k, gz)) || p.mem.get(guess, k) != nil {
+		if (inm != "" && etagMatch(inm, p.etag(guess, k, gz))) || p.mem.get(guess, k) != nil {
 			return nil // the version alone will do
 		}
 		return []string{p.key(guess, k)}
@@ -220,7 +220,7 @@ func decodePage(b []byte) (*pageEntry, error) {
 
 // acceptsGzip reports whether the client takes a gzip body.
 func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+	for part := range strings.SplitSeq(r.Header.Get("Accept-Encoding"), ",") {
 		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
 			continue
