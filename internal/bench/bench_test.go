@@ -76,6 +76,9 @@ func TestSmoke(t *testing.T) {
 		if r.Requests == 0 || r.RPS <= 0 || r.Ratio <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.PeakRSS == 0 || r.Bytes < 10_000 {
 			t.Errorf("%s: figures missing: %+v", r.Key, r)
 		}
+		if (r.Kind == report.App) != (r.Ceiling > 0) {
+			t.Errorf("%s: paired ceiling %v; want one for the app only", r.Key, r.Ceiling)
+		}
 		if r.Errors != 0 {
 			t.Errorf("%s: %d failed requests", r.Key, r.Errors)
 		}

@@ -74,10 +74,14 @@ type runner struct {
 	mc      *memcached
 	page    []byte // the page every reference sends
 	pageIDs []int64
-	out     *report.Run
-	started time.Time
-	done    int // modes finished
-	total   int
+	// bare is the bare handler, started once and driven again right
+	// before each other mode, whose ratio is to that paired rate.
+	bare     *proc
+	bareBase string
+	out      *report.Run
+	started  time.Time
+	done     int // modes finished
+	total    int
 }
 
 // Run runs the benchmark and writes its results into opts.OutDir. It
@@ -152,6 +156,11 @@ func (r *runner) run(ctx context.Context) error {
 	if err := r.fetchPage(ctx); err != nil {
 		return err
 	}
+	bare, base, err := r.startBare(ctx)
+	if err != nil {
+		return err
+	}
+	r.bare, r.bareBase = bare, base
 	for i, m := range modes {
 		r.progress(m.name()+" ("+m.key()+")", r.opts.Duration)
 		res, err := r.runMode(ctx, i, m)
@@ -188,12 +197,13 @@ func needsMemcached(modes []mode) bool {
 	return false
 }
 
-// perMode is what a mode costs besides wrk's own time: start, seed, warm
-// up, stop. It only feeds the estimate of the time left.
+// perMode is what a mode costs besides wrk's own time (the mode's and its
+// paired ceiling's): start, seed, warm up, stop. It only feeds the
+// estimate of the time left.
 const perMode = 4 * time.Second
 
 func (r *runner) progress(what string, d time.Duration) {
-	left := time.Duration(r.total-r.done) * (r.opts.Duration + perMode)
+	left := time.Duration(r.total-r.done) * (r.opts.Duration*3/2 + perMode)
 	if r.done > 0 {
 		left = time.Since(r.started) / time.Duration(r.done) * time.Duration(r.total-r.done)
 	}
@@ -295,7 +305,7 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 	)
 	switch m.kind {
 	case report.Bare:
-		srv, base, err = r.startBare(ctx)
+		srv, base = r.bare, r.bareBase
 	case report.Nginx:
 		srv, base, err = r.startNginx(ctx)
 	default:
@@ -320,7 +330,12 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 	if err != nil {
 		return res, err
 	}
-	defer srv.stop()
+	if m.kind != report.Bare {
+		defer srv.stop()
+		if res.Ceiling, err = r.pairedCeiling(ctx); err != nil {
+			return res, err
+		}
+	}
 	for range warmUp {
 		page, err := get(base + "/")
 		if err != nil {
@@ -383,7 +398,9 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 		}
 	}
 	res.PeakRSS = srv.peakRSS()
-	srv.stop()
+	if m.kind != report.Bare {
+		srv.stop()
+	}
 	if m.kind == report.App && m.db == Postgres && !hasMetrics {
 		txEnd, err := r.dbs.pgTransactions(ctx, dbURL)
 		if err != nil {
@@ -417,14 +434,28 @@ func perRequest(n, requests int64) *float64 {
 	return &v
 }
 
-// ratios sets every result's ratio to the bare handler's rate.
+// pairedCeiling drives the bare handler for a moment right before a mode,
+// and returns its rate then. On a machine whose load changes during the
+// run (others' work, on shared cores), a ratio to a ceiling measured
+// minutes apart would measure the load as much as the app.
+func (r *runner) pairedCeiling(ctx context.Context) (float64, error) {
+	d := max(r.opts.Duration/2/time.Second*time.Second, time.Second)
+	lr, err := runWrk(ctx, r.opts.Wrk, r.work, loadSpec{url: r.bareBase + "/", threads: r.opts.Threads, connections: r.opts.Connections, duration: d})
+	return lr.rps(), err
+}
+
+// ratios sets every result's ratio to the bare handler's rate: the one
+// measured right before it, else (the bare handler's own row) its own.
 func ratios(run *report.Run) {
 	c := run.Ceiling()
-	if c == nil || c.RPS == 0 {
-		return
-	}
 	for i := range run.Results {
-		run.Results[i].Ratio = run.Results[i].RPS / c.RPS
+		r := &run.Results[i]
+		switch {
+		case r.Ceiling > 0:
+			r.Ratio = r.RPS / r.Ceiling
+		case c != nil && c.RPS > 0:
+			r.Ratio = r.RPS / c.RPS
+		}
 	}
 }
 

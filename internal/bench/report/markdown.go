@@ -21,11 +21,15 @@ func Markdown(run *Run, chart string) string {
 		run.Load.Threads, run.Load.Connections, run.Load.Duration, run.Load.WritesEvery)
 	p("Took %s.\n\n", run.Finished.Sub(run.Started).Round(time.Second))
 
-	p("| mode | database | tasks | workload | req/s | × bare | p50 | p99 | DB queries/req | cache ops/req | peak RSS | errors |\n")
-	p("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	p("| mode | database | tasks | workload | req/s | bare req/s just before | × bare | p50 | p99 | DB queries/req | cache ops/req | peak RSS | errors |\n")
+	p("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, r := range run.Results {
-		p("| %s | %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %d |\n",
-			r.Name, dash(r.DB), count(r.Tasks), r.Workload, r.RPS, ratio(r.Ratio), ms(r.P50), ms(r.P99),
+		ceiling := "—"
+		if r.Ceiling > 0 {
+			ceiling = fmt.Sprintf("%.0f", r.Ceiling)
+		}
+		p("| %s | %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %d |\n",
+			r.Name, dash(r.DB), count(r.Tasks), r.Workload, r.RPS, ceiling, ratio(r.Ratio), ms(r.P50), ms(r.P99),
 			perReq(r.DBQueries), perReq(r.CacheOps), mib(r.PeakRSS), r.Errors)
 	}
 	p("\n![requests per second, each mode](%s)\n\n", chart)

@@ -69,8 +69,9 @@ type Result struct {
 	Requests int64
 	Seconds  float64
 	RPS      float64
-	// Ratio is RPS over the bare handler's RPS (0 for the bare handler's
-	// own row when there is none).
+	// Ceiling is the bare handler's RPS measured right before this run
+	// (0 for the bare handler's own row); Ratio is RPS over it.
+	Ceiling  float64
 	Ratio    float64
 	P50, P99 time.Duration
 	// Errors counts failed requests: socket errors, timeouts and statuses
