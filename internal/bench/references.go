@@ -49,7 +49,13 @@ func (r *runner) startBare(ctx context.Context) (*proc, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := r.procs.start("bare", r.opts.Self, nil, "serve-bytes", file, addr)
+	return r.startReference(ctx, "bare", addr, r.opts.Self, "serve-bytes", file, addr)
+}
+
+// startReference starts a server that sends the page at addr and waits
+// until it does.
+func (r *runner) startReference(ctx context.Context, name, addr, bin string, args ...string) (*proc, string, error) {
+	p, err := r.procs.start(name, bin, nil, args...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -105,14 +111,5 @@ func (r *runner) startNginx(ctx context.Context) (*proc, string, error) {
 	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, dir, addr), 0o644); err != nil {
 		return nil, "", err
 	}
-	p, err := r.procs.start("nginx", r.opts.Nginx, nil, "-p", dir, "-c", conf)
-	if err != nil {
-		return nil, "", err
-	}
-	base := "http://" + addr
-	if err := p.waitReady(ctx, base+"/", 30*time.Second); err != nil {
-		p.stop()
-		return nil, "", err
-	}
-	return p, base, nil
+	return r.startReference(ctx, "nginx", addr, r.opts.Nginx, "-p", dir, "-c", conf)
 }
