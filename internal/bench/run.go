@@ -164,6 +164,9 @@ func (r *runner) run(ctx context.Context) error {
 	for i, m := range modes {
 		r.progress(m.name()+" ("+m.key()+")", r.opts.Duration)
 		res, err := r.runMode(ctx, i, m)
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted during %s; every process it started is stopped", m.key())
+		}
 		if errors.Is(err, errSkipped) {
 			r.note("%s skipped: %v", m.key(), err)
 			continue
