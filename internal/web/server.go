@@ -24,6 +24,8 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/metrics"
+	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
@@ -88,6 +90,26 @@ type Config struct {
 	// visitor alone (a flash message); such requests bypass the page
 	// cache. Nil: none does.
 	Personal func(r *http.Request) bool
+
+	// StatsLayers are the caching layers outside the server whose counters
+	// /stats, /stats.json and /metrics show, by their names in
+	// stats.Layers: "query" (the task-list cache, taskcache.Store) and
+	// "session" (sessions, once they exist: a session store implements
+	// stats.Layer and is added here). The fragment and page layers are the
+	// server's own. A layer not given is shown off, with zeros.
+	StatsLayers map[string]stats.Layer
+	// Queries counts the database queries by kind (dbstats.Store); nil
+	// shows none.
+	Queries stats.Queries
+	// StatsUser and StatsPassword guard the statistics routes with HTTP
+	// basic auth (user DefaultStatsUser when empty). With no password they
+	// answer requests from loopback addresses only.
+	StatsUser, StatsPassword string
+	// StatsInterval is how often SampleStats samples the totals for the
+	// chart, and StatsSamples how many samples it keeps (defaults
+	// DefaultStatsInterval, DefaultStatsSamples).
+	StatsInterval time.Duration
+	StatsSamples  int
 }
 
 // Server serves tasklist's pages. It is safe for concurrent use.
@@ -100,6 +122,12 @@ type Server struct {
 	pageSize int
 	frags    *fragments // nil when the fragment cache is off
 	pcache   *pageCache // nil when the page cache is off
+
+	stats         stats.Sources
+	statsAuth     statsAuth
+	statsInterval time.Duration
+	statsSamples  int
+	metrics       *metrics.Metrics
 }
 
 // New parses the embedded templates and returns a Server.
@@ -112,7 +140,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{tasks: cfg.Tasks, log: cfg.Logger, health: cfg.Health, pages: map[string]*template.Template{},
 		pageSize: cmp.Or(cfg.PageSize, DefaultPageSize)}
-	for _, page := range []string{"index.html", "error.html"} {
+	for _, page := range []string{"index.html", "error.html", "stats.html"} {
 		t, err := template.ParseFS(files, "templates/layout.html", "templates/"+page)
 		if err != nil {
 			return nil, fmt.Errorf("web: parse %s: %w", page, err)
@@ -127,7 +155,31 @@ func New(cfg Config) (*Server, error) {
 	if err := s.setUpCaches(cfg); err != nil {
 		return nil, err
 	}
+	s.setUpStats(cfg)
 	return s, nil
+}
+
+// setUpStats gathers the counters the statistics routes show: the layers
+// given in cfg and the server's own.
+func (s *Server) setUpStats(cfg Config) {
+	s.statsInterval = cmp.Or(cfg.StatsInterval, DefaultStatsInterval)
+	s.statsSamples = max(cmp.Or(cfg.StatsSamples, DefaultStatsSamples), 2)
+	layers := make(map[string]stats.Layer, len(stats.Layers))
+	for name, l := range cfg.StatsLayers {
+		layers[name] = l
+	}
+	if s.frags != nil {
+		layers["fragment"] = stats.LayerFunc(func() stats.Counts { return s.frags.stats().counts() })
+	}
+	if s.pcache != nil {
+		layers["page"] = stats.LayerFunc(func() stats.Counts { return s.pcache.stats().counts() })
+	}
+	s.stats = stats.Sources{
+		Layers: layers, Cache: cfg.Cache, Queries: cfg.Queries,
+		History: stats.NewHistory(s.statsSamples), Started: time.Now(),
+	}
+	s.statsAuth = newStatsAuth(cfg.StatsUser, cfg.StatsPassword)
+	s.metrics = metrics.New(s.stats, s.log)
 }
 
 // setUpCaches builds the fragment and page caches that cfg turns on.
@@ -213,6 +265,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /toggle", s.toggle)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /static/", staticCache(s.static))
+	mux.Handle("GET /stats", s.statsAuth.wrap(http.HandlerFunc(s.statsPage)))
+	mux.Handle("GET /stats.json", s.statsAuth.wrap(http.HandlerFunc(s.statsJSON)))
+	mux.Handle("GET /metrics", s.statsAuth.wrap(s.metrics.Handler()))
 
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
