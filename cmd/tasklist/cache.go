@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/tasklist/tasklist/internal/cache"
@@ -14,46 +15,65 @@ import (
 )
 
 // openCache builds the cache the configuration selects: MemCachier (SASL),
-// a plain memcached cluster, or the in-process cache. Wrong credentials stop
-// start-up; unreachable servers do not: the app runs uncached until they
-// answer.
+// a plain memcached cluster, or the in-process cache.
 func openCache(ctx context.Context, cfg config.Config, log *slog.Logger) (*cache.Cache, error) {
-	var backend cache.Backend
-	if len(cfg.CacheServers) == 0 {
-		b, err := local.New(local.Options{MaxBytes: cfg.LocalCacheBytes})
-		if err != nil {
-			return nil, err
-		}
-		backend = b
-	} else {
-		b, err := memcache.New(memcache.Options{
-			Servers:  cfg.CacheServers,
-			Username: cfg.CacheUsername,
-			Password: cfg.CachePassword,
-			Timeout:  cfg.CacheTimeout,
-			Logger:   log,
-		})
-		if err != nil {
-			return nil, err
-		}
-		verifyCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = b.Verify(verifyCtx)
-		cancel()
-		switch {
-		case errors.Is(err, memcache.ErrAuth):
-			b.Close()
-			return nil, fmt.Errorf("cache: %w", err)
-		case err != nil:
-			log.Warn("memcached servers unreachable; serving from the database until they answer", "err", err)
-		}
-		backend = b
+	backend, err := openBackend(ctx, cfg, log)
+	if err != nil {
+		return nil, err
 	}
-	log.Info("cache ready", "backend", backend.Name()) // servers and user are in the config line
 	return cache.New(backend, cache.Options{
 		Prefix:     cfg.CachePrefix,
 		GetTimeout: cfg.CacheTimeout,
 		Logger:     log,
 	}), nil
+}
+
+// openBackend opens the backend and logs its state (servers and user are in
+// the config line). Wrong credentials, and plain servers that turn out to
+// need SASL, stop start-up; unreachable servers do not: the app runs
+// uncached until they answer.
+func openBackend(ctx context.Context, cfg config.Config, log *slog.Logger) (cache.Backend, error) {
+	if len(cfg.CacheServers) == 0 {
+		b, err := local.New(local.Options{MaxBytes: cfg.LocalCacheBytes})
+		if err != nil {
+			return nil, err
+		}
+		log.Info("cache ready", "backend", b.Name())
+		return b, nil
+	}
+	b, err := memcache.New(memcache.Options{
+		Servers:  cfg.CacheServers,
+		Username: cfg.CacheUsername,
+		Password: cfg.CachePassword,
+		Timeout:  cfg.CacheTimeout,
+		Logger:   log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	verifyCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = b.Verify(verifyCtx)
+	cancel()
+	switch {
+	case err == nil:
+		log.Info("cache ready", "backend", b.Name())
+		return b, nil
+	case errors.Is(err, memcache.ErrAuth):
+		b.Close()
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	if cfg.CacheUsername == "" {
+		// A SASL server does not answer the plain client at all: ask it.
+		probeCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		sasl := saslServers(probeCtx, cfg.CacheServers)
+		cancel()
+		if len(sasl) > 0 {
+			b.Close()
+			return nil, fmt.Errorf("cache: MEMCACHE_SERVERS %s needs SASL: set MEMCACHIER_SERVERS, MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD instead", strings.Join(sasl, ","))
+		}
+	}
+	log.Warn("memcached servers unreachable: serving from the database; the cache is used once they answer", "backend", b.Name(), "err", err)
+	return b, nil
 }
 
 // cacheHealth is the cache's health check: Cache.Ping, which asks every

@@ -66,7 +66,7 @@ func TestHealthzLeavesCacheStatsAlone(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer store.Close()
-			app, err := web.New(web.Config{Tasks: store, Logger: log, Health: []web.HealthCheck{
+			app, err := web.New(web.Config{Tasks: store, Logger: log, AllowedHosts: []string{"*"}, Health: []web.HealthCheck{
 				{Name: "database", Critical: true, Check: store.Ping},
 				{Name: "cache", Check: cacheHealth(c)},
 			}})

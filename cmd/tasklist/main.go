@@ -3,8 +3,11 @@
 //	tasklist            migrate the database, then serve (same as "serve")
 //	tasklist serve      the same
 //	tasklist migrate    apply the database migrations and exit
+//	tasklist version    print the module version and VCS revision
+//	tasklist help       list the commands and environment variables
 //
-// Configuration comes from the environment; see the README's table.
+// Configuration comes from the environment; see "tasklist help" or the
+// README's table.
 package main
 
 import (
@@ -21,6 +24,7 @@ import (
 	"time"
 
 	"github.com/tasklist/tasklist/internal/config"
+	"github.com/tasklist/tasklist/internal/sqldb"
 	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/web"
 )
@@ -28,33 +32,35 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "tasklist:", err)
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
+		reportError(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
 // run is the whole program; main only supplies the process's environment.
-// When ready is not nil, it receives the listener's address once serving.
-func run(ctx context.Context, args []string, getenv func(string) string, logOut io.Writer, ready chan<- string) error {
-	cmd := "serve"
-	if len(args) > 0 {
-		cmd = args[0]
-	}
-	if len(args) > 1 || (cmd != "serve" && cmd != "migrate") {
-		return fmt.Errorf("usage: tasklist [serve|migrate]")
+// Help and version go to out, logs to logOut. When ready is not nil, it
+// receives the listener's address once serving.
+func run(ctx context.Context, args []string, getenv func(string) string, out, logOut io.Writer, ready chan<- string) error {
+	cmd, done, err := command(args, out)
+	if done {
+		return err
 	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg, logOut)
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
 
-	store, err := tasks.Open(ctx, cfg.DatabaseURL, tasks.Options{SlowQuery: cfg.SlowQuery, MaxTasks: cfg.MaxTasks})
+	db, err := sqldb.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer db.Close()
+	store := tasks.New(db, tasks.Options{SlowQuery: cfg.SlowQuery, MaxTasks: cfg.MaxTasks})
 	if err := store.Migrate(ctx, log); err != nil {
 		return err
 	}
@@ -72,8 +78,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
+	go app.SampleStats(ctx)
 	return serve(ctx, cfg, log, app.Handler(), ready)
 }
+
+// readHeaderTimeout is how long a client has to send a request's headers:
+// a slow client holding connections open is cut off after it.
+const readHeaderTimeout = 5 * time.Second
 
 // serve listens until ctx is done, then shuts down gracefully: in-flight
 // requests get cfg.ShutdownTimeout to finish.
@@ -84,7 +95,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Hand
 	}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: readHeaderTimeout,
+		MaxHeaderBytes:    web.MaxHeaderBytes,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30*time.Second + cfg.SlowQuery,
 		IdleTimeout:       2 * time.Minute,

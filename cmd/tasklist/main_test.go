@@ -24,7 +24,7 @@ func start(t *testing.T, env map[string]string, logs io.Writer) (string, context
 	ctx, cancel := context.WithCancel(t.Context())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, envOf(env), logs, ready) }()
+	go func() { done <- run(ctx, nil, envOf(env), io.Discard, logs, ready) }()
 	select {
 	case addr := <-ready:
 		return "http://" + addr, cancel, done
@@ -87,12 +87,21 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 
 func TestMigrateCommand(t *testing.T) {
 	var logs testenv.LockedBuffer
-	env := envOf(map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "m.db")})
-	if err := run(t.Context(), []string{"migrate"}, env, &logs, nil); err != nil {
+	env := envOf(map[string]string{
+		"DATABASE_URL":        "sqlite:" + filepath.Join(t.TempDir(), "m.db"),
+		"MEMCACHIER_USERNAME": "someone", // without MEMCACHIER_SERVERS: a warning
+	})
+	if err := run(t.Context(), []string{"migrate"}, env, io.Discard, &logs, nil); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(logs.String(), "migration applied") || !strings.Contains(logs.String(), "database is up to date") {
-		t.Errorf("migrate logs:\n%s", logs.String())
+	for _, want := range []string{
+		"migration applied",
+		"database is up to date",
+		`level=WARN msg="MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD are ignored: MEMCACHIER_SERVERS is not set"`,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("migrate logs lack %q:\n%s", want, logs.String())
+		}
 	}
 }
 
@@ -107,10 +116,12 @@ func TestRunErrors(t *testing.T) {
 		{"bad config", nil, map[string]string{"PORT": "high"}, "PORT"},
 		{"bad database", nil, map[string]string{"DATABASE_URL": "oracle://db/x"}, "oracle"},
 		{"unreachable database", nil, map[string]string{"DATABASE_URL": "postgres://u:topsecret@127.0.0.1:1/x?connect_timeout=2"}, "unreachable"},
+		{"sqlite in a missing directory", nil, map[string]string{"DATABASE_URL": "sqlite:/nonexistent-dir/t.db"},
+			"cannot open SQLite database /nonexistent-dir/t.db: directory /nonexistent-dir: no such file or directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := run(t.Context(), tt.args, envOf(tt.env), io.Discard, nil)
+			err := run(t.Context(), tt.args, envOf(tt.env), io.Discard, io.Discard, nil)
 			if err == nil || !strings.Contains(err.Error(), tt.says) {
 				t.Errorf("run = %v, want an error saying %q", err, tt.says)
 			}
@@ -133,25 +144,13 @@ func TestMemCachierConfiguration(t *testing.T) {
 		"MEMCACHIER_USERNAME": "tasklist",
 		"MEMCACHIER_PASSWORD": "right-password",
 	}
-	var logs testenv.LockedBuffer
-	base, stop, done := start(t, env, &logs)
-	addTask(t, base, "cached in memcached")
-	if body := get(t, base+"/"); !strings.Contains(body, "cached in memcached") {
-		t.Errorf("page lacks the task")
-	}
-	if body := get(t, base+"/healthz"); !strings.Contains(body, `"cache":{"status":"up"}`) {
-		t.Errorf("/healthz = %s, want the cache up", body)
-	}
-	stop()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(logs.String(), "backend=memcache+sasl") || strings.Contains(logs.String(), "right-password") {
-		t.Errorf("start-up logs must name the SASL backend and never the password:\n%s", logs.String())
+	logs := serveThroughCache(t, env, "cached in memcached")
+	if !strings.Contains(logs, "backend=memcache+sasl") || strings.Contains(logs, "right-password") {
+		t.Errorf("start-up logs must name the SASL backend and never the password:\n%s", logs)
 	}
 
 	env["MEMCACHIER_PASSWORD"] = "wrong-password"
-	err := run(t.Context(), nil, envOf(env), io.Discard, nil)
+	err := run(t.Context(), nil, envOf(env), io.Discard, io.Discard, nil)
 	if err == nil {
 		t.Fatal("start-up with a wrong password succeeded")
 	}
@@ -188,8 +187,9 @@ func TestPlainMemcacheAndUnreachableServer(t *testing.T) {
 	if body := get(t, base+"/healthz"); !strings.Contains(body, `"status":"degraded"`) {
 		t.Errorf("/healthz with memcached down = %s, want degraded", body)
 	}
-	if !strings.Contains(logs.String(), "backend=memcache ") || !strings.Contains(logs.String(), "unreachable") {
-		t.Errorf("logs should name the plain backend and the unreachable server:\n%s", logs.String())
+	if !strings.Contains(logs.String(), "memcached servers unreachable: serving from the database; the cache is used once they answer\" backend=memcache ") ||
+		strings.Contains(logs.String(), "cache ready") {
+		t.Errorf("logs should name the plain backend and the unreachable server, and not call the cache ready:\n%s", logs.String())
 	}
 	mc.Start()
 	// Once the server answers again (after the client's backoff), the
@@ -204,6 +204,27 @@ func TestPlainMemcacheAndUnreachableServer(t *testing.T) {
 	if body := get(t, base+"/"); !strings.Contains(body, "served without a cache") {
 		t.Errorf("page lacks the task after memcached came back")
 	}
+}
+
+// serveThroughCache starts the program with env, adds task, checks that
+// the page shows it and that /healthz reports the cache up, stops the
+// program and returns its logs.
+func serveThroughCache(t *testing.T, env map[string]string, task string) string {
+	t.Helper()
+	var logs testenv.LockedBuffer
+	base, stop, done := start(t, env, &logs)
+	addTask(t, base, task)
+	if body := get(t, base+"/"); !strings.Contains(body, task) {
+		t.Errorf("page lacks the task")
+	}
+	if body := get(t, base+"/healthz"); !strings.Contains(body, `"cache":{"status":"up"}`) {
+		t.Errorf("/healthz = %s, want the cache up", body)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	return logs.String()
 }
 
 func addTask(t *testing.T, base, name string) {

@@ -28,15 +28,17 @@ func ValidKey(k string) bool {
 }
 
 // Key returns the backend key for the caller's key k under prefix. It is
-// prefix+k when that is a ValidKey. Otherwise it is a readable rendering of
-// the start of prefix+k (unsafe bytes become '_'), then '#' and the
-// base64url SHA-256 of the whole of prefix+k, MaxKeyLen bytes at most: keys
-// too long for memcached, or holding spaces, control characters or non-ASCII
-// text, still map to distinct keys, and a key's start (its prefix, say)
-// stays visible in memcached's tools. It is safe for concurrent use.
+// prefix+k when that is a ValidKey without '#'. Otherwise it is a readable
+// rendering of the start of prefix+k (unsafe bytes become '_'), then '#'
+// and the base64url SHA-256 of the whole of prefix+k, MaxKeyLen bytes at
+// most: keys too long for memcached, or holding spaces, control characters
+// or non-ASCII text, still map to distinct keys, and a key's start (its
+// prefix, say) stays visible in memcached's tools. A '#' in a key makes it
+// hashed too, so that no key passed through as it is can equal a hashed
+// one. It is safe for concurrent use.
 func Key(prefix, k string) string {
 	full := prefix + k
-	if ValidKey(full) {
+	if ValidKey(full) && !strings.Contains(full, "#") {
 		return full
 	}
 	readable := min(len(full), MaxKeyLen-1-hashLen)

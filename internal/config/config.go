@@ -1,18 +1,23 @@
 // Package config reads tasklist's configuration from the environment,
 // checks all of it at once, and describes it for logs without secrets.
+//
+// Every variable is defined once, in the table of vars.go: its name, its
+// default, its meaning and how it is read. Load reads through that table,
+// `tasklist help` prints it, and a test checks that the README's
+// configuration table is the same (go test ./internal/config -run README
+// -update rewrites it). To add a variable: add a Config field, add a Var to
+// the table whose parse sets the field, and run that command; rules that
+// tie several variables together go in (*loader).check.
 package config
 
 import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/tasklist/tasklist/internal/tasks"
 )
 
 // Invalidation strategies for the query cache (TASKLIST_INVALIDATION).
@@ -28,7 +33,13 @@ const (
 type Config struct {
 	// Addr is the listen address: TASKLIST_ADDR, else ":" + PORT.
 	Addr string
-	// DatabaseURL selects the database (DATABASE_URL); tasks.DefaultURL,
+	// AllowedHosts lists the host names the app answers for
+	// (TASKLIST_ALLOWED_HOSTS), lower case, IPv6 addresses without
+	// brackets: a name, "*" for any, or ".example.com" for that domain and
+	// its subdomains. Unset, it is the loopback names and the host Addr
+	// names, if any.
+	AllowedHosts []string
+	// DatabaseURL selects the database (DATABASE_URL); sqldb.DefaultURL,
 	// an SQLite file, when unset.
 	DatabaseURL string
 	// SlowQuery is added to every task-list query (TASKLIST_SLOW_QUERY).
@@ -68,63 +79,77 @@ type Config struct {
 	LogFormat string
 	// ShutdownTimeout is how long in-flight requests get on SIGTERM.
 	ShutdownTimeout time.Duration
+
+	// StatsUser and StatsPassword guard /stats, /stats.json and /metrics
+	// with HTTP basic auth (TASKLIST_STATS_USER, TASKLIST_STATS_PASSWORD);
+	// with no password they answer loopback clients only.
+	StatsUser, StatsPassword string
+
+	// Warnings are problems Load found that do not stop the program, such
+	// as variables it ignores; main logs them.
+	Warnings []string
 }
 
-// Load reads the configuration through getenv (os.Getenv in main) and
-// returns every problem it finds, joined. Messages never quote a password.
+// Load reads the configuration through getenv (os.Getenv in main): every
+// variable of Vars, blank ones as unset. It returns every problem it finds,
+// joined, one per line; messages never quote a secret. Problems that do not
+// stop the program are in Config.Warnings.
 func Load(getenv func(string) string) (Config, error) {
-	p := parser{getenv: getenv}
-	c := Config{
-		Addr:            getenv("TASKLIST_ADDR"),
-		DatabaseURL:     p.str("DATABASE_URL", tasks.DefaultURL),
-		SlowQuery:       p.duration("TASKLIST_SLOW_QUERY", 0),
-		LocalCacheBytes: int64(p.intIn("TASKLIST_LOCAL_CACHE_MB", 64, 1, 1<<20, "a positive whole number of MiB")) << 20,
-		CachePrefix:     p.str("TASKLIST_CACHE_PREFIX", "tasklist:"),
-		CacheTimeout:    p.duration("TASKLIST_CACHE_TIMEOUT", 100*time.Millisecond),
-		Invalidation:    p.oneOf("TASKLIST_INVALIDATION", Version, Expire, Delete, Version, Update),
-		CacheTTL:        p.duration("TASKLIST_CACHE_TTL", 5*time.Second),
-		CacheMaxAge:     p.duration("TASKLIST_CACHE_MAX_AGE", time.Hour),
-		Layers:          p.layers("TASKLIST_CACHE_LAYERS"),
-		PageSize:        p.intIn("TASKLIST_PAGE_SIZE", 100, 1, 1000, "a whole number from 1 to 1000"),
-		MaxTasks:        p.intIn("TASKLIST_MAX_TASKS", 10000, 1, 10_000_000, "a whole number from 1 to 10000000"),
-		LogFormat:       p.oneOf("TASKLIST_LOG_FORMAT", "text", "text", "json"),
-		ShutdownTimeout: p.duration("TASKLIST_SHUTDOWN_TIMEOUT", 15*time.Second),
+	var l loader
+	for _, v := range vars {
+		value := strings.TrimSpace(getenv(v.Name))
+		if value == "" {
+			value = v.Default
+		}
+		if value == "" {
+			continue
+		}
+		err := v.parse(&l, value)
+		if err == nil {
+			continue
+		}
+		what := fmt.Sprintf("%s=%q", v.Name, value)
+		if v.Secret {
+			what = v.Name
+		}
+		errs := []error{err}
+		if joined, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = joined.Unwrap()
+		}
+		for _, err := range errs {
+			l.fail("%s: %w", what, err)
+		}
 	}
-	if c.Addr == "" {
-		c.Addr = ":" + strconv.Itoa(p.intIn("PORT", 8000, 0, 65535, "a port number"))
-	} else if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		p.fail("TASKLIST_ADDR %q is not host:port", c.Addr)
-	}
-	if err := c.LogLevel.UnmarshalText([]byte(p.str("TASKLIST_LOG_LEVEL", "info"))); err != nil {
-		p.fail("TASKLIST_LOG_LEVEL must be debug, info, warn or error")
-	}
-	if c.CacheTimeout <= 0 {
-		p.fail("TASKLIST_CACHE_TIMEOUT must be positive")
-	}
-	if c.CacheTTL <= 0 || c.CacheMaxAge <= 0 {
-		p.fail("TASKLIST_CACHE_TTL and TASKLIST_CACHE_MAX_AGE must be positive")
-	}
-	if strings.ContainsFunc(c.CachePrefix, func(r rune) bool { return r <= ' ' || r > '~' }) {
-		p.fail("TASKLIST_CACHE_PREFIX may hold only printable ASCII without spaces")
-	}
-	c.loadCache(&p)
-	return c, errors.Join(p.errs...)
+	l.check()
+	return l.c, errors.Join(l.errs...)
 }
 
-// loadCache picks the cache backend: MemCachier (with SASL) first, then a
-// plain memcached cluster, else in-process.
-func (c *Config) loadCache(p *parser) {
-	if servers := getenvTrim(p.getenv, "MEMCACHIER_SERVERS"); servers != "" {
-		c.CacheServers = p.servers("MEMCACHIER_SERVERS", servers)
-		c.CacheUsername = p.getenv("MEMCACHIER_USERNAME")
-		c.CachePassword = p.getenv("MEMCACHIER_PASSWORD")
-		if c.CacheUsername == "" || c.CachePassword == "" {
-			p.fail("MEMCACHIER_SERVERS needs MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD (for a memcached without authentication, set MEMCACHE_SERVERS instead)")
-		}
-		return
+// check applies the rules that tie several variables together.
+func (l *loader) check() {
+	if l.c.Addr == "" {
+		l.c.Addr = ":" + strconv.Itoa(l.port)
 	}
-	if servers := getenvTrim(p.getenv, "MEMCACHE_SERVERS"); servers != "" {
-		c.CacheServers = p.servers("MEMCACHE_SERVERS", servers)
+	if l.c.AllowedHosts == nil {
+		l.c.AllowedHosts = defaultHosts(l.c.Addr)
+	}
+	// The cache backend: MemCachier (with SASL) first, then a plain
+	// memcached cluster, else in-process.
+	credentials := l.c.CacheUsername != "" || l.c.CachePassword != ""
+	switch {
+	case len(l.saslServers) > 0:
+		l.c.CacheServers = l.saslServers
+		if l.c.CacheUsername == "" || l.c.CachePassword == "" {
+			l.fail("MEMCACHIER_SERVERS needs MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD (for a memcached without authentication, set MEMCACHE_SERVERS instead)")
+		}
+		if len(l.plainServers) > 0 {
+			l.warn("MEMCACHE_SERVERS is ignored: MEMCACHIER_SERVERS is set")
+		}
+	case credentials:
+		l.warn("MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD are ignored: MEMCACHIER_SERVERS is not set")
+		l.c.CacheUsername, l.c.CachePassword = "", ""
+		fallthrough
+	default:
+		l.c.CacheServers = l.plainServers
 	}
 }
 
@@ -186,6 +211,11 @@ func (c Config) LogValue() slog.Value {
 	if c.SlowQuery > 0 {
 		attrs = append(attrs, slog.Duration("slow_query", c.SlowQuery))
 	}
+	if c.StatsPassword != "" {
+		attrs = append(attrs, slog.String("stats", "basic auth, user "+c.StatsUser))
+	} else {
+		attrs = append(attrs, slog.String("stats", "loopback only"))
+	}
 	return slog.GroupValue(attrs...)
 }
 
@@ -201,108 +231,4 @@ func RedactURL(rawURL string) string {
 		return rawURL
 	}
 	return u.Redacted()
-}
-
-func getenvTrim(getenv func(string) string, name string) string {
-	return strings.TrimSpace(getenv(name))
-}
-
-// parser reads typed values and collects every error, so one run of the
-// program reports all mistakes at once.
-type parser struct {
-	getenv func(string) string
-	errs   []error
-}
-
-func (p *parser) fail(format string, args ...any) {
-	p.errs = append(p.errs, fmt.Errorf("config: "+format, args...))
-}
-
-func (p *parser) str(name, def string) string {
-	if v := getenvTrim(p.getenv, name); v != "" {
-		return v
-	}
-	return def
-}
-
-func (p *parser) duration(name string, def time.Duration) time.Duration {
-	v := getenvTrim(p.getenv, name)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		p.fail("%s=%q is not a duration such as 250ms or 2s", name, v)
-		return def
-	}
-	return d
-}
-
-// intIn reads a whole number from lo to hi; what names it in the error.
-func (p *parser) intIn(name string, def, lo, hi int, what string) int {
-	v := getenvTrim(p.getenv, name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		p.fail("%s=%q is not %s", name, v, what)
-		return def
-	}
-	return n
-}
-
-func (p *parser) oneOf(name, def string, allowed ...string) string {
-	v := strings.ToLower(getenvTrim(p.getenv, name))
-	if v == "" {
-		return def
-	}
-	for _, a := range allowed {
-		if v == a {
-			return v
-		}
-	}
-	p.fail("%s=%q must be one of %s", name, v, strings.Join(allowed, ", "))
-	return def
-}
-
-// layers reads a comma list of query, fragment and page, or "none";
-// unset means all three.
-func (p *parser) layers(name string) Layers {
-	v := strings.ToLower(getenvTrim(p.getenv, name))
-	if v == "" {
-		return Layers{Query: true, Fragment: true, Page: true}
-	}
-	var l Layers
-	for _, w := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
-		switch w {
-		case "query":
-			l.Query = true
-		case "fragment":
-			l.Fragment = true
-		case "page":
-			l.Page = true
-		case "none":
-		default:
-			p.fail("%s: unknown layer %q (use query, fragment, page, or none)", name, w)
-		}
-	}
-	return l
-}
-
-// servers splits a comma- or space-separated host:port list; a host without
-// a port gets memcached's 11211.
-func (p *parser) servers(name, list string) []string {
-	var out []string
-	for _, s := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
-		if _, _, err := net.SplitHostPort(s); err != nil {
-			if strings.Contains(s, ":") && !strings.HasPrefix(s, "[") {
-				p.fail("%s: %q is not host:port", name, s)
-				continue
-			}
-			s = net.JoinHostPort(strings.Trim(s, "[]"), "11211")
-		}
-		out = append(out, s)
-	}
-	return out
 }

@@ -2,7 +2,11 @@ package config
 
 import (
 	"bytes"
+	"flag"
+	"fmt"
 	"log/slog"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +25,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	want := Config{
 		Addr:            ":8000",
+		AllowedHosts:    []string{"localhost", "127.0.0.1", "::1"},
 		DatabaseURL:     "sqlite:tasklist.db",
 		LocalCacheBytes: 64 << 20,
 		CachePrefix:     "tasklist:",
@@ -34,6 +39,7 @@ func TestLoadDefaults(t *testing.T) {
 		LogFormat:       "text",
 		LogLevel:        slog.LevelInfo,
 		ShutdownTimeout: 15 * time.Second,
+		StatsUser:       "admin",
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -74,44 +80,157 @@ func TestLoadCacheSelection(t *testing.T) {
 }
 
 func TestLoadErrors(t *testing.T) {
-	tests := map[string]map[string]string{
-		"bad port":            {"PORT": "eighty"},
-		"bad addr":            {"TASKLIST_ADDR": "localhost"},
-		"bad duration":        {"TASKLIST_SLOW_QUERY": "2"},
-		"negative duration":   {"TASKLIST_CACHE_TTL": "-1s"},
-		"zero ttl":            {"TASKLIST_CACHE_TTL": "0s"},
-		"bad strategy":        {"TASKLIST_INVALIDATION": "sometimes"},
-		"bad size":            {"TASKLIST_LOCAL_CACHE_MB": "-3"},
-		"bad level":           {"TASKLIST_LOG_LEVEL": "loud"},
-		"prefix with space":   {"TASKLIST_CACHE_PREFIX": "my app:"},
-		"memcachier, no user": {"MEMCACHIER_SERVERS": "a:1", "MEMCACHIER_PASSWORD": "hunter2"},
-		"memcachier, no pass": {"MEMCACHIER_SERVERS": "a:1", "MEMCACHIER_USERNAME": "u"},
-		"bad server":          {"MEMCACHE_SERVERS": "a:b:c"},
+	tests := []struct {
+		name string
+		env  map[string]string
+		says string
+	}{
+		{"bad port", map[string]string{"PORT": "eighty"}, `config: PORT="eighty": not a whole number from 0 to 65535`},
+		{"bad addr", map[string]string{"TASKLIST_ADDR": "localhost"}, `config: TASKLIST_ADDR="localhost": not host:port`},
+		{"bad duration", map[string]string{"TASKLIST_SLOW_QUERY": "2"}, `config: TASKLIST_SLOW_QUERY="2": not a duration such as 250ms or 2s`},
+		{"negative duration", map[string]string{"TASKLIST_CACHE_TTL": "-1s"}, `config: TASKLIST_CACHE_TTL="-1s": not a duration`},
+		{"zero ttl", map[string]string{"TASKLIST_CACHE_TTL": "0s"}, `config: TASKLIST_CACHE_TTL="0s": must be positive`},
+		{"zero max age", map[string]string{"TASKLIST_CACHE_MAX_AGE": "0"}, `config: TASKLIST_CACHE_MAX_AGE="0": must be positive`},
+		{"zero timeout", map[string]string{"TASKLIST_CACHE_TIMEOUT": "0ms"}, `config: TASKLIST_CACHE_TIMEOUT="0ms": must be positive`},
+		{"bad strategy", map[string]string{"TASKLIST_INVALIDATION": "sometimes"}, `config: TASKLIST_INVALIDATION="sometimes": must be one of expire, delete, version, update`},
+		{"bad size", map[string]string{"TASKLIST_LOCAL_CACHE_MB": "-3"}, `config: TASKLIST_LOCAL_CACHE_MB="-3": not a whole number`},
+		{"bad level", map[string]string{"TASKLIST_LOG_LEVEL": "loud"}, `config: TASKLIST_LOG_LEVEL="loud": must be debug, info, warn or error`},
+		{"bad format", map[string]string{"TASKLIST_LOG_FORMAT": "xml"}, `config: TASKLIST_LOG_FORMAT="xml": must be one of text, json`},
+		{"prefix with space", map[string]string{"TASKLIST_CACHE_PREFIX": "my app:"}, `config: TASKLIST_CACHE_PREFIX="my app:": may hold only printable ASCII`},
+		{"memcachier, no user", map[string]string{"MEMCACHIER_SERVERS": "a:1", "MEMCACHIER_PASSWORD": "hunter2"}, "MEMCACHIER_SERVERS needs MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD"},
+		{"memcachier, no pass", map[string]string{"MEMCACHIER_SERVERS": "a:1", "MEMCACHIER_USERNAME": "u"}, "MEMCACHIER_SERVERS needs MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD"},
+		{"bad server", map[string]string{"MEMCACHE_SERVERS": "a:b:c"}, `config: MEMCACHE_SERVERS="a:b:c": "a:b:c" is not host:port`},
+		{"bad layer", map[string]string{"TASKLIST_CACHE_LAYERS": "query,pages"}, `config: TASKLIST_CACHE_LAYERS="query,pages": unknown layer "pages"`},
+		{"bad page size", map[string]string{"TASKLIST_PAGE_SIZE": "0"}, `config: TASKLIST_PAGE_SIZE="0": not a whole number from 1 to 1000`},
 	}
-	for name, kv := range tests {
-		t.Run(name, func(t *testing.T) {
-			_, err := Load(env(kv))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(env(tt.env))
 			if err == nil {
 				t.Fatal("Load succeeded")
+			}
+			if !strings.Contains(err.Error(), tt.says) {
+				t.Errorf("Load error = %q, want it to say %q", err, tt.says)
 			}
 			if strings.Contains(err.Error(), "hunter2") {
 				t.Errorf("error reveals the password: %v", err)
 			}
 		})
 	}
-	// All problems are reported at once.
-	_, err := Load(env(map[string]string{"PORT": "x", "TASKLIST_CACHE_TTL": "y"}))
-	if err == nil || !strings.Contains(err.Error(), "PORT") || !strings.Contains(err.Error(), "TASKLIST_CACHE_TTL") {
-		t.Errorf("Load error = %v, want both PORT and TASKLIST_CACHE_TTL named", err)
+	// All problems are reported at once, one per line, each naming its
+	// variable: several in one variable too.
+	_, err := Load(env(map[string]string{"PORT": "x", "TASKLIST_CACHE_TTL": "y", "MEMCACHE_SERVERS": "a:b:c,d:e:f"}))
+	want := []string{
+		`config: PORT="x": not a whole number from 0 to 65535`,
+		`config: MEMCACHE_SERVERS="a:b:c,d:e:f": "a:b:c" is not host:port`,
+		`config: MEMCACHE_SERVERS="a:b:c,d:e:f": "d:e:f" is not host:port`,
+		`config: TASKLIST_CACHE_TTL="y": not a duration such as 250ms or 2s`,
+	}
+	if err == nil {
+		t.Fatal("Load succeeded")
+	}
+	if diff := cmp.Diff(want, strings.Split(err.Error(), "\n")); diff != "" {
+		t.Errorf("Load errors (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadWarnings(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      map[string]string
+		backend  string
+		warnings []string
+	}{
+		{"credentials without servers", map[string]string{"MEMCACHIER_USERNAME": "u", "MEMCACHIER_PASSWORD": "hunter2"}, "local",
+			[]string{"MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD are ignored: MEMCACHIER_SERVERS is not set"}},
+		{"user without servers, plain cluster", map[string]string{"MEMCACHIER_USERNAME": "u", "MEMCACHE_SERVERS": "mc:11211"}, "memcache",
+			[]string{"MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD are ignored: MEMCACHIER_SERVERS is not set"}},
+		{"both clusters", map[string]string{"MEMCACHIER_SERVERS": "a:1", "MEMCACHIER_USERNAME": "u", "MEMCACHIER_PASSWORD": "p", "MEMCACHE_SERVERS": "b:2"}, "memcache+sasl",
+			[]string{"MEMCACHE_SERVERS is ignored: MEMCACHIER_SERVERS is set"}},
+		{"none", map[string]string{"MEMCACHE_SERVERS": "b:2"}, "memcache", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(env(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.warnings, c.Warnings); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+			if c.CacheBackend() != tt.backend {
+				t.Errorf("CacheBackend = %q, want %q", c.CacheBackend(), tt.backend)
+			}
+		})
+	}
+}
+
+// TestVarsAreWhatLoadReads: Load asks for exactly the variables Vars lists
+// (which help and the README show), each once; every default is valid.
+func TestVarsAreWhatLoadReads(t *testing.T) {
+	var read []string
+	if _, err := Load(func(name string) string { read = append(read, name); return "" }); err != nil {
+		t.Fatalf("the defaults do not load: %v", err)
+	}
+	var defined []string
+	for _, v := range Vars() {
+		defined = append(defined, v.Name)
+		if v.Meaning == "" {
+			t.Errorf("%s has no meaning", v.Name)
+		}
+	}
+	if diff := cmp.Diff(defined, read); diff != "" {
+		t.Errorf("variables read (-defined +read):\n%s", diff)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the README's configuration table from Vars")
+
+// TestREADMETable: the README's configuration table is Vars, rendered.
+// go test ./internal/config -run README -update rewrites it.
+func TestREADMETable(t *testing.T) {
+	const path = "../../README.md"
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	start := slices.Index(lines, "| variable | default | meaning |")
+	if start < 0 {
+		t.Fatalf("%s has no configuration table (a line \"| variable | default | meaning |\")", path)
+	}
+	end := start
+	for end < len(lines) && strings.HasPrefix(lines[end], "|") {
+		end++
+	}
+	want := []string{"| variable | default | meaning |", "| --- | --- | --- |"}
+	for _, v := range Vars() {
+		def := "—"
+		if v.Default != "" {
+			def = "`" + v.Default + "`"
+		}
+		want = append(want, fmt.Sprintf("| `%s` | %s | %s |", v.Name, def, v.Meaning))
+	}
+	if *update {
+		lines = slices.Replace(lines, start, end, want...)
+		if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if diff := cmp.Diff(want, lines[start:end]); diff != "" {
+		t.Errorf("README configuration table (-Vars +README); run go test ./internal/config -run README -update:\n%s", diff)
 	}
 }
 
 func TestLogValueHidesSecrets(t *testing.T) {
 	c, err := Load(env(map[string]string{
-		"DATABASE_URL":        "postgres://app:dbsecret@db:5432/app",
-		"MEMCACHIER_SERVERS":  "mc:11211",
-		"MEMCACHIER_USERNAME": "cacheuser",
-		"MEMCACHIER_PASSWORD": "cachesecret",
+		"DATABASE_URL":            "postgres://app:dbsecret@db:5432/app",
+		"MEMCACHIER_SERVERS":      "mc:11211",
+		"MEMCACHIER_USERNAME":     "cacheuser",
+		"MEMCACHIER_PASSWORD":     "cachesecret",
+		"TASKLIST_STATS_USER":     "watcher",
+		"TASKLIST_STATS_PASSWORD": "statssecret",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -119,12 +238,12 @@ func TestLogValueHidesSecrets(t *testing.T) {
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "config", c)
 	out := buf.String()
-	for _, secret := range []string{"dbsecret", "cachesecret"} {
+	for _, secret := range []string{"dbsecret", "cachesecret", "statssecret"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("log reveals %q: %s", secret, out)
 		}
 	}
-	for _, want := range []string{"cacheuser", "memcache+sasl", "db:5432"} {
+	for _, want := range []string{"cacheuser", "memcache+sasl", "db:5432", "basic auth, user watcher"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q: %s", want, out)
 		}
@@ -177,6 +296,40 @@ func TestLoadLayers(t *testing.T) {
 	for _, v := range []string{"0", "1001", "x"} {
 		if _, err := Load(env(map[string]string{"TASKLIST_PAGE_SIZE": v})); err == nil {
 			t.Errorf("TASKLIST_PAGE_SIZE=%q accepted", v)
+		}
+	}
+}
+
+func TestLoadAllowedHosts(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"default", nil, []string{"localhost", "127.0.0.1", "::1"}},
+		{"addr names a host", map[string]string{"TASKLIST_ADDR": "Tasks.Internal:8080"}, []string{"localhost", "127.0.0.1", "::1", "tasks.internal"}},
+		{"addr names an ipv6 address", map[string]string{"TASKLIST_ADDR": "[fd00::7]:8080"}, []string{"localhost", "127.0.0.1", "::1", "fd00::7"}},
+		{"addr names a loopback host", map[string]string{"TASKLIST_ADDR": "127.0.0.1:0"}, []string{"localhost", "127.0.0.1", "::1"}},
+		{"addr names no host", map[string]string{"TASKLIST_ADDR": ":8080"}, []string{"localhost", "127.0.0.1", "::1"}},
+		{"addr is a wildcard", map[string]string{"TASKLIST_ADDR": "0.0.0.0:8080"}, []string{"localhost", "127.0.0.1", "::1"}},
+		{"set replaces the default", map[string]string{"TASKLIST_ALLOWED_HOSTS": " Tasks.Example.com, .example.org ,[::1],10.0.0.1,", "TASKLIST_ADDR": "a.example:1"},
+			[]string{"tasks.example.com", ".example.org", "::1", "10.0.0.1"}},
+		{"any", map[string]string{"TASKLIST_ALLOWED_HOSTS": "*"}, []string{"*"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(env(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, c.AllowedHosts); diff != "" {
+				t.Errorf("AllowedHosts (-want +got):\n%s", diff)
+			}
+		})
+	}
+	for _, bad := range []string{"https://tasks.example", "tasks.example:443", "tasks.example/app", " , ", "."} {
+		if _, err := Load(env(map[string]string{"TASKLIST_ALLOWED_HOSTS": bad})); err == nil || !strings.Contains(err.Error(), "TASKLIST_ALLOWED_HOSTS") {
+			t.Errorf("TASKLIST_ALLOWED_HOSTS=%q: err = %v, want one naming the variable", bad, err)
 		}
 	}
 }

@@ -23,7 +23,8 @@ type Source interface {
 	Revision(ctx context.Context) (int64, error)
 	Add(ctx context.Context, name string) (tasks.Task, int64, error)
 	Toggle(ctx context.Context, id int64) (tasks.Task, int64, error)
-	Remove(ctx context.Context, id int64) (int64, error)
+	Remove(ctx context.Context, id int64) (tasks.Task, int64, error)
+	Restore(ctx context.Context, t tasks.Task) (tasks.Task, int64, error)
 }
 
 // kind is a kind of query.
@@ -36,12 +37,13 @@ const (
 	kindAdd
 	kindToggle
 	kindRemove
+	kindRestore
 	numKinds
 )
 
 var kindNames = [numKinds]string{
 	kindList: "list", kindPage: "page", kindRevision: "revision",
-	kindAdd: "add", kindToggle: "toggle", kindRemove: "remove",
+	kindAdd: "add", kindToggle: "toggle", kindRemove: "remove", kindRestore: "restore",
 }
 
 type counter struct {
@@ -60,14 +62,14 @@ type Store struct {
 func New(src Source) *Store { return &Store{src: src} }
 
 // measure counts one query of kind k that began at start and ended with
-// err, and records it in ctx's trace. A task not found and a full list are
-// answers, not failures.
+// err, and records it in ctx's trace. A task not found, a full list and a
+// task restored already are answers, not failures.
 func (s *Store) measure(ctx context.Context, k kind, start time.Time, err error) {
 	d := time.Since(start)
 	c := &s.counts[k]
 	c.count.Add(1)
 	c.nanos.Add(int64(d))
-	if err != nil && !errors.Is(err, tasks.ErrNotFound) && !errors.Is(err, tasks.ErrFull) {
+	if err != nil && !errors.Is(err, tasks.ErrNotFound) && !errors.Is(err, tasks.ErrFull) && !errors.Is(err, tasks.ErrExists) {
 		c.errors.Add(1)
 	}
 	reqtrace.From(ctx).DB(d)
@@ -114,11 +116,19 @@ func (s *Store) Toggle(ctx context.Context, id int64) (tasks.Task, int64, error)
 }
 
 // Remove deletes a task.
-func (s *Store) Remove(ctx context.Context, id int64) (int64, error) {
+func (s *Store) Remove(ctx context.Context, id int64) (tasks.Task, int64, error) {
 	start := time.Now()
-	rev, err := s.src.Remove(ctx, id)
+	t, rev, err := s.src.Remove(ctx, id)
 	s.measure(ctx, kindRemove, start, err)
-	return rev, err
+	return t, rev, err
+}
+
+// Restore puts a removed task back.
+func (s *Store) Restore(ctx context.Context, t tasks.Task) (tasks.Task, int64, error) {
+	start := time.Now()
+	t, rev, err := s.src.Restore(ctx, t)
+	s.measure(ctx, kindRestore, start, err)
+	return t, rev, err
 }
 
 // QueryStats returns the counts of every kind, in a fixed order.
@@ -131,3 +141,5 @@ func (s *Store) QueryStats() []stats.Query {
 	}
 	return out
 }
+
+var _ Source = (*Store)(nil)

@@ -35,6 +35,7 @@ const scrapeTimeout = 5 * time.Second
 // Metrics is one server's registry. It is safe for concurrent use.
 type Metrics struct {
 	reg      *prometheus.Registry
+	prefixed prometheus.Registerer // reg, adding Prefix to every name
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	log      *slog.Logger
@@ -57,16 +58,17 @@ func New(src stats.Sources, log *slog.Logger) *Metrics {
 		}, []string{"route"}),
 	}
 	m.reg.MustRegister(m.requests, m.latency, newCollector(src, log))
-	prefixed := prometheus.WrapRegistererWithPrefix(Prefix, m.reg)
-	prefixed.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.prefixed = prometheus.WrapRegistererWithPrefix(Prefix, m.reg)
+	m.prefixed.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
-// Handler serves the exposition.
+// Handler serves the exposition. It counts its own failures in
+// tasklist_promhttp_metric_handler_errors_total.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
-		Registry: m.reg,
+		Registry: m.prefixed,
 	})
 }
 

@@ -30,7 +30,7 @@ type GridLine struct {
 }
 
 // chartTop leaves room above the highest grid line for its label.
-const chartTop = 12
+const chartTop = 18
 
 // NewChart lays out the rates of the last window (ending at the newest
 // rate) in a width by height view box.

@@ -59,7 +59,7 @@ func (f LayerFunc) LayerCounts() Counts { return f() }
 // Query counts the database queries of one kind since start.
 type Query struct {
 	// Kind names the query: "list", "page", "revision", "add", "toggle",
-	// "remove".
+	// "remove", "restore".
 	Kind string `json:"kind"`
 	// Count counts the queries sent; Errors those that failed.
 	Count  uint64 `json:"count"`

@@ -3,15 +3,14 @@ package tasks
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
+	"io/fs"
+	"log/slog"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql" // mysql:// URLs
-	_ "github.com/jackc/pgx/v5/stdlib" // postgres:// URLs
-	_ "modernc.org/sqlite"             // sqlite: URLs and file paths
+	"github.com/tasklist/tasklist/internal/sqldb"
 )
 
 // Options tune a Store. The zero value is ready to use.
@@ -29,47 +28,68 @@ type Options struct {
 // Store keeps tasks in an SQL database. It is safe for concurrent use, and
 // several Stores (in several processes) may share one database.
 type Store struct {
-	db      *sql.DB
-	dialect Dialect
-	opts    Options
+	db   *sqldb.DB
+	opts Options
+	// ownsDB is set by Open: Close closes db.
+	ownsDB bool
 }
 
-// Open connects to the database named by rawURL (see DefaultURL for the
-// empty string) and checks that it answers. It does not migrate; call
-// Migrate. Errors never contain the password.
-func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
-	t, err := parseURL(rawURL)
-	if err != nil {
-		return nil, err
-	}
-	db, err := sql.Open(t.driver, t.dsn)
-	if err != nil {
-		return nil, fmt.Errorf("tasks: open %s database: %w", t.dialect, err)
-	}
-	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(16)
-	db.SetConnMaxIdleTime(5 * time.Minute)
+// migrations holds the store's schema history, one folder per dialect.
+//
+//go:embed migrations
+var migrations embed.FS
+
+// New returns a Store keeping tasks in db, which the caller opened (see
+// sqldb.Open) and closes, and may share with other stores. Call Migrate
+// before using the Store.
+func New(db *sqldb.DB, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Store{db: db, dialect: t.dialect, opts: opts}
-	if err := s.Ping(ctx); err != nil {
-		db.Close()
+	return &Store{db: db, opts: opts}
+}
+
+// Open opens the database rawURL names (see sqldb.Open) for a Store that is
+// its only user, so that Close closes it. It does not migrate; call Migrate.
+// Errors never contain the password.
+func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	db, err := sqldb.Open(ctx, rawURL)
+	if err != nil {
 		return nil, err
 	}
+	s := New(db, opts)
+	s.ownsDB = true
 	return s, nil
 }
 
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error {
-	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("tasks: %s database unreachable: %w", s.dialect, err)
+// Migrate brings the tasks tables up to date with the migrations embedded
+// in the binary and logs each one it applies; see sqldb.DB.Migrate. It is
+// safe to call from several instances at once.
+func (s *Store) Migrate(ctx context.Context, log *slog.Logger) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("tasks: migrations: %w", err)
 	}
-	return nil
+	return s.db.Migrate(ctx, sqldb.Migrations{
+		Component: "tasks",
+		FS:        fsys,
+		// goose's default table, which databases migrated before other
+		// components existed already have.
+		VersionTable: "goose_db_version",
+	}, log)
 }
 
-// Close closes the database connections.
-func (s *Store) Close() error { return s.db.Close() }
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+
+// Close closes the database when Open opened it; a Store made by New
+// leaves that to the database's owner.
+func (s *Store) Close() error {
+	if !s.ownsDB {
+		return nil
+	}
+	return s.db.Close()
+}
 
 // List returns all tasks, oldest first, with the revision they belong to,
 // read in one transaction so the two agree. It waits Options.SlowQuery first.
@@ -141,29 +161,78 @@ func (s *Store) Add(ctx context.Context, name string) (Task, int64, error) {
 	now := s.now()
 	t := Task{Name: name, CreatedAt: now, UpdatedAt: now}
 	rev, err := s.write(ctx, "add", func(tx *sql.Tx) error {
-		if s.opts.MaxTasks > 0 {
-			// Counted after write took the revision row's lock, so
-			// concurrent adds cannot both pass the check.
-			var n int
-			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM tasks").Scan(&n); err != nil {
-				return err
-			}
-			if n >= s.opts.MaxTasks {
-				return ErrFull
-			}
-		}
-		const insert = "INSERT INTO tasks (name, done, created_at, updated_at) VALUES (?, ?, ?, ?)"
-		if s.dialect == MySQL {
-			res, err := tx.ExecContext(ctx, insert, name, false, now, now)
-			if err != nil {
-				return err
-			}
-			t.ID, err = res.LastInsertId()
+		if err := s.checkRoom(ctx, tx); err != nil {
 			return err
 		}
-		return tx.QueryRowContext(ctx, s.rebind(insert+" RETURNING id"), name, false, now, now).Scan(&t.ID)
+		return s.insert(ctx, tx, &t)
 	})
 	return t, rev, err
+}
+
+// Restore puts a removed task back: t's id, name, done flag and creation
+// time, so it shows where it was. It returns the task as stored with the
+// revision of the write; ErrExists when a task with t's id is in the list
+// (it was restored already), ErrFull when the list is full.
+func (s *Store) Restore(ctx context.Context, t Task) (Task, int64, error) {
+	t.CreatedAt = t.CreatedAt.UTC().Truncate(time.Microsecond)
+	t.UpdatedAt = s.now()
+	rev, err := s.write(ctx, "restore", func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT COUNT(*) FROM tasks WHERE id = ?"), t.ID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrExists
+		}
+		if err := s.checkRoom(ctx, tx); err != nil {
+			return err
+		}
+		return s.insert(ctx, tx, &t)
+	})
+	return t, rev, err
+}
+
+// checkRoom answers ErrFull when the list holds Options.MaxTasks tasks.
+// It counts after write took the revision row's lock, so concurrent adds
+// cannot both pass it.
+func (s *Store) checkRoom(ctx context.Context, tx *sql.Tx) error {
+	if s.opts.MaxTasks <= 0 {
+		return nil
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM tasks").Scan(&n); err != nil {
+		return err
+	}
+	if n >= s.opts.MaxTasks {
+		return ErrFull
+	}
+	return nil
+}
+
+// insert stores t, with its ID when it has one (a restore), else with a
+// new one that it sets.
+func (s *Store) insert(ctx context.Context, tx *sql.Tx, t *Task) error {
+	args := []any{t.Name, t.Done, t.CreatedAt, t.UpdatedAt}
+	if t.ID != 0 {
+		// PostgreSQL's identity column takes a given id only when told to.
+		override := ""
+		if s.db.Dialect() == sqldb.Postgres {
+			override = "OVERRIDING SYSTEM VALUE "
+		}
+		q := "INSERT INTO tasks (id, name, done, created_at, updated_at) " + override + "VALUES (?, ?, ?, ?, ?)"
+		_, err := tx.ExecContext(ctx, s.db.Rebind(q), append([]any{t.ID}, args...)...)
+		return err
+	}
+	const q = "INSERT INTO tasks (name, done, created_at, updated_at) VALUES (?, ?, ?, ?)"
+	if s.db.Dialect() == sqldb.MySQL {
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		t.ID, err = res.LastInsertId()
+		return err
+	}
+	return tx.QueryRowContext(ctx, s.db.Rebind(q+" RETURNING id"), args...).Scan(&t.ID)
 }
 
 // Toggle flips the done flag of task id and returns the task as it is now,
@@ -171,14 +240,14 @@ func (s *Store) Add(ctx context.Context, name string) (Task, int64, error) {
 func (s *Store) Toggle(ctx context.Context, id int64) (Task, int64, error) {
 	var t Task
 	rev, err := s.write(ctx, "toggle", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.rebind("UPDATE tasks SET done = NOT done, updated_at = ? WHERE id = ?"), s.now(), id)
+		res, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE tasks SET done = NOT done, updated_at = ? WHERE id = ?"), s.now(), id)
 		if err != nil {
 			return err
 		}
 		if err := mustAffect(res); err != nil {
 			return err
 		}
-		err = tx.QueryRowContext(ctx, s.rebind("SELECT id, name, done, created_at, updated_at FROM tasks WHERE id = ?"), id).
+		err = tx.QueryRowContext(ctx, s.db.Rebind("SELECT id, name, done, created_at, updated_at FROM tasks WHERE id = ?"), id).
 			Scan(&t.ID, &t.Name, &t.Done, &t.CreatedAt, &t.UpdatedAt)
 		t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
 		return err
@@ -186,16 +255,27 @@ func (s *Store) Toggle(ctx context.Context, id int64) (Task, int64, error) {
 	return t, rev, err
 }
 
-// Remove deletes task id and returns the revision of the write, or
-// ErrNotFound.
-func (s *Store) Remove(ctx context.Context, id int64) (int64, error) {
-	return s.write(ctx, "remove", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.rebind("DELETE FROM tasks WHERE id = ?"), id)
+// Remove deletes task id and returns it as it was, with the revision of
+// the write, or ErrNotFound.
+func (s *Store) Remove(ctx context.Context, id int64) (Task, int64, error) {
+	var t Task
+	rev, err := s.write(ctx, "remove", func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT id, name, done, created_at, updated_at FROM tasks WHERE id = ?"), id)
 		if err != nil {
 			return err
 		}
-		return mustAffect(res)
+		found, err := scanTasks(rows)
+		if err != nil {
+			return err
+		}
+		if len(found) == 0 {
+			return ErrNotFound
+		}
+		t = found[0]
+		_, err = tx.ExecContext(ctx, s.db.Rebind("DELETE FROM tasks WHERE id = ?"), id)
+		return err
 	})
+	return t, rev, err
 }
 
 // write runs fn in a transaction that first bumps the revision. Bumping
@@ -209,7 +289,7 @@ func (s *Store) write(ctx context.Context, op string, fn func(*sql.Tx) error) (i
 	defer tx.Rollback()
 	const bump = "UPDATE tasklist_meta SET revision = revision + 1 WHERE id = 1"
 	var rev int64
-	if s.dialect == MySQL {
+	if s.db.Dialect() == sqldb.MySQL {
 		if _, err = tx.ExecContext(ctx, bump); err == nil {
 			err = tx.QueryRowContext(ctx, "SELECT revision FROM tasklist_meta WHERE id = 1").Scan(&rev)
 		}
@@ -220,7 +300,7 @@ func (s *Store) write(ctx context.Context, op string, fn func(*sql.Tx) error) (i
 		return 0, fmt.Errorf("tasks: %s: revision: %w", op, err)
 	}
 	if err := fn(tx); err != nil {
-		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrFull) {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrFull) || errors.Is(err, ErrExists) {
 			return 0, err
 		}
 		return 0, fmt.Errorf("tasks: %s: %w", op, err)
@@ -245,7 +325,7 @@ func mustAffect(res sql.Result) error {
 // readTxOptions asks for one snapshot for the whole read, so the revision
 // and the rows agree. SQLite transactions are snapshots already.
 func (s *Store) readTxOptions() *sql.TxOptions {
-	if s.dialect == SQLite {
+	if s.db.Dialect() == sqldb.SQLite {
 		return nil
 	}
 	return &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
@@ -254,22 +334,4 @@ func (s *Store) readTxOptions() *sql.TxOptions {
 func (s *Store) now() time.Time {
 	// Microseconds: the finest resolution all three databases keep.
 	return s.opts.Now().UTC().Truncate(time.Microsecond)
-}
-
-// rebind turns ? placeholders into PostgreSQL's $1, $2, ...
-func (s *Store) rebind(query string) string {
-	if s.dialect != Postgres {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

@@ -1,6 +1,7 @@
 // Package tasks is tasklist's data: the Task, the rules a task name obeys,
 // and the SQL store (SQLite, MariaDB/MySQL, PostgreSQL) with its embedded
-// migrations.
+// migrations. The store keeps its tables in a database opened by
+// internal/sqldb, which other stores may share.
 //
 // Every write bumps a revision number kept in the database in the same
 // transaction, and every read of the list reports the revision it saw. The
@@ -23,6 +24,8 @@ const MaxNameLength = 200
 var (
 	// ErrNotFound reports that no task has the given id.
 	ErrNotFound = errors.New("tasks: no such task")
+	// ErrExists reports a restore of a task whose id is in the list.
+	ErrExists = errors.New("tasks: the task exists")
 	// ErrFull reports an add to a list that holds Options.MaxTasks tasks.
 	ErrFull = errors.New("tasks: the list is full")
 	// ErrInvalidName reports a name that breaks the rules of NormalizeName.
@@ -45,10 +48,14 @@ type Snapshot struct {
 	Tasks    []Task
 }
 
-// NormalizeName trims white space from name and checks it: not empty, at
-// most MaxNameLength characters, valid UTF-8, no control characters. Any
-// other text — HTML, SQL, quotes — is a valid name, stored as typed. The
+// NormalizeName trims white space from name and checks it: valid UTF-8, not
+// empty, at most MaxNameLength characters, no control characters, no
+// bidirectional controls (which can make "invoice\u202efdp.exe" show as
+// "invoiceexe.pdf"), and at least one visible character (see visible), so
+// that no row of the list looks empty. Any other text — HTML, SQL, quotes,
+// zero-width joiners inside emoji — is a valid name, stored as typed. The
 // error wraps ErrInvalidName and says what is wrong in words fit for a user.
+// It is safe for concurrent use.
 func NormalizeName(name string) (string, error) {
 	if !utf8.ValidString(name) {
 		return "", fmt.Errorf("%w: the name is not valid UTF-8 text", ErrInvalidName)
@@ -63,5 +70,26 @@ func NormalizeName(name string) (string, error) {
 	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
 		return "", fmt.Errorf("%w: the name contains control characters", ErrInvalidName)
 	}
+	if strings.ContainsFunc(name, isBidiControl) {
+		return "", fmt.Errorf("%w: the name contains bidirectional control characters, which can make text show in a misleading order", ErrInvalidName)
+	}
+	if !strings.ContainsFunc(name, visible) {
+		return "", fmt.Errorf("%w: the name has no visible character", ErrInvalidName)
+	}
 	return name, nil
+}
+
+// isBidiControl reports the explicit bidirectional formatting characters:
+// U+061C, U+200E, U+200F, U+202A–U+202E and U+2066–U+2069.
+func isBidiControl(r rune) bool { return unicode.Is(unicode.Bidi_Control, r) }
+
+// visible reports whether r draws something by itself: a graphic character
+// that is not white space, not a combining mark, not default-ignorable (the
+// Hangul fillers U+115F, U+1160, U+3164, U+FFA0 and the like; format
+// characters such as U+200B and U+FEFF are not graphic) and not one of the
+// blank symbols U+2800 and U+1D159.
+func visible(r rune) bool {
+	return unicode.IsGraphic(r) && !unicode.IsSpace(r) &&
+		!unicode.In(r, unicode.M, unicode.Other_Default_Ignorable_Code_Point) &&
+		r != '\u2800' && r != '\U0001D159'
 }

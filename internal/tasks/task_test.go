@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 func TestNormalizeName(t *testing.T) {
@@ -23,6 +25,24 @@ func TestNormalizeName(t *testing.T) {
 		{"bell\a", "", false},
 		{"line\nbreak", "", false},
 		{"nul\x00", "", false},
+		{"\ufeffbuy milk", "\ufeffbuy milk", true},
+		{"👩\u200d💻 deploy", "👩\u200d💻 deploy", true},
+		{"é", "é", true},
+		{"\u200b", "", false},
+		{"\u200b\u200c\u200d\u2060\ufeff", "", false},
+		{" \u3164 ", "", false},
+		{"\u115f\u1160\uffa0", "", false},
+		{"\u00ad\u034f\u180e", "", false},
+		{"\u2800\U0001D159", "", false},
+		{"\u0301\u20dd", "", false},
+		{"\U000e0041\U000e0042", "", false},
+		{"\u3000\u00a0\u2003", "", false},
+		{"invoice\u202efdp.exe", "", false},
+		{"a\u202ab", "", false},
+		{"a\u2066b\u2069", "", false},
+		{"\u200eleft", "", false},
+		{"right\u200f", "", false},
+		{"arabic\u061cmark", "", false},
 	}
 	for _, tt := range tests {
 		got, err := NormalizeName(tt.in)
@@ -35,33 +55,37 @@ func TestNormalizeName(t *testing.T) {
 	}
 }
 
-func TestParseURL(t *testing.T) {
-	tests := []struct {
-		in      string
-		dialect Dialect
-		dsn     string // prefix
-	}{
-		{"", SQLite, "file:tasklist.db?"},
-		{"sqlite:///var/lib/t.db", SQLite, "file:/var/lib/t.db?"},
-		{"sqlite:rel.db", SQLite, "file:rel.db?"},
-		{"data/t.db", SQLite, "file:data/t.db?"},
-		{"./t.db", SQLite, "file:./t.db?"},
-		{"mysql://u:p@db:3307/app", MySQL, "u:p@tcp(db:3307)/app?"},
-		{"mariadb://u@db/app", MySQL, "u@tcp(db:3306)/app?"},
-		{"postgres://u:p@db/app?sslmode=disable", Postgres, "postgres://u:p@db/app?sslmode=disable"},
+// FuzzNormalizeName: a name NormalizeName accepts is the input trimmed,
+// non-empty, at most MaxNameLength characters of valid UTF-8, with a visible
+// character and no control or bidirectional-control ones, and normalizing it
+// again gives it back; a name it refuses is refused with ErrInvalidName.
+func FuzzNormalizeName(f *testing.F) {
+	for _, seed := range []string{
+		"buy milk", "  padded\t", "", "\u200b", "\ufeffbom", "\u3164", "invoice\u202efdp.exe",
+		"a\u00a0", "\u0085x\u0085", "e\u0301", "\u2800", "bad \xff", "nul\x00", strings.Repeat("ü", MaxNameLength+1),
+	} {
+		f.Add(seed)
 	}
-	for _, tt := range tests {
-		got, err := parseURL(tt.in)
-		if err != nil || got.dialect != tt.dialect || !strings.HasPrefix(got.dsn, tt.dsn) {
-			t.Errorf("parseURL(%q) = %+v, %v; want dialect %s, dsn starting %q", tt.in, got, err, tt.dialect, tt.dsn)
+	f.Fuzz(func(t *testing.T, in string) {
+		got, err := NormalizeName(in)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidName) {
+				t.Fatalf("NormalizeName(%q) error = %v, want ErrInvalidName", in, err)
+			}
+			return
 		}
-	}
-	for _, bad := range []string{"redis://x", "mysql://u:secret@db/", "sqlite:"} {
-		_, err := parseURL(bad)
-		if err == nil {
-			t.Errorf("parseURL(%q) succeeded", bad)
-		} else if strings.Contains(err.Error(), "secret") {
-			t.Errorf("parseURL(%q) error reveals the password: %v", bad, err)
+		switch {
+		case got == "" || got != strings.TrimSpace(in):
+			t.Fatalf("NormalizeName(%q) = %q, want the input trimmed, not empty", in, got)
+		case !utf8.ValidString(got) || utf8.RuneCountInString(got) > MaxNameLength:
+			t.Fatalf("NormalizeName(%q) = %q: invalid UTF-8 or too long", in, got)
+		case !strings.ContainsFunc(got, visible):
+			t.Fatalf("NormalizeName(%q) = %q has no visible character", in, got)
+		case strings.ContainsFunc(got, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }):
+			t.Fatalf("NormalizeName(%q) = %q has a control character", in, got)
 		}
-	}
+		if again, err := NormalizeName(got); again != got || err != nil {
+			t.Fatalf("NormalizeName(%q) = %q, %v; want %q again", got, again, err, got)
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,6 +19,20 @@ const (
 	MySQLEnv    = "TASKLIST_TEST_MYSQL_URL"
 	PostgresEnv = "TASKLIST_TEST_POSTGRES_URL"
 )
+
+// Databases returns, for each kind of database tasklist supports ("sqlite",
+// "mysql", "postgres"), a function giving the test a fresh, empty database
+// as a DATABASE_URL: an SQLite file in its temporary directory, or a
+// database from MySQLURL or PostgresURL.
+func Databases() map[string]func(t testing.TB) string {
+	return map[string]func(t testing.TB) string{
+		"sqlite": func(t testing.TB) string {
+			return "sqlite:" + filepath.Join(t.TempDir(), "tasklist.db")
+		},
+		"mysql":    MySQLURL,
+		"postgres": PostgresURL,
+	}
+}
 
 // MySQLURL creates a fresh, empty MariaDB/MySQL database for the test, drops
 // it when the test ends, and returns its URL (mysql://user:pass@host:port/db).

@@ -264,22 +264,44 @@ func listensOn(pid, port int) (owns, known bool) {
 }
 
 // saslConfig writes a SASL configuration and password database holding
-// user into a temporary directory and returns the directory.
+// user into a temporary directory and returns the directory. The recipe is
+// scripts/memcached-sasl.sh's (its --conf mode), the one operators use to
+// start a local MemCachier.
 func saslConfig(t testing.TB, user, password string) string {
 	t.Helper()
-	saslpasswd2 := findProgram(t, SASLPasswd2Env, "saslpasswd2", "install sasl2-bin or set "+SASLPasswd2Env)
 	dir := t.TempDir()
-	db := filepath.Join(dir, "sasldb2")
-	cmd := exec.Command(saslpasswd2, "-a", "memcached", "-c", "-p", "-f", db, user)
+	cmd := SASLScript(t, "--conf", dir, user)
 	cmd.Stdin = strings.NewReader(password)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("saslpasswd2: %v: %s", err, out)
-	}
-	conf := "mech_list: plain\nsasldb_path: " + db + "\n"
-	if err := os.WriteFile(filepath.Join(dir, "memcached.conf"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
+		t.Fatalf("memcached-sasl.sh --conf: %v: %s", err, out)
 	}
 	return dir
+}
+
+// SASLScript returns a command running scripts/memcached-sasl.sh (of the
+// module the test runs in) with args, told where memcached and saslpasswd2
+// are. It skips the test (or fails it under CI=true) when they are missing.
+func SASLScript(t testing.TB, args ...string) *exec.Cmd {
+	t.Helper()
+	memcached := findProgram(t, MemcachedEnv, "memcached", "install memcached or set "+MemcachedEnv)
+	saslpasswd2 := findProgram(t, SASLPasswd2Env, "saslpasswd2", "install sasl2-bin or set "+SASLPasswd2Env)
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+	cmd := exec.Command("bash", append([]string{filepath.Join(dir, "scripts", "memcached-sasl.sh")}, args...)...)
+	cmd.Env = append(os.Environ(), "MEMCACHED="+memcached, "SASLPASSWD2="+saslpasswd2)
+	return cmd
 }
 
 // findProgram returns the program named by env, else name on PATH or in

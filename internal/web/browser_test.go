@@ -104,7 +104,7 @@ func startApp(t *testing.T) string {
 	if err := store.Migrate(t.Context(), log); err != nil {
 		t.Fatal(err)
 	}
-	app, err := web.New(web.Config{Tasks: store, Logger: log})
+	app, err := web.New(web.Config{Tasks: store, Logger: log, AllowedHosts: []string{"127.0.0.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,8 @@ package web
 
 import (
 	"errors"
+	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/tasklist/tasklist/internal/tasks"
@@ -11,10 +11,11 @@ import (
 
 // add creates a task from the form field "name".
 func (s *Server) add(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
+	raw, ok := s.formField(w, r, "name")
+	if !ok {
 		return
 	}
-	name, err := tasks.NormalizeName(r.PostForm.Get("name"))
+	name, err := tasks.NormalizeName(raw)
 	if err != nil {
 		s.clientError(w, r, http.StatusBadRequest, "The task was not added: "+userMessage(err))
 		return
@@ -43,7 +44,7 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	_, err := s.tasks.Remove(r.Context(), id)
+	_, _, err := s.tasks.Remove(r.Context(), id)
 	s.afterWrite(w, r, err)
 }
 
@@ -60,34 +61,51 @@ func (s *Server) afterWrite(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// parseForm reads the request body as a form, answering 413 for a body
-// over MaxBodyBytes and 400 for a malformed one.
-func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
-	err := r.ParseForm()
-	if err == nil {
-		return true
+// formField reads the request body as a form and returns the value of the
+// field key ("" when absent). It answers 415 for a body that is not
+// application/x-www-form-urlencoded (or has no Content-Type), 413 for one
+// over MaxBodyBytes, 400 for a malformed one and for a field given more
+// than once (which value was meant is anybody's guess).
+func (s *Server) formField(w http.ResponseWriter, r *http.Request, key string) (string, bool) {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, _ := mime.ParseMediaType(ct); (ct != "" || r.ContentLength != 0) && mt != "application/x-www-form-urlencoded" {
+		s.clientError(w, r, http.StatusUnsupportedMediaType, "Forms must be sent as application/x-www-form-urlencoded.")
+		return "", false
 	}
-	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		s.clientError(w, r, http.StatusRequestEntityTooLarge, "The request is too large.")
-		return false
+	if err := r.ParseForm(); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			s.clientError(w, r, http.StatusRequestEntityTooLarge, "The request is too large.")
+			return "", false
+		}
+		s.clientError(w, r, http.StatusBadRequest, "The form could not be read.")
+		return "", false
 	}
-	s.clientError(w, r, http.StatusBadRequest, "The form could not be read.")
-	return false
+	values := r.PostForm[key]
+	switch len(values) {
+	case 0:
+		return "", true
+	case 1:
+		return values[0], true
+	}
+	s.clientError(w, r, http.StatusBadRequest, "The form has the field "+key+" more than once.")
+	return "", false
 }
 
-// formID reads the form field "id": a positive whole number.
+// formID reads the form field "id": a positive whole number in canonical
+// form (digits only, no sign, no leading zero), so that one task has one
+// spelling.
 func (s *Server) formID(w http.ResponseWriter, r *http.Request) (int64, bool) {
-	if !s.parseForm(w, r) {
+	raw, ok := s.formField(w, r, "id")
+	if !ok {
 		return 0, false
 	}
-	raw := r.PostForm.Get("id")
 	if raw == "" {
 		s.clientError(w, r, http.StatusBadRequest, "The request names no task (the id field is missing).")
 		return 0, false
 	}
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 {
-		s.clientError(w, r, http.StatusBadRequest, "The task id must be a positive whole number.")
+	id, ok := canonicalID(raw)
+	if !ok {
+		s.clientError(w, r, http.StatusBadRequest, "The task id must be a positive whole number, written with digits only.")
 		return 0, false
 	}
 	return id, true

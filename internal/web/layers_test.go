@@ -141,6 +141,7 @@ func newLayered(t *testing.T, dbPath string, b cache.Backend, prefix string, o l
 	srv, err := web.New(web.Config{
 		Tasks: tc, Logger: log, PageSize: o.pageSize,
 		Cache: c, Versions: tc, Fragments: o.fragment, Pages: o.page, Personal: o.personal,
+		AllowedHosts: []string{"example.com", "127.0.0.1"}, // httptest.NewRequest's, httptest.Server's
 	})
 	if err != nil {
 		t.Fatal(err)

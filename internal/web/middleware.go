@@ -1,6 +1,7 @@
 package web
 
 import (
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -63,11 +64,30 @@ func (s *Server) notFoundOr(mux *http.ServeMux) http.Handler {
 			}
 		}
 		if len(allow) == 0 {
-			s.clientError(w, r, http.StatusNotFound, "There is no page at this address.")
+			s.notFound(w, r)
 			return
 		}
 		w.Header().Set("Allow", strings.Join(allow, ", "))
 		s.clientError(w, r, http.StatusMethodNotAllowed, "This address does not accept "+r.Method+" requests.")
+	})
+}
+
+// notFound answers 404 with the app's page.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.clientError(w, r, http.StatusNotFound, "There is no page at this address.")
+}
+
+// staticFiles serves the files of fsys by the request's path (with the
+// /static/ prefix stripped). A directory, or any name that is not a file, is
+// the app's 404 page: directories are never listed.
+func (s *Server) staticFiles(fsys fs.FS) http.Handler {
+	files := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if info, err := fs.Stat(fsys, r.URL.Path); err != nil || info.IsDir() {
+			s.notFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
 	})
 }
 

@@ -1,6 +1,7 @@
 // Package web is tasklist's HTTP face: routes, handlers, templates and
 // static files (embedded in the binary), and the middleware around them
-// (request logs, security headers, cross-origin protection, body limits).
+// (request logs, security headers, Host checks, cross-origin protection,
+// body limits).
 //
 // Pages carry nothing per visitor and no CSRF token: state-changing requests
 // are protected by http.CrossOriginProtection, which reads the browser's
@@ -35,13 +36,20 @@ var files embed.FS
 // MaxBodyBytes bounds a request body; a larger one is answered with 413.
 const MaxBodyBytes = 64 << 10
 
+// MaxHeaderBytes is the http.Server MaxHeaderBytes the app is meant to be
+// served with: request line and headers together, well below net/http's
+// 1 MB default. The server answers 431 past it (plus the 4 KiB net/http
+// allows on top).
+const MaxHeaderBytes = 16 << 10
+
 // TaskService is what the handlers need of the task list: the SQL store, or
 // a caching layer in front of it.
 type TaskService interface {
 	Page(ctx context.Context, after int64, n int) (tasks.Page, error)
 	Add(ctx context.Context, name string) (tasks.Task, int64, error)
 	Toggle(ctx context.Context, id int64) (tasks.Task, int64, error)
-	Remove(ctx context.Context, id int64) (int64, error)
+	Remove(ctx context.Context, id int64) (tasks.Task, int64, error)
+	Restore(ctx context.Context, t tasks.Task) (tasks.Task, int64, error)
 }
 
 // HealthCheck is one dependency /healthz reports on. A failing Critical
@@ -90,6 +98,12 @@ type Config struct {
 	// visitor alone (a flash message); such requests bypass the page
 	// cache. Nil: none does.
 	Personal func(r *http.Request) bool
+	// AllowedHosts lists the host names requests may carry in their Host
+	// header, matched case-insensitively and without the port: a name or
+	// IP address, "*" for any host, or ".example.com" for that domain and
+	// its subdomains. Other requests are answered 400. It must not be
+	// empty.
+	AllowedHosts []string
 
 	// StatsLayers are the caching layers outside the server whose counters
 	// /stats, /stats.json and /metrics show, by their names in
@@ -117,6 +131,7 @@ type Server struct {
 	tasks    TaskService
 	log      *slog.Logger
 	health   []HealthCheck
+	hosts    []string // AllowedHosts, normalized by hostname
 	pages    map[string]*template.Template
 	static   http.Handler
 	pageSize int
@@ -135,11 +150,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Tasks == nil {
 		return nil, errors.New("web: Config.Tasks is required")
 	}
+	if len(cfg.AllowedHosts) == 0 {
+		return nil, errors.New(`web: Config.AllowedHosts is empty, so no request would be served ("*" allows any host)`)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{tasks: cfg.Tasks, log: cfg.Logger, health: cfg.Health, pages: map[string]*template.Template{},
 		pageSize: cmp.Or(cfg.PageSize, DefaultPageSize)}
+	for _, h := range cfg.AllowedHosts {
+		s.hosts = append(s.hosts, hostname(h))
+	}
 	for _, page := range []string{"index.html", "error.html", "stats.html"} {
 		t, err := template.ParseFS(files, "templates/layout.html", "templates/"+page)
 		if err != nil {
@@ -151,7 +172,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: static files: %w", err)
 	}
-	s.static = http.StripPrefix("/static/", http.FileServerFS(static))
+	s.static = http.StripPrefix("/static/", s.staticFiles(static))
 	if err := s.setUpCaches(cfg); err != nil {
 		return nil, err
 	}
@@ -277,6 +298,7 @@ func (s *Server) Handler() http.Handler {
 	var h http.Handler = s.notFoundOr(mux)
 	h = limitBody(h)
 	h = csrf.Handler(h)
+	h = s.checkHost(h)
 	h = securityHeaders(h)
 	h = s.recoverPanics(h)
 	return s.logRequests(h)

@@ -108,7 +108,7 @@ func newStatsView(rep stats.Report, window time.Duration) statsView {
 		Uptime:         formatUptime(time.Duration(rep.UptimeSeconds * float64(time.Second))),
 		RefreshSeconds: int(statsRefresh / time.Second),
 		Total:          newLayerRow("Total", rep.Total),
-		Chart:          stats.NewChart(rep.Rates, window, 600, 200),
+		Chart:          stats.NewChart(rep.Rates, window, 480, 200),
 		Window:         formatUptime(window),
 	}
 	for _, name := range stats.Layers {

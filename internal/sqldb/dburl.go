@@ -1,0 +1,117 @@
+package sqldb
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// target is a parsed DATABASE_URL: which driver to open and with what.
+type target struct {
+	dialect Dialect
+	driver  string
+	dsn     string
+	// file is the SQLite database file, "" for the others and for an
+	// in-memory SQLite database.
+	file string
+	// server (host:port), user and database name a MySQL or PostgreSQL
+	// database in errors.
+	server, user, database string
+}
+
+// parseURL turns a DATABASE_URL into a driver and DSN; see Open for the
+// forms it accepts. Errors never include the password.
+func parseURL(raw string) (target, error) {
+	if raw == "" {
+		raw = DefaultURL
+	}
+	scheme, rest, hasScheme := strings.Cut(raw, ":")
+	if !hasScheme || strings.ContainsAny(scheme, `/\.`) {
+		return sqliteTarget(raw)
+	}
+	switch strings.ToLower(scheme) {
+	case "sqlite", "sqlite3", "file":
+		return sqliteTarget(strings.TrimPrefix(rest, "//"))
+	case "postgres", "postgresql":
+		return postgresTarget(raw)
+	case "mysql", "mariadb":
+		return mysqlTarget(raw)
+	}
+	return target{}, fmt.Errorf("sqldb: DATABASE_URL scheme %q is not sqlite, mysql or postgres", scheme)
+}
+
+func sqliteTarget(path string) (target, error) {
+	path, query, _ := strings.Cut(path, "?")
+	if path == "" {
+		return target{}, fmt.Errorf("sqldb: DATABASE_URL names no SQLite file")
+	}
+	// WAL lets readers run beside a writer; busy_timeout makes writers from
+	// several connections (or several instances) queue instead of failing.
+	params := url.Values{}
+	params.Add("_pragma", "journal_mode(WAL)")
+	params.Add("_pragma", "busy_timeout(10000)")
+	params.Add("_pragma", "foreign_keys(ON)")
+	params.Set("_time_format", "sqlite")
+	if query != "" {
+		extra, err := url.ParseQuery(query)
+		if err != nil {
+			return target{}, fmt.Errorf("sqldb: DATABASE_URL query: %w", err)
+		}
+		for k, vs := range extra {
+			params[k] = append(params[k], vs...)
+		}
+	}
+	t := target{dialect: SQLite, driver: "sqlite", dsn: "file:" + path + "?" + params.Encode(), file: path}
+	if path == ":memory:" || params.Get("mode") == "memory" {
+		t.file = ""
+	}
+	return t, nil
+}
+
+func mysqlTarget(raw string) (target, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return target{}, fmt.Errorf("sqldb: DATABASE_URL is not a valid mysql URL")
+	}
+	cfg := mysql.NewConfig()
+	cfg.User = u.User.Username()
+	cfg.Passwd, _ = u.User.Password()
+	cfg.Net = "tcp"
+	cfg.Addr = u.Host
+	if u.Port() == "" {
+		cfg.Addr = u.Hostname() + ":3306"
+	}
+	cfg.DBName = strings.TrimPrefix(u.Path, "/")
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	cfg.Params = map[string]string{}
+	for k, vs := range u.Query() {
+		cfg.Params[k] = vs[len(vs)-1]
+	}
+	if cfg.DBName == "" {
+		return target{}, fmt.Errorf("sqldb: DATABASE_URL names no mysql database")
+	}
+	return target{dialect: MySQL, driver: "mysql", dsn: cfg.FormatDSN(), server: cfg.Addr, user: cfg.User, database: cfg.DBName}, nil
+}
+
+func postgresTarget(raw string) (target, error) {
+	// pgx's own parser, so that errors name what pgx will connect to, with
+	// its defaults (port 5432, the PG* variables).
+	cfg, err := pgconn.ParseConfig(raw)
+	if err != nil {
+		return target{}, fmt.Errorf("sqldb: DATABASE_URL is not a valid postgres URL")
+	}
+	// Without a database, PostgreSQL would pick the one named like the
+	// user: refuse the guess, as for mysql.
+	if cfg.Database == "" {
+		return target{}, fmt.Errorf("sqldb: DATABASE_URL names no postgres database")
+	}
+	server := net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+	return target{dialect: Postgres, driver: "pgx", dsn: raw, server: server, user: cfg.User, database: cfg.Database}, nil
+}

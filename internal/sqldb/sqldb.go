@@ -1,0 +1,108 @@
+// Package sqldb opens tasklist's SQL database — SQLite, MariaDB/MySQL or
+// PostgreSQL, named by one DATABASE_URL — and migrates it.
+//
+// Several stores share the one database: each opens nothing itself but
+// takes the *DB, writes its queries with ? placeholders (Rebind turns them
+// into PostgreSQL's $1, $2, ...), and brings its own tables up to date with
+// Migrate, which keeps each component's migrations apart (their own goose
+// version table) and serializes instances that start at once.
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql" // mysql:// URLs
+	_ "github.com/jackc/pgx/v5/stdlib" // postgres:// URLs
+	_ "modernc.org/sqlite"             // sqlite: URLs and file paths
+)
+
+// Dialect names the SQL database a DB talks to.
+type Dialect string
+
+// The supported dialects. Each is also the name of the folder holding a
+// component's migrations for it (see Migrate).
+const (
+	SQLite   Dialect = "sqlite"
+	MySQL    Dialect = "mysql"
+	Postgres Dialect = "postgres"
+)
+
+// DefaultURL is the database used when DATABASE_URL is empty: an SQLite file
+// in the working directory, so the app runs with no configuration.
+const DefaultURL = "sqlite:tasklist.db"
+
+// DB is an open database: a connection pool (the embedded *sql.DB, for
+// queries) that knows its Dialect. It is safe for concurrent use, and
+// several DBs (in several processes) may share one database.
+type DB struct {
+	*sql.DB
+	// target is what Open parsed: the dialect, and names for errors.
+	target target
+}
+
+// Open connects to the database named by rawURL (DefaultURL when empty) and
+// checks that it answers. It does not migrate; see Migrate. Accepted forms:
+//
+//	sqlite:relative.db, sqlite:///abs/path.db, file:x.db, or a bare file path
+//	mysql://user:pass@host:port/db (also mariadb://)
+//	postgres://user:pass@host:port/db?sslmode=disable (also postgresql://)
+//
+// Errors never contain the password.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	t, err := parseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	sqlDB, err := sql.Open(t.driver, t.dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqldb: open %s database: %w", t.dialect, err)
+	}
+	sqlDB.SetMaxOpenConns(32)
+	sqlDB.SetMaxIdleConns(16)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	db := &DB{DB: sqlDB, target: t}
+	if err := db.Ping(ctx); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Dialect returns the kind of database db talks to.
+func (db *DB) Dialect() Dialect { return db.target.dialect }
+
+// Ping checks that the database answers. It replaces sql.DB's Ping. Its
+// error says what is wrong — "authentication failed for user", "database
+// does not exist", an SQLite file that cannot be opened, or "unreachable"
+// — and never contains the password.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.PingContext(ctx); err != nil {
+		return db.target.explain(err)
+	}
+	return nil
+}
+
+// Rebind turns the ? placeholders of query into the dialect's: $1, $2, ...
+// for PostgreSQL, unchanged for the others. Every ? is a placeholder, so a
+// query must not hold one in a literal.
+func (db *DB) Rebind(query string) string {
+	if db.target.dialect != Postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,56 @@
+package web
+
+import (
+	"net"
+	"net/http"
+	"strings"
+)
+
+// checkHost answers 400 to a request whose Host header names a host that is
+// not allowed. This stops DNS rebinding: a page on evil.example whose name
+// is made to resolve to this server sends requests with Host and Origin both
+// evil.example, which the cross-origin check takes for same-origin ones.
+func (s *Server) checkHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !hostAllowed(s.hosts, r.Host) {
+			s.log.WarnContext(r.Context(), "host not allowed (see TASKLIST_ALLOWED_HOSTS)",
+				"host", r.Host, "method", r.Method, "path", r.URL.Path)
+			s.clientError(w, r, http.StatusBadRequest, "This server does not answer for the host name in the request.")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// hostAllowed reports whether the Host header value hostport matches one of
+// patterns, which hostname has normalized.
+func hostAllowed(patterns []string, hostport string) bool {
+	host := hostname(hostport)
+	for _, p := range patterns {
+		switch {
+		case p == "*":
+			return true
+		case host == "":
+		case host == p:
+			return true
+		case strings.HasPrefix(p, ".") && (host == p[1:] || strings.HasSuffix(host, p)):
+			return true
+		}
+	}
+	return false
+}
+
+// hostname returns the host of a Host header value in lower case, without
+// the port, the brackets of an IPv6 address or a final dot; "" when the
+// port is not a number.
+func hostname(hostport string) string {
+	host := hostport
+	if h, port, err := net.SplitHostPort(hostport); err == nil {
+		if strings.ContainsFunc(port, func(r rune) bool { return r < '0' || r > '9' }) {
+			return ""
+		}
+		host = h
+	}
+	host = strings.TrimPrefix(strings.TrimSuffix(host, "]"), "[")
+	return strings.TrimSuffix(strings.ToLower(host), ".")
+}
