@@ -49,8 +49,9 @@ func NewChart(rates []Rate, window time.Duration, width, height int) Chart {
 	top, step := niceScale(peak)
 	plot := float64(height - chartTop)
 	y := func(v float64) float64 { return round1(float64(height) - v/top*plot) }
-	for v := 0.0; v <= top+step/2; v += step {
-		c.Grid = append(c.Grid, GridLine{Y: y(v), Label: formatRate(v)})
+	decimals := max(0, int(-math.Floor(math.Log10(step))))
+	for i := 0.0; i*step <= top+step/2; i++ {
+		c.Grid = append(c.Grid, GridLine{Y: y(i * step), Label: strconv.FormatFloat(i*step, 'f', decimals, 64) + "/s"})
 	}
 	if len(rates) == 0 {
 		return c
@@ -76,7 +77,7 @@ func NewChart(rates []Rate, window time.Duration, width, height int) Chart {
 // grid lines: 1, 2 or 5 times a power of ten, four steps or so.
 func niceScale(peak float64) (top, step float64) {
 	if peak <= 0 {
-		return 1, 0.25
+		return 4, 1
 	}
 	raw := peak / 4
 	mag := math.Pow(10, math.Floor(math.Log10(raw)))
@@ -95,6 +96,3 @@ func writePoint(b *strings.Builder, x, y float64) {
 }
 
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
-
-// formatRate labels a grid line: "0/s", "2.5/s", "1200/s".
-func formatRate(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) + "/s" }
