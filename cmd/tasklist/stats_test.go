@@ -223,17 +223,13 @@ func readStats(t *testing.T, base string) stats.Report {
 	return r
 }
 
-// mustGet GETs u and returns the response with its body read and closed.
+// mustGet GETs u and returns the response, its body read and closed,
+// failing unless the status is 200.
 func mustGet(t *testing.T, u string) *http.Response {
 	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	resp, body := fetch(t, u)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: status %d", u, resp.StatusCode)
+		t.Fatalf("GET %s: status %d: %s", u, resp.StatusCode, body)
 	}
 	return resp
 }
@@ -241,16 +237,11 @@ func mustGet(t *testing.T, u string) *http.Response {
 // getBody GETs u and returns its body, failing unless the status is 200.
 func getBody(t *testing.T, u string) string {
 	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, body := fetch(t, u)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: status %d: %s", u, resp.StatusCode, b)
+		t.Fatalf("GET %s: status %d: %s", u, resp.StatusCode, body)
 	}
-	return string(b)
+	return body
 }
 
 // postNoFollow posts form to u and checks the 303, without following it:
@@ -265,5 +256,62 @@ func postNoFollow(t *testing.T, u string, form url.Values) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("POST %s: status %d, want 303", u, resp.StatusCode)
+	}
+}
+
+// TestStatsHideSecrets runs the whole program with every secret it takes
+// (a database password, which PostgreSQL's trust authentication ignores, a
+// MemCachier password, a statistics password): /stats, /stats.json and
+// /metrics, answered with the right credentials, hold none of them, nor
+// does the log of those requests.
+func TestStatsHideSecrets(t *testing.T) {
+	const dbPassword, cachePassword, statsPassword = "db-secret-1234", "cache-secret-5678", "stats-secret-9012"
+	u, err := url.Parse(testenv.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(u.User.Username(), dbPassword)
+	mc := testenv.StartMemcached(t, testenv.MemcachedOptions{Username: "tasklist", Password: cachePassword})
+	var logs testenv.LockedBuffer
+	base, stop, done := start(t, map[string]string{
+		"TASKLIST_ADDR":           "127.0.0.1:0",
+		"DATABASE_URL":            u.String(),
+		"MEMCACHIER_SERVERS":      mc.Addr(),
+		"MEMCACHIER_USERNAME":     "tasklist",
+		"MEMCACHIER_PASSWORD":     cachePassword,
+		"TASKLIST_STATS_PASSWORD": statsPassword,
+		"TASKLIST_LOG_LEVEL":      "debug",
+	}, &logs)
+	postNoFollow(t, base+"/add", url.Values{"name": {"a task"}})
+	mustGet(t, base+"/")
+	for _, route := range []string{"/stats", "/stats.json", "/metrics"} {
+		req, err := http.NewRequest("GET", base+route, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth("admin", statsPassword)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), mc.Addr()) {
+			t.Errorf("GET %s: status %d, want 200 showing %s", route, resp.StatusCode, mc.Addr())
+		}
+		for _, secret := range []string{dbPassword, cachePassword, statsPassword} {
+			if strings.Contains(string(b), secret) {
+				t.Errorf("GET %s reveals %q", route, secret)
+			}
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{dbPassword, cachePassword, statsPassword} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the log reveals %q:\n%s", secret, logs.String())
+		}
 	}
 }

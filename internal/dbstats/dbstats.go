@@ -13,19 +13,9 @@ import (
 
 	"github.com/tasklist/tasklist/internal/reqtrace"
 	"github.com/tasklist/tasklist/internal/stats"
+	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
-
-// Source is the store's side that is counted: *tasks.Store.
-type Source interface {
-	List(ctx context.Context) (tasks.Snapshot, error)
-	Page(ctx context.Context, after int64, n int) (tasks.Page, error)
-	Revision(ctx context.Context) (int64, error)
-	Add(ctx context.Context, name string) (tasks.Task, int64, error)
-	Toggle(ctx context.Context, id int64) (tasks.Task, int64, error)
-	Remove(ctx context.Context, id int64) (tasks.Task, int64, error)
-	Restore(ctx context.Context, t tasks.Task) (tasks.Task, int64, error)
-}
 
 // kind is a kind of query.
 type kind int
@@ -51,15 +41,15 @@ type counter struct {
 	nanos         atomic.Int64
 }
 
-// Store is Source with every call counted and timed. It implements Source
-// itself, and stats.Queries. It is safe for concurrent use.
+// Store is a taskcache.Source with every call counted and timed. It is a
+// taskcache.Source itself, and a stats.Queries. It is safe for concurrent use.
 type Store struct {
-	src    Source
+	src    taskcache.Source
 	counts [numKinds]counter
 }
 
-// New wraps src.
-func New(src Source) *Store { return &Store{src: src} }
+// New wraps src, the database side of the query cache: *tasks.Store.
+func New(src taskcache.Source) *Store { return &Store{src: src} }
 
 // measure counts one query of kind k that began at start and ended with
 // err, and records it in ctx's trace. A task not found, a full list and a
@@ -142,4 +132,4 @@ func (s *Store) QueryStats() []stats.Query {
 	return out
 }
 
-var _ Source = (*Store)(nil)
+var _ taskcache.Source = (*Store)(nil)

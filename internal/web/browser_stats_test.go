@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,7 +18,6 @@ import (
 	"github.com/tasklist/tasklist/internal/dbstats"
 	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/taskcache"
-	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/testenv"
 	"github.com/tasklist/tasklist/internal/web"
 )
@@ -111,14 +109,7 @@ func TestBrowserStats(t *testing.T) {
 func startStatsApp(t *testing.T) string {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	store, err := tasks.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "tasks.db"), tasks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(t.Context(), log); err != nil {
-		t.Fatal(err)
-	}
+	store := newStore(t)
 	b, err := local.New(local.Options{})
 	if err != nil {
 		t.Fatal(err)
