@@ -106,6 +106,7 @@ type Store struct {
 	list, version *fill.Group
 
 	invalidations, invalidationFailures atomic.Uint64
+	olderThanVersion                    atomic.Uint64
 	// lastVersion is the version this process saw last (see VersionWith).
 	lastVersion atomic.Int64
 	// lastDecoded is the list decoded last (see decode).

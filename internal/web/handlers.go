@@ -20,10 +20,13 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 		s.clientError(w, r, http.StatusBadRequest, "The task was not added: "+userMessage(err))
 		return
 	}
-	_, _, err = s.tasks.Add(r.Context(), name)
+	t, _, err := s.tasks.Add(r.Context(), name)
 	if errors.Is(err, tasks.ErrFull) {
 		s.clientError(w, r, http.StatusConflict, "The task was not added: the list is full. Remove a task first.")
 		return
+	}
+	if err == nil {
+		s.flash(r.Context(), false, "Added “%s”.", t.Name)
 	}
 	s.afterWrite(w, r, err)
 }
@@ -34,7 +37,13 @@ func (s *Server) toggle(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	_, _, err := s.tasks.Toggle(r.Context(), id)
+	t, _, err := s.tasks.Toggle(r.Context(), id)
+	switch {
+	case err == nil && t.Done:
+		s.flash(r.Context(), false, "Marked “%s” done.", t.Name)
+	case err == nil:
+		s.flash(r.Context(), false, "Reopened “%s”.", t.Name)
+	}
 	s.afterWrite(w, r, err)
 }
 
@@ -44,7 +53,11 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	_, _, err := s.tasks.Remove(r.Context(), id)
+	t, _, err := s.tasks.Remove(r.Context(), id)
+	if err == nil {
+		s.rememberRemoved(r.Context(), t)
+		s.flash(r.Context(), true, "Removed “%s”.", t.Name)
+	}
 	s.afterWrite(w, r, err)
 }
 
