@@ -56,6 +56,8 @@ func TestStatsFollowTheTutorial(t *testing.T) {
 						"DATABASE_URL":          "sqlite:" + filepath.Join(t.TempDir(), "stats.db"),
 						"TASKLIST_CACHE_LAYERS": lc.layers,
 						"TASKLIST_LOG_FORMAT":   "json",
+						// Generous: the test is about counts, not timeouts.
+						"TASKLIST_CACHE_TIMEOUT": "10s",
 					}
 					var mc *testenv.Memcached
 					switch backend {
@@ -117,7 +119,8 @@ func TestStatsFollowTheTutorial(t *testing.T) {
 func checkReport(t *testing.T, r stats.Report, backend, layers string, mc *testenv.Memcached) {
 	t.Helper()
 	for _, name := range stats.Layers {
-		if on := strings.Contains(layers, name); r.Layers[name].On != on {
+		// Sessions are always on; the caching layers as configured.
+		if on := name == "session" || strings.Contains(layers, name); r.Layers[name].On != on {
 			t.Errorf("layer %s on = %v, want %v", name, r.Layers[name].On, on)
 		}
 	}
@@ -245,8 +248,10 @@ func getBody(t *testing.T, u string) string {
 }
 
 // postNoFollow posts form to u and checks the 303, without following it:
-// the page load it would make is the test's to make.
-func postNoFollow(t *testing.T, u string, form url.Values) {
+// the page load it would make is the test's to make. It returns the
+// session cookie the answer set, if any; the test's later requests do not
+// send it.
+func postNoFollow(t *testing.T, u string, form url.Values) *http.Cookie {
 	t.Helper()
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.PostForm(u, form)
@@ -257,13 +262,20 @@ func postNoFollow(t *testing.T, u string, form url.Values) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("POST %s: status %d, want 303", u, resp.StatusCode)
 	}
+	for _, c := range resp.Cookies() {
+		if c.Name == sessionCookie {
+			return c
+		}
+	}
+	return nil
 }
 
 // TestStatsHideSecrets runs the whole program with every secret it takes
 // (a database password, which PostgreSQL's trust authentication ignores, a
-// MemCachier password, a statistics password): /stats, /stats.json and
-// /metrics, answered with the right credentials, hold none of them, nor
-// does the log of those requests.
+// MemCachier password, a statistics password) and a visitor's session:
+// /stats, /stats.json and /metrics, answered with the right credentials,
+// hold none of them nor the session's token, and the log holds none of
+// the passwords.
 func TestStatsHideSecrets(t *testing.T) {
 	const dbPassword, cachePassword, statsPassword = "db-secret-1234", "cache-secret-5678", "stats-secret-9012"
 	u, err := url.Parse(testenv.PostgresURL(t))
@@ -282,7 +294,10 @@ func TestStatsHideSecrets(t *testing.T) {
 		"TASKLIST_STATS_PASSWORD": statsPassword,
 		"TASKLIST_LOG_LEVEL":      "debug",
 	}, &logs)
-	postNoFollow(t, base+"/add", url.Values{"name": {"a task"}})
+	cookie := postNoFollow(t, base+"/add", url.Values{"name": {"a task"}})
+	if cookie == nil {
+		t.Fatal("POST /add set no session cookie")
+	}
 	mustGet(t, base+"/")
 	for _, route := range []string{"/stats", "/stats.json", "/metrics"} {
 		req, err := http.NewRequest("GET", base+route, nil)
@@ -299,7 +314,7 @@ func TestStatsHideSecrets(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), mc.Addr()) {
 			t.Errorf("GET %s: status %d, want 200 showing %s", route, resp.StatusCode, mc.Addr())
 		}
-		for _, secret := range []string{dbPassword, cachePassword, statsPassword} {
+		for _, secret := range []string{dbPassword, cachePassword, statsPassword, cookie.Value} {
 			if strings.Contains(string(b), secret) {
 				t.Errorf("GET %s reveals %q", route, secret)
 			}

@@ -119,9 +119,9 @@ type Config struct {
 	// StatsLayers are the caching layers outside the server whose counters
 	// /stats, /stats.json and /metrics show, by their names in
 	// stats.Layers: "query" (the task-list cache, taskcache.Store) and
-	// "session" (sessions, once they exist: a session store implements
-	// stats.Layer and is added here). The fragment and page layers are the
-	// server's own. A layer not given is shown off, with zeros.
+	// "session" (the session store's counters, adapted with
+	// stats.LayerFunc). The fragment and page layers are the server's
+	// own. A layer not given is shown off, with zeros.
 	StatsLayers map[string]stats.Layer
 	// Queries counts the database queries by kind (dbstats.Store); nil
 	// shows none.
