@@ -32,6 +32,7 @@ const (
 
 var layerNames = [numLayers]string{Page: "page", Fragment: "fragment", Query: "query", Session: "session"}
 
+// String names the layer: "page", "fragment", "query", "session".
 func (l Layer) String() string { return layerNames[l] }
 
 // outcomes are the outcomes a layer can record, as package fill names

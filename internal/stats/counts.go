@@ -15,9 +15,9 @@ var Layers = []string{"query", "fragment", "page", "session"}
 
 // Counts are one caching layer's counters since start.
 type Counts struct {
-	// Hits and Misses count lookups served from the cache or not.
+	// Hits counts lookups served from the cache.
 	Hits uint64 `json:"hits"`
-	// Misses count lookups the layer had to fill from its source.
+	// Misses counts lookups the layer had to fill from its source.
 	Misses uint64 `json:"misses"`
 	// Sets counts values stored in the cache.
 	Sets uint64 `json:"sets"`

@@ -65,7 +65,8 @@ type Server struct {
 	Client Counts `json:"client"`
 }
 
-// Sources are where a Report's figures come from. Any may be nil.
+// Sources are where a Report's figures come from. Any may be nil. Once
+// made, Sources is only read: it is safe for concurrent use.
 type Sources struct {
 	// Layers are the caching layers by name (see Layers).
 	Layers map[string]Layer

@@ -43,11 +43,12 @@ func (s *Server) SampleStats(ctx context.Context) {
 }
 
 // report collects the statistics; a cache server that did not answer is
-// in it as down, and why is logged at warn.
+// in it as down. The cache logs that failure itself, at most once per
+// interval; here it is logged at debug, as the page asks every 5 s.
 func (s *Server) report(r *http.Request) stats.Report {
 	rep, err := s.stats.Collect(r.Context(), time.Now())
 	if err != nil && r.Context().Err() == nil {
-		s.log.WarnContext(r.Context(), "stats: cache servers did not all answer", "err", err)
+		s.log.DebugContext(r.Context(), "stats: cache servers did not all answer", "err", err)
 	}
 	return rep
 }
