@@ -119,6 +119,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, lo
 		defer wait()
 		defer stopPprof()
 	}
+	go app.SampleStats(ctx)
 	go session.RunCleanup(ctx, db, sessionCleanupInterval, log)
 	return serve(ctx, cfg, log, app.Handler(), ready)
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/reqtrace"
+	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
@@ -39,7 +41,7 @@ type fragments struct {
 	build    string // changes with the templates: see templateBuild
 	mem      *pageMemory
 
-	memHits, rowHits, rowMisses, rowSets atomic.Uint64
+	memHits, rowHits, rowMisses, rowSets, rowErrors atomic.Uint64
 }
 
 // list returns the task-list fragment of the page that sel names, for the
@@ -59,6 +61,7 @@ func (f *fragments) list(ctx context.Context, sel string, load func(ctx context.
 	}
 	if e := f.mem.get(v, sel); e != nil {
 		f.memHits.Add(1)
+		reqtrace.From(ctx).Cache(reqtrace.Fragment, fill.Hit.String())
 		return e.body, nil
 	}
 	k := key(v)
@@ -73,6 +76,7 @@ func (f *fragments) list(ctx context.Context, sel string, load func(ctx context.
 	if err != nil {
 		return nil, err
 	}
+	reqtrace.From(ctx).Cache(reqtrace.Fragment, r.Outcome.String())
 	f.mem.put(v, sel, &pageEntry{body: r.Data})
 	return r.Data, nil
 }
@@ -85,7 +89,10 @@ func (f *fragments) rows(ctx context.Context, ts []tasks.Task, render func(tasks
 		keys[i] = f.rowKey(t)
 	}
 	// On an error the map holds what the servers that answered had.
-	items, _ := f.c.GetMulti(ctx, keys)
+	items, err := f.c.GetMulti(ctx, keys)
+	if err != nil {
+		f.rowErrors.Add(1)
+	}
 	rows := make([]template.HTML, len(ts))
 	var store []cache.Item
 	for i, t := range ts {
@@ -102,8 +109,12 @@ func (f *fragments) rows(ctx context.Context, ts []tasks.Task, render func(tasks
 	}
 	f.rowHits.Add(uint64(len(ts) - len(store)))
 	f.rowMisses.Add(uint64(len(store)))
-	if len(store) > 0 && f.c.SetMulti(ctx, store) == nil {
-		f.rowSets.Add(uint64(len(store)))
+	if len(store) > 0 {
+		if f.c.SetMulti(ctx, store) == nil {
+			f.rowSets.Add(uint64(len(store)))
+		} else {
+			f.rowErrors.Add(1)
+		}
 	}
 	return rows, nil
 }
@@ -131,10 +142,22 @@ type FragmentStats struct {
 	Lists      fill.Stats
 	MemoryHits uint64
 	// RowHits and RowMisses count rows found in the cache or rendered;
-	// RowSets the rendered rows stored.
-	RowHits, RowMisses, RowSets uint64
+	// RowSets the rendered rows stored; RowErrors the multi-gets and
+	// stores of rows that the cache failed.
+	RowHits, RowMisses, RowSets, RowErrors uint64
+}
+
+// counts are the fragment layer's counters as the dashboard shows them:
+// list fragments and rows together; a list fragment served from process
+// memory is a hit too.
+func (st FragmentStats) counts() stats.Counts {
+	return stats.Counts{
+		Hits: st.Lists.Hits + st.MemoryHits + st.RowHits, Misses: st.Lists.Misses + st.RowMisses,
+		Sets: st.Lists.Sets + st.RowSets, Errors: st.Lists.Bypasses + st.RowErrors,
+	}
 }
 
 func (f *fragments) stats() FragmentStats {
-	return FragmentStats{Lists: f.lists.Stats(), MemoryHits: f.memHits.Load(), RowHits: f.rowHits.Load(), RowMisses: f.rowMisses.Load(), RowSets: f.rowSets.Load()}
+	return FragmentStats{Lists: f.lists.Stats(), MemoryHits: f.memHits.Load(), RowHits: f.rowHits.Load(), RowMisses: f.rowMisses.Load(),
+		RowSets: f.rowSets.Load(), RowErrors: f.rowErrors.Load()}
 }
