@@ -79,6 +79,11 @@ func TestSmoke(t *testing.T) {
 		if (r.Kind == report.App) != (r.Ceiling > 0) {
 			t.Errorf("%s: paired ceiling %v; want one for the app only", r.Key, r.Ceiling)
 		}
+		// The app's own counts, from its /metrics: a page hit reads the
+		// version alone and no database.
+		if r.Kind == report.App && (r.DBQueries == nil || *r.DBQueries != 0 || r.CacheOps == nil || *r.CacheOps < 1) {
+			t.Errorf("%s: DB queries/req %v, cache ops/req %v; want 0 and at least 1", r.Key, deref(r.DBQueries), deref(r.CacheOps))
+		}
 		if r.Errors != 0 {
 			t.Errorf("%s: %d failed requests", r.Key, r.Errors)
 		}
@@ -127,4 +132,11 @@ func TestSmoke(t *testing.T) {
 	if len(logs) != 1 {
 		t.Errorf("app logs %v, want one", logs)
 	}
+}
+
+func deref(v *float64) any {
+	if v == nil {
+		return "none"
+	}
+	return *v
 }

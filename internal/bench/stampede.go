@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,7 +98,8 @@ func (r *runner) stampedeOn(ctx context.Context, db string) (*report.Stampede, e
 		n := int(slowAfter - slowBefore)
 		s.SlowQueries = &n
 		s.How = fmt.Sprintf("Run on %s with all layers; the slow queries are the list and page queries the three instances "+
-			"counted themselves (%s, kinds %v, read from each instance's /metrics before and after).", db, dbQueriesMetric, slowKinds)
+			"counted themselves (%s, kinds %s, read from each instance's /metrics before and after).",
+			map[string]string{SQLite: "SQLite", Postgres: "PostgreSQL"}[db], dbQueriesMetric, strings.Join(slowKinds, " and "))
 		return s, nil
 	}
 	for _, a := range apps {
