@@ -27,7 +27,7 @@ type target struct {
 
 // parseURL turns a DATABASE_URL into a driver and DSN; see Open for the
 // forms it accepts. Errors never include the password.
-func parseURL(raw string) (target, error) {
+func parseURL(raw string, opts Options) (target, error) {
 	if raw == "" {
 		raw = DefaultURL
 	}
@@ -41,7 +41,7 @@ func parseURL(raw string) (target, error) {
 	case "postgres", "postgresql":
 		return postgresTarget(raw)
 	case "mysql", "mariadb":
-		return mysqlTarget(raw)
+		return mysqlTarget(raw, opts)
 	}
 	return target{}, fmt.Errorf("sqldb: DATABASE_URL scheme %q is not sqlite, mysql or postgres", scheme)
 }
@@ -74,7 +74,7 @@ func sqliteTarget(path string) (target, error) {
 	return t, nil
 }
 
-func mysqlTarget(raw string) (target, error) {
+func mysqlTarget(raw string, opts Options) (target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return target{}, fmt.Errorf("sqldb: DATABASE_URL is not a valid mysql URL")
@@ -90,6 +90,10 @@ func mysqlTarget(raw string) (target, error) {
 	cfg.DBName = strings.TrimPrefix(u.Path, "/")
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
+	// The driver sends COMMIT and ROLLBACK without a context: these bound
+	// them, and any other read or write, should the server stall.
+	cfg.ReadTimeout = opts.Timeout
+	cfg.WriteTimeout = opts.Timeout
 	cfg.Params = map[string]string{}
 	for k, vs := range u.Query() {
 		cfg.Params[k] = vs[len(vs)-1]

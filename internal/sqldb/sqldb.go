@@ -36,13 +36,27 @@ const (
 // in the working directory, so the app runs with no configuration.
 const DefaultURL = "sqlite:tasklist.db"
 
+// DefaultTimeout is Options.Timeout when it is zero.
+const DefaultTimeout = 5 * time.Second
+
+// Options tune Open. The zero value is ready to use.
+type Options struct {
+	// Timeout bounds every database call (TASKLIST_DB_TIMEOUT, default
+	// DefaultTimeout): callers take their deadline from WithTimeout, and
+	// MySQL connections also get it as their read and write timeout, which
+	// bounds the COMMIT and ROLLBACK that the driver sends without a
+	// context.
+	Timeout time.Duration
+}
+
 // DB is an open database: a connection pool (the embedded *sql.DB, for
 // queries) that knows its Dialect. It is safe for concurrent use, and
 // several DBs (in several processes) may share one database.
 type DB struct {
 	*sql.DB
 	// target is what Open parsed: the dialect, and names for errors.
-	target target
+	target  target
+	timeout time.Duration
 }
 
 // Open connects to the database named by rawURL (DefaultURL when empty) and
@@ -53,8 +67,11 @@ type DB struct {
 //	postgres://user:pass@host:port/db?sslmode=disable (also postgresql://)
 //
 // Errors never contain the password.
-func Open(ctx context.Context, rawURL string) (*DB, error) {
-	t, err := parseURL(rawURL)
+func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	t, err := parseURL(rawURL, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +82,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	sqlDB.SetMaxOpenConns(32)
 	sqlDB.SetMaxIdleConns(16)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	db := &DB{DB: sqlDB, target: t}
+	db := &DB{DB: sqlDB, target: t, timeout: opts.Timeout}
 	if err := db.Ping(ctx); err != nil {
 		sqlDB.Close()
 		return nil, err
@@ -76,11 +93,20 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 // Dialect returns the kind of database db talks to.
 func (db *DB) Dialect() Dialect { return db.target.dialect }
 
-// Ping checks that the database answers. It replaces sql.DB's Ping. Its
-// error says what is wrong — "authentication failed for user", "database
-// does not exist", an SQLite file that cannot be opened, or "unreachable"
-// — and never contains the password.
+// WithTimeout returns ctx with the deadline of one database call
+// (Options.Timeout from now, or ctx's own if sooner) and its cancel func,
+// which the caller must call once the call, a whole transaction, is done.
+func (db *DB) WithTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, db.timeout)
+}
+
+// Ping checks that the database answers, within Options.Timeout. It
+// replaces sql.DB's Ping. Its error says what is wrong — "authentication
+// failed for user", "database does not exist", an SQLite file that cannot
+// be opened, or "unreachable" — and never contains the password.
 func (db *DB) Ping(ctx context.Context) error {
+	ctx, cancel := db.WithTimeout(ctx)
+	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
 		return db.target.explain(err)
 	}

@@ -49,15 +49,18 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request) {
 }
 
 // afterWrite answers a write on one task: back to the list, 404 for a task
-// that does not exist, 503 when the database failed.
+// that does not exist, 503 when the database failed — saying whether the
+// change may have been saved all the same (its COMMIT got no answer).
 func (s *Server) afterWrite(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case err == nil:
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	case errors.Is(err, tasks.ErrNotFound):
 		s.clientError(w, r, http.StatusNotFound, "There is no such task; it may have been deleted already.")
+	case errors.Is(err, tasks.ErrOutcomeUnknown):
+		s.serverError(w, r, err, unknownMessage)
 	default:
-		s.serverError(w, r, err)
+		s.serverError(w, r, err, notSavedMessage)
 	}
 }
 

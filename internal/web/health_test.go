@@ -67,6 +67,7 @@ func TestHealthz(t *testing.T) {
 					{Name: "database", Critical: true, Check: store.Ping},
 					{Name: "cache", Check: func(context.Context) error { return tt.cacheErr }},
 				},
+				AllowedHosts: []string{"*"},
 			})
 			if err != nil {
 				t.Fatal(err)

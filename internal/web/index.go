@@ -38,7 +38,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := s.renderIndex(r.Context(), after)
 	if err != nil {
-		s.serverError(w, r, err)
+		s.serverError(w, r, err, unavailableMessage)
 		return
 	}
 	w.Header().Set("Cache-Control", pageCacheControl)
