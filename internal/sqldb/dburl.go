@@ -52,12 +52,15 @@ func sqliteTarget(path string) (target, error) {
 		return target{}, fmt.Errorf("sqldb: DATABASE_URL names no SQLite file")
 	}
 	// WAL lets readers run beside a writer; busy_timeout makes writers from
-	// several connections (or several instances) queue instead of failing.
+	// several connections (or several instances) queue instead of failing,
+	// and _txlock=immediate makes them queue at BEGIN, where the wait
+	// works (see DB.BeginWrite); read-only transactions stay deferred.
 	params := url.Values{}
 	params.Add("_pragma", "journal_mode(WAL)")
 	params.Add("_pragma", "busy_timeout(10000)")
 	params.Add("_pragma", "foreign_keys(ON)")
 	params.Set("_time_format", "sqlite")
+	params.Set("_txlock", "immediate")
 	if query != "" {
 		extra, err := url.ParseQuery(query)
 		if err != nil {

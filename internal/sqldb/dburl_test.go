@@ -9,7 +9,7 @@ import (
 )
 
 // sqlitePragmas is the query every SQLite DSN carries before any of its own.
-const sqlitePragmas = "_pragma=journal_mode%28WAL%29&_pragma=busy_timeout%2810000%29&_pragma=foreign_keys%28ON%29&_time_format=sqlite"
+const sqlitePragmas = "_pragma=journal_mode%28WAL%29&_pragma=busy_timeout%2810000%29&_pragma=foreign_keys%28ON%29&_time_format=sqlite&_txlock=immediate"
 
 func TestParseURL(t *testing.T) {
 	lite := func(dsnPath, file string) target {
@@ -35,10 +35,10 @@ func TestParseURL(t *testing.T) {
 		{"/abs/t.db", lite("/abs/t.db", "/abs/t.db")},
 		{"sqlite::memory:", lite(":memory:", "")},
 		{"sqlite:shared?mode=memory&cache=shared", target{dialect: SQLite, driver: "sqlite",
-			dsn: "file:shared?_pragma=journal_mode%28WAL%29&_pragma=busy_timeout%2810000%29&_pragma=foreign_keys%28ON%29&_time_format=sqlite&cache=shared&mode=memory",
+			dsn: "file:shared?_pragma=journal_mode%28WAL%29&_pragma=busy_timeout%2810000%29&_pragma=foreign_keys%28ON%29&_time_format=sqlite&_txlock=immediate&cache=shared&mode=memory",
 		}},
 		{"sqlite:t.db?_pragma=synchronous(NORMAL)", target{dialect: SQLite, driver: "sqlite",
-			dsn:  "file:t.db?_pragma=journal_mode%28WAL%29&_pragma=busy_timeout%2810000%29&_pragma=foreign_keys%28ON%29&_pragma=synchronous%28NORMAL%29&_time_format=sqlite",
+			dsn:  "file:t.db?_pragma=journal_mode%28WAL%29&_pragma=busy_timeout%2810000%29&_pragma=foreign_keys%28ON%29&_pragma=synchronous%28NORMAL%29&_time_format=sqlite&_txlock=immediate",
 			file: "t.db"}},
 		{"mysql://u:p@db:3307/app", my("u:p@tcp(db:3307)/app?parseTime=true&readTimeout=3s&writeTimeout=3s", "db:3307", "u", "app")},
 		{"mariadb://u@db/app", my("u@tcp(db:3306)/app?parseTime=true&readTimeout=3s&writeTimeout=3s", "db:3306", "u", "app")},

@@ -11,7 +11,9 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +59,10 @@ type DB struct {
 	// target is what Open parsed: the dialect, and names for errors.
 	target  target
 	timeout time.Duration
+	// writer holds one token per SQLite writer running, writeLock is the
+	// SQLite file's write lock file (nil in memory); see BeginWrite.
+	writer    chan struct{}
+	writeLock *os.File
 }
 
 // Open connects to the database named by rawURL (DefaultURL when empty) and
@@ -82,12 +88,27 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	sqlDB.SetMaxOpenConns(32)
 	sqlDB.SetMaxIdleConns(16)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	db := &DB{DB: sqlDB, target: t, timeout: opts.Timeout}
+	db := &DB{DB: sqlDB, target: t, timeout: opts.Timeout, writer: make(chan struct{}, 1)}
 	if err := db.Ping(ctx); err != nil {
 		sqlDB.Close()
 		return nil, err
 	}
+	if t.file != "" {
+		if db.writeLock, err = openWriteLock(t.file); err != nil {
+			sqlDB.Close()
+			return nil, err
+		}
+	}
 	return db, nil
+}
+
+// Close closes the connection pool, and the write lock file if any.
+func (db *DB) Close() error {
+	err := db.DB.Close()
+	if db.writeLock != nil {
+		err = errors.Join(err, db.writeLock.Close())
+	}
+	return err
 }
 
 // Dialect returns the kind of database db talks to.

@@ -49,7 +49,7 @@ func (s *Store) Page(ctx context.Context, after int64, n int) (Page, error) {
 	}
 	ctx, cancel := s.db.WithTimeout(ctx)
 	defer cancel()
-	tx, err := s.db.BeginTx(ctx, s.readTxOptions())
+	tx, err := s.db.BeginTx(ctx, s.db.ReadTxOptions())
 	if err != nil {
 		return Page{}, fmt.Errorf("tasks: page: %w", err)
 	}

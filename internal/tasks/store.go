@@ -102,7 +102,7 @@ func (s *Store) List(ctx context.Context) (Snapshot, error) {
 	}
 	ctx, cancel := s.db.WithTimeout(ctx)
 	defer cancel()
-	tx, err := s.db.BeginTx(ctx, s.readTxOptions())
+	tx, err := s.db.BeginTx(ctx, s.db.ReadTxOptions())
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("tasks: list: %w", err)
 	}
@@ -228,15 +228,15 @@ func (s *Store) Remove(ctx context.Context, id int64) (int64, error) {
 // write runs fn in a transaction that first bumps the revision. Bumping
 // first takes the revision row's lock before anything else, so writers queue
 // in one order and a failed fn leaves the revision untouched. The whole
-// transaction has the database's timeout; a failure before COMMIT leaves
-// nothing behind, a failure of COMMIT itself is ErrOutcomeUnknown.
+// transaction has the database's timeout (see sqldb.DB.BeginWrite); a
+// failure before COMMIT leaves nothing behind, a failure of COMMIT itself
+// is ErrOutcomeUnknown.
 func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx) error) (int64, error) {
-	ctx, cancel := s.db.WithTimeout(ctx)
-	defer cancel()
-	tx, err := s.db.BeginTx(ctx, nil)
+	ctx, tx, release, err := s.db.BeginWrite(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("tasks: %s: %w", op, err)
 	}
+	defer release()
 	defer tx.Rollback()
 	const bump = "UPDATE tasklist_meta SET revision = revision + 1 WHERE id = 1"
 	var rev int64
@@ -273,15 +273,6 @@ func mustAffect(res sql.Result) error {
 		return ErrNotFound
 	}
 	return nil
-}
-
-// readTxOptions asks for one snapshot for the whole read, so the revision
-// and the rows agree. SQLite transactions are snapshots already.
-func (s *Store) readTxOptions() *sql.TxOptions {
-	if s.db.Dialect() == sqldb.SQLite {
-		return nil
-	}
-	return &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
 }
 
 func (s *Store) now() time.Time {
