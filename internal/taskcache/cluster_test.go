@@ -31,16 +31,24 @@ type instance struct {
 // each memcached request.
 func newCluster(t *testing.T, n int, dbURL string, servers []string, strategy taskcache.Strategy, slow, timeout time.Duration) []instance {
 	t.Helper()
+	return newClusterWith(t, n, dbURL, memcache.Options{Servers: servers, Timeout: timeout}, strategy, slow)
+}
+
+// newClusterWith is newCluster with the memcached options given whole
+// (servers, credentials, timeout); Backoff and Volatile are set as the app
+// sets them (Backoff shorter, for short tests).
+func newClusterWith(t *testing.T, n int, dbURL string, mo memcache.Options, strategy taskcache.Strategy, slow time.Duration) []instance {
+	t.Helper()
 	newSource(t, dbURL, 0) // migrates once, before the instances start
 	prefix := testenv.RandomName("cluster") + ":"
+	mo.Backoff = 200 * time.Millisecond
+	for _, k := range taskcache.VolatileKeys() {
+		mo.Volatile = append(mo.Volatile, cache.Key(prefix, k))
+	}
 	out := make([]instance, n)
 	for i := range out {
 		src := newSource(t, dbURL, slow)
-		mc, err := memcache.New(memcache.Options{
-			Servers: servers,
-			Timeout: timeout,
-			Backoff: 200 * time.Millisecond,
-		})
+		mc, err := memcache.New(mo)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,10 @@ package taskcache
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/tasklist/tasklist/internal/cache"
 )
 
 // invalidate makes the cache forget the list from before the write that
@@ -12,7 +15,9 @@ import (
 // cache.Backend), so no instance can read one afterwards. Each delete is
 // retried for up to InvalidateTimeout, so that a moment of memcached being
 // unreachable delays the write's answer instead of leaving a stale list
-// behind it. Update then stores the fresh list, best effort.
+// behind it; a server the cache has marked down does not delay it (its
+// deletes are replayed before it is used again; see memcache.Client.Delete).
+// Update then stores the fresh list, best effort.
 func (s *Store) invalidate(ctx context.Context, rev int64) {
 	var keys []string
 	switch s.opts.Strategy {
@@ -43,12 +48,13 @@ func (s *Store) invalidate(ctx context.Context, rev int64) {
 	}
 }
 
-// deleteRetrying deletes key, retrying with backoff until ctx ends.
+// deleteRetrying deletes key, retrying with backoff until ctx ends; a
+// rejection (cache.ErrRejected, such as wrong credentials) is not retried.
 func (s *Store) deleteRetrying(ctx context.Context, key string) error {
 	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
 		err := s.c.Delete(ctx, key)
-		if err == nil {
-			return nil
+		if err == nil || errors.Is(err, cache.ErrRejected) {
+			return err
 		}
 		select {
 		case <-time.After(wait):

@@ -17,6 +17,14 @@ const (
 	keyVersion = "tasks:version" // the list's version, under every strategy
 )
 
+// VolatileKeys returns the keys (without the cache's prefix) that writes
+// invalidate by deleting them, under any strategy; every other key of the
+// query cache names a version and is never stale. A memcached server that
+// was out of reach must get them deleted before it is read again (see
+// memcache.Options.Volatile): writes may have deleted them meanwhile.
+// It is safe for concurrent use.
+func VolatileKeys() []string { return []string{keyList, keyVersion} }
+
 // versionedKey is the list's key under Version and Expire.
 func versionedKey(v int64) string { return "tasks:all:v" + strconv.FormatInt(v, 10) }
 

@@ -63,6 +63,12 @@ type Options struct {
 	// Backoff is how long a down server is skipped before one request
 	// probes it again. Zero means DefaultBackoff.
 	Backoff time.Duration
+	// Volatile lists keys (as sent, prefix included) that writers
+	// invalidate by deleting them. A server this client marked down gets
+	// them deleted before it is used again, with the deletes this client
+	// itself could not deliver: another instance may have deleted them
+	// while this one could not reach the server.
+	Volatile []string
 	// DialContext, when set, opens connections (to add TLS, say); the
 	// default is a net.Dialer.
 	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
