@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/tasklist/tasklist/internal/config"
+	"github.com/tasklist/tasklist/internal/session"
 	"github.com/tasklist/tasklist/internal/sqldb"
 	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/web"
@@ -64,12 +65,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, lo
 	if err := store.Migrate(ctx, log); err != nil {
 		return err
 	}
+	if err := session.Migrate(ctx, db, log); err != nil {
+		return err
+	}
 	if cmd == "migrate" {
 		log.Info("database is up to date", "database", config.RedactURL(cfg.DatabaseURL))
 		return nil
 	}
 
-	wc, closeCache, err := webConfig(ctx, cfg, log, store)
+	wc, closeCache, err := webConfig(ctx, cfg, log, db, store)
 	if err != nil {
 		return err
 	}
@@ -78,8 +82,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, lo
 	if err != nil {
 		return err
 	}
+	go session.RunCleanup(ctx, db, sessionCleanupInterval, log)
 	return serve(ctx, cfg, log, app.Handler(), ready)
 }
+
+// sessionCleanupInterval is how often ended sessions are deleted from the
+// database.
+const sessionCleanupInterval = 10 * time.Minute
 
 // readHeaderTimeout is how long a client has to send a request's headers:
 // a slow client holding connections open is cut off after it.

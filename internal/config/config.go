@@ -18,14 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// Invalidation strategies for the query cache (TASKLIST_INVALIDATION).
-const (
-	Expire  = "expire"
-	Delete  = "delete"
-	Version = "version"
-	Update  = "update"
+	"github.com/tasklist/tasklist/internal/taskcache"
 )
 
 // Config is the whole configuration. Load fills it; its zero value is not
@@ -61,7 +55,7 @@ type Config struct {
 	// CacheTimeout bounds one cache operation (TASKLIST_CACHE_TIMEOUT).
 	CacheTimeout time.Duration
 	// Invalidation is the query cache's strategy (TASKLIST_INVALIDATION).
-	Invalidation string
+	Invalidation taskcache.Strategy
 	// CacheTTL is how long a cached list is used under "expire"
 	// (TASKLIST_CACHE_TTL): the staleness bound of that strategy.
 	CacheTTL time.Duration
@@ -81,6 +75,16 @@ type Config struct {
 	LogFormat string
 	// ShutdownTimeout is how long in-flight requests get on SIGTERM.
 	ShutdownTimeout time.Duration
+
+	// SessionEngine is where sessions are kept (TASKLIST_SESSION_ENGINE).
+	SessionEngine string
+	// SessionIdle ends a session unused for that long
+	// (TASKLIST_SESSION_IDLE); SessionLifetime ends any session that long
+	// after it began (TASKLIST_SESSION_LIFETIME).
+	SessionIdle, SessionLifetime time.Duration
+	// SecureCookies marks the session cookie Secure
+	// (TASKLIST_SECURE_COOKIES).
+	SecureCookies bool
 
 	// Warnings are problems Load found that do not stop the program, such
 	// as variables it ignores; main logs them.
@@ -196,7 +200,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("database", RedactURL(c.DatabaseURL)),
 		slog.Duration("db_timeout", c.DBTimeout),
 		slog.String("cache", c.CacheBackend()),
-		slog.String("invalidation", c.Invalidation),
+		slog.String("invalidation", string(c.Invalidation)),
 		slog.String("layers", c.Layers.String()),
 		slog.Duration("cache_ttl", c.CacheTTL),
 	}

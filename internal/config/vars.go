@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tasklist/tasklist/internal/session"
 	"github.com/tasklist/tasklist/internal/sqldb"
+	"github.com/tasklist/tasklist/internal/taskcache"
 )
 
 // Var is one environment variable of the configuration: its name, its
@@ -117,10 +119,15 @@ var vars = []Var{
 			l.c.CacheTimeout, err = duration(v, true)
 			return err
 		}},
-	{Name: "TASKLIST_INVALIDATION", Default: Version,
+	{Name: "TASKLIST_INVALIDATION", Default: string(taskcache.Version),
 		Meaning: "how writes keep the cached task list fresh: `expire`, `delete`, `version` or `update` (see the README's caching section)",
 		parse: func(l *loader, v string) (err error) {
-			l.c.Invalidation, err = oneOf(v, Expire, Delete, Version, Update)
+			var names []string
+			for _, st := range taskcache.Strategies() {
+				names = append(names, string(st))
+			}
+			name, err := oneOf(v, names...)
+			l.c.Invalidation = taskcache.Strategy(name)
 			return err
 		}},
 	{Name: "TASKLIST_CACHE_TTL", Default: "5s",
@@ -167,6 +174,31 @@ var vars = []Var{
 	{Name: "TASKLIST_SHUTDOWN_TIMEOUT", Default: "15s", Meaning: "on SIGTERM/SIGINT, how long in-flight requests get to finish",
 		parse: func(l *loader, v string) (err error) {
 			l.c.ShutdownTimeout, err = duration(v, false)
+			return err
+		}},
+	{Name: "TASKLIST_SESSION_ENGINE", Default: session.CachedDB,
+		Meaning: "where visitors' sessions (flash messages, undo) are kept: `cache` (in the cache only: lost when it is), `db` (the database), `cached_db` (the database, with copies in the cache)",
+		parse: func(l *loader, v string) (err error) {
+			l.c.SessionEngine, err = oneOf(v, session.Engines()...)
+			return err
+		}},
+	{Name: "TASKLIST_SESSION_IDLE", Default: "30m", Meaning: "a session unused for this long ends",
+		parse: func(l *loader, v string) (err error) {
+			l.c.SessionIdle, err = duration(v, true)
+			return err
+		}},
+	{Name: "TASKLIST_SESSION_LIFETIME", Default: "24h", Meaning: "a session ends this long after it began, used or not",
+		parse: func(l *loader, v string) (err error) {
+			l.c.SessionLifetime, err = duration(v, true)
+			return err
+		}},
+	{Name: "TASKLIST_SECURE_COOKIES", Default: "0",
+		Meaning: "`1` marks the session cookie `Secure` (sent over HTTPS only): set it when a TLS proxy serves the app (tasklist itself speaks plain HTTP)",
+		parse: func(l *loader, v string) (err error) {
+			l.c.SecureCookies, err = strconv.ParseBool(v)
+			if err != nil {
+				err = errors.New("must be 0 or 1")
+			}
 			return err
 		}},
 }

@@ -269,7 +269,7 @@ func writer(t *testing.T, ctx context.Context, in instance, own ownTasks, answer
 			}
 		default:
 			id := ids[rand.IntN(len(ids))]
-			rev, err = in.Remove(wctx, id)
+			_, rev, err = in.Remove(wctx, id)
 			if err == nil {
 				delete(own, id)
 			}

@@ -1,6 +1,7 @@
 package taskcache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -61,12 +62,26 @@ func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
 // cache's item limit (see listSpec). The page may share its tasks with
 // other callers: do not modify them.
 func (s *Store) Page(ctx context.Context, after int64, n int) (tasks.Page, error) {
+	return s.PageAt(ctx, after, n, 0)
+}
+
+// PageAt is Page for a caller that keys what it makes of the page by
+// version v (see Version): the page is of revision v or later. Under Delete
+// and Update the cached list's key does not name the version, and a reader
+// can set the version from a write's committed revision before that write
+// has deleted the old list; a list older than v is then not used, and the
+// page is read from the database.
+func (s *Store) PageAt(ctx context.Context, after int64, n int, v int64) (tasks.Page, error) {
 	if s.opts.Uncached || s.tooLarge.Load() {
 		return s.src.Page(ctx, after, n)
 	}
 	snap, err := s.List(ctx)
 	if err != nil {
 		return tasks.Page{}, err
+	}
+	if snap.Revision < v {
+		s.olderThanVersion.Add(1)
+		return s.src.Page(ctx, after, n)
 	}
 	return snap.Page(after, n), nil
 }
@@ -77,12 +92,12 @@ type decoded struct {
 	snap tasks.Snapshot
 }
 
-// decode decodes an encoded list, reusing the last result when data is the
-// very same bytes: the requests sharing a flight get the same slice, and
-// so does every hit on the in-process cache. A long list is decoded once,
-// not once per request.
+// decode decodes an encoded list, reusing the last result when data holds
+// the same bytes: until the next write every hit reads the same list, and
+// comparing bytes costs a small fraction of decoding them (no allocation),
+// so a long list is decoded once per revision, not once per request.
 func (s *Store) decode(data []byte) (tasks.Snapshot, error) {
-	if d := s.lastDecoded.Load(); d != nil && len(data) > 0 && len(d.data) == len(data) && &d.data[0] == &data[0] {
+	if d := s.lastDecoded.Load(); d != nil && bytes.Equal(d.data, data) {
 		return d.snap, nil
 	}
 	snap, err := decodeList(data)

@@ -18,6 +18,9 @@ type Stats struct {
 	// Invalidations counts writes that invalidated (or updated) the cache;
 	// InvalidationFailures those that could not within InvalidateTimeout.
 	Invalidations, InvalidationFailures uint64
+	// OlderThanVersion counts pages read from the database because the
+	// cached list was older than the version they were wanted for (PageAt).
+	OlderThanVersion uint64
 	// Version counts the fills of the version key.
 	Version fill.Stats
 }
@@ -29,6 +32,7 @@ func (s *Store) Stats() Stats {
 		Hits: l.Hits, Misses: l.Misses, LeaseWaits: l.LeaseWaits, Sets: l.Sets,
 		DBQueries: l.Loads, Bypasses: l.Bypasses,
 		Invalidations: s.invalidations.Load(), InvalidationFailures: s.invalidationFailures.Load(),
-		Version: s.version.Stats(),
+		OlderThanVersion: s.olderThanVersion.Load(),
+		Version:          s.version.Stats(),
 	}
 }

@@ -62,7 +62,8 @@ type Source interface {
 	Revision(ctx context.Context) (int64, error)
 	Add(ctx context.Context, name string) (tasks.Task, int64, error)
 	Toggle(ctx context.Context, id int64) (tasks.Task, int64, error)
-	Remove(ctx context.Context, id int64) (int64, error)
+	Remove(ctx context.Context, id int64) (tasks.Task, int64, error)
+	Restore(ctx context.Context, t tasks.Task) (tasks.Task, int64, error)
 }
 
 // Options configure a Store; zero fields take the defaults named.
@@ -105,6 +106,7 @@ type Store struct {
 	list, version *fill.Group
 
 	invalidations, invalidationFailures atomic.Uint64
+	olderThanVersion                    atomic.Uint64
 	// lastVersion is the version this process saw last (see VersionWith).
 	lastVersion atomic.Int64
 	// lastDecoded is the list decoded last (see decode).
@@ -151,19 +153,26 @@ func (s *Store) Toggle(ctx context.Context, id int64) (tasks.Task, int64, error)
 }
 
 // Remove deletes a task, then invalidates the cached list.
-func (s *Store) Remove(ctx context.Context, id int64) (int64, error) {
-	rev, err := s.src.Remove(ctx, id)
+func (s *Store) Remove(ctx context.Context, id int64) (tasks.Task, int64, error) {
+	t, rev, err := s.src.Remove(ctx, id)
 	s.afterWrite(ctx, rev, err)
-	return rev, err
+	return t, rev, err
+}
+
+// Restore puts a removed task back, then invalidates the cached list.
+func (s *Store) Restore(ctx context.Context, t tasks.Task) (tasks.Task, int64, error) {
+	t, rev, err := s.src.Restore(ctx, t)
+	s.afterWrite(ctx, rev, err)
+	return t, rev, err
 }
 
 // afterWrite invalidates after every write that may have changed the list:
 // one that succeeded, and one that failed in a way that leaves its commit in
 // doubt (a connection lost during COMMIT). Only a write that found no such
-// task, or a full list, surely changed nothing. Invalidating twice is
-// harmless.
+// task, a full list or a task restored already surely changed nothing.
+// Invalidating twice is harmless.
 func (s *Store) afterWrite(ctx context.Context, rev int64, err error) {
-	if !errors.Is(err, tasks.ErrNotFound) && !errors.Is(err, tasks.ErrFull) {
+	if !errors.Is(err, tasks.ErrNotFound) && !errors.Is(err, tasks.ErrFull) && !errors.Is(err, tasks.ErrExists) {
 		s.tooLarge.Store(false) // the list may fit again: try it once
 		s.invalidate(ctx, rev)
 	}

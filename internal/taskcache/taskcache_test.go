@@ -135,7 +135,7 @@ func TestWritesAreVisibleAtOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkNames(t, "after toggle", mustList(t, s), "a (done)", "b")
-			if _, err := s.Remove(ctx, a.ID); err != nil {
+			if _, _, err := s.Remove(ctx, a.ID); err != nil {
 				t.Fatal(err)
 			}
 			checkNames(t, "after remove", mustList(t, s), "b")
@@ -146,7 +146,7 @@ func TestWritesAreVisibleAtOnce(t *testing.T) {
 			if q := src.queries.Load() - before; q != 0 {
 				t.Errorf("5 reads of an unchanged list ran %d queries, want 0", q)
 			}
-			if _, err := s.Remove(ctx, a.ID); !errors.Is(err, tasks.ErrNotFound) {
+			if _, _, err := s.Remove(ctx, a.ID); !errors.Is(err, tasks.ErrNotFound) {
 				t.Errorf("Remove of a removed task = %v, want ErrNotFound", err)
 			}
 			if st := s.Stats(); st.Hits < 5 || st.InvalidationFailures != 0 {

@@ -168,29 +168,78 @@ func (s *Store) Add(ctx context.Context, name string) (Task, int64, error) {
 	now := s.now()
 	t := Task{Name: name, CreatedAt: now, UpdatedAt: now}
 	rev, err := s.write(ctx, "add", func(ctx context.Context, tx *sql.Tx) error {
-		if s.opts.MaxTasks > 0 {
-			// Counted after write took the revision row's lock, so
-			// concurrent adds cannot both pass the check.
-			var n int
-			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM tasks").Scan(&n); err != nil {
-				return err
-			}
-			if n >= s.opts.MaxTasks {
-				return ErrFull
-			}
-		}
-		const insert = "INSERT INTO tasks (name, done, created_at, updated_at) VALUES (?, ?, ?, ?)"
-		if s.db.Dialect() == sqldb.MySQL {
-			res, err := tx.ExecContext(ctx, insert, name, false, now, now)
-			if err != nil {
-				return err
-			}
-			t.ID, err = res.LastInsertId()
+		if err := s.checkRoom(ctx, tx); err != nil {
 			return err
 		}
-		return tx.QueryRowContext(ctx, s.db.Rebind(insert+" RETURNING id"), name, false, now, now).Scan(&t.ID)
+		return s.insert(ctx, tx, &t)
 	})
 	return t, rev, err
+}
+
+// Restore puts a removed task back: t's id, name, done flag and creation
+// time, so it shows where it was. It returns the task as stored with the
+// revision of the write; ErrExists when a task with t's id is in the list
+// (it was restored already), ErrFull when the list is full.
+func (s *Store) Restore(ctx context.Context, t Task) (Task, int64, error) {
+	t.CreatedAt = t.CreatedAt.UTC().Truncate(time.Microsecond)
+	t.UpdatedAt = s.now()
+	rev, err := s.write(ctx, "restore", func(ctx context.Context, tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT COUNT(*) FROM tasks WHERE id = ?"), t.ID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrExists
+		}
+		if err := s.checkRoom(ctx, tx); err != nil {
+			return err
+		}
+		return s.insert(ctx, tx, &t)
+	})
+	return t, rev, err
+}
+
+// checkRoom answers ErrFull when the list holds Options.MaxTasks tasks.
+// It counts after write took the revision row's lock, so concurrent adds
+// cannot both pass it.
+func (s *Store) checkRoom(ctx context.Context, tx *sql.Tx) error {
+	if s.opts.MaxTasks <= 0 {
+		return nil
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM tasks").Scan(&n); err != nil {
+		return err
+	}
+	if n >= s.opts.MaxTasks {
+		return ErrFull
+	}
+	return nil
+}
+
+// insert stores t, with its ID when it has one (a restore), else with a
+// new one that it sets.
+func (s *Store) insert(ctx context.Context, tx *sql.Tx, t *Task) error {
+	args := []any{t.Name, t.Done, t.CreatedAt, t.UpdatedAt}
+	if t.ID != 0 {
+		// PostgreSQL's identity column takes a given id only when told to.
+		override := ""
+		if s.db.Dialect() == sqldb.Postgres {
+			override = "OVERRIDING SYSTEM VALUE "
+		}
+		q := "INSERT INTO tasks (id, name, done, created_at, updated_at) " + override + "VALUES (?, ?, ?, ?, ?)"
+		_, err := tx.ExecContext(ctx, s.db.Rebind(q), append([]any{t.ID}, args...)...)
+		return err
+	}
+	const q = "INSERT INTO tasks (name, done, created_at, updated_at) VALUES (?, ?, ?, ?)"
+	if s.db.Dialect() == sqldb.MySQL {
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		t.ID, err = res.LastInsertId()
+		return err
+	}
+	return tx.QueryRowContext(ctx, s.db.Rebind(q+" RETURNING id"), args...).Scan(&t.ID)
 }
 
 // Toggle flips the done flag of task id and returns the task as it is now,
@@ -213,16 +262,27 @@ func (s *Store) Toggle(ctx context.Context, id int64) (Task, int64, error) {
 	return t, rev, err
 }
 
-// Remove deletes task id and returns the revision of the write, or
-// ErrNotFound.
-func (s *Store) Remove(ctx context.Context, id int64) (int64, error) {
-	return s.write(ctx, "remove", func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM tasks WHERE id = ?"), id)
+// Remove deletes task id and returns it as it was, with the revision of
+// the write, or ErrNotFound.
+func (s *Store) Remove(ctx context.Context, id int64) (Task, int64, error) {
+	var t Task
+	rev, err := s.write(ctx, "remove", func(ctx context.Context, tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT id, name, done, created_at, updated_at FROM tasks WHERE id = ?"), id)
 		if err != nil {
 			return err
 		}
-		return mustAffect(res)
+		found, err := scanTasks(rows)
+		if err != nil {
+			return err
+		}
+		if len(found) == 0 {
+			return ErrNotFound
+		}
+		t = found[0]
+		_, err = tx.ExecContext(ctx, s.db.Rebind("DELETE FROM tasks WHERE id = ?"), id)
+		return err
 	})
+	return t, rev, err
 }
 
 // write runs fn in a transaction that first bumps the revision. Bumping
@@ -251,7 +311,7 @@ func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Contex
 		return 0, fmt.Errorf("tasks: %s: revision: %w", op, err)
 	}
 	if err := fn(ctx, tx); err != nil {
-		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrFull) {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrFull) || errors.Is(err, ErrExists) {
 			return 0, err
 		}
 		return 0, fmt.Errorf("tasks: %s: %w", op, err)

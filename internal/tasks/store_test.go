@@ -43,6 +43,7 @@ func TestStore(t *testing.T) {
 			t.Run("concurrent adds", func(t *testing.T) { testConcurrentAdds(t, rawURL) })
 			t.Run("pages", func(t *testing.T) { testPages(t, openStore(t, newURL(t), tasks.Options{})) })
 			t.Run("cap", func(t *testing.T) { testCap(t, openStore(t, newURL(t), tasks.Options{MaxTasks: 3})) })
+			t.Run("restore", func(t *testing.T) { testRestore(t, openStore(t, newURL(t), tasks.Options{MaxTasks: 3})) })
 		})
 	}
 }
@@ -91,8 +92,12 @@ func testCRUD(t *testing.T, s *tasks.Store) {
 		t.Errorf("Toggle = %+v, revision %d; want done, revision 6", toggled, rev)
 	}
 	want[1] = toggled
-	if rev, err = s.Remove(ctx, want[0].ID); err != nil || rev != 7 {
+	removed, rev, err := s.Remove(ctx, want[0].ID)
+	if err != nil || rev != 7 {
 		t.Fatalf("Remove = %d, %v; want 7, nil", rev, err)
+	}
+	if diff := cmp.Diff(want[0], removed); diff != "" {
+		t.Errorf("Remove returned (-want +got):\n%s", diff)
 	}
 	want = want[1:]
 
@@ -109,13 +114,13 @@ func testCRUD(t *testing.T, s *tasks.Store) {
 	if _, _, err := s.Toggle(ctx, missing); !errors.Is(err, tasks.ErrNotFound) {
 		t.Errorf("Toggle(missing) error = %v, want ErrNotFound", err)
 	}
-	if _, err := s.Remove(ctx, missing); !errors.Is(err, tasks.ErrNotFound) {
+	if _, _, err := s.Remove(ctx, missing); !errors.Is(err, tasks.ErrNotFound) {
 		t.Errorf("Remove(missing) error = %v, want ErrNotFound", err)
 	}
-	if _, err := s.Remove(ctx, want[0].ID); err != nil {
+	if _, _, err := s.Remove(ctx, want[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Remove(ctx, want[0].ID); !errors.Is(err, tasks.ErrNotFound) {
+	if _, _, err := s.Remove(ctx, want[0].ID); !errors.Is(err, tasks.ErrNotFound) {
 		t.Errorf("second Remove error = %v, want ErrNotFound", err)
 	}
 	if rev, err := s.Revision(ctx); err != nil || rev != 8 {
@@ -232,7 +237,7 @@ func testPages(t *testing.T, s *tasks.Store) {
 		ids = append(ids, task.ID)
 	}
 	for _, i := range []int{0, 4, 5, 11} { // gaps, and the first and last
-		if _, err := s.Remove(ctx, ids[i]); err != nil {
+		if _, _, err := s.Remove(ctx, ids[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -281,5 +286,65 @@ func testCap(t *testing.T, s *tasks.Store) {
 	}
 	if snap, _ := s.List(ctx); len(snap.Tasks) != 3 {
 		t.Errorf("%d tasks after a refused Add, want 3", len(snap.Tasks))
+	}
+}
+
+// testRestore: a removed task comes back with its id, name, done flag and
+// creation time, once; a second restore is ErrExists, a restore into a full
+// list ErrFull, and neither changes anything.
+func testRestore(t *testing.T, s *tasks.Store) {
+	ctx := t.Context()
+	a, _, err := s.Add(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := s.Add(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _, err = s.Toggle(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	gone, _, err := s.Remove(ctx, b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, rev, err := s.Restore(ctx, gone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.ID != b.ID || back.Name != "b" || !back.Done || !back.CreatedAt.Equal(b.CreatedAt) {
+		t.Errorf("Restore = %+v, want %+v back", back, b)
+	}
+	snap, err := s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Revision != rev || len(snap.Tasks) != 2 || snap.Tasks[1].ID != b.ID || !snap.Tasks[1].Done {
+		t.Errorf("list after restore = %+v at %d", snap.Tasks, snap.Revision)
+	}
+	if _, _, err := s.Restore(ctx, gone); !errors.Is(err, tasks.ErrExists) {
+		t.Errorf("second Restore = %v, want ErrExists", err)
+	}
+	// A new task after the restore gets a new id, not the restored one.
+	c, _, err := s.Add(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ID == a.ID || c.ID == b.ID {
+		t.Errorf("new task got id %d, already used", c.ID)
+	}
+	gone, _, err = s.Remove(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Add(ctx, "d"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Restore(ctx, gone); !errors.Is(err, tasks.ErrFull) {
+		t.Errorf("Restore into a full list = %v, want ErrFull", err)
+	}
+	if rev2, _ := s.Revision(ctx); rev2 != rev+3 {
+		t.Errorf("revision %d, want %d: refused restores must not count", rev2, rev+3)
 	}
 }

@@ -24,6 +24,8 @@ const MaxNameLength = 200
 var (
 	// ErrNotFound reports that no task has the given id.
 	ErrNotFound = errors.New("tasks: no such task")
+	// ErrExists reports a restore of a task whose id is in the list.
+	ErrExists = errors.New("tasks: the task exists")
 	// ErrFull reports an add to a list that holds Options.MaxTasks tasks.
 	ErrFull = errors.New("tasks: the list is full")
 	// ErrOutcomeUnknown reports a write whose COMMIT failed or timed out

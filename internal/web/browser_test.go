@@ -77,7 +77,7 @@ func TestBrowserTaskList(t *testing.T) {
 	toggle := rowSelector(first.ID) + " button.toggle"
 	submit(t, ctx, base, toggle)
 	checkRows(t, ctx, "after marking the first task done", []taskRow{
-		{ID: first.ID, Name: tricky, Done: true, Struck: true, Toggle: "Undo"},
+		{ID: first.ID, Name: tricky, Done: true, Struck: true, Toggle: "Reopen"},
 		second,
 	})
 	saveScreenshot(t, ctx, "tasklist.png")

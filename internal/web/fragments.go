@@ -40,9 +40,9 @@ type fragments struct {
 
 // list returns the task-list fragment of the page that sel names, for the
 // list's current version: the version and the fragment under the version
-// seen last come in one round trip; a miss renders through load, once for
-// all the requests that want it (package fill).
-func (f *fragments) list(ctx context.Context, sel string, load func(context.Context) ([]byte, error)) ([]byte, error) {
+// seen last come in one round trip; a miss renders through load, given the
+// version, once for all the requests that want it (package fill).
+func (f *fragments) list(ctx context.Context, sel string, load func(ctx context.Context, v int64) ([]byte, error)) ([]byte, error) {
 	key := func(v int64) string { return "frag:list:" + f.build + ":v" + strconv.FormatInt(v, 10) + ":" + sel }
 	v, items, err := f.versions.VersionWith(ctx, func(v int64) []string { return []string{key(v)} })
 	if err != nil {
@@ -53,7 +53,7 @@ func (f *fragments) list(ctx context.Context, sel string, load func(context.Cont
 	r, err := f.lists.Resolve(ctx, fill.Spec{
 		Key: k, TTL: f.ttl, Immutable: true,
 		Load: func(ctx context.Context) ([]byte, time.Time, error) {
-			b, err := load(ctx)
+			b, err := load(ctx, v)
 			return b, time.Time{}, err
 		},
 	}, it, gerr)

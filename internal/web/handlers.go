@@ -20,10 +20,13 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 		s.clientError(w, r, http.StatusBadRequest, "The task was not added: "+userMessage(err))
 		return
 	}
-	_, _, err = s.tasks.Add(r.Context(), name)
+	t, _, err := s.tasks.Add(r.Context(), name)
 	if errors.Is(err, tasks.ErrFull) {
 		s.clientError(w, r, http.StatusConflict, "The task was not added: the list is full. Remove a task first.")
 		return
+	}
+	if err == nil {
+		s.flash(r.Context(), false, "Added “%s”.", t.Name)
 	}
 	s.afterWrite(w, r, err)
 }
@@ -34,7 +37,13 @@ func (s *Server) toggle(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	_, _, err := s.tasks.Toggle(r.Context(), id)
+	t, _, err := s.tasks.Toggle(r.Context(), id)
+	switch {
+	case err == nil && t.Done:
+		s.flash(r.Context(), false, "Marked “%s” done.", t.Name)
+	case err == nil:
+		s.flash(r.Context(), false, "Reopened “%s”.", t.Name)
+	}
 	s.afterWrite(w, r, err)
 }
 
@@ -44,24 +53,35 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	_, err := s.tasks.Remove(r.Context(), id)
+	t, _, err := s.tasks.Remove(r.Context(), id)
+	if err == nil {
+		s.rememberRemoved(r.Context(), t)
+		s.flash(r.Context(), true, "Removed “%s”.", t.Name)
+	}
 	s.afterWrite(w, r, err)
 }
 
 // afterWrite answers a write on one task: back to the list, 404 for a task
-// that does not exist, 503 when the database failed — saying whether the
-// change may have been saved all the same (its COMMIT got no answer).
+// that does not exist, 503 when the database failed (see writeError).
 func (s *Server) afterWrite(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case err == nil:
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	case errors.Is(err, tasks.ErrNotFound):
 		s.clientError(w, r, http.StatusNotFound, "There is no such task; it may have been deleted already.")
-	case errors.Is(err, tasks.ErrOutcomeUnknown):
-		s.serverError(w, r, err, unknownMessage)
 	default:
-		s.serverError(w, r, err, notSavedMessage)
+		s.writeError(w, r, err)
 	}
+}
+
+// writeError answers a write the database failed with 503, saying whether
+// the change may have been saved all the same (its COMMIT got no answer).
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	msg := notSavedMessage
+	if errors.Is(err, tasks.ErrOutcomeUnknown) {
+		msg = unknownMessage
+	}
+	s.serverError(w, r, err, msg)
 }
 
 // formField reads the request body as a form and returns the value of the

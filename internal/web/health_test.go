@@ -61,13 +61,13 @@ func TestHealthz(t *testing.T) {
 			}
 			var logs testenv.LockedBuffer
 			srv, err := web.New(web.Config{
-				Tasks:  store,
-				Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+				Tasks:        store,
+				Logger:       slog.New(slog.NewTextHandler(&logs, nil)),
+				AllowedHosts: []string{"*"},
 				Health: []web.HealthCheck{
 					{Name: "database", Critical: true, Check: store.Ping},
 					{Name: "cache", Check: func(context.Context) error { return tt.cacheErr }},
 				},
-				AllowedHosts: []string{"*"},
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -23,9 +23,11 @@ type listView struct {
 	Prev, Next string
 }
 
-// indexView is what index.html shows.
+// indexView is what index.html shows: the list fragment and, for the
+// visitor alone (never in a shared page), a flash message.
 type indexView struct {
-	List template.HTML
+	List  template.HTML
+	Flash *flashView
 }
 
 // index shows one page of the task list: the tasks after the id in the
@@ -36,7 +38,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		s.clientError(w, r, http.StatusBadRequest, "The page parameter must be a task id: a positive whole number.")
 		return
 	}
-	body, err := s.renderIndex(r.Context(), after)
+	body, err := s.renderIndex(r.Context(), after, s.takeFlash(r.Context()))
 	if err != nil {
 		s.serverError(w, r, err, unavailableMessage)
 		return
@@ -69,14 +71,15 @@ func canonicalID(v string) (int64, bool) {
 	return id, err == nil
 }
 
-// renderIndex renders the whole page for the tasks after the id after.
-func (s *Server) renderIndex(ctx context.Context, after int64) ([]byte, error) {
+// renderIndex renders the whole page for the tasks after the id after,
+// with flash when not nil.
+func (s *Server) renderIndex(ctx context.Context, after int64, flash *flashView) ([]byte, error) {
 	list, err := s.listFragment(ctx, after)
 	if err != nil {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	if err := s.pages["index.html"].ExecuteTemplate(&buf, "layout", indexView{List: template.HTML(list)}); err != nil {
+	if err := s.pages["index.html"].ExecuteTemplate(&buf, "layout", indexView{List: template.HTML(list), Flash: flash}); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
@@ -85,17 +88,36 @@ func (s *Server) renderIndex(ctx context.Context, after int64) ([]byte, error) {
 // listFragment is the task-list fragment for the page after the id after:
 // from the fragment cache when it is on.
 func (s *Server) listFragment(ctx context.Context, after int64) ([]byte, error) {
-	load := func(ctx context.Context) ([]byte, error) {
-		page, err := s.tasks.Page(ctx, after, s.pageSize)
+	load := func(ctx context.Context, v int64) ([]byte, error) {
+		page, err := s.page(ctx, after, v)
 		if err != nil {
 			return nil, err
 		}
 		return s.renderList(ctx, page)
 	}
 	if s.frags == nil {
-		return load(ctx)
+		return load(ctx, renderVersion(ctx))
 	}
 	return s.frags.list(ctx, listSelector(after, s.pageSize), load)
+}
+
+// page reads the page after the id after; for something keyed by version v
+// (not 0), a page of revision v or later.
+func (s *Server) page(ctx context.Context, after, v int64) (tasks.Page, error) {
+	if v == 0 || s.versions == nil {
+		return s.tasks.Page(ctx, after, s.pageSize)
+	}
+	return s.versions.PageAt(ctx, after, s.pageSize, v)
+}
+
+// renderVersionKey marks the context of a render whose result the page
+// cache keys by a version: what it shows must be of that revision or later.
+type renderVersionKey struct{}
+
+// renderVersion is the version a render's result is keyed by, 0 for none.
+func renderVersion(ctx context.Context) int64 {
+	v, _ := ctx.Value(renderVersionKey{}).(int64)
+	return v
 }
 
 // listSelector names one page of the list in cache keys.

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tasklist/tasklist/internal/cache"
@@ -94,6 +95,10 @@ type layerOptions struct {
 	strategy              taskcache.Strategy
 	pageSize, maxTasks    int
 	personal              func(*http.Request) bool
+	// sessions, when set, is the session engine (session.Cache, ...);
+	// sessionIdle its idle timeout.
+	sessions    string
+	sessionIdle time.Duration
 }
 
 var allLayers = layerOptions{query: true, fragment: true, page: true}
@@ -138,10 +143,16 @@ func newLayered(t *testing.T, dbPath string, b cache.Backend, prefix string, o l
 	if err != nil {
 		t.Fatal(err)
 	}
+	var sessions *scs.SessionManager
+	if o.sessions != "" {
+		sessions = newSessions(t, dbPath, c, o.sessions)
+	}
 	srv, err := web.New(web.Config{
 		Tasks: tc, Logger: log, PageSize: o.pageSize,
 		Cache: c, Versions: tc, Fragments: o.fragment, Pages: o.page, Personal: o.personal,
 		AllowedHosts: []string{"example.com", "127.0.0.1"}, // httptest.NewRequest's, httptest.Server's
+		Sessions:     sessions,
+		SessionIdle:  o.sessionIdle,
 	})
 	if err != nil {
 		t.Fatal(err)

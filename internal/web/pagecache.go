@@ -39,9 +39,9 @@ var errUncacheable = errors.New("web: response is not cacheable")
 //
 // A hit costs one cache round trip: the version is read together with the
 // page under the version seen last. Pages under a version never change, so
-// with memcached each instance also keeps the pages of the current version
-// in memory (bounded by bytes, dropped when the version moves on) and then
-// reads only the small version key. A miss renders the page once for all
+// each instance also keeps the pages of the current version in memory
+// (bounded by bytes, dropped when the version moves on) and then reads only
+// the small version key. A miss renders the page once for all
 // the requests that want it, across instances (package fill).
 //
 // Nothing per visitor is ever stored or served: requests for which personal
@@ -56,7 +56,7 @@ type pageCache struct {
 	ttl      time.Duration
 	build    string
 	personal func(*http.Request) bool
-	mem      *pageMemory // nil when the cache is in-process already
+	mem      *pageMemory
 
 	memHits atomic.Uint64
 }
@@ -109,7 +109,7 @@ func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next
 	} else {
 		key := p.key(v, k)
 		it, gerr := cache.Lookup(items, key)
-		res, err := p.group.Resolve(r.Context(), fill.Spec{Key: key, TTL: p.ttl, Immutable: true, Load: p.render(r, next)}, it, gerr)
+		res, err := p.group.Resolve(r.Context(), fill.Spec{Key: key, TTL: p.ttl, Immutable: true, Load: p.render(r, v, next)}, it, gerr)
 		if err == nil {
 			e, err = decodePage(res.Data)
 		}
@@ -137,11 +137,12 @@ func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next
 	}
 }
 
-// render returns the loader of r's shared page: next's response to a copy
-// of r stripped of everything per visitor or per representation.
-func (p *pageCache) render(r *http.Request, next http.Handler) func(context.Context) ([]byte, time.Time, error) {
+// render returns the loader of r's shared page under version v: next's
+// response to a copy of r stripped of everything per visitor or per
+// representation, whose context says what version the result is keyed by.
+func (p *pageCache) render(r *http.Request, v int64, next http.Handler) func(context.Context) ([]byte, time.Time, error) {
 	return func(ctx context.Context) ([]byte, time.Time, error) {
-		req := r.Clone(ctx)
+		req := r.Clone(context.WithValue(ctx, renderVersionKey{}, v))
 		req.Method = http.MethodGet
 		for _, name := range []string{"Cookie", "Authorization", "Accept-Encoding", "If-None-Match", "If-Modified-Since", "Range"} {
 			req.Header.Del(name)

@@ -23,6 +23,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
+
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/tasks"
@@ -46,7 +48,8 @@ type TaskService interface {
 	Page(ctx context.Context, after int64, n int) (tasks.Page, error)
 	Add(ctx context.Context, name string) (tasks.Task, int64, error)
 	Toggle(ctx context.Context, id int64) (tasks.Task, int64, error)
-	Remove(ctx context.Context, id int64) (int64, error)
+	Remove(ctx context.Context, id int64) (tasks.Task, int64, error)
+	Restore(ctx context.Context, t tasks.Task) (tasks.Task, int64, error)
 }
 
 // HealthCheck is one dependency /healthz reports on. A failing Critical
@@ -65,6 +68,9 @@ type Versions interface {
 	// the keys that extra names for the version guess; items holds what
 	// was found under them when the guess was right, nil otherwise.
 	VersionWith(ctx context.Context, extra func(guess int64) []string) (v int64, items map[string]cache.Item, err error)
+	// PageAt is TaskService.Page for what is keyed by version v: the page
+	// is of revision v or later.
+	PageAt(ctx context.Context, after int64, n int, v int64) (tasks.Page, error)
 }
 
 // Config holds a Server's dependencies. Only Tasks is required.
@@ -88,13 +94,19 @@ type Config struct {
 	// waiting for it (see fill.Options).
 	LeaseTTL time.Duration
 	// PageMemory bounds, in bytes, the pages of the current version kept
-	// in process memory when Cache is not in-process itself (default
-	// DefaultPageMemory).
+	// in process memory (default DefaultPageMemory). Even with the
+	// in-process cache they save copying the page out of it per hit.
 	PageMemory int
 	// Personal reports whether the response to r holds something for its
-	// visitor alone (a flash message); such requests bypass the page
-	// cache. Nil: none does.
+	// visitor alone; such requests bypass the page cache. A waiting flash
+	// message always counts; Personal adds other reasons (nil: none).
 	Personal func(r *http.Request) bool
+
+	// Sessions, when set, gives each visitor who writes a session (scs)
+	// for flash messages and undo. New sets its ErrorFunc.
+	Sessions *scs.SessionManager
+	// SessionIdle ends a session unused for that long (default 30m).
+	SessionIdle time.Duration
 	// AllowedHosts lists the host names requests may carry in their Host
 	// header, matched case-insensitively and without the port: a name or
 	// IP address, "*" for any host, or ".example.com" for that domain and
@@ -114,6 +126,11 @@ type Server struct {
 	pageSize int
 	frags    *fragments // nil when the fragment cache is off
 	pcache   *pageCache // nil when the page cache is off
+
+	versions     Versions            // nil when no layer keys by version
+	sessions     *scs.SessionManager // nil: no sessions
+	sessionIdle  time.Duration
+	personalHook func(*http.Request) bool
 }
 
 // New parses the embedded templates and returns a Server.
@@ -128,7 +145,11 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{tasks: cfg.Tasks, log: cfg.Logger, health: cfg.Health, pages: map[string]*template.Template{},
-		pageSize: cmp.Or(cfg.PageSize, DefaultPageSize)}
+		pageSize: cmp.Or(cfg.PageSize, DefaultPageSize),
+		sessions: cfg.Sessions, sessionIdle: cmp.Or(cfg.SessionIdle, 30*time.Minute), personalHook: cfg.Personal}
+	if s.sessions != nil {
+		s.sessions.ErrorFunc = s.sessionError
+	}
 	for _, h := range cfg.AllowedHosts {
 		s.hosts = append(s.hosts, hostname(h))
 	}
@@ -164,14 +185,13 @@ func (s *Server) setUpCaches(cfg Config) error {
 	}
 	ttl := cmp.Or(cfg.CacheTTL, time.Hour)
 	fo := fill.Options{LeaseTTL: cfg.LeaseTTL}
+	s.versions = cfg.Versions
 	if cfg.Fragments {
 		s.frags = &fragments{c: cfg.Cache, versions: cfg.Versions, lists: fill.New(cfg.Cache, fo), ttl: ttl, build: build}
 	}
 	if cfg.Pages {
-		s.pcache = &pageCache{versions: cfg.Versions, group: fill.New(cfg.Cache, fo), ttl: ttl, build: build, personal: cfg.Personal}
-		if cfg.Cache.Name() != "local" {
-			s.pcache.mem = newPageMemory(cmp.Or(cfg.PageMemory, DefaultPageMemory))
-		}
+		s.pcache = &pageCache{versions: cfg.Versions, group: fill.New(cfg.Cache, fo), ttl: ttl, build: build, personal: s.personal}
+		s.pcache.mem = newPageMemory(cmp.Or(cfg.PageMemory, DefaultPageMemory))
 	}
 	return nil
 }
@@ -227,10 +247,13 @@ func (s *Server) Handler() http.Handler {
 			return "index:" + listSelector(after, s.pageSize), ok
 		})
 	}
-	mux.Handle("GET /{$}", index)
-	mux.HandleFunc("POST /add", s.add)
-	mux.HandleFunc("POST /remove", s.remove)
-	mux.HandleFunc("POST /toggle", s.toggle)
+	mux.Handle("GET /{$}", s.withSession(index))
+	mux.Handle("POST /add", s.withSession(http.HandlerFunc(s.add)))
+	mux.Handle("POST /remove", s.withSession(http.HandlerFunc(s.remove)))
+	mux.Handle("POST /toggle", s.withSession(http.HandlerFunc(s.toggle)))
+	if s.sessions != nil {
+		mux.Handle("POST /undo", s.withSession(http.HandlerFunc(s.undo)))
+	}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /static/", staticCache(s.static))
 

@@ -59,6 +59,10 @@ type Spec struct {
 	Key string
 	// TTL is how long a stored value lives in the cache.
 	TTL time.Duration
+	// TTLOf, when set, gives the TTL of a loaded value instead, for values
+	// that carry their own end (a session); a value it gives no positive
+	// TTL is not stored.
+	TTLOf func(data []byte) time.Duration
 	// MaxStale, when positive, bounds staleness by time instead of by
 	// invalidation: a value is served only until MaxStale has passed since
 	// the source read it reflects began. Zero: until it is deleted.
@@ -91,7 +95,13 @@ const (
 
 var outcomeNames = [...]string{Hit: "hit", Miss: "miss", Bypass: "bypass"}
 
-func (o Outcome) String() string { return outcomeNames[o] }
+// String names the outcome as Server-Timing and the logs show it.
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return "unknown"
+}
 
 // Result is a value and where it came from.
 type Result struct {

@@ -3,6 +3,8 @@ package fill
 import (
 	"context"
 	"errors"
+	"net"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -74,6 +76,12 @@ func (g *Group) load(ctx context.Context, f *flight, spec Spec) (Result, uint64,
 				return g.fillLeased(ctx, f, spec)
 			}
 			if !errors.Is(err, cache.ErrNotStored) {
+				if timedOut(err) {
+					// The add may have reached the server before the
+					// answer was late: delete what may be this
+					// process's lease, so others do not wait it out.
+					g.release(ctx, spec.Key)
+				}
 				return g.bypass(ctx, f, spec)
 			}
 			continue // someone else took the lease: look at what they stored
@@ -127,12 +135,17 @@ func (g *Group) fillLeased(ctx context.Context, f *flight, spec Spec) (Result, u
 		g.release(ctx, spec.Key)
 		return Result{}, 0, err
 	}
-	if lease == 0 { // the lease's token is unknown: it cannot be filled
+	ttl, keep := spec.TTL, true
+	if spec.TTLOf != nil {
+		ttl = spec.TTLOf(res.Data)
+		keep = ttl > 0
+	}
+	if lease == 0 || !keep { // the lease's token is unknown, or nothing to keep
 		g.release(ctx, spec.Key)
 		return res, fresh, nil
 	}
 	swapped := g.seq.Add(1)
-	err = g.c.CompareAndSwap(ctx, cache.Item{Key: spec.Key, Value: encode(res.Data, res.ReadAt), TTL: spec.TTL, CAS: lease})
+	err = g.c.CompareAndSwap(ctx, cache.Item{Key: spec.Key, Value: encode(res.Data, res.ReadAt), TTL: ttl, CAS: lease})
 	switch {
 	case err == nil:
 		g.stats.sets.Add(1)
@@ -152,6 +165,14 @@ func (g *Group) fillLeased(ctx context.Context, f *flight, spec Spec) (Result, u
 // anything stale; at worst it drops a value someone just stored.
 func (g *Group) release(ctx context.Context, key string) {
 	g.c.Delete(ctx, key)
+}
+
+// timedOut reports whether err is a cache call that ran out of time, whose
+// effect on the server is unknown.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		errors.As(err, &ne) && ne.Timeout()
 }
 
 // bypass loads the value without the cache, when the cache failed or a

@@ -1,0 +1,113 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/cache/fill"
+)
+
+// cachedDB is the write-through pair ("cached_db"): the database holds
+// every session, the cache copies read through a lease (package fill). A
+// write goes to the database, then deletes the cached copy — which also
+// breaks any lease a reader holds, so a copy read before the write is
+// never stored after it. It is safe for concurrent use.
+type cachedDB struct {
+	c     *cache.Cache
+	db    *dbStore
+	fill  *fill.Group
+	opts  Options
+	stats counters
+}
+
+func newCachedDB(c *cache.Cache, db *dbStore, opts Options) *cachedDB {
+	return &cachedDB{c: c, db: db, fill: fill.New(c, fill.Options{LeaseTTL: opts.LeaseTTL, Now: opts.Now}), opts: opts}
+}
+
+func (s *cachedDB) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	if !validToken(token) {
+		return nil, false, nil
+	}
+	r, err := s.fill.Get(ctx, fill.Spec{
+		Key: cacheKey(token),
+		// What is left of the session, so the copy never outlives it.
+		TTLOf: func(v []byte) time.Duration {
+			_, expiry, _ := decode(v)
+			return cacheTTL(expiry, s.opts.Now())
+		},
+		Load: func(ctx context.Context) ([]byte, time.Time, error) {
+			b, expiry, found, err := s.db.find(ctx, token)
+			if err == nil && !found {
+				err = errNoSession
+			}
+			if err != nil {
+				return nil, time.Time{}, err
+			}
+			return encode(b, expiry), time.Time{}, nil
+		},
+	})
+	switch {
+	case errors.Is(err, errNoSession):
+		s.stats.misses.Add(1)
+		return nil, false, nil
+	case err != nil:
+		s.stats.misses.Add(1)
+		return nil, false, err
+	}
+	if r.Outcome == fill.Hit {
+		s.stats.hits.Add(1)
+	} else {
+		s.stats.misses.Add(1)
+	}
+	b, expiry, ok := decode(r.Data)
+	if !ok || !s.opts.Now().Before(expiry) {
+		return nil, false, nil
+	}
+	return b, true, nil
+}
+
+func (s *cachedDB) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	if err := s.db.CommitCtx(ctx, token, b, expiry); err != nil {
+		s.stats.errors.Add(1)
+		return err
+	}
+	s.stats.sets.Add(1)
+	s.forget(ctx, token)
+	return nil
+}
+
+func (s *cachedDB) DeleteCtx(ctx context.Context, token string) error {
+	if err := s.db.DeleteCtx(ctx, token); err != nil {
+		s.stats.errors.Add(1)
+		return err
+	}
+	s.stats.deletes.Add(1)
+	s.forget(ctx, token)
+	return nil
+}
+
+// forget deletes the cached copy of token's session after a database
+// write, retrying briefly. If the cache cannot be reached the write stands
+// (the database has it); a copy left behind is served until the session's
+// next write or its end, which the README documents.
+func (s *cachedDB) forget(ctx context.Context, token string) {
+	ctx, cancel := withoutCancel(ctx)
+	defer cancel()
+	for wait := 10 * time.Millisecond; ; wait *= 2 {
+		err := s.c.Delete(ctx, cacheKey(token))
+		if err == nil {
+			return
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			s.stats.errors.Add(1)
+			s.opts.Logger.Warn("session: cached copy not deleted after a write", "err", err)
+			return
+		}
+	}
+}
+
+func (s *cachedDB) Stats() Stats { return s.stats.snapshot() }

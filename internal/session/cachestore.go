@@ -1,0 +1,74 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tasklist/tasklist/internal/cache"
+)
+
+// cacheStore keeps sessions in the cache alone ("cache"). A cache failure
+// loses the session (that is what this engine is for) and is counted and
+// logged, never returned: it must not fail the request. It is safe for
+// concurrent use.
+type cacheStore struct {
+	c     *cache.Cache
+	opts  Options
+	stats counters
+}
+
+func (s *cacheStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	if !validToken(token) {
+		return nil, false, nil
+	}
+	it, err := s.c.Get(ctx, cacheKey(token))
+	if err != nil {
+		s.miss(err)
+		return nil, false, nil
+	}
+	b, expiry, ok := decode(it.Value)
+	if !ok || !s.opts.Now().Before(expiry) {
+		s.stats.misses.Add(1)
+		return nil, false, nil
+	}
+	s.stats.hits.Add(1)
+	return b, true, nil
+}
+
+func (s *cacheStore) miss(err error) {
+	s.stats.misses.Add(1)
+	if !errors.Is(err, cache.ErrMiss) {
+		s.stats.errors.Add(1)
+	}
+}
+
+func (s *cacheStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	ctx, cancel := withoutCancel(ctx)
+	defer cancel()
+	ttl := cacheTTL(expiry, s.opts.Now())
+	if ttl <= 0 {
+		return s.DeleteCtx(ctx, token)
+	}
+	if err := s.c.Set(ctx, cache.Item{Key: cacheKey(token), Value: encode(b, expiry), TTL: ttl}); err != nil {
+		s.stats.errors.Add(1)
+		s.opts.Logger.Warn("session: not stored in the cache; the visitor's session is lost", "err", err)
+		return nil
+	}
+	s.stats.sets.Add(1)
+	return nil
+}
+
+func (s *cacheStore) DeleteCtx(ctx context.Context, token string) error {
+	ctx, cancel := withoutCancel(ctx)
+	defer cancel()
+	if err := s.c.Delete(ctx, cacheKey(token)); err != nil {
+		s.stats.errors.Add(1)
+		s.opts.Logger.Warn("session: delete from the cache failed", "err", err)
+		return nil
+	}
+	s.stats.deletes.Add(1)
+	return nil
+}
+
+func (s *cacheStore) Stats() Stats { return s.stats.snapshot() }

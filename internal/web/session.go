@@ -1,0 +1,158 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/tasklist/tasklist/internal/tasks"
+)
+
+// Session keys. A session exists only for a visitor who wrote something:
+// it carries the flash message for the next page and what undo restores.
+// Values are strings, numbers and booleans, which scs's gob codec takes
+// without registering types; times are Unix numbers.
+const (
+	keySeen       = "seen"        // last use (Unix ns), for the idle timeout
+	keyFlash      = "flash"       // message for the next page
+	keyFlashUndo  = "flash_undo"  // the message offers Undo
+	keyUndoID     = "undo_id"     // the task the last remove took away
+	keyUndoName   = "undo_name"   //
+	keyUndoDone   = "undo_done"   //
+	keyUndoCreate = "undo_create" // Unix µs
+)
+
+// sessionLoaded marks a request context whose session scs has loaded. The
+// page cache renders shared pages under a context of its own, without it,
+// so nothing of any visitor's session can get into them.
+type sessionLoaded struct{}
+
+// withSession loads the visitor's session around next (scs's LoadAndSave)
+// and ends it once idle for SessionIdle. The time of last use is written
+// at most every half idle period, not on every request, so a visitor with a
+// session costs a store write now and then, not per page.
+func (s *Server) withSession(next http.Handler) http.Handler {
+	if s.sessions == nil {
+		return next
+	}
+	return s.sessions.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if seen := s.sessions.GetInt64(ctx, keySeen); seen != 0 {
+			switch idle := time.Since(time.Unix(0, seen)); {
+			case idle > s.sessionIdle:
+				if err := s.sessions.Destroy(ctx); err != nil {
+					s.serverError(w, r, err, unavailableMessage)
+					return
+				}
+			case idle > s.sessionIdle/2:
+				s.sessions.Put(ctx, keySeen, time.Now().UnixNano())
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, sessionLoaded{}, true)))
+	}))
+}
+
+// hasSession reports whether ctx carries a loaded session.
+func (s *Server) hasSession(ctx context.Context) bool {
+	return s.sessions != nil && ctx.Value(sessionLoaded{}) != nil
+}
+
+// personal reports whether the response to r is for its visitor alone: a
+// flash message is waiting (or the Config's Personal hook says so).
+func (s *Server) personal(r *http.Request) bool {
+	if s.personalHook != nil && s.personalHook(r) {
+		return true
+	}
+	return s.hasSession(r.Context()) && s.sessions.Exists(r.Context(), keyFlash)
+}
+
+// flash leaves msg for the visitor's next page. The session's first write
+// gives it a new token (scs makes one when it first commits a session, so
+// a token a client sent that named no session is never adopted).
+func (s *Server) flash(ctx context.Context, undo bool, format string, args ...any) {
+	if !s.hasSession(ctx) {
+		return
+	}
+	if !s.sessions.Exists(ctx, keySeen) {
+		s.sessions.Put(ctx, keySeen, time.Now().UnixNano())
+	}
+	s.sessions.Put(ctx, keyFlash, fmt.Sprintf(format, args...))
+	s.sessions.Put(ctx, keyFlashUndo, undo)
+}
+
+// flashView is the message a page shows once; UndoID, when not 0, is the
+// removed task its Undo button puts back.
+type flashView struct {
+	Message string
+	UndoID  int64
+}
+
+// takeFlash removes and returns the waiting flash message, if any.
+func (s *Server) takeFlash(ctx context.Context) *flashView {
+	if !s.hasSession(ctx) || !s.sessions.Exists(ctx, keyFlash) {
+		return nil
+	}
+	f := &flashView{Message: s.sessions.PopString(ctx, keyFlash)}
+	if s.sessions.PopBool(ctx, keyFlashUndo) {
+		f.UndoID = s.sessions.GetInt64(ctx, keyUndoID)
+	}
+	return f
+}
+
+// rememberRemoved keeps what undo needs to put t back.
+func (s *Server) rememberRemoved(ctx context.Context, t tasks.Task) {
+	if !s.hasSession(ctx) {
+		return
+	}
+	s.sessions.Put(ctx, keyUndoID, t.ID)
+	s.sessions.Put(ctx, keyUndoName, t.Name)
+	s.sessions.Put(ctx, keyUndoDone, t.Done)
+	s.sessions.Put(ctx, keyUndoCreate, t.CreatedAt.UnixMicro())
+}
+
+// undo puts back the task this visitor removed last — the one the form
+// field "id" names — once. Another visitor's session has nothing to undo;
+// a second undo finds the task back already (tasks.ErrExists), whatever the
+// session remembers.
+func (s *Server) undo(w http.ResponseWriter, r *http.Request) {
+	want, ok := s.formID(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	if want == 0 || s.sessions.GetInt64(ctx, keyUndoID) != want {
+		s.flash(ctx, false, "There is nothing to undo.")
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	t := tasks.Task{
+		ID:        want,
+		Name:      s.sessions.GetString(ctx, keyUndoName),
+		Done:      s.sessions.GetBool(ctx, keyUndoDone),
+		CreatedAt: time.UnixMicro(s.sessions.GetInt64(ctx, keyUndoCreate)),
+	}
+	for _, k := range []string{keyUndoID, keyUndoName, keyUndoDone, keyUndoCreate} {
+		s.sessions.Remove(ctx, k)
+	}
+	_, _, err := s.tasks.Restore(ctx, t)
+	switch {
+	case err == nil:
+		s.flash(ctx, false, "Restored “%s”.", t.Name)
+	case errors.Is(err, tasks.ErrExists):
+		s.flash(ctx, false, "“%s” was restored already.", t.Name)
+	case errors.Is(err, tasks.ErrFull):
+		s.flash(ctx, false, "“%s” was not restored: the list is full.", t.Name)
+	default:
+		s.writeError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// sessionError answers a request whose session could not be loaded or
+// saved (the session store's database failed) with the 503 page.
+func (s *Server) sessionError(w http.ResponseWriter, r *http.Request, err error) {
+	s.serverError(w, r, fmt.Errorf("session: %w", err), unavailableMessage)
+}
