@@ -12,9 +12,12 @@ import (
 
 // TestSickServer: one of two memcached servers stops answering (SIGSTOP),
 // or is restarted with other SASL credentials, while one of three instances
-// writes and the others read. Writes must not wait out the invalidation
-// retry for it (InvalidateTimeout, 3 s) once the server is marked down, nor
-// retry a rejection at all: no write may end with an invalidation failure.
+// writes and the others read. A stalled server may cost the first write its
+// full invalidation retry (InvalidateTimeout, 3 s: until then another
+// instance may have a read in flight to it), but once it has been failing
+// that long it is known down and no further write waits for it; a
+// rejection of the credentials is never retried. So at most one write (none
+// for the credentials) may end with an invalidation failure, not each.
 // Every read must show every write that answered before it, during the
 // fault and after the server is back, and at the end every instance serves
 // the database's list. Each server in turn is the sick one.
@@ -24,8 +27,9 @@ func TestSickServer(t *testing.T) {
 		name         string
 		opts         testenv.MemcachedOptions
 		break_, heal func(m *testenv.Memcached)
+		mayGiveUp    uint64
 	}{
-		{"stalled", testenv.MemcachedOptions{}, (*testenv.Memcached).Pause, (*testenv.Memcached).Resume},
+		{"stalled", testenv.MemcachedOptions{}, (*testenv.Memcached).Pause, (*testenv.Memcached).Resume, 1},
 		{"other credentials", testenv.MemcachedOptions{Username: user, Password: password},
 			func(m *testenv.Memcached) {
 				m.Stop()
@@ -36,7 +40,7 @@ func TestSickServer(t *testing.T) {
 				m.Stop()
 				m.UseCredentials(user, password)
 				m.Start()
-			}},
+			}, 0},
 	}
 	for _, f := range faults {
 		for _, strategy := range strategies {
@@ -48,7 +52,7 @@ func TestSickServer(t *testing.T) {
 				}
 				cluster := newClusterWith(t, 3, "sqlite:"+filepath.Join(t.TempDir(), "sick.db"), mo, strategy, 0)
 				for sick := range ms {
-					runSickServer(t, cluster, func() { f.break_(ms[sick]) }, func() { f.heal(ms[sick]) })
+					runSickServer(t, cluster, func() { f.break_(ms[sick]) }, func() { f.heal(ms[sick]) }, f.mayGiveUp)
 				}
 			})
 		}
@@ -57,7 +61,7 @@ func TestSickServer(t *testing.T) {
 
 // runSickServer breaks a server, writes on cluster[0] and reads on the
 // others after each write, heals the server and reads again.
-func runSickServer(t *testing.T, cluster []instance, breakIt, heal func()) {
+func runSickServer(t *testing.T, cluster []instance, breakIt, heal func(), mayGiveUp uint64) {
 	t.Helper()
 	var floor int64 // the revision of the last write that answered
 	read := func(when string) {
@@ -88,8 +92,8 @@ func runSickServer(t *testing.T, cluster []instance, breakIt, heal func()) {
 	}
 	slices.Sort(took)
 	t.Logf("8 writes during the fault: median %v, slowest %v", took[len(took)/2].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
-	if n := cluster[0].Stats().InvalidationFailures - before; n > 0 {
-		t.Errorf("%d of 8 writes gave up on their invalidation (waited it out, or retried a rejection)", n)
+	if n := cluster[0].Stats().InvalidationFailures - before; n > mayGiveUp {
+		t.Errorf("%d of 8 writes gave up on their invalidation (waited it out, or retried a rejection); want at most %d", n, mayGiveUp)
 	}
 	heal()
 	for end := time.Now().Add(time.Second); time.Now().Before(end); {

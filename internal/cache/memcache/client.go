@@ -80,7 +80,7 @@ func New(opts Options) (*Client, error) {
 		servers:  make([]server, len(opts.Servers)),
 		counters: make([]counters, len(opts.Servers)),
 		ring:     newRing(opts.Servers),
-		health:   newHealth(opts.Servers, opts.FailureThreshold, opts.Backoff, opts.Now, opts.Logger),
+		health:   newHealth(opts.Servers, opts.FailureThreshold, opts.Backoff, opts.DeferAfter, opts.Now, opts.Logger),
 		now:      opts.Now,
 		maxValue: opts.ItemSizeLimit - itemOverhead,
 		volatile: opts.Volatile,
@@ -280,12 +280,11 @@ func (c *Client) store(ctx context.Context, mode storeMode, item cache.Item) err
 // stand-in, so a copy may sit on any server; an invalidation that missed one
 // would let some instance serve stale data.
 //
-// A server this process has marked down is not waited for: the key is
-// recorded, and deleted there before this process uses the server again
-// (the probe that brings it back replays it, with Options.Volatile), so
-// the delete is as good as done. A server whose delete fails in a way that
-// marks it down (a timeout that reaches the failure threshold, rejected
-// credentials) is treated the same way. docs/caching.md says what another
+// A server known down — failing for Options.DeferAfter already, or
+// refusing the credentials — is not waited for: the key is recorded, and
+// deleted there before this process uses the server again (the probe that
+// brings it back replays it, with Options.Volatile), so the delete is as
+// good as done for this process. docs/caching.md says what another
 // instance may read from such a server meanwhile.
 //
 // Deleting an absent key is not an error, and neither is a refused

@@ -24,12 +24,13 @@ const maxPending = 10000
 // some request happened to get an answer from it. It is safe for
 // concurrent use.
 type health struct {
-	threshold int
-	backoff   time.Duration
-	now       func() time.Time
-	log       *slog.Logger // may be nil
-	addrs     []string
-	servers   []serverHealth
+	threshold  int
+	backoff    time.Duration
+	deferAfter time.Duration
+	now        func() time.Time
+	log        *slog.Logger // may be nil
+	addrs      []string
+	servers    []serverHealth
 }
 
 type serverHealth struct {
@@ -37,6 +38,10 @@ type serverHealth struct {
 	failures atomic.Int32 // consecutive; written under mu
 	mu       sync.Mutex
 	retryAt  time.Time // while down: when the next probe may go
+	// failingSince is when the current run of failures began; rejected is
+	// set when the server refused the credentials (see markDown).
+	failingSince time.Time
+	rejected     bool
 	// pending holds the keys deleted while the server was down, to be
 	// deleted on it before it is used again.
 	pending map[string]struct{}
@@ -45,9 +50,9 @@ type serverHealth struct {
 	probing, replaying bool
 }
 
-func newHealth(addrs []string, threshold int, backoff time.Duration, now func() time.Time, log *slog.Logger) *health {
+func newHealth(addrs []string, threshold int, backoff, deferAfter time.Duration, now func() time.Time, log *slog.Logger) *health {
 	return &health{
-		threshold: threshold, backoff: backoff, now: now, log: log,
+		threshold: threshold, backoff: backoff, deferAfter: deferAfter, now: now, log: log,
 		addrs: addrs, servers: make([]serverHealth, len(addrs)),
 	}
 }
@@ -91,11 +96,16 @@ func (h *health) success(i int) {
 	}
 }
 
-// deferDelete records key for deletion on server i if it is marked down,
-// and reports whether it did: the delete is then as good as done, since a
-// probe replays it before the server is used again. It does not record,
-// and reports false, for a server that is up or already has maxPending
-// keys waiting. startReplay is true for the first deferred delete while no
+// deferDelete records key for deletion on server i if it is known down,
+// and reports whether it did: the delete is then as good as done for this
+// process, since a probe replays it before the server is used again. Known
+// down means marked down and either failing for deferAfter already (so a
+// write has waited that long for it, and given up) or refusing the
+// credentials. Until then a delete that fails is retried by its caller:
+// another instance may have a read in flight to a server that only stalls,
+// which the server would answer from the old entry as soon as it resumes.
+// It does not record, and reports false, for a server that is up or
+// already has maxPending keys waiting. startReplay is true for the first deferred delete while no
 // background replay runs: the caller starts one.
 func (h *health) deferDelete(i int, key string) (deferred, startReplay bool) {
 	s := &h.servers[i]
@@ -104,7 +114,8 @@ func (h *health) deferDelete(i int, key string) (deferred, startReplay bool) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.down.Load() || len(s.pending) >= maxPending {
+	known := s.rejected || h.now().Sub(s.failingSince) >= h.deferAfter
+	if !s.down.Load() || !known || len(s.pending) >= maxPending {
 		return false, false
 	}
 	if s.pending == nil {
@@ -161,6 +172,7 @@ func (h *health) bringBack(i int, always []string, replay func(keys []string) er
 		s.pending = nil
 		if len(keys) == 0 {
 			s.failures.Store(0)
+			s.rejected = false
 			s.down.Store(false)
 			s.mu.Unlock()
 			if h.log != nil {
@@ -199,6 +211,10 @@ func (h *health) fail(i int, err error, now bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.failures.Add(1)
+	if n == 1 {
+		s.failingSince = h.now()
+	}
+	s.rejected = s.rejected || now
 	if s.down.Load() || int(n) >= h.threshold || now {
 		s.retryAt = h.now().Add(h.backoff)
 		if !s.down.Swap(true) && h.log != nil {

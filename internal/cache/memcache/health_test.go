@@ -20,7 +20,7 @@ func TestHealth(t *testing.T) {
 	errDown := errors.New("connection refused")
 	clock := cachetest.NewClock()
 	var log bytes.Buffer
-	h := newHealth([]string{"a:1", "b:1"}, 3, backoff, clock.Now, slog.New(slog.NewTextHandler(&log, nil)))
+	h := newHealth([]string{"a:1", "b:1"}, 3, backoff, time.Hour, clock.Now, slog.New(slog.NewTextHandler(&log, nil)))
 	check := func(step string, wantUp, wantUsable bool) {
 		t.Helper()
 		if got := h.up(0); got != wantUp {
@@ -75,17 +75,27 @@ func TestHealth(t *testing.T) {
 	check("next probe after another backoff", false, true)
 }
 
-// TestHealthReplaysDeferredDeletes: deletes for a down server are recorded,
-// and a probe brings the server back only after deleting them, and the
-// volatile keys, there; a failed replay keeps every key for the next one.
+// TestHealthReplaysDeferredDeletes: deletes for a server known down —
+// failing for deferAfter, or refusing the credentials — are recorded, and a
+// probe brings the server back only after deleting them, and the volatile
+// keys, there; a failed replay keeps every key for the next one.
 func TestHealthReplaysDeferredDeletes(t *testing.T) {
-	const backoff = time.Second
+	const backoff, deferAfter = time.Second, 3 * time.Second
 	clock := cachetest.NewClock()
-	h := newHealth([]string{"a:1"}, 1, backoff, clock.Now, nil)
+	h := newHealth([]string{"a:1", "b:1"}, 1, backoff, deferAfter, clock.Now, nil)
 	if d, _ := h.deferDelete(0, "k0"); d {
 		t.Error("a delete for a server that is up was deferred")
 	}
 	h.failure(0, errors.New("timeout"))
+	if d, _ := h.deferDelete(0, "k0"); d {
+		t.Error("a delete for a server down for less than deferAfter was deferred")
+	}
+	h.markDown(1, errors.New("authentication failed"))
+	if d, _ := h.deferDelete(1, "k0"); !d {
+		t.Error("a delete for a server refusing the credentials was not deferred")
+	}
+	clock.Advance(deferAfter)
+	h.failure(0, errors.New("timeout")) // a probe failed: down for another backoff
 	for i, k := range []string{"k1", "k2", "k1"} {
 		if d, start := h.deferDelete(0, k); !d || start != (i == 0) {
 			t.Errorf("delete of %s for a down server: deferred %v, start a replay %v; want true, %v", k, d, start, i == 0)
