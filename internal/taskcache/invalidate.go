@@ -9,30 +9,23 @@ import (
 )
 
 // invalidate makes the cache forget the list from before the write that
-// produced revision rev, by deleting the keys that hold it: the version
-// under every strategy but Expire, and the list itself under Delete and
-// Update. A cache Delete reaches every server that may hold a copy (see
-// cache.Backend), so no instance can read one afterwards. The deletes are
-// retried for up to InvalidateTimeout, so that a moment of memcached being
-// unreachable delays the write's answer instead of leaving a stale list
-// behind it; a server the cache knows is down does not delay it (its
-// deletes are replayed before it is used again; see
-// memcache.Client.Delete). Update then stores the fresh list, best effort.
+// produced revision rev, by deleting the keys that hold it: the list and the
+// version, under every strategy — also under Expire, whose own readers do
+// not need it, because instances with other strategies may share the cache
+// (a rolling change) and read those keys. A cache Delete reaches every
+// server that may hold a copy (see cache.Backend), so no instance can read
+// one afterwards. Each delete is retried for up to InvalidateTimeout, so
+// that a moment of memcached being unreachable delays the write's answer
+// instead of leaving a stale list behind it; a server the cache has marked
+// down does not delay it (its deletes are replayed before it is used
+// again; see memcache.Client.Delete). Update then stores the fresh list,
+// best effort.
 func (s *Store) invalidate(ctx context.Context, rev int64) {
-	var keys []string
-	switch s.opts.Strategy {
-	case Expire:
-		return
-	case Version:
-		keys = []string{keyVersion}
-	default:
-		keys = []string{keyList, keyVersion}
-	}
 	s.invalidations.Add(1)
 	// The write is committed: finish even if the client has gone.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.InvalidateTimeout)
 	defer cancel()
-	if err := s.deleteRetrying(ctx, keys); err != nil {
+	if err := s.deleteRetrying(ctx, VolatileKeys()); err != nil {
 		s.invalidationFailures.Add(1)
 		s.log.Error("cache invalidation failed; the cached task list may be stale until it expires",
 			"strategy", s.opts.Strategy, "revision", rev, "max_age", s.ttl(), "err", err)
