@@ -6,40 +6,56 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/config"
+	"github.com/tasklist/tasklist/internal/dbstats"
+	"github.com/tasklist/tasklist/internal/session"
 	"github.com/tasklist/tasklist/internal/sqldb"
+	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/web"
 )
 
 // webConfig wires the caching layers that cfg turns on between the web
-// server and the store, and the visitors' sessions. With no layer on there
-// is no cache at all: not opened, never read or written. The returned func
-// closes the cache.
+// server and the store, the visitors' sessions, and the counters the
+// statistics routes show. With no layer on there is no cache at all: not
+// opened, never read or written. The returned func closes the cache.
 func webConfig(ctx context.Context, cfg config.Config, log *slog.Logger, db *sqldb.DB, store *tasks.Store) (web.Config, func(), error) {
+	// Every query is counted and timed, whichever layer asks for it.
+	counted := dbstats.New(store)
 	wc := web.Config{
-		Tasks:       store,
+		Tasks:       counted,
 		Logger:      log,
 		PageSize:    cfg.PageSize,
 		Health:      []web.HealthCheck{{Name: "database", Critical: true, Check: store.Ping}},
 		SessionIdle: cfg.SessionIdle,
 
 		AllowedHosts: cfg.AllowedHosts,
+
+		Queries:       counted,
+		StatsUser:     cfg.StatsUser,
+		StatsPassword: cfg.StatsPassword,
 	}
 	// A lease must outlive the slow query it covers, and a page or
 	// fragment render includes that query.
 	lease := fill.LeaseTTL(cfg.SlowQuery)
+	wc.StatsLayers = map[string]stats.Layer{}
 	if !cfg.Layers.Any() {
 		log.Info("caching is off (TASKLIST_CACHE_LAYERS=none)")
-		var err error
-		wc.Sessions, _, err = sessionManager(cfg, nil, db, lease, log)
+		var (
+			st  session.Store
+			err error
+		)
+		wc.Sessions, st, err = sessionManager(cfg, nil, db, lease, log)
+		if err == nil {
+			wc.StatsLayers["session"] = sessionLayer(st)
+		}
 		return wc, func() {}, err
 	}
 	c, err := openCache(ctx, cfg, log)
 	if err != nil {
 		return web.Config{}, nil, err
 	}
-	cached, err := taskcache.New(store, c, taskcache.Options{
+	cached, err := taskcache.New(counted, c, taskcache.Options{
 		Strategy: cfg.Invalidation,
 		TTL:      cfg.CacheTTL,
 		MaxAge:   cfg.CacheMaxAge,
@@ -52,6 +68,9 @@ func webConfig(ctx context.Context, cfg config.Config, log *slog.Logger, db *sql
 		return web.Config{}, nil, err
 	}
 	wc.Tasks = cached
+	if cfg.Layers.Query {
+		wc.StatsLayers["query"] = cached
+	}
 	wc.Cache = c
 	wc.Versions = cached
 	wc.Fragments = cfg.Layers.Fragment
@@ -59,9 +78,16 @@ func webConfig(ctx context.Context, cfg config.Config, log *slog.Logger, db *sql
 	wc.CacheTTL = cfg.CacheMaxAge
 	wc.LeaseTTL = lease
 	wc.Health = append(wc.Health, web.HealthCheck{Name: "cache", Check: cacheHealth(c)})
-	if wc.Sessions, _, err = sessionManager(cfg, c, db, lease, log); err != nil {
+	st, err := session.Store(nil), error(nil)
+	if wc.Sessions, st, err = sessionManager(cfg, c, db, lease, log); err != nil {
 		c.Close()
 		return web.Config{}, nil, err
 	}
+	wc.StatsLayers["session"] = sessionLayer(st)
 	return wc, func() { c.Close() }, nil
+}
+
+// sessionLayer shows the session store's counters as the session layer's.
+func sessionLayer(st session.Store) stats.Layer {
+	return stats.LayerFunc(func() stats.Counts { return stats.Counts(st.Stats()) })
 }

@@ -82,6 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, lo
 	if err != nil {
 		return err
 	}
+	go app.SampleStats(ctx)
 	go session.RunCleanup(ctx, db, sessionCleanupInterval, log)
 	return serve(ctx, cfg, log, app.Handler(), ready)
 }

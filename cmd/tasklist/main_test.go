@@ -241,11 +241,19 @@ func addTask(t *testing.T, base, name string) {
 
 func get(t *testing.T, u string) string {
 	t.Helper()
+	_, body := fetch(t, u)
+	return body
+}
+
+// fetch GETs u and returns the response, its body read and closed, and the
+// body.
+func fetch(t *testing.T, u string) (*http.Response, string) {
+	t.Helper()
 	resp, err := http.Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	return resp, string(b)
 }

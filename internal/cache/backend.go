@@ -139,10 +139,16 @@ type Backend interface {
 type ServerStats struct {
 	// Addr is the server's address, or "local" for the in-process cache.
 	Addr string
-	// Up is false while the server is marked down after failures.
+	// Up is false while the server is marked down after failures, or when
+	// it did not answer the "stats" request that this report asked of it.
 	Up bool
 	// Client-side counters for this server (see above).
 	Hits, Misses, Sets, Deletes, Errors uint64
 	// Server-reported figures (memcached "stats"); zero where unknown.
 	Items, Bytes, LimitBytes, Evictions, CurrConnections, Uptime uint64
+	// GetHits, GetMisses and CmdSet are the server's own get_hits,
+	// get_misses and cmd_set: every client's reads and stores since the
+	// server started, as MemCachier's dashboard shows them. The in-process
+	// cache reports its own reads and stores here.
+	GetHits, GetMisses, CmdSet uint64
 }

@@ -289,17 +289,19 @@ func (c *Cache) Ping(ctx context.Context) error {
 
 // Stats returns this Cache's counters and the backend's view of each
 // server. If the backend cannot answer within GetTimeout, the counters come
-// back with an error matching ErrUnavailable and no servers.
+// back with an error matching ErrUnavailable and whatever servers the
+// backend reported (memcached: every server, those that did not answer
+// marked down).
 func (c *Cache) Stats(ctx context.Context) (Stats, error) {
 	s := c.stats.snapshot()
 	s.Backend = c.b.Name()
 	tctx, cancel := withTimeout(ctx, c.getTimeout)
 	servers, err := c.b.Stats(tctx)
 	cancel()
+	s.Servers = servers
 	if err != nil {
 		return s, c.fail(ctx, "stats", err)
 	}
-	s.Servers = servers
 	return s, nil
 }
 

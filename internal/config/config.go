@@ -86,6 +86,11 @@ type Config struct {
 	// (TASKLIST_SECURE_COOKIES).
 	SecureCookies bool
 
+	// StatsUser and StatsPassword guard /stats, /stats.json and /metrics
+	// with HTTP basic auth (TASKLIST_STATS_USER, TASKLIST_STATS_PASSWORD);
+	// with no password they answer loopback clients only.
+	StatsUser, StatsPassword string
+
 	// Warnings are problems Load found that do not stop the program, such
 	// as variables it ignores; main logs them.
 	Warnings []string
@@ -212,6 +217,11 @@ func (c Config) LogValue() slog.Value {
 	}
 	if c.SlowQuery > 0 {
 		attrs = append(attrs, slog.Duration("slow_query", c.SlowQuery))
+	}
+	if c.StatsPassword != "" {
+		attrs = append(attrs, slog.String("stats", "basic auth, user "+c.StatsUser))
+	} else {
+		attrs = append(attrs, slog.String("stats", "loopback only"))
 	}
 	return slog.GroupValue(attrs...)
 }

@@ -45,6 +45,7 @@ func TestLoadDefaults(t *testing.T) {
 		SessionEngine:   "cached_db",
 		SessionIdle:     30 * time.Minute,
 		SessionLifetime: 24 * time.Hour,
+		StatsUser:       "admin",
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -230,10 +231,12 @@ func TestREADMETable(t *testing.T) {
 
 func TestLogValueHidesSecrets(t *testing.T) {
 	c, err := Load(env(map[string]string{
-		"DATABASE_URL":        "postgres://app:dbsecret@db:5432/app",
-		"MEMCACHIER_SERVERS":  "mc:11211",
-		"MEMCACHIER_USERNAME": "cacheuser",
-		"MEMCACHIER_PASSWORD": "cachesecret",
+		"DATABASE_URL":            "postgres://app:dbsecret@db:5432/app",
+		"MEMCACHIER_SERVERS":      "mc:11211",
+		"MEMCACHIER_USERNAME":     "cacheuser",
+		"MEMCACHIER_PASSWORD":     "cachesecret",
+		"TASKLIST_STATS_USER":     "watcher",
+		"TASKLIST_STATS_PASSWORD": "statssecret",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -241,12 +244,12 @@ func TestLogValueHidesSecrets(t *testing.T) {
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "config", c)
 	out := buf.String()
-	for _, secret := range []string{"dbsecret", "cachesecret"} {
+	for _, secret := range []string{"dbsecret", "cachesecret", "statssecret"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("log reveals %q: %s", secret, out)
 		}
 	}
-	for _, want := range []string{"cacheuser", "memcache+sasl", "db:5432"} {
+	for _, want := range []string{"cacheuser", "memcache+sasl", "db:5432", "basic auth, user watcher"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q: %s", want, out)
 		}

@@ -171,6 +171,18 @@ var vars = []Var{
 			l.c.LogFormat, err = oneOf(v, "text", "json")
 			return err
 		}},
+	{Name: "TASKLIST_STATS_USER", Default: "admin",
+		Meaning: "the user that `/stats`, `/stats.json` and `/metrics` ask for (HTTP basic auth) when `TASKLIST_STATS_PASSWORD` is set",
+		parse: func(l *loader, v string) error {
+			l.c.StatsUser = v
+			return nil
+		}},
+	{Name: "TASKLIST_STATS_PASSWORD", Secret: true,
+		Meaning: "that user's password; unset, the statistics routes answer requests from loopback addresses only (`403` to others); never logged",
+		parse: func(l *loader, v string) error {
+			l.c.StatsPassword = v
+			return nil
+		}},
 	{Name: "TASKLIST_SHUTDOWN_TIMEOUT", Default: "15s", Meaning: "on SIGTERM/SIGINT, how long in-flight requests get to finish",
 		parse: func(l *loader, v string) (err error) {
 			l.c.ShutdownTimeout, err = duration(v, false)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/reqtrace"
 )
 
 // cachedDB is the write-through pair ("cached_db"): the database holds
@@ -61,6 +62,7 @@ func (s *cachedDB) FindCtx(ctx context.Context, token string) ([]byte, bool, err
 	} else {
 		s.stats.misses.Add(1)
 	}
+	reqtrace.From(ctx).Cache(reqtrace.Session, r.Outcome.String())
 	b, expiry, ok := decode(r.Data)
 	if !ok || !s.opts.Now().Before(expiry) {
 		return nil, false, nil

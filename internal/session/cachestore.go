@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/reqtrace"
 )
 
 // cacheStore keeps sessions in the cache alone ("cache"). A cache failure
@@ -25,14 +27,17 @@ func (s *cacheStore) FindCtx(ctx context.Context, token string) ([]byte, bool, e
 	it, err := s.c.Get(ctx, cacheKey(token))
 	if err != nil {
 		s.miss(err)
+		reqtrace.From(ctx).Cache(reqtrace.Session, fill.Miss.String())
 		return nil, false, nil
 	}
 	b, expiry, ok := decode(it.Value)
 	if !ok || !s.opts.Now().Before(expiry) {
 		s.stats.misses.Add(1)
+		reqtrace.From(ctx).Cache(reqtrace.Session, fill.Miss.String())
 		return nil, false, nil
 	}
 	s.stats.hits.Add(1)
+	reqtrace.From(ctx).Cache(reqtrace.Session, fill.Hit.String())
 	return b, true, nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/reqtrace"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
@@ -51,6 +52,7 @@ func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
 	if err != nil {
 		return tasks.Snapshot{}, err
 	}
+	reqtrace.From(ctx).Cache(reqtrace.Query, r.Outcome.String())
 	snap, err := s.decode(r.Data)
 	if err != nil {
 		// Framed right but not a list this build can read: forget it and

@@ -1,6 +1,9 @@
 package taskcache
 
-import "github.com/tasklist/tasklist/internal/cache/fill"
+import (
+	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/stats"
+)
 
 // Stats counts what the query cache did since start.
 type Stats struct {
@@ -34,5 +37,19 @@ func (s *Store) Stats() Stats {
 		Invalidations: s.invalidations.Load(), InvalidationFailures: s.invalidationFailures.Load(),
 		OlderThanVersion: s.olderThanVersion.Load(),
 		Version:          s.version.Stats(),
+	}
+}
+
+// LayerCounts returns the query layer's counters as the dashboard shows
+// them (stats.Counts): the list's hits, misses and sets, the writes'
+// invalidations as deletes, and as errors the reads that bypassed the
+// cache and the invalidations that failed. The version key's fills are
+// left out: they are the bookkeeping of every layer, not a lookup of the
+// list. Safe for concurrent use.
+func (s *Store) LayerCounts() stats.Counts {
+	st := s.Stats()
+	return stats.Counts{
+		Hits: st.Hits, Misses: st.Misses, Sets: st.Sets,
+		Deletes: st.Invalidations, Errors: st.Bypasses + st.InvalidationFailures,
 	}
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/reqtrace"
+	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
@@ -35,7 +37,7 @@ type fragments struct {
 	ttl      time.Duration
 	build    string // changes with the templates: see templateBuild
 
-	rowHits, rowMisses, rowSets atomic.Uint64
+	rowHits, rowMisses, rowSets, rowErrors atomic.Uint64
 }
 
 // list returns the task-list fragment of the page that sel names, for the
@@ -57,6 +59,9 @@ func (f *fragments) list(ctx context.Context, sel string, load func(ctx context.
 			return b, time.Time{}, err
 		},
 	}, it, gerr)
+	if err == nil {
+		reqtrace.From(ctx).Cache(reqtrace.Fragment, r.Outcome.String())
+	}
 	return r.Data, err
 }
 
@@ -68,7 +73,10 @@ func (f *fragments) rows(ctx context.Context, ts []tasks.Task, render func(tasks
 		keys[i] = f.rowKey(t)
 	}
 	// On an error the map holds what the servers that answered had.
-	items, _ := f.c.GetMulti(ctx, keys)
+	items, err := f.c.GetMulti(ctx, keys)
+	if err != nil {
+		f.rowErrors.Add(1)
+	}
 	rows := make([]template.HTML, len(ts))
 	var store []cache.Item
 	for i, t := range ts {
@@ -85,8 +93,12 @@ func (f *fragments) rows(ctx context.Context, ts []tasks.Task, render func(tasks
 	}
 	f.rowHits.Add(uint64(len(ts) - len(store)))
 	f.rowMisses.Add(uint64(len(store)))
-	if len(store) > 0 && f.c.SetMulti(ctx, store) == nil {
-		f.rowSets.Add(uint64(len(store)))
+	if len(store) > 0 {
+		if f.c.SetMulti(ctx, store) == nil {
+			f.rowSets.Add(uint64(len(store)))
+		} else {
+			f.rowErrors.Add(1)
+		}
 	}
 	return rows, nil
 }
@@ -112,10 +124,20 @@ type FragmentStats struct {
 	// Lists counts the fills of task-list fragments.
 	Lists fill.Stats
 	// RowHits and RowMisses count rows found in the cache or rendered;
-	// RowSets the rendered rows stored.
-	RowHits, RowMisses, RowSets uint64
+	// RowSets the rendered rows stored; RowErrors the multi-gets and
+	// stores of rows that the cache failed.
+	RowHits, RowMisses, RowSets, RowErrors uint64
+}
+
+// counts are the fragment layer's counters as the dashboard shows them:
+// list fragments and rows together.
+func (st FragmentStats) counts() stats.Counts {
+	return stats.Counts{
+		Hits: st.Lists.Hits + st.RowHits, Misses: st.Lists.Misses + st.RowMisses,
+		Sets: st.Lists.Sets + st.RowSets, Errors: st.Lists.Bypasses + st.RowErrors,
+	}
 }
 
 func (f *fragments) stats() FragmentStats {
-	return FragmentStats{Lists: f.lists.Stats(), RowHits: f.rowHits.Load(), RowMisses: f.rowMisses.Load(), RowSets: f.rowSets.Load()}
+	return FragmentStats{Lists: f.lists.Stats(), RowHits: f.rowHits.Load(), RowMisses: f.rowMisses.Load(), RowSets: f.rowSets.Load(), RowErrors: f.rowErrors.Load()}
 }

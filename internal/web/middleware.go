@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/tasklist/tasklist/internal/reqtrace"
 )
 
 // contentSecurityPolicy allows only the app's own styles, fonts and forms:
@@ -106,9 +108,13 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-// statusRecorder remembers the status and size of a response for the log.
+// statusRecorder remembers the status and size of a response for the log,
+// and adds the Server-Timing header from the request's trace just before
+// the header is sent.
 type statusRecorder struct {
 	http.ResponseWriter
+	trace  *reqtrace.Trace
+	start  time.Time
 	status int
 	bytes  int
 }
@@ -116,13 +122,14 @@ type statusRecorder struct {
 func (rec *statusRecorder) WriteHeader(status int) {
 	if rec.status == 0 {
 		rec.status = status
+		rec.Header().Set("Server-Timing", rec.trace.ServerTiming(time.Since(rec.start)))
 	}
 	rec.ResponseWriter.WriteHeader(status)
 }
 
 func (rec *statusRecorder) Write(b []byte) (int, error) {
 	if rec.status == 0 {
-		rec.status = http.StatusOK
+		rec.WriteHeader(http.StatusOK)
 	}
 	n, err := rec.ResponseWriter.Write(b)
 	rec.bytes += n
@@ -132,22 +139,31 @@ func (rec *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the real writer.
 func (rec *statusRecorder) Unwrap() http.ResponseWriter { return rec.ResponseWriter }
 
-// logRequests writes one structured line per request.
+// logRequests gives each request a trace (package reqtrace) for the caches
+// and the database to record into, reports it in the Server-Timing header,
+// writes one structured line per request with what served it, and counts
+// the request for /metrics by its route pattern.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
+		trace := new(reqtrace.Trace)
+		r = r.WithContext(reqtrace.With(r.Context(), trace))
+		rec := &statusRecorder{ResponseWriter: w, trace: trace, start: start}
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
-			rec.status = http.StatusOK
+			rec.WriteHeader(http.StatusOK)
 		}
+		d := time.Since(start)
+		s.metrics.ObserveRequest(r.Pattern, rec.status, d)
 		level := slog.LevelInfo
 		if rec.status >= 500 {
 			level = slog.LevelError
 		}
+		queries, dbTime := trace.DBTime()
 		s.log.LogAttrs(r.Context(), level, "request",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status), slog.Int("bytes", rec.bytes),
-			slog.Duration("duration", time.Since(start)))
+			slog.Duration("duration", d), slog.String("cache", trace.Summary()),
+			slog.Int("db_queries", queries), slog.Duration("db_time", dbTime))
 	})
 }

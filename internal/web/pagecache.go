@@ -15,6 +15,8 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/reqtrace"
+	"github.com/tasklist/tasklist/internal/stats"
 )
 
 // pageCacheControl lets a browser keep a page but makes it ask every time
@@ -89,7 +91,9 @@ func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next
 		}
 		return []string{p.key(guess, k)}
 	})
+	trace := reqtrace.From(r.Context())
 	if err != nil {
+		trace.Cache(reqtrace.Page, fill.Bypass.String())
 		next.ServeHTTP(w, r) // the database is failing too, most likely: let next say so
 		return
 	}
@@ -100,12 +104,14 @@ func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next
 	h.Set("ETag", etag)
 	if etagMatch(inm, etag) {
 		p.memHits.Add(1)
+		trace.Cache(reqtrace.Page, fill.Hit.String())
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	e := p.mem.get(v, k)
 	if e != nil {
 		p.memHits.Add(1)
+		trace.Cache(reqtrace.Page, fill.Hit.String())
 	} else {
 		key := p.key(v, k)
 		it, gerr := cache.Lookup(items, key)
@@ -114,6 +120,7 @@ func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next
 			e, err = decodePage(res.Data)
 		}
 		if err != nil {
+			trace.Cache(reqtrace.Page, fill.Bypass.String())
 			// Not cacheable, or the render failed: serve this request
 			// on its own, as if there were no page cache.
 			for _, name := range []string{"Cache-Control", "Vary", "ETag"} {
@@ -122,6 +129,7 @@ func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next
 			next.ServeHTTP(w, r)
 			return
 		}
+		trace.Cache(reqtrace.Page, res.Outcome.String())
 		p.mem.put(v, k, e)
 	}
 	body := e.body
@@ -180,6 +188,12 @@ func (p *pageCache) etag(v int64, k string, gz bool) string {
 type PageStats struct {
 	Fills      fill.Stats
 	MemoryHits uint64
+}
+
+// counts are the page layer's counters as the dashboard shows them: a page
+// served from process memory or with 304 Not Modified is a hit too.
+func (st PageStats) counts() stats.Counts {
+	return stats.Counts{Hits: st.Fills.Hits + st.MemoryHits, Misses: st.Fills.Misses, Sets: st.Fills.Sets, Errors: st.Fills.Bypasses}
 }
 
 func (p *pageCache) stats() PageStats {

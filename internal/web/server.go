@@ -27,6 +27,8 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/metrics"
+	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
@@ -113,6 +115,26 @@ type Config struct {
 	// its subdomains. Other requests are answered 400. It must not be
 	// empty.
 	AllowedHosts []string
+
+	// StatsLayers are the caching layers outside the server whose counters
+	// /stats, /stats.json and /metrics show, by their names in
+	// stats.Layers: "query" (the task-list cache, taskcache.Store) and
+	// "session" (the session store's counters, adapted with
+	// stats.LayerFunc). The fragment and page layers are the server's
+	// own. A layer not given is shown off, with zeros.
+	StatsLayers map[string]stats.Layer
+	// Queries counts the database queries by kind (dbstats.Store); nil
+	// shows none.
+	Queries stats.Queries
+	// StatsUser and StatsPassword guard the statistics routes with HTTP
+	// basic auth (user DefaultStatsUser when empty). With no password they
+	// answer requests from loopback addresses only.
+	StatsUser, StatsPassword string
+	// StatsInterval is how often SampleStats samples the totals for the
+	// chart, and StatsSamples how many samples it keeps (defaults
+	// DefaultStatsInterval, DefaultStatsSamples).
+	StatsInterval time.Duration
+	StatsSamples  int
 }
 
 // Server serves tasklist's pages. It is safe for concurrent use.
@@ -131,6 +153,12 @@ type Server struct {
 	sessions     *scs.SessionManager // nil: no sessions
 	sessionIdle  time.Duration
 	personalHook func(*http.Request) bool
+
+	stats         stats.Sources
+	statsAuth     statsAuth
+	statsInterval time.Duration
+	statsSamples  int
+	metrics       *metrics.Metrics
 }
 
 // New parses the embedded templates and returns a Server.
@@ -153,7 +181,7 @@ func New(cfg Config) (*Server, error) {
 	for _, h := range cfg.AllowedHosts {
 		s.hosts = append(s.hosts, hostname(h))
 	}
-	for _, page := range []string{"index.html", "error.html"} {
+	for _, page := range []string{"index.html", "error.html", "stats.html"} {
 		t, err := template.ParseFS(files, "templates/layout.html", "templates/"+page)
 		if err != nil {
 			return nil, fmt.Errorf("web: parse %s: %w", page, err)
@@ -168,7 +196,31 @@ func New(cfg Config) (*Server, error) {
 	if err := s.setUpCaches(cfg); err != nil {
 		return nil, err
 	}
+	s.setUpStats(cfg)
 	return s, nil
+}
+
+// setUpStats gathers the counters the statistics routes show: the layers
+// given in cfg and the server's own.
+func (s *Server) setUpStats(cfg Config) {
+	s.statsInterval = cmp.Or(cfg.StatsInterval, DefaultStatsInterval)
+	s.statsSamples = max(cmp.Or(cfg.StatsSamples, DefaultStatsSamples), 2)
+	layers := make(map[string]stats.Layer, len(stats.Layers))
+	for name, l := range cfg.StatsLayers {
+		layers[name] = l
+	}
+	if s.frags != nil {
+		layers["fragment"] = stats.LayerFunc(func() stats.Counts { return s.frags.stats().counts() })
+	}
+	if s.pcache != nil {
+		layers["page"] = stats.LayerFunc(func() stats.Counts { return s.pcache.stats().counts() })
+	}
+	s.stats = stats.Sources{
+		Layers: layers, Cache: cfg.Cache, Queries: cfg.Queries,
+		History: stats.NewHistory(s.statsSamples), Started: time.Now(),
+	}
+	s.statsAuth = newStatsAuth(cfg.StatsUser, cfg.StatsPassword)
+	s.metrics = metrics.New(s.stats, s.log)
 }
 
 // setUpCaches builds the fragment and page caches that cfg turns on.
@@ -256,6 +308,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /static/", staticCache(s.static))
+	mux.Handle("GET /stats", s.statsAuth.wrap(http.HandlerFunc(s.statsPage)))
+	mux.Handle("GET /stats.json", s.statsAuth.wrap(http.HandlerFunc(s.statsJSON)))
+	mux.Handle("GET /metrics", s.statsAuth.wrap(s.metrics.Handler()))
 
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

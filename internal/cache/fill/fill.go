@@ -191,7 +191,7 @@ func (g *Group) usable(spec Spec, v []byte) (Result, bool) {
 func (g *Group) miss(ctx context.Context, spec Spec) (Result, error) {
 	for range maxFlights {
 		arrived := g.seq.Add(1)
-		f := g.join(spec, arrived)
+		f := g.join(ctx, spec, arrived)
 		select {
 		case <-f.done:
 		case <-ctx.Done():

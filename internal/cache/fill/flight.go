@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/reqtrace"
 )
 
 // flight is one in-process fill of one key, shared by the requests for that
@@ -33,8 +34,9 @@ type flight struct {
 func (f *flight) fix(seq uint64) { f.fixing.CompareAndSwap(0, seq) }
 
 // join returns the running flight for spec.Key that a request which arrived
-// at sequence number arrived may share, starting one if there is none.
-func (g *Group) join(spec Spec, arrived uint64) *flight {
+// at sequence number arrived may share, starting one if there is none. A
+// flight it starts records into ctx's request trace (package reqtrace).
+func (g *Group) join(ctx context.Context, spec Spec, arrived uint64) *flight {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if f, ok := g.flights[spec.Key]; ok {
@@ -44,14 +46,16 @@ func (g *Group) join(spec Spec, arrived uint64) *flight {
 	}
 	f := &flight{done: make(chan struct{})}
 	g.flights[spec.Key] = f
-	go g.fly(spec, f)
+	go g.fly(reqtrace.Detach(ctx), spec, f)
 	return f
 }
 
-// fly runs a flight. It does not use any one request's context: a client
-// that goes away must not fail the others waiting on the same flight.
-func (g *Group) fly(spec Spec, f *flight) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*g.opts.LeaseTTL+time.Minute)
+// fly runs a flight under parent, a context detached from any one request
+// (see reqtrace.Detach): a client that goes away must not fail the others
+// waiting on the same flight, and nothing personal to one request may reach
+// a value shared by all.
+func (g *Group) fly(parent context.Context, spec Spec, f *flight) {
+	ctx, cancel := context.WithTimeout(parent, 2*g.opts.LeaseTTL+time.Minute)
 	defer cancel()
 	f.res, f.fresh, f.err = g.load(ctx, f, spec)
 	g.mu.Lock()

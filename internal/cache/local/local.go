@@ -314,7 +314,9 @@ func (b *Backend) update(key string, next func(old *entry) (*entry, error)) erro
 func (b *Backend) Ping(context.Context) error { return nil }
 
 // Stats reports the cache as one server, "local". Items and Bytes are
-// otter's estimates; Bytes includes the per-entry overhead.
+// otter's estimates; Bytes includes the per-entry overhead. As the cache
+// has no other clients, its own figures (GetHits, GetMisses, CmdSet) are
+// the client's counters; Uptime is left unknown (the process's own).
 func (b *Backend) Stats(context.Context) ([]cache.ServerStats, error) {
 	return []cache.ServerStats{{
 		Addr:       "local",
@@ -327,6 +329,9 @@ func (b *Backend) Stats(context.Context) ([]cache.ServerStats, error) {
 		Bytes:      b.store.WeightedSize(),
 		LimitBytes: uint64(b.maxBytes),
 		Evictions:  b.evictions.Load(),
+		GetHits:    b.hits.Load(),
+		GetMisses:  b.misses.Load(),
+		CmdSet:     b.sets.Load(),
 	}}, nil
 }
 

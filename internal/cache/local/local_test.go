@@ -132,7 +132,7 @@ func TestStatsFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []cache.ServerStats{{
-		Addr: "local", Up: true, Sets: 1,
+		Addr: "local", Up: true, Sets: 1, CmdSet: 1,
 		Items: 1, Bytes: uint64(len("key") + len("value") + entryOverhead), LimitBytes: 1 << 20,
 	}}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/cachetest"
 	"github.com/tasklist/tasklist/internal/testenv"
@@ -245,29 +247,51 @@ func TestConcurrency(t *testing.T) {
 	})
 }
 
-// TestServerStats checks the figures read from memcached's own stats.
+// TestServerStats checks the figures read from memcached's own stats, on
+// plain and SASL servers: memory, connections, items, and the server's own
+// get_hits, get_misses and cmd_set; and that a stopped server is reported
+// down at once, by the stats request that finds it gone.
 func TestServerStats(t *testing.T) {
 	eachKind(t, func(t *testing.T, k kind) {
-		c := newClient(t, k.options(k.start(t, 2)))
-		for i := range 20 {
-			if err := c.Set(t.Context(), cache.Item{Key: "s" + strconv.Itoa(i), Value: []byte("value")}); err != nil {
+		servers := k.start(t, 2)
+		c := newClient(t, k.options(servers))
+		keys := make([]string, 20)
+		for i := range keys {
+			keys[i] = "s" + strconv.Itoa(i)
+			if err := c.Set(t.Context(), cache.Item{Key: keys[i], Value: []byte("value")}); err != nil {
 				t.Fatal(err)
 			}
+		}
+		if _, err := c.GetMulti(t.Context(), append(keys, "absent1", "absent2", "absent3")); err != nil {
+			t.Fatal(err)
 		}
 		st, err := c.Stats(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
-		var items, sets uint64
+		type sums struct{ Items, Sets, GetHits, GetMisses, CmdSet uint64 }
+		var got sums
 		for i, s := range st {
 			if s.Addr != c.addrs[i] || !s.Up || s.LimitBytes != 64<<20 || s.CurrConnections == 0 || s.Bytes == 0 {
 				t.Errorf("server %d: %+v; want its address, up, 64 MiB limit, connections and bytes", i, s)
 			}
-			items += s.Items
-			sets += s.Sets
+			got.Items += s.Items
+			got.Sets += s.Sets
+			got.GetHits += s.GetHits
+			got.GetMisses += s.GetMisses
+			got.CmdSet += s.CmdSet
 		}
-		if items != 20 || sets != 20 {
-			t.Errorf("items %d, sets %d over both servers; want 20 and 20", items, sets)
+		if diff := cmp.Diff(sums{Items: 20, Sets: 20, GetHits: 20, GetMisses: 3, CmdSet: 20}, got); diff != "" {
+			t.Errorf("figures summed over both servers (-want +got):\n%s", diff)
+		}
+
+		servers[1].Stop()
+		st, err = c.Stats(t.Context())
+		if err == nil || !strings.Contains(err.Error(), servers[1].Addr()) {
+			t.Errorf("Stats with a server stopped: error %v, want one naming %s", err, servers[1].Addr())
+		}
+		if len(st) != 2 || !st[0].Up || st[1].Up || st[1].Addr != servers[1].Addr() {
+			t.Errorf("Stats with the second server stopped: %+v; want the first up, the second down", st)
 		}
 	})
 }

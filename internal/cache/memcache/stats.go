@@ -18,7 +18,8 @@ type counters struct {
 // the client's counters (see cache.ServerStats), and what its "stats"
 // command says. Servers marked down are not asked. Asking counts in none of
 // the counters. The slice is complete even when the error, which
-// names each server whose stats could not be read, is not nil.
+// names each server whose stats could not be read, is not nil; such a
+// server is reported down.
 func (c *Client) Stats(ctx context.Context) ([]cache.ServerStats, error) {
 	out := make([]cache.ServerStats, len(c.servers))
 	errs := make([]error, len(c.servers))
@@ -33,6 +34,7 @@ func (c *Client) Stats(ctx context.Context) ([]cache.ServerStats, error) {
 			var m map[string]string
 			m, errs[i] = c.servers[i].stats(ctx)
 			c.observe(ctx, i, errs[i])
+			st.Up = errs[i] == nil
 			fillServerStats(&st, m)
 		}
 		out[i] = st
@@ -49,6 +51,9 @@ func fillServerStats(st *cache.ServerStats, m map[string]string) {
 		"evictions":        &st.Evictions,
 		"curr_connections": &st.CurrConnections,
 		"uptime":           &st.Uptime,
+		"get_hits":         &st.GetHits,
+		"get_misses":       &st.GetMisses,
+		"cmd_set":          &st.CmdSet,
 	} {
 		if v, err := strconv.ParseUint(m[name], 10, 64); err == nil {
 			*field = v

@@ -1,0 +1,135 @@
+// Package dbstats counts and times the task store's database queries by
+// kind, for the statistics pages and Prometheus, and records each one in
+// the request's trace (package reqtrace), so that a response can say how
+// much database time it took. It wraps the store rather than changing it:
+// the store stays about SQL, and the counting sits in one place.
+package dbstats
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/tasklist/tasklist/internal/reqtrace"
+	"github.com/tasklist/tasklist/internal/stats"
+	"github.com/tasklist/tasklist/internal/taskcache"
+	"github.com/tasklist/tasklist/internal/tasks"
+)
+
+// kind is a kind of query.
+type kind int
+
+const (
+	kindList kind = iota
+	kindPage
+	kindRevision
+	kindAdd
+	kindToggle
+	kindRemove
+	kindRestore
+	numKinds
+)
+
+var kindNames = [numKinds]string{
+	kindList: "list", kindPage: "page", kindRevision: "revision",
+	kindAdd: "add", kindToggle: "toggle", kindRemove: "remove", kindRestore: "restore",
+}
+
+type counter struct {
+	count, errors atomic.Uint64
+	nanos         atomic.Int64
+}
+
+// Store is a taskcache.Source with every call counted and timed. It is a
+// taskcache.Source itself, and a stats.Queries. It is safe for concurrent use.
+type Store struct {
+	src    taskcache.Source
+	counts [numKinds]counter
+}
+
+// New wraps src, the database side of the query cache: *tasks.Store.
+func New(src taskcache.Source) *Store { return &Store{src: src} }
+
+// measure counts one query of kind k that began at start and ended with
+// err, and records it in ctx's trace. A task not found, a full list and a
+// task restored already are answers, not failures.
+func (s *Store) measure(ctx context.Context, k kind, start time.Time, err error) {
+	d := time.Since(start)
+	c := &s.counts[k]
+	c.count.Add(1)
+	c.nanos.Add(int64(d))
+	if err != nil && !errors.Is(err, tasks.ErrNotFound) && !errors.Is(err, tasks.ErrFull) && !errors.Is(err, tasks.ErrExists) {
+		c.errors.Add(1)
+	}
+	reqtrace.From(ctx).DB(d)
+}
+
+// List reads the whole list (the query cache's fill).
+func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
+	start := time.Now()
+	snap, err := s.src.List(ctx)
+	s.measure(ctx, kindList, start, err)
+	return snap, err
+}
+
+// Page reads one page of the list.
+func (s *Store) Page(ctx context.Context, after int64, n int) (tasks.Page, error) {
+	start := time.Now()
+	p, err := s.src.Page(ctx, after, n)
+	s.measure(ctx, kindPage, start, err)
+	return p, err
+}
+
+// Revision reads the list's revision (the version's fill).
+func (s *Store) Revision(ctx context.Context) (int64, error) {
+	start := time.Now()
+	rev, err := s.src.Revision(ctx)
+	s.measure(ctx, kindRevision, start, err)
+	return rev, err
+}
+
+// Add adds a task.
+func (s *Store) Add(ctx context.Context, name string) (tasks.Task, int64, error) {
+	start := time.Now()
+	t, rev, err := s.src.Add(ctx, name)
+	s.measure(ctx, kindAdd, start, err)
+	return t, rev, err
+}
+
+// Toggle marks a task done or not done.
+func (s *Store) Toggle(ctx context.Context, id int64) (tasks.Task, int64, error) {
+	start := time.Now()
+	t, rev, err := s.src.Toggle(ctx, id)
+	s.measure(ctx, kindToggle, start, err)
+	return t, rev, err
+}
+
+// Remove deletes a task.
+func (s *Store) Remove(ctx context.Context, id int64) (tasks.Task, int64, error) {
+	start := time.Now()
+	t, rev, err := s.src.Remove(ctx, id)
+	s.measure(ctx, kindRemove, start, err)
+	return t, rev, err
+}
+
+// Restore puts a removed task back.
+func (s *Store) Restore(ctx context.Context, t tasks.Task) (tasks.Task, int64, error) {
+	start := time.Now()
+	t, rev, err := s.src.Restore(ctx, t)
+	s.measure(ctx, kindRestore, start, err)
+	return t, rev, err
+}
+
+// QueryStats returns the counts of every kind, in a fixed order.
+func (s *Store) QueryStats() []stats.Query {
+	out := make([]stats.Query, numKinds)
+	for k := range numKinds {
+		c := &s.counts[k]
+		d := time.Duration(c.nanos.Load())
+		out[k] = stats.Query{Kind: kindNames[k], Count: c.count.Load(), Errors: c.errors.Load(), Time: d, Seconds: d.Seconds()}
+	}
+	return out
+}
+
+var _ taskcache.Source = (*Store)(nil)

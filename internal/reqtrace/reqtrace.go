@@ -1,0 +1,176 @@
+// Package reqtrace records what served one request: the outcome of each
+// caching layer it went through (hit, miss or bypass) and the database
+// queries it waited for. The web server puts a Trace in every request's
+// context; the page, fragment and query caches and the database store
+// record into it; the server reports it in the Server-Timing header and in
+// the request's log line, so that anyone can see why a page was fast or
+// slow.
+//
+// It is on the hot path, so it is cheap: one small allocation per request,
+// a few atomic stores, and nothing at all where a context carries no Trace.
+package reqtrace
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Layer is a caching layer a request can go through.
+type Layer uint8
+
+// The layers, outermost first: the order in which Summary names them.
+const (
+	Page Layer = iota
+	Fragment
+	Query
+	Session
+	numLayers
+)
+
+var layerNames = [numLayers]string{Page: "page", Fragment: "fragment", Query: "query", Session: "session"}
+
+// String names the layer: "page", "fragment", "query", "session".
+func (l Layer) String() string { return layerNames[l] }
+
+// outcomes are the outcomes a layer can record, as package fill names
+// them (fill.Outcome's String), from the best to the worst.
+var outcomes = [...]string{"hit", "miss", "bypass"}
+
+// Trace is one request's record. The zero value is empty and ready; a nil
+// *Trace records nothing. It is safe for concurrent use: a cache fill that
+// the request started may record into it from another goroutine.
+type Trace struct {
+	// outcomes holds, for each layer, 1 + the index in outcomes of the
+	// worst outcome it recorded (a miss outranks a hit, a bypass a miss);
+	// 0 for a layer not used.
+	outcomes  [numLayers]atomic.Uint32
+	dbQueries atomic.Uint32
+	dbNanos   atomic.Int64
+}
+
+type key struct{}
+
+// With returns ctx carrying t.
+func With(ctx context.Context, t *Trace) context.Context { return context.WithValue(ctx, key{}, t) }
+
+// From returns the Trace ctx carries, or nil.
+func From(ctx context.Context) *Trace {
+	t, _ := ctx.Value(key{}).(*Trace)
+	return t
+}
+
+// Detach returns a background context that carries ctx's Trace and nothing
+// else of ctx: no deadline, no cancellation, no other value. A cache fill
+// shared by several requests runs under it, so the database time it spends
+// is recorded for the request that started it, while nothing personal to
+// that request (a session, say) reaches what the fill stores for everyone.
+func Detach(ctx context.Context) context.Context {
+	if t := From(ctx); t != nil {
+		return With(context.Background(), t)
+	}
+	return context.Background()
+}
+
+// Cache records that layer l served the request with outcome o: "hit",
+// "miss" or "bypass" (fill.Outcome's String); anything else counts as a
+// miss.
+func (t *Trace) Cache(l Layer, o string) {
+	if t == nil {
+		return
+	}
+	v := uint32(2)
+	for i, name := range outcomes {
+		if o == name {
+			v = uint32(i) + 1
+		}
+	}
+	for {
+		old := t.outcomes[l].Load()
+		if old >= v || t.outcomes[l].CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// DB records one database query that took d.
+func (t *Trace) DB(d time.Duration) {
+	if t == nil {
+		return
+	}
+	t.dbQueries.Add(1)
+	t.dbNanos.Add(int64(d))
+}
+
+// Outcome returns the worst outcome layer l recorded, or "" for none.
+func (t *Trace) Outcome(l Layer) string {
+	if t == nil {
+		return ""
+	}
+	if v := t.outcomes[l].Load(); v != 0 {
+		return outcomes[v-1]
+	}
+	return ""
+}
+
+// DBTime returns the number of database queries recorded and their total
+// time.
+func (t *Trace) DBTime() (queries int, d time.Duration) {
+	if t == nil {
+		return 0, 0
+	}
+	return int(t.dbQueries.Load()), time.Duration(t.dbNanos.Load())
+}
+
+// Summary names each layer used and its outcome, outermost first: "page
+// hit", "page miss, fragment miss, query hit". It is "none" when no layer
+// recorded anything (caching off, or a route that is not cached).
+func (t *Trace) Summary() string {
+	var b strings.Builder
+	for l := range numLayers {
+		o := t.Outcome(l)
+		if o == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(l.String())
+		b.WriteByte(' ')
+		b.WriteString(o)
+	}
+	if b.Len() == 0 {
+		return "none"
+	}
+	return b.String()
+}
+
+// ServerTiming is the value of a Server-Timing header for a response
+// written total after the request arrived: what the caches did, the
+// database time and the total, in milliseconds, e.g.
+//
+//	cache;desc="page hit", db;desc="0 queries";dur=0, total;dur=0.213
+func (t *Trace) ServerTiming(total time.Duration) string {
+	n, d := t.DBTime()
+	b := make([]byte, 0, 96)
+	b = append(b, `cache;desc="`...)
+	b = append(b, t.Summary()...)
+	b = append(b, `", db;desc="`...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	if n == 1 {
+		b = append(b, ` query";dur=`...)
+	} else {
+		b = append(b, ` queries";dur=`...)
+	}
+	b = appendMillis(b, d)
+	b = append(b, ", total;dur="...)
+	b = appendMillis(b, total)
+	return string(b)
+}
+
+// appendMillis appends d in milliseconds with three decimals at most.
+func appendMillis(b []byte, d time.Duration) []byte {
+	return strconv.AppendFloat(b, float64(d.Microseconds())/1000, 'f', -1, 64)
+}

@@ -1,0 +1,68 @@
+package reqtrace
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestTrace: what the layers and the database record comes out in Summary
+// and ServerTiming, outermost layer first, a layer's worst outcome winning.
+func TestTrace(t *testing.T) {
+	type cacheRecord struct {
+		l Layer
+		o string
+	}
+	tests := []struct {
+		name    string
+		caches  []cacheRecord
+		db      []time.Duration
+		summary string
+		timing  string
+	}{
+		{"nothing", nil, nil, "none", `cache;desc="none", db;desc="0 queries";dur=0, total;dur=1.5`},
+		{"page hit", []cacheRecord{{Page, "hit"}}, nil, "page hit", `cache;desc="page hit", db;desc="0 queries";dur=0, total;dur=1.5`},
+		{"every layer, recorded inside out", []cacheRecord{{Query, "miss"}, {Fragment, "miss"}, {Page, "miss"}},
+			[]time.Duration{250 * time.Microsecond, 500 * time.Microsecond},
+			"page miss, fragment miss, query miss", `cache;desc="page miss, fragment miss, query miss", db;desc="2 queries";dur=0.75, total;dur=1.5`},
+		{"the worst outcome wins", []cacheRecord{{Query, "miss"}, {Query, "hit"}, {Fragment, "bypass"}, {Fragment, "miss"}},
+			[]time.Duration{time.Millisecond}, "fragment bypass, query miss", `cache;desc="fragment bypass, query miss", db;desc="1 query";dur=1, total;dur=1.5`},
+		{"sessions too", []cacheRecord{{Session, "hit"}, {Page, "hit"}}, nil, "page hit, session hit", `cache;desc="page hit, session hit", db;desc="0 queries";dur=0, total;dur=1.5`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := With(t.Context(), new(Trace))
+			for _, r := range tt.caches {
+				From(ctx).Cache(r.l, r.o)
+			}
+			for _, d := range tt.db {
+				From(Detach(ctx)).DB(d) // as a shared fill does
+			}
+			tr := From(ctx)
+			got := []string{tr.Summary(), tr.ServerTiming(1500 * time.Microsecond)}
+			if diff := cmp.Diff([]string{tt.summary, tt.timing}, got); diff != "" {
+				t.Errorf("Summary, ServerTiming (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestNoTrace: a context without a trace records nothing and does not
+// fail, and Detach keeps nothing of a request but its trace.
+func TestNoTrace(t *testing.T) {
+	ctx := context.Background()
+	From(ctx).Cache(Page, "hit")
+	From(ctx).DB(time.Second)
+	if got := From(ctx).Summary(); got != "none" {
+		t.Errorf("Summary without a trace = %q, want none", got)
+	}
+	type other struct{}
+	req, cancel := context.WithCancel(context.WithValue(With(ctx, new(Trace)), other{}, "session"))
+	cancel()
+	d := Detach(req)
+	if d.Err() != nil || d.Value(other{}) != nil || From(d) != From(req) {
+		t.Errorf("Detach kept the request's cancellation or values, or lost its trace")
+	}
+}

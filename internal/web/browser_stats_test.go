@@ -1,0 +1,161 @@
+package web_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/cache/local"
+	"github.com/tasklist/tasklist/internal/dbstats"
+	"github.com/tasklist/tasklist/internal/stats"
+	"github.com/tasklist/tasklist/internal/taskcache"
+	"github.com/tasklist/tasklist/internal/testenv"
+	"github.com/tasklist/tasklist/internal/web"
+)
+
+// TestBrowserStats opens /stats in headless Chromium with traffic behind
+// it, as a person watching the cache would: the chart of hits and misses
+// is drawn (its lines have points and are stroked), the page refreshes
+// its figures by itself under its Content Security Policy, it fits a
+// phone's width without scrolling sideways, and no page logs an error or
+// breaks its policy. It saves a screenshot as stats.png in
+// TASKLIST_SCREENSHOT_DIR (docs/stats.png in the README), or in a
+// temporary directory.
+func TestBrowserStats(t *testing.T) {
+	ctx := testenv.Browser(t)
+	if _, err := chromedp.Run(ctx, chromedp.EmulateViewport(1100, 760)); err != nil {
+		t.Fatal(err)
+	}
+	base := startStatsApp(t)
+	console := watchConsole(t, ctx)
+
+	// Traffic over several samples: reloads of the list, and now and then
+	// a new task, which makes the next reloads miss.
+	for round := range 12 {
+		if round%4 == 0 {
+			postForm(t, base+"/add", url.Values{"name": {"Task " + strconv.Itoa(round)}})
+		}
+		for range 5 + 3*round {
+			getOK(t, base+"/")
+		}
+		time.Sleep(150 * time.Millisecond) // spread over the samples, not a check
+	}
+
+	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(base+"/stats"))
+	if err != nil || resp.Status != http.StatusOK {
+		t.Fatalf("opening /stats: %v %v", resp, err)
+	}
+	if csp, _ := resp.Headers["Content-Security-Policy"].(string); !strings.Contains(csp, "script-src 'self'") {
+		t.Fatalf("/stats has Content-Security-Policy %q, want script-src 'self'", csp)
+	}
+	type line struct {
+		Points int     `json:"points"`
+		Width  float64 `json:"width"`
+		Stroke string  `json:"stroke"`
+	}
+	lines := evaluate[map[string]line](t, ctx, `Object.fromEntries(["hits", "misses"].map(name => {
+		const l = document.querySelector("#chart .chart-" + name);
+		return [name, l ? {points: l.points.numberOfItems, width: l.getBBox().width, stroke: getComputedStyle(l).stroke} : {}];
+	}))`)
+	for _, name := range []string{"hits", "misses"} {
+		if l := lines[name]; l.Points < 2 || l.Width <= 0 || l.Stroke == "" || l.Stroke == "none" {
+			t.Errorf("chart line %s = %+v, want 2 points or more, drawn with a stroke", name, l)
+		}
+	}
+	saveScreenshot(t, ctx, "stats.png")
+
+	// More traffic; the page shows it without being reloaded.
+	shown := func() string {
+		return evaluate[string](t, ctx, `document.querySelector('tr[data-layer="total"] .hits').textContent`)
+	}
+	before := shown()
+	for range 10 {
+		getOK(t, base+"/")
+	}
+	wctx, cancel := context.WithTimeout(ctx, 3*stepTimeout)
+	defer cancel()
+	if _, err := chromedp.Run(wctx, chromedp.Poll[chromedp.Void](`document.querySelector('tr[data-layer="total"] .hits').textContent !== `+strconv.Quote(before), chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(0))); err != nil {
+		t.Errorf("the page still shows %s hits after more traffic: it did not refresh itself (%v)", before, err)
+	}
+
+	// A phone's width: nothing wider than the screen.
+	if _, err := chromedp.Run(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
+		t.Fatal(err)
+	}
+	if w := evaluate[[]int](t, ctx, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
+		t.Errorf("on a 390 px wide screen the page is %d px wide", w[0])
+	}
+
+	// checkClean's deliberate violation needs a page without connect-src.
+	if _, err := chromedp.Run(ctx, chromedp.Navigate(base+"/")); err != nil {
+		t.Fatal(err)
+	}
+	console.checkClean(t, ctx)
+}
+
+// startStatsApp serves the application wired as cmd/tasklist wires it,
+// every caching layer on the in-process cache, with the statistics
+// sampled every 200 ms, on 127.0.0.1 (the statistics answer loopback
+// without a password); it returns the base URL.
+func startStatsApp(t *testing.T) string {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	store := newStore(t)
+	b, err := local.New(local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cache.New(b, cache.Options{Logger: log})
+	t.Cleanup(func() { c.Close() })
+	db := dbstats.New(store)
+	tc, err := taskcache.New(db, c, taskcache.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := web.New(web.Config{
+		Tasks: tc, Logger: log, AllowedHosts: []string{"127.0.0.1"},
+		Cache: c, Versions: tc, Fragments: true, Pages: true,
+		StatsLayers: map[string]stats.Layer{"query": tc}, Queries: db,
+		StatsInterval: 200 * time.Millisecond, StatsSamples: 20,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go app.SampleStats(t.Context())
+	srv := httptest.NewServer(app.Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func getOK(t *testing.T, u string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", u, resp.StatusCode)
+	}
+}
+
+func postForm(t *testing.T, u string, form url.Values) {
+	t.Helper()
+	resp, err := http.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK { // after following the 303
+		t.Fatalf("POST %s: %d", u, resp.StatusCode)
+	}
+}
