@@ -12,6 +12,7 @@ import (
 	"github.com/tasklist/tasklist/internal/cache/local"
 	"github.com/tasklist/tasklist/internal/cache/memcache"
 	"github.com/tasklist/tasklist/internal/config"
+	"github.com/tasklist/tasklist/internal/taskcache"
 )
 
 // openCache builds the cache the configuration selects: MemCachier (SASL),
@@ -41,11 +42,16 @@ func openBackend(ctx context.Context, cfg config.Config, log *slog.Logger) (cach
 		log.Info("cache ready", "backend", b.Name())
 		return b, nil
 	}
+	var volatile []string
+	for _, k := range taskcache.VolatileKeys() {
+		volatile = append(volatile, cache.Key(cfg.CachePrefix, k))
+	}
 	b, err := memcache.New(memcache.Options{
 		Servers:  cfg.CacheServers,
 		Username: cfg.CacheUsername,
 		Password: cfg.CachePassword,
 		Timeout:  cfg.CacheTimeout,
+		Volatile: volatile,
 		Logger:   log,
 	})
 	if err != nil {

@@ -44,7 +44,7 @@ func taskName(i int) string {
 
 // seed migrates the database at dbURL and adds n tasks.
 func seed(ctx context.Context, dbURL string, n int) error {
-	db, err := sqldb.Open(ctx, dbURL)
+	db, err := sqldb.Open(ctx, dbURL, sqldb.Options{})
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,10 @@ var (
 	// ErrUnavailable reports that the backend could not answer: a server is
 	// down, unreachable or too slow. It is never the caller's fault.
 	ErrUnavailable = errors.New("cache: unavailable")
+	// ErrRejected reports a request a server refused for good, such as
+	// one with credentials it does not accept: retrying it cannot succeed.
+	// It comes together with ErrUnavailable.
+	ErrRejected = errors.New("cache: rejected")
 )
 
 // PartialError is the error of a GetMulti that got no answer for some of

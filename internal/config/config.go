@@ -36,6 +36,8 @@ type Config struct {
 	// DatabaseURL selects the database (DATABASE_URL); sqldb.DefaultURL,
 	// an SQLite file, when unset.
 	DatabaseURL string
+	// DBTimeout bounds every database call (TASKLIST_DB_TIMEOUT).
+	DBTimeout time.Duration
 	// SlowQuery is added to every task-list query (TASKLIST_SLOW_QUERY).
 	SlowQuery time.Duration
 
@@ -204,6 +206,7 @@ func (c Config) LogValue() slog.Value {
 	attrs := []slog.Attr{
 		slog.String("addr", c.Addr),
 		slog.String("database", RedactURL(c.DatabaseURL)),
+		slog.Duration("db_timeout", c.DBTimeout),
 		slog.String("cache", c.CacheBackend()),
 		slog.String("invalidation", string(c.Invalidation)),
 		slog.String("layers", c.Layers.String()),

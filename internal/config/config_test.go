@@ -29,6 +29,7 @@ func TestLoadDefaults(t *testing.T) {
 		Addr:            ":8000",
 		AllowedHosts:    []string{"localhost", "127.0.0.1", "::1"},
 		DatabaseURL:     "sqlite:tasklist.db",
+		DBTimeout:       5 * time.Second,
 		LocalCacheBytes: 64 << 20,
 		CachePrefix:     "tasklist:",
 		CacheTimeout:    100 * time.Millisecond,

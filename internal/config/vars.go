@@ -66,6 +66,12 @@ var vars = []Var{
 			l.c.DatabaseURL = v
 			return nil
 		}},
+	{Name: "TASKLIST_DB_TIMEOUT", Default: "5s",
+		Meaning: "longest wait for one database call or write transaction; a read past it is a `503` page, a write whose COMMIT got no answer a `503` saying the change may or may not have been saved",
+		parse: func(l *loader, v string) (err error) {
+			l.c.DBTimeout, err = duration(v, true)
+			return err
+		}},
 	{Name: "TASKLIST_SLOW_QUERY", Default: "0",
 		Meaning: "a Go duration added to every task-list query, like the tutorial's `time.sleep(2)`, to make caching visible",
 		parse: func(l *loader, v string) (err error) {

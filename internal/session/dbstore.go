@@ -39,6 +39,8 @@ type dbStore struct {
 // find reads token's session and its end; found is false for none or an
 // ended one.
 func (s *dbStore) find(ctx context.Context, token string) (b []byte, expiry time.Time, found bool, err error) {
+	ctx, cancel := s.db.WithTimeout(ctx)
+	defer cancel()
 	var micros int64
 	err = s.db.QueryRowContext(ctx, s.db.Rebind("SELECT data, expiry FROM tasklist_sessions WHERE token = ?"), token).Scan(&b, &micros)
 	switch {
@@ -68,6 +70,8 @@ func (s *dbStore) CommitCtx(ctx context.Context, token string, b []byte, expiry 
 		q = "INSERT INTO tasklist_sessions (token, data, expiry) VALUES (?, ?, ?) " +
 			"ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry)"
 	}
+	ctx, cancel := s.db.WithTimeout(ctx)
+	defer cancel()
 	if _, err := s.db.ExecContext(ctx, s.db.Rebind(q), token, b, expiry.UnixMicro()); err != nil {
 		s.stats.errors.Add(1)
 		return fmt.Errorf("session: commit: %w", err)
@@ -77,6 +81,8 @@ func (s *dbStore) CommitCtx(ctx context.Context, token string, b []byte, expiry 
 }
 
 func (s *dbStore) DeleteCtx(ctx context.Context, token string) error {
+	ctx, cancel := s.db.WithTimeout(ctx)
+	defer cancel()
 	if _, err := s.db.ExecContext(ctx, s.db.Rebind("DELETE FROM tasklist_sessions WHERE token = ?"), token); err != nil {
 		s.stats.errors.Add(1)
 		return fmt.Errorf("session: delete: %w", err)
@@ -101,7 +107,9 @@ func DeleteExpired(ctx context.Context, db *sqldb.DB, now time.Time) (int64, err
 		"(SELECT token FROM (SELECT token FROM tasklist_sessions WHERE expiry < ? LIMIT ?) AS ended)")
 	var total int64
 	for {
-		res, err := db.ExecContext(ctx, q, now.UnixMicro(), cleanupBatch)
+		bctx, cancel := db.WithTimeout(ctx)
+		res, err := db.ExecContext(bctx, q, now.UnixMicro(), cleanupBatch)
+		cancel()
 		if err != nil {
 			return total, fmt.Errorf("session: delete expired: %w", err)
 		}

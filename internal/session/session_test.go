@@ -29,7 +29,7 @@ func token() string {
 
 func openDB(t *testing.T, rawURL string) *sqldb.DB {
 	t.Helper()
-	db, err := sqldb.Open(t.Context(), rawURL)
+	db, err := sqldb.Open(t.Context(), rawURL, sqldb.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

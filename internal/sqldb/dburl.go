@@ -27,7 +27,7 @@ type target struct {
 
 // parseURL turns a DATABASE_URL into a driver and DSN; see Open for the
 // forms it accepts. Errors never include the password.
-func parseURL(raw string) (target, error) {
+func parseURL(raw string, opts Options) (target, error) {
 	if raw == "" {
 		raw = DefaultURL
 	}
@@ -41,7 +41,7 @@ func parseURL(raw string) (target, error) {
 	case "postgres", "postgresql":
 		return postgresTarget(raw)
 	case "mysql", "mariadb":
-		return mysqlTarget(raw)
+		return mysqlTarget(raw, opts)
 	}
 	return target{}, fmt.Errorf("sqldb: DATABASE_URL scheme %q is not sqlite, mysql or postgres", scheme)
 }
@@ -52,12 +52,15 @@ func sqliteTarget(path string) (target, error) {
 		return target{}, fmt.Errorf("sqldb: DATABASE_URL names no SQLite file")
 	}
 	// WAL lets readers run beside a writer; busy_timeout makes writers from
-	// several connections (or several instances) queue instead of failing.
+	// several connections (or several instances) queue instead of failing,
+	// and _txlock=immediate makes them queue at BEGIN, where the wait
+	// works (see DB.BeginWrite); read-only transactions stay deferred.
 	params := url.Values{}
 	params.Add("_pragma", "journal_mode(WAL)")
 	params.Add("_pragma", "busy_timeout(10000)")
 	params.Add("_pragma", "foreign_keys(ON)")
 	params.Set("_time_format", "sqlite")
+	params.Set("_txlock", "immediate")
 	if query != "" {
 		extra, err := url.ParseQuery(query)
 		if err != nil {
@@ -74,7 +77,7 @@ func sqliteTarget(path string) (target, error) {
 	return t, nil
 }
 
-func mysqlTarget(raw string) (target, error) {
+func mysqlTarget(raw string, opts Options) (target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return target{}, fmt.Errorf("sqldb: DATABASE_URL is not a valid mysql URL")
@@ -90,6 +93,10 @@ func mysqlTarget(raw string) (target, error) {
 	cfg.DBName = strings.TrimPrefix(u.Path, "/")
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
+	// The driver sends COMMIT and ROLLBACK without a context: these bound
+	// them, and any other read or write, should the server stall.
+	cfg.ReadTimeout = opts.Timeout
+	cfg.WriteTimeout = opts.Timeout
 	cfg.Params = map[string]string{}
 	for k, vs := range u.Query() {
 		cfg.Params[k] = vs[len(vs)-1]

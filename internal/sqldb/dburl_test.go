@@ -3,12 +3,13 @@ package sqldb
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
 
 // sqlitePragmas is the query every SQLite DSN carries before any of its own.
-const sqlitePragmas = "_pragma=journal_mode%28WAL%29&_pragma=busy_timeout%2810000%29&_pragma=foreign_keys%28ON%29&_time_format=sqlite"
+const sqlitePragmas = "_pragma=journal_mode%28WAL%29&_pragma=busy_timeout%2810000%29&_pragma=foreign_keys%28ON%29&_time_format=sqlite&_txlock=immediate"
 
 func TestParseURL(t *testing.T) {
 	lite := func(dsnPath, file string) target {
@@ -34,20 +35,20 @@ func TestParseURL(t *testing.T) {
 		{"/abs/t.db", lite("/abs/t.db", "/abs/t.db")},
 		{"sqlite::memory:", lite(":memory:", "")},
 		{"sqlite:shared?mode=memory&cache=shared", target{dialect: SQLite, driver: "sqlite",
-			dsn: "file:shared?_pragma=journal_mode%28WAL%29&_pragma=busy_timeout%2810000%29&_pragma=foreign_keys%28ON%29&_time_format=sqlite&cache=shared&mode=memory",
+			dsn: "file:shared?_pragma=journal_mode%28WAL%29&_pragma=busy_timeout%2810000%29&_pragma=foreign_keys%28ON%29&_time_format=sqlite&_txlock=immediate&cache=shared&mode=memory",
 		}},
 		{"sqlite:t.db?_pragma=synchronous(NORMAL)", target{dialect: SQLite, driver: "sqlite",
-			dsn:  "file:t.db?_pragma=journal_mode%28WAL%29&_pragma=busy_timeout%2810000%29&_pragma=foreign_keys%28ON%29&_pragma=synchronous%28NORMAL%29&_time_format=sqlite",
+			dsn:  "file:t.db?_pragma=journal_mode%28WAL%29&_pragma=busy_timeout%2810000%29&_pragma=foreign_keys%28ON%29&_pragma=synchronous%28NORMAL%29&_time_format=sqlite&_txlock=immediate",
 			file: "t.db"}},
-		{"mysql://u:p@db:3307/app", my("u:p@tcp(db:3307)/app?parseTime=true", "db:3307", "u", "app")},
-		{"mariadb://u@db/app", my("u@tcp(db:3306)/app?parseTime=true", "db:3306", "u", "app")},
-		{"MySQL://u@db/app?timeout=2s", my("u@tcp(db:3306)/app?parseTime=true&timeout=2s", "db:3306", "u", "app")},
+		{"mysql://u:p@db:3307/app", my("u:p@tcp(db:3307)/app?parseTime=true&readTimeout=3s&writeTimeout=3s", "db:3307", "u", "app")},
+		{"mariadb://u@db/app", my("u@tcp(db:3306)/app?parseTime=true&readTimeout=3s&writeTimeout=3s", "db:3306", "u", "app")},
+		{"MySQL://u@db/app?timeout=2s", my("u@tcp(db:3306)/app?parseTime=true&readTimeout=3s&writeTimeout=3s&timeout=2s", "db:3306", "u", "app")},
 		{"postgres://u:p@db/app?sslmode=disable", pg("postgres://u:p@db/app?sslmode=disable", "db:5432", "u", "app")},
 		{"postgresql://u@db:5433/app", pg("postgresql://u@db:5433/app", "db:5433", "u", "app")},
 		{"postgres://u@db/?dbname=app", pg("postgres://u@db/?dbname=app", "db:5432", "u", "app")},
 	}
 	for _, tt := range tests {
-		got, err := parseURL(tt.in)
+		got, err := parseURL(tt.in, Options{Timeout: 3 * time.Second})
 		if err != nil {
 			t.Errorf("parseURL(%q): %v", tt.in, err)
 			continue
@@ -76,7 +77,7 @@ func TestParseURLErrors(t *testing.T) {
 		{"postgres://u:" + secret + "@db/a%zz", "not a valid postgres URL"},
 	}
 	for _, tt := range tests {
-		_, err := parseURL(tt.in)
+		_, err := parseURL(tt.in, Options{Timeout: 3 * time.Second})
 		switch {
 		case err == nil:
 			t.Errorf("parseURL(%q) succeeded, want an error saying %q", tt.in, tt.says)

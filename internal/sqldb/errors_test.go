@@ -83,7 +83,7 @@ func TestOpenErrorsSayWhatIsWrong(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			rawURL := tt.url(t)
-			db, err := sqldb.Open(t.Context(), rawURL)
+			db, err := sqldb.Open(t.Context(), rawURL, sqldb.Options{})
 			if err == nil {
 				db.Close()
 				t.Fatalf("Open succeeded, want an error saying %q", tt.says)
@@ -135,7 +135,7 @@ func TestOpenSQLiteErrors(t *testing.T) {
 		tests = append(tests, struct{ file, says string }{"/sys/kernel/t.db", ": cannot create it: permission denied"})
 	}
 	for _, tt := range tests {
-		db, err := sqldb.Open(t.Context(), "sqlite:"+tt.file)
+		db, err := sqldb.Open(t.Context(), "sqlite:"+tt.file, sqldb.Options{})
 		if err == nil {
 			db.Close()
 			t.Errorf("Open(sqlite:%s) succeeded", tt.file)

@@ -39,7 +39,7 @@ func component(name, versionTable string) sqldb.Migrations {
 
 func open(t *testing.T, rawURL string) *sqldb.DB {
 	t.Helper()
-	db, err := sqldb.Open(t.Context(), rawURL)
+	db, err := sqldb.Open(t.Context(), rawURL, sqldb.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,9 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -36,16 +38,31 @@ const (
 // in the working directory, so the app runs with no configuration.
 const DefaultURL = "sqlite:tasklist.db"
 
+// DefaultTimeout is Options.Timeout when it is zero.
+const DefaultTimeout = 5 * time.Second
+
+// Options tune Open. The zero value is ready to use.
+type Options struct {
+	// Timeout bounds every database call (TASKLIST_DB_TIMEOUT, default
+	// DefaultTimeout): callers take their deadline from WithTimeout, and
+	// MySQL connections also get it as their read and write timeout, which
+	// bounds the COMMIT and ROLLBACK that the driver sends without a
+	// context.
+	Timeout time.Duration
+}
+
 // DB is an open database: a connection pool (the embedded *sql.DB, for
 // queries) that knows its Dialect. It is safe for concurrent use, and
 // several DBs (in several processes) may share one database.
 type DB struct {
 	*sql.DB
 	// target is what Open parsed: the dialect, and names for errors.
-	target target
-	// writer is held by the write under way in this process, for SQLite
-	// only (see WriteTx).
-	writer chan struct{}
+	target  target
+	timeout time.Duration
+	// writer holds one token per SQLite writer running, writeLock is the
+	// SQLite file's write lock file (nil in memory); see BeginWrite.
+	writer    chan struct{}
+	writeLock *os.File
 }
 
 // Open connects to the database named by rawURL (DefaultURL when empty) and
@@ -56,8 +73,11 @@ type DB struct {
 //	postgres://user:pass@host:port/db?sslmode=disable (also postgresql://)
 //
 // Errors never contain the password.
-func Open(ctx context.Context, rawURL string) (*DB, error) {
-	t, err := parseURL(rawURL)
+func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	t, err := parseURL(rawURL, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -68,22 +88,46 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	sqlDB.SetMaxOpenConns(32)
 	sqlDB.SetMaxIdleConns(16)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	db := &DB{DB: sqlDB, target: t, writer: make(chan struct{}, 1)}
+	db := &DB{DB: sqlDB, target: t, timeout: opts.Timeout, writer: make(chan struct{}, 1)}
 	if err := db.Ping(ctx); err != nil {
 		sqlDB.Close()
 		return nil, err
 	}
+	if t.file != "" {
+		if db.writeLock, err = openWriteLock(t.file); err != nil {
+			sqlDB.Close()
+			return nil, err
+		}
+	}
 	return db, nil
+}
+
+// Close closes the connection pool, and the write lock file if any.
+func (db *DB) Close() error {
+	err := db.DB.Close()
+	if db.writeLock != nil {
+		err = errors.Join(err, db.writeLock.Close())
+	}
+	return err
 }
 
 // Dialect returns the kind of database db talks to.
 func (db *DB) Dialect() Dialect { return db.target.dialect }
 
-// Ping checks that the database answers. It replaces sql.DB's Ping. Its
-// error says what is wrong — "authentication failed for user", "database
-// does not exist", an SQLite file that cannot be opened, or "unreachable"
-// — and never contains the password.
+// WithTimeout returns ctx with the deadline of one database call
+// (Options.Timeout from now, or ctx's own if sooner) and its cancel func,
+// which the caller must call once the call, a whole transaction, is done.
+func (db *DB) WithTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, db.timeout)
+}
+
+// Ping checks that the database answers, within Options.Timeout. It
+// replaces sql.DB's Ping. Its error says what is wrong — "authentication
+// failed for user", "database does not exist", an SQLite file that cannot
+// be opened, or "unreachable" — and never contains the password.
 func (db *DB) Ping(ctx context.Context) error {
+	ctx, cancel := db.WithTimeout(ctx)
+	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
 		return db.target.explain(err)
 	}
@@ -110,58 +154,19 @@ func (db *DB) Rebind(query string) string {
 	return b.String()
 }
 
-// WriteTx runs fn in a transaction, and commits it when fn returns nil (an
-// error from fn is returned as it is, after a rollback). Write through it,
-// or through ExecContext, never through BeginTx.
-//
-// On SQLite the process's writes take turns: SQLite lets one connection
-// write at a time, and a connection that finds the lock taken retries on a
-// timer (busy_timeout) that sleeps up to 100 ms a try, so a few concurrent
-// writers make writes take hundreds of milliseconds, some seconds; queued
-// here, each starts as soon as the one before has committed. (Instances
-// sharing the file still meet SQLite's lock and its timer.) The other
-// databases take concurrent writes as they come.
-func (db *DB) WriteTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	unlock, err := db.lockWrites(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
-}
-
-// ExecContext runs a statement that changes the database, taking its turn
-// among the process's writes on SQLite (see WriteTx). It replaces sql.DB's.
+// ExecContext runs one statement that writes, outside a transaction,
+// with the database's timeout; on SQLite it takes its turn among the
+// writers first (see BeginWrite). It replaces sql.DB's: write through it
+// or through BeginWrite, never through BeginTx.
 func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	unlock, err := db.lockWrites(ctx)
-	if err != nil {
-		return nil, err
+	if db.target.dialect == SQLite {
+		unlock, err := db.takeTurn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 	}
-	defer unlock()
+	ctx, cancel := db.WithTimeout(ctx)
+	defer cancel()
 	return db.DB.ExecContext(ctx, query, args...)
-}
-
-// lockWrites waits for this process's turn to write to SQLite, or until
-// ctx is done; for the other databases it returns at once.
-func (db *DB) lockWrites(ctx context.Context) (unlock func(), err error) {
-	if db.target.dialect != SQLite {
-		return func() {}, nil
-	}
-	select {
-	case db.writer <- struct{}{}:
-		return func() { <-db.writer }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 }

@@ -2,7 +2,6 @@ package sqldb_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"path/filepath"
 	"sync"
@@ -10,9 +9,9 @@ import (
 	"testing"
 )
 
-// TestSQLiteWritesTakeTurns: the process's WriteTx and ExecContext writes
-// to SQLite never run at once (so none sleeps in SQLite's busy timer), and
-// every one of them lands.
+// TestSQLiteWritesTakeTurns: the process's BeginWrite transactions and
+// ExecContext writes to SQLite never run at once (so none sleeps in
+// SQLite's busy timer), and every one of them lands.
 func TestSQLiteWritesTakeTurns(t *testing.T) {
 	db := open(t, "sqlite:"+filepath.Join(t.TempDir(), "w.db"))
 	if _, err := db.ExecContext(t.Context(), "CREATE TABLE counter (n INTEGER NOT NULL)"); err != nil {
@@ -27,17 +26,26 @@ func TestSQLiteWritesTakeTurns(t *testing.T) {
 		wg           sync.WaitGroup
 		errs         = make(chan error, 2*writers*each)
 	)
+	write := func() error {
+		ctx, tx, release, err := db.BeginWrite(t.Context())
+		if err != nil {
+			return err
+		}
+		defer release()
+		defer tx.Rollback()
+		n := inside.Add(1)
+		defer inside.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE counter SET n = n + 1"); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
 	for range writers {
 		wg.Go(func() {
 			for range each {
-				errs <- db.WriteTx(t.Context(), func(tx *sql.Tx) error {
-					n := inside.Add(1)
-					defer inside.Add(-1)
-					for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-					}
-					_, err := tx.ExecContext(t.Context(), "UPDATE counter SET n = n + 1")
-					return err
-				})
+				errs <- write()
 			}
 		})
 		wg.Go(func() {
@@ -66,48 +74,28 @@ func TestSQLiteWritesTakeTurns(t *testing.T) {
 	}
 }
 
-// TestWriteTx: fn's error rolls the transaction back and comes back as it
-// is; a write waiting for its turn gives up when its context ends.
-func TestWriteTx(t *testing.T) {
+// TestWaitingWriterGivesUp: a write waiting for its turn gives up when its
+// context ends, through BeginWrite and through ExecContext.
+func TestWaitingWriterGivesUp(t *testing.T) {
 	db := open(t, "sqlite:"+filepath.Join(t.TempDir(), "w.db"))
 	if _, err := db.ExecContext(t.Context(), "CREATE TABLE items (id INTEGER PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
-	refused := errors.New("refused")
-	err := db.WriteTx(t.Context(), func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(t.Context(), "INSERT INTO items (id) VALUES (1)"); err != nil {
-			return err
-		}
-		return refused
-	})
-	if err != refused {
-		t.Errorf("WriteTx = %v, want fn's error as it is", err)
+	_, tx, release, err := db.BeginWrite(t.Context())
+	if err != nil {
+		t.Fatal(err)
 	}
-	var n int
-	if err := db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM items").Scan(&n); err != nil || n != 0 {
-		t.Errorf("after a failed fn: %d rows (%v), want 0", n, err)
-	}
-
-	inside, release := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- db.WriteTx(t.Context(), func(*sql.Tx) error {
-			close(inside)
-			<-release
-			return nil
-		})
-	}()
-	<-inside
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if err := db.WriteTx(ctx, func(*sql.Tx) error { return nil }); !errors.Is(err, context.Canceled) {
-		t.Errorf("WriteTx while another writes, context cancelled = %v, want context.Canceled", err)
+	if _, _, _, err := db.BeginWrite(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("BeginWrite while another writes, context cancelled = %v, want context.Canceled", err)
 	}
 	if _, err := db.ExecContext(ctx, "INSERT INTO items (id) VALUES (2)"); !errors.Is(err, context.Canceled) {
 		t.Errorf("ExecContext while another writes, context cancelled = %v, want context.Canceled", err)
 	}
-	close(release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	tx.Rollback()
+	release()
+	if _, err := db.ExecContext(t.Context(), "INSERT INTO items (id) VALUES (3)"); err != nil {
+		t.Errorf("ExecContext after the writer let go: %v", err)
 	}
 }

@@ -31,16 +31,24 @@ type instance struct {
 // each memcached request.
 func newCluster(t *testing.T, n int, dbURL string, servers []string, strategy taskcache.Strategy, slow, timeout time.Duration) []instance {
 	t.Helper()
+	return newClusterWith(t, n, dbURL, memcache.Options{Servers: servers, Timeout: timeout}, strategy, slow)
+}
+
+// newClusterWith is newCluster with the memcached options given whole
+// (servers, credentials, timeout); Backoff and Volatile are set as the app
+// sets them (Backoff shorter, for short tests).
+func newClusterWith(t *testing.T, n int, dbURL string, mo memcache.Options, strategy taskcache.Strategy, slow time.Duration) []instance {
+	t.Helper()
 	newSource(t, dbURL, 0) // migrates once, before the instances start
 	prefix := testenv.RandomName("cluster") + ":"
+	mo.Backoff = 200 * time.Millisecond
+	for _, k := range taskcache.VolatileKeys() {
+		mo.Volatile = append(mo.Volatile, cache.Key(prefix, k))
+	}
 	out := make([]instance, n)
 	for i := range out {
 		src := newSource(t, dbURL, slow)
-		mc, err := memcache.New(memcache.Options{
-			Servers: servers,
-			Timeout: timeout,
-			Backoff: 200 * time.Millisecond,
-		})
+		mc, err := memcache.New(mo)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +125,7 @@ func TestCoherence(t *testing.T) {
 			t.Run(db+"/"+string(strategy), func(t *testing.T) {
 				// A short timeout, so that load and faults mark servers down.
 				cluster := newCluster(t, 3, databases[db](t), servers, strategy, 0, 100*time.Millisecond)
-				runCoherence(t, cluster, ms, 2*time.Second)
+				runCoherence(t, cluster, nil, ms, 2*time.Second)
 			})
 		}
 	}
@@ -126,7 +134,10 @@ func TestCoherence(t *testing.T) {
 // ownTasks is what one writer knows it did: its tasks and their done flags.
 type ownTasks map[int64]bool
 
-func runCoherence(t *testing.T, cluster []instance, ms []*testenv.Memcached, d time.Duration) {
+// runCoherence runs the randomized load and faults of TestCoherence on
+// cluster; writersOnly are instances that write too but are not read from
+// (under Expire a read may be stale by design).
+func runCoherence(t *testing.T, cluster, writersOnly []instance, ms []*testenv.Memcached, d time.Duration) {
 	ctx, cancel := context.WithTimeout(t.Context(), d)
 	defer cancel()
 
@@ -140,10 +151,11 @@ func runCoherence(t *testing.T, cluster []instance, ms []*testenv.Memcached, d t
 	var staleExamples []string
 
 	var wg sync.WaitGroup
-	owned := make([]ownTasks, 2*len(cluster))
+	writers := append(slices.Clone(cluster), writersOnly...)
+	owned := make([]ownTasks, 2*len(writers))
 	for w := range owned {
 		owned[w] = ownTasks{}
-		in := cluster[w%len(cluster)]
+		in := writers[w%len(writers)]
 		wg.Go(func() { writer(t, ctx, in, owned[w], noteAnswered, &writes) })
 	}
 	for r := range 3 * len(cluster) {

@@ -2,38 +2,34 @@ package taskcache
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/tasklist/tasklist/internal/cache"
 )
 
 // invalidate makes the cache forget the list from before the write that
-// produced revision rev, by deleting the keys that hold it: the version
-// under every strategy but Expire, and the list itself under Delete and
-// Update. A cache Delete reaches every server that may hold a copy (see
-// cache.Backend), so no instance can read one afterwards. Each delete is
-// retried for up to InvalidateTimeout, so that a moment of memcached being
-// unreachable delays the write's answer instead of leaving a stale list
-// behind it. Update then stores the fresh list, best effort.
+// produced revision rev, by deleting the keys that hold it: the list and the
+// version, under every strategy — also under Expire, whose own readers do
+// not need it, because instances with other strategies may share the cache
+// (a rolling change) and read those keys. A cache Delete reaches every
+// server that may hold a copy (see cache.Backend), so no instance can read
+// one afterwards. Each delete is retried for up to InvalidateTimeout, so
+// that a moment of memcached being unreachable delays the write's answer
+// instead of leaving a stale list behind it; a server the cache has marked
+// down does not delay it (its deletes are replayed before it is used
+// again; see memcache.Client.Delete). Update then stores the fresh list,
+// best effort.
 func (s *Store) invalidate(ctx context.Context, rev int64) {
-	var keys []string
-	switch s.opts.Strategy {
-	case Expire:
-		return
-	case Version:
-		keys = []string{keyVersion}
-	default:
-		keys = []string{keyList, keyVersion}
-	}
 	s.invalidations.Add(1)
 	// The write is committed: finish even if the client has gone.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.InvalidateTimeout)
 	defer cancel()
-	for _, key := range keys {
-		if err := s.deleteRetrying(ctx, key); err != nil {
-			s.invalidationFailures.Add(1)
-			s.log.Error("cache invalidation failed; the cached task list may be stale until it expires",
-				"strategy", s.opts.Strategy, "revision", rev, "max_age", s.ttl(), "err", err)
-			return
-		}
+	if err := s.deleteRetrying(ctx, VolatileKeys()); err != nil {
+		s.invalidationFailures.Add(1)
+		s.log.Error("cache invalidation failed; the cached task list may be stale until it expires",
+			"strategy", s.opts.Strategy, "revision", rev, "max_age", s.ttl(), "err", err)
+		return
 	}
 	if s.opts.Strategy == Update {
 		// Through the same lease as a reader's fill: a plain store could
@@ -43,17 +39,32 @@ func (s *Store) invalidate(ctx context.Context, rev int64) {
 	}
 }
 
-// deleteRetrying deletes key, retrying with backoff until ctx ends.
-func (s *Store) deleteRetrying(ctx context.Context, key string) error {
+// deleteRetrying deletes keys, in order, and retries those whose delete
+// failed, with backoff, until ctx ends; a rejection (cache.ErrRejected,
+// such as wrong credentials) is not retried. Every key gets every attempt:
+// one that keeps failing does not keep the others from being deleted.
+func (s *Store) deleteRetrying(ctx context.Context, keys []string) error {
 	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
-		err := s.c.Delete(ctx, key)
-		if err == nil {
+		var failed []string
+		var errs []error
+		for _, key := range keys {
+			err := s.c.Delete(ctx, key)
+			if errors.Is(err, cache.ErrRejected) {
+				return err
+			}
+			if err != nil {
+				failed = append(failed, key)
+				errs = append(errs, err)
+			}
+		}
+		if len(failed) == 0 {
 			return nil
 		}
+		keys = failed
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
-			return err
+			return errors.Join(errs...)
 		}
 	}
 }

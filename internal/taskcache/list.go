@@ -13,11 +13,25 @@ import (
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
-// Cache keys (the cache adds its own prefix).
+// Cache keys (the cache adds its own prefix). Every write deletes keyList
+// and keyVersion, whatever its strategy, so that instances with different
+// strategies can share a cluster during a rolling change: each strategy's
+// readers depend on keys the others' writes must invalidate too. Expire
+// keeps its version apart, at keyExpireVersion, which no write deletes: it
+// is trusted for TTL after its read began, whoever wrote.
 const (
-	keyList    = "tasks:all"     // the list, under Delete and Update
-	keyVersion = "tasks:version" // the list's version, under every strategy
+	keyList          = "tasks:all"         // the list, under Delete and Update
+	keyVersion       = "tasks:version"     // the list's version, under all but Expire
+	keyExpireVersion = "tasks:version:ttl" // the list's version under Expire
 )
+
+// VolatileKeys returns the keys (without the cache's prefix) that writes
+// invalidate by deleting them, under any strategy; every other key of the
+// query cache names a version and is never stale. A memcached server that
+// was out of reach must get them deleted before it is read again (see
+// memcache.Options.Volatile): writes may have deleted them meanwhile.
+// It is safe for concurrent use.
+func VolatileKeys() []string { return []string{keyList, keyVersion} }
 
 // versionedKey is the list's key under Version and Expire.
 func versionedKey(v int64) string { return "tasks:all:v" + strconv.FormatInt(v, 10) }
@@ -44,7 +58,7 @@ func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
 		// Framed right but not a list this build can read: forget it and
 		// read the database.
 		s.log.Warn("cached task list unreadable; reading the database", "err", err)
-		s.c.Delete(ctx, keyList)
+		s.c.Delete(ctx, r.key)
 		return s.src.List(ctx)
 	}
 	return snap, nil
@@ -101,18 +115,26 @@ func (s *Store) decode(data []byte) (tasks.Snapshot, error) {
 	return snap, err
 }
 
+// listResult is an encoded list and the key it was read at.
+type listResult struct {
+	fill.Result
+	key string
+}
+
 // listResult gets the encoded list through the fill.
-func (s *Store) listResult(ctx context.Context) (fill.Result, error) {
+func (s *Store) listResult(ctx context.Context) (listResult, error) {
 	if !s.versioned() {
-		return s.list.Get(ctx, s.listSpec(keyList))
+		r, err := s.list.Get(ctx, s.listSpec(keyList))
+		return listResult{r, keyList}, err
 	}
 	v, items, err := s.VersionWith(ctx, func(v int64) []string { return []string{versionedKey(v)} })
 	if err != nil {
-		return fill.Result{}, err
+		return listResult{}, err
 	}
 	key := versionedKey(v)
 	it, err := cache.Lookup(items, key)
-	return s.list.Resolve(ctx, s.listSpec(key), it, err)
+	r, err := s.list.Resolve(ctx, s.listSpec(key), it, err)
+	return listResult{r, key}, err
 }
 
 // listSpec says how the list is filled at key.

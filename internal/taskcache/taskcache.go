@@ -39,12 +39,14 @@ type Strategy string
 
 // The four strategies of the tutorial.
 const (
-	// Expire: writes do nothing; the list's version is read from the
-	// database again once TTL has passed since the previous read of it
-	// began, so a write shows within TTL (bounded staleness), and a list
-	// that did not change stays cached.
+	// Expire: the list's version is read from the database again once TTL
+	// has passed since the previous read of it began, so a write shows
+	// within TTL (bounded staleness), and a list that did not change stays
+	// cached. Its writes invalidate only the keys the other strategies read
+	// (see VolatileKeys), for instances with other strategies sharing the
+	// cache.
 	Expire Strategy = "expire"
-	// Delete: writes delete the cached list.
+	// Delete: writes delete the cached list (and the version).
 	Delete Strategy = "delete"
 	// Version: the list's key carries a version that writes raise; the
 	// version lives in the shared cache and equals a database revision, so

@@ -17,7 +17,7 @@ import (
 // keyed by the old one is simply never asked for again.
 //
 // The version is kept in the shared cache at keyVersion. Every write deletes
-// it (under Expire it ages out after TTL instead); the next reader sets it
+// it (Expire's, at keyExpireVersion, ages out after TTL instead); the next reader sets it
 // again from the database's revision through a lease (package fill), so a
 // reader that read an older revision cannot store it after the write. The
 // revision only grows, so the version never goes back — not after a write,
@@ -36,12 +36,12 @@ func (s *Store) Version(ctx context.Context) (int64, error) {
 // a round trip; it is never a source of truth: the version read decides.
 func (s *Store) VersionWith(ctx context.Context, extra func(v int64) []string) (int64, map[string]cache.Item, error) {
 	guess := s.lastVersion.Load()
-	keys := []string{keyVersion}
+	keys := []string{s.versionKey()}
 	if extra != nil {
 		keys = append(keys, extra(guess)...)
 	}
 	items, err := s.c.GetMulti(ctx, keys)
-	it, ok := items[keyVersion]
+	it, ok := items[s.versionKey()]
 	if !ok && err == nil {
 		err = cache.ErrMiss
 	} else if ok {
@@ -54,7 +54,7 @@ func (s *Store) VersionWith(ctx context.Context, extra func(v int64) []string) (
 	v, err := strconv.ParseInt(string(r.Data), 10, 64)
 	if err != nil {
 		s.log.Warn("cached version unreadable; reading the database", "err", errNoVersion)
-		s.c.Delete(ctx, keyVersion)
+		s.c.Delete(ctx, s.versionKey())
 		if v, err = s.src.Revision(ctx); err != nil {
 			return 0, nil, err
 		}
@@ -66,10 +66,19 @@ func (s *Store) VersionWith(ctx context.Context, extra func(v int64) []string) (
 	return v, items, nil
 }
 
+// versionKey is where the version is kept: keyExpireVersion under Expire,
+// else keyVersion (see the keys' comment).
+func (s *Store) versionKey() string {
+	if s.opts.Strategy == Expire {
+		return keyExpireVersion
+	}
+	return keyVersion
+}
+
 // versionSpec says how the version is filled: from the database's revision.
 func (s *Store) versionSpec() fill.Spec {
 	return fill.Spec{
-		Key:      keyVersion,
+		Key:      s.versionKey(),
 		TTL:      s.ttl(),
 		MaxStale: s.maxStale(),
 		Load: func(ctx context.Context) ([]byte, time.Time, error) {

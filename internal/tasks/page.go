@@ -47,7 +47,9 @@ func (s *Store) Page(ctx context.Context, after int64, n int) (Page, error) {
 	if err := s.slow(ctx); err != nil {
 		return Page{}, err
 	}
-	tx, err := s.db.BeginTx(ctx, s.readTxOptions())
+	ctx, cancel := s.db.WithTimeout(ctx)
+	defer cancel()
+	tx, err := s.db.BeginTx(ctx, s.db.ReadTxOptions())
 	if err != nil {
 		return Page{}, fmt.Errorf("tasks: page: %w", err)
 	}

@@ -49,11 +49,12 @@ func New(db *sqldb.DB, opts Options) *Store {
 	return &Store{db: db, opts: opts}
 }
 
-// Open opens the database rawURL names (see sqldb.Open) for a Store that is
-// its only user, so that Close closes it. It does not migrate; call Migrate.
+// Open opens the database rawURL names (see sqldb.Open; with the default
+// timeout) for a Store that is its only user, so that Close closes it. It
+// does not migrate; call Migrate.
 // Errors never contain the password.
 func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
-	db, err := sqldb.Open(ctx, rawURL)
+	db, err := sqldb.Open(ctx, rawURL, sqldb.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -92,12 +93,16 @@ func (s *Store) Close() error {
 }
 
 // List returns all tasks, oldest first, with the revision they belong to,
-// read in one transaction so the two agree. It waits Options.SlowQuery first.
+// read in one transaction so the two agree. It waits Options.SlowQuery
+// first; the read itself is bounded by the database's timeout (see
+// sqldb.Options), like every call of the Store.
 func (s *Store) List(ctx context.Context) (Snapshot, error) {
 	if err := s.slow(ctx); err != nil {
 		return Snapshot{}, err
 	}
-	tx, err := s.db.BeginTx(ctx, s.readTxOptions())
+	ctx, cancel := s.db.WithTimeout(ctx)
+	defer cancel()
+	tx, err := s.db.BeginTx(ctx, s.db.ReadTxOptions())
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("tasks: list: %w", err)
 	}
@@ -147,6 +152,8 @@ func scanTasks(rows *sql.Rows) ([]Task, error) {
 // Revision returns the revision of the latest committed write: a cheap
 // query (one row by primary key), unaffected by Options.SlowQuery.
 func (s *Store) Revision(ctx context.Context) (int64, error) {
+	ctx, cancel := s.db.WithTimeout(ctx)
+	defer cancel()
 	var rev int64
 	if err := s.db.QueryRowContext(ctx, "SELECT revision FROM tasklist_meta WHERE id = 1").Scan(&rev); err != nil {
 		return 0, fmt.Errorf("tasks: revision: %w", err)
@@ -160,7 +167,7 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 func (s *Store) Add(ctx context.Context, name string) (Task, int64, error) {
 	now := s.now()
 	t := Task{Name: name, CreatedAt: now, UpdatedAt: now}
-	rev, err := s.write(ctx, "add", func(tx *sql.Tx) error {
+	rev, err := s.write(ctx, "add", func(ctx context.Context, tx *sql.Tx) error {
 		if err := s.checkRoom(ctx, tx); err != nil {
 			return err
 		}
@@ -176,7 +183,7 @@ func (s *Store) Add(ctx context.Context, name string) (Task, int64, error) {
 func (s *Store) Restore(ctx context.Context, t Task) (Task, int64, error) {
 	t.CreatedAt = t.CreatedAt.UTC().Truncate(time.Microsecond)
 	t.UpdatedAt = s.now()
-	rev, err := s.write(ctx, "restore", func(tx *sql.Tx) error {
+	rev, err := s.write(ctx, "restore", func(ctx context.Context, tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT COUNT(*) FROM tasks WHERE id = ?"), t.ID).Scan(&n); err != nil {
 			return err
@@ -239,7 +246,7 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, t *Task) error {
 // with the revision of the write, or ErrNotFound.
 func (s *Store) Toggle(ctx context.Context, id int64) (Task, int64, error) {
 	var t Task
-	rev, err := s.write(ctx, "toggle", func(tx *sql.Tx) error {
+	rev, err := s.write(ctx, "toggle", func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE tasks SET done = NOT done, updated_at = ? WHERE id = ?"), s.now(), id)
 		if err != nil {
 			return err
@@ -259,7 +266,7 @@ func (s *Store) Toggle(ctx context.Context, id int64) (Task, int64, error) {
 // the write, or ErrNotFound.
 func (s *Store) Remove(ctx context.Context, id int64) (Task, int64, error) {
 	var t Task
-	rev, err := s.write(ctx, "remove", func(tx *sql.Tx) error {
+	rev, err := s.write(ctx, "remove", func(ctx context.Context, tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT id, name, done, created_at, updated_at FROM tasks WHERE id = ?"), id)
 		if err != nil {
 			return err
@@ -280,29 +287,39 @@ func (s *Store) Remove(ctx context.Context, id int64) (Task, int64, error) {
 
 // write runs fn in a transaction that first bumps the revision. Bumping
 // first takes the revision row's lock before anything else, so writers queue
-// in one order and a failed fn leaves the revision untouched.
-func (s *Store) write(ctx context.Context, op string, fn func(*sql.Tx) error) (int64, error) {
-	var rev int64
-	err := s.db.WriteTx(ctx, func(tx *sql.Tx) error {
-		const bump = "UPDATE tasklist_meta SET revision = revision + 1 WHERE id = 1"
-		var err error
-		if s.db.Dialect() == sqldb.MySQL {
-			if _, err = tx.ExecContext(ctx, bump); err == nil {
-				err = tx.QueryRowContext(ctx, "SELECT revision FROM tasklist_meta WHERE id = 1").Scan(&rev)
-			}
-		} else {
-			err = tx.QueryRowContext(ctx, bump+" RETURNING revision").Scan(&rev)
-		}
-		if err != nil {
-			return fmt.Errorf("revision: %w", err)
-		}
-		return fn(tx)
-	})
-	switch {
-	case errors.Is(err, ErrNotFound) || errors.Is(err, ErrFull) || errors.Is(err, ErrExists):
-		return 0, err
-	case err != nil:
+// in one order and a failed fn leaves the revision untouched. The whole
+// transaction has the database's timeout (see sqldb.DB.BeginWrite); a
+// failure before COMMIT leaves nothing behind, a failure of COMMIT itself
+// is ErrOutcomeUnknown.
+func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx) error) (int64, error) {
+	ctx, tx, release, err := s.db.BeginWrite(ctx)
+	if err != nil {
 		return 0, fmt.Errorf("tasks: %s: %w", op, err)
+	}
+	defer release()
+	defer tx.Rollback()
+	const bump = "UPDATE tasklist_meta SET revision = revision + 1 WHERE id = 1"
+	var rev int64
+	if s.db.Dialect() == sqldb.MySQL {
+		if _, err = tx.ExecContext(ctx, bump); err == nil {
+			err = tx.QueryRowContext(ctx, "SELECT revision FROM tasklist_meta WHERE id = 1").Scan(&rev)
+		}
+	} else {
+		err = tx.QueryRowContext(ctx, bump+" RETURNING revision").Scan(&rev)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("tasks: %s: revision: %w", op, err)
+	}
+	if err := fn(ctx, tx); err != nil {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrFull) || errors.Is(err, ErrExists) {
+			return 0, err
+		}
+		return 0, fmt.Errorf("tasks: %s: %w", op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		// The COMMIT may have reached the server and been applied, with
+		// only its answer lost.
+		return 0, fmt.Errorf("tasks: %s: commit: %w: %w", op, ErrOutcomeUnknown, err)
 	}
 	return rev, nil
 }
@@ -316,15 +333,6 @@ func mustAffect(res sql.Result) error {
 		return ErrNotFound
 	}
 	return nil
-}
-
-// readTxOptions asks for one snapshot for the whole read, so the revision
-// and the rows agree. SQLite transactions are snapshots already.
-func (s *Store) readTxOptions() *sql.TxOptions {
-	if s.db.Dialect() == sqldb.SQLite {
-		return nil
-	}
-	return &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
 }
 
 func (s *Store) now() time.Time {

@@ -173,7 +173,7 @@ func testConcurrentAdds(t *testing.T, rawURL string) {
 // goose's default version table, as databases migrated before sqldb have
 // it, and leaves the database open on Close for its other users.
 func TestNewSharesTheDatabase(t *testing.T) {
-	db, err := sqldb.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "shared.db"))
+	db, err := sqldb.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "shared.db"), sqldb.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,9 @@ var (
 	ErrExists = errors.New("tasks: the task exists")
 	// ErrFull reports an add to a list that holds Options.MaxTasks tasks.
 	ErrFull = errors.New("tasks: the list is full")
+	// ErrOutcomeUnknown reports a write whose COMMIT failed or timed out
+	// after it was sent: the database may or may not have applied it.
+	ErrOutcomeUnknown = errors.New("tasks: the write may or may not have been saved")
 	// ErrInvalidName reports a name that breaks the rules of NormalizeName.
 	ErrInvalidName = errors.New("tasks: invalid name")
 )

@@ -107,6 +107,17 @@ func (m *Memcached) Start() {
 	}
 }
 
+// UseCredentials makes the server, started with SASL, accept only this user
+// and password from its next Start on: a server restarted with other
+// credentials.
+func (m *Memcached) UseCredentials(user, password string) {
+	m.t.Helper()
+	conf := saslConfig(m.t, user, password)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.env = append(os.Environ(), "SASL_CONF_PATH="+conf)
+}
+
 // Stop kills the server (by its own process id) and waits for it to exit; it
 // does nothing if the server is stopped.
 func (m *Memcached) Stop() {

@@ -62,7 +62,7 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request) {
 }
 
 // afterWrite answers a write on one task: back to the list, 404 for a task
-// that does not exist, 503 when the database failed.
+// that does not exist, 503 when the database failed (see writeError).
 func (s *Server) afterWrite(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case err == nil:
@@ -70,8 +70,18 @@ func (s *Server) afterWrite(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, tasks.ErrNotFound):
 		s.clientError(w, r, http.StatusNotFound, "There is no such task; it may have been deleted already.")
 	default:
-		s.serverError(w, r, err)
+		s.writeError(w, r, err)
 	}
+}
+
+// writeError answers a write the database failed with 503, saying whether
+// the change may have been saved all the same (its COMMIT got no answer).
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	msg := notSavedMessage
+	if errors.Is(err, tasks.ErrOutcomeUnknown) {
+		msg = unknownMessage
+	}
+	s.serverError(w, r, err, msg)
 }
 
 // formField reads the request body as a form and returns the value of the

@@ -45,7 +45,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	flash := s.takeFlash(r.Context())
 	list, err := s.listFragment(r.Context(), after)
 	if err != nil {
-		s.serverError(w, r, err)
+		s.serverError(w, r, err, unavailableMessage)
 		return
 	}
 	w.Header().Set("Cache-Control", pageCacheControl)
@@ -56,7 +56,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	}
 	var buf bytes.Buffer
 	if err := s.pages["index.html"].ExecuteTemplate(&buf, "layout", indexView{List: template.HTML(list), Flash: flash}); err != nil {
-		s.serverError(w, r, err)
+		s.serverError(w, r, err, unavailableMessage)
 		return
 	}
 	writeHTML(w, http.StatusOK, buf.Bytes())

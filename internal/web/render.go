@@ -47,9 +47,16 @@ func (s *Server) clientError(w http.ResponseWriter, r *http.Request, status int,
 	s.render(w, r, status, "error.html", errorPage{status, http.StatusText(status), msg})
 }
 
-// serverError logs err and answers 503: the handlers' only server-side
-// failures are the database's, and the page says so without its details.
-func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+// Messages of the 503 pages: the handlers' only server-side failures are
+// the database's, and the pages say so without its details.
+const (
+	unavailableMessage = "The task list is unavailable at the moment; please try again shortly."
+	notSavedMessage    = "The change was not saved: the task list is unavailable at the moment; please try again shortly."
+	unknownMessage     = "The database did not confirm the change in time: it may or may not have been saved. Reload the list to see before trying again."
+)
+
+// serverError logs err and answers 503 with msg.
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error, msg string) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return // the client went away; nobody is reading
 	}
@@ -57,7 +64,6 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Retry-After", "5")
 	s.render(w, r, http.StatusServiceUnavailable, "error.html", errorPage{
-		http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable),
-		"The task list is unavailable at the moment; please try again shortly.",
+		http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), msg,
 	})
 }

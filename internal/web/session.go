@@ -43,7 +43,7 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 			switch idle := time.Since(time.Unix(0, seen)); {
 			case idle > s.sessionIdle:
 				if err := s.sessions.Destroy(ctx); err != nil {
-					s.serverError(w, r, err)
+					s.serverError(w, r, err, unavailableMessage)
 					return
 				}
 			case idle > s.sessionIdle/2:
@@ -145,7 +145,7 @@ func (s *Server) undo(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, tasks.ErrFull):
 		s.flash(ctx, false, "“%s” was not restored: the list is full.", t.Name)
 	default:
-		s.serverError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -154,5 +154,5 @@ func (s *Server) undo(w http.ResponseWriter, r *http.Request) {
 // sessionError answers a request whose session could not be loaded or
 // saved (the session store's database failed) with the 503 page.
 func (s *Server) sessionError(w http.ResponseWriter, r *http.Request, err error) {
-	s.serverError(w, r, fmt.Errorf("session: %w", err))
+	s.serverError(w, r, fmt.Errorf("session: %w", err), unavailableMessage)
 }

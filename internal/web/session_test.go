@@ -25,7 +25,7 @@ import (
 // dbPath and the cache c, as cmd/tasklist builds it.
 func newSessions(t *testing.T, dbPath string, c *cache.Cache, engine string) *scs.SessionManager {
 	t.Helper()
-	db, err := sqldb.Open(t.Context(), "sqlite:"+dbPath)
+	db, err := sqldb.Open(t.Context(), "sqlite:"+dbPath, sqldb.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

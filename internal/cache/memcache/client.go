@@ -58,6 +58,7 @@ type Client struct {
 	health   *health
 	now      func() time.Time
 	maxValue int
+	volatile []string // Options.Volatile
 	closed   atomic.Bool
 }
 
@@ -79,9 +80,10 @@ func New(opts Options) (*Client, error) {
 		servers:  make([]server, len(opts.Servers)),
 		counters: make([]counters, len(opts.Servers)),
 		ring:     newRing(opts.Servers),
-		health:   newHealth(opts.Servers, opts.FailureThreshold, opts.Backoff, opts.Now, opts.Logger),
+		health:   newHealth(opts.Servers, opts.FailureThreshold, opts.Backoff, opts.DeferAfter, opts.Now, opts.Logger),
 		now:      opts.Now,
 		maxValue: opts.ItemSizeLimit - itemOverhead,
+		volatile: opts.Volatile,
 	}
 	if opts.Username != "" {
 		c.name = "memcache+sasl"
@@ -108,13 +110,13 @@ func (c *Client) Verify(ctx context.Context) error {
 }
 
 // Ping reports whether every server answers, for health checks: it makes a
-// round trip to each server that is up, and to a server marked down whose
-// backoff has passed, as the probe that may bring it back. A server still
-// in its backoff is reported down without being contacted, so a health
-// check never waits on a dead server's timeout. The error names every
-// server that is down. Ping counts nothing in Stats.
+// round trip to each server that is up, and probes a server marked down
+// whose backoff has passed, which may bring it back. A server still in its
+// backoff is reported down without being contacted, so a health check
+// never waits on a dead server's timeout. The error names every server
+// that is down. Ping counts nothing in Stats.
 func (c *Client) Ping(ctx context.Context) error {
-	return c.ping(ctx, c.health.usable)
+	return c.ping(ctx, c.usable(ctx))
 }
 
 // ping makes a round trip to every server that contact allows, and reports
@@ -155,7 +157,7 @@ func (c *Client) Close() error {
 
 // Get returns the item stored under key, or cache.ErrMiss.
 func (c *Client) Get(ctx context.Context, key string) (cache.Item, error) {
-	i, err := c.route(key)
+	i, err := c.route(ctx, key)
 	if err != nil {
 		return cache.Item{}, err
 	}
@@ -184,7 +186,7 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]cache.
 	}
 	groups := make([][]string, len(c.servers))
 	for _, key := range keys {
-		i, err := c.route(key)
+		i, err := c.route(ctx, key)
 		if err != nil { // all servers are down, or the client is closed
 			return map[string]cache.Item{}, &cache.PartialError{Unanswered: keys, Err: err}
 		}
@@ -260,7 +262,7 @@ func (c *Client) store(ctx context.Context, mode storeMode, item cache.Item) err
 	if mode == storeCAS && item.CAS == 0 { // no read returns 0
 		return fmt.Errorf("memcache: CompareAndSwap without a CAS token: %w", cache.ErrNotStored)
 	}
-	i, err := c.route(item.Key)
+	i, err := c.route(ctx, item.Key)
 	if err != nil {
 		return err
 	}
@@ -276,13 +278,20 @@ func (c *Client) store(ctx context.Context, mode storeMode, item cache.Item) err
 // While a server is marked down — by this process or by another sharing the
 // cluster, each with its own view — its keys are read and written on a
 // stand-in, so a copy may sit on any server; an invalidation that missed one
-// would let some instance serve stale data. Servers marked down are tried
-// too: one that is only slow may still hold the key.
+// would let some instance serve stale data.
+//
+// A server known down — failing for Options.DeferAfter already, or
+// refusing the credentials — is not waited for: the key is recorded, and
+// deleted there before this process uses the server again (the probe that
+// brings it back replays it, with Options.Volatile), so the delete is as
+// good as done for this process. docs/caching.md says what another
+// instance may read from such a server meanwhile.
 //
 // Deleting an absent key is not an error, and neither is a refused
 // connection: no memcached is running there, and a restarted one starts
-// empty. Any other failure, such as a timeout, is returned (matching
-// cache.ErrUnavailable) so that the caller can retry.
+// empty. Any other failure of a server that is not marked down, such as a
+// first timeout, is returned (matching cache.ErrUnavailable) so that the
+// caller can retry.
 //
 // A key removed from any server counts as one delete, on the first server
 // that held it (see cache.ServerStats); an absent key counts none.
@@ -293,6 +302,9 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 	errs := make([]error, len(c.servers))
 	removed := make([]bool, len(c.servers))
 	c.eachServer(func(i int) {
+		if c.deferDelete(i, key) {
+			return
+		}
 		err := c.servers[i].delete(ctx, key)
 		if retryable(err) { // an idle connection the server closed: try a new one
 			err = c.servers[i].delete(ctx, key)
@@ -302,8 +314,14 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 		case err == nil:
 			removed[i] = true
 		case errors.Is(err, cache.ErrMiss):
-		case !errors.Is(err, syscall.ECONNREFUSED):
-			errs[i] = err
+		case errors.Is(err, syscall.ECONNREFUSED):
+		default:
+			if errors.Is(err, cache.ErrRejected) {
+				c.health.markDown(i, err) // retrying cannot help
+			}
+			if !c.deferDelete(i, key) { // not down (yet), or too much waiting
+				errs[i] = err
+			}
 		}
 	})
 	if i := slices.Index(removed, true); i >= 0 {
@@ -316,7 +334,7 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 // 2^64, and returns the new value; cache.ErrMiss if key is absent,
 // cache.ErrInvalid if its value is not a number. The item keeps its TTL.
 func (c *Client) Increment(ctx context.Context, key string, delta uint64) (uint64, error) {
-	i, err := c.route(key)
+	i, err := c.route(ctx, key)
 	if err != nil {
 		return 0, err
 	}
@@ -331,7 +349,7 @@ func (c *Client) Touch(ctx context.Context, key string, ttl time.Duration) error
 	if err != nil {
 		return err
 	}
-	i, err := c.route(key)
+	i, err := c.route(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -341,15 +359,73 @@ func (c *Client) Touch(ctx context.Context, key string, ttl time.Duration) error
 }
 
 // route checks key and returns the server for it.
-func (c *Client) route(key string) (int, error) {
+func (c *Client) route(ctx context.Context, key string) (int, error) {
 	if err := c.check(key); err != nil {
 		return 0, err
 	}
-	i := c.ring.pick(hashKey(key), c.health.usable)
+	i := c.ring.pick(hashKey(key), c.usable(ctx))
 	if i < 0 {
 		return 0, fmt.Errorf("memcache: all %d servers are down: %w", len(c.servers), cache.ErrUnavailable)
 	}
 	return i, nil
+}
+
+// usable reports whether a request may go to server i: it is up, or it is
+// down and this request's probe brought it back (see health.probe), after
+// deleting there what it missed: the keys deleted while it was down, and
+// Options.Volatile, which other instances may have deleted meanwhile.
+func (c *Client) usable(ctx context.Context) func(i int) bool {
+	return func(i int) bool {
+		if c.health.up(i) {
+			return true
+		}
+		return c.health.probe(i, c.volatile, func(keys []string) error { return c.replay(ctx, i, keys) })
+	}
+}
+
+// replayInterval is how often a background replay tries to bring back a
+// server with deferred deletes.
+const replayInterval = 100 * time.Millisecond
+
+// deferDelete records key for deletion on server i if it is marked down
+// (see health.deferDelete) and reports whether it did; the first such key
+// starts a background replay, so that the server gets the deletes as soon
+// as it answers again, not only when a request of this process probes it.
+func (c *Client) deferDelete(i int, key string) bool {
+	deferred, start := c.health.deferDelete(i, key)
+	if start {
+		go c.keepReplaying(i)
+	}
+	return deferred
+}
+
+// keepReplaying tries every replayInterval to bring server i back by
+// replaying its deferred deletes, until it is up or the client is closed.
+func (c *Client) keepReplaying(i int) {
+	defer c.health.replayDone(i)
+	ticker := time.NewTicker(replayInterval)
+	defer ticker.Stop()
+	for range ticker.C {
+		if c.closed.Load() {
+			return
+		}
+		// Each delete is bounded by Options.Timeout.
+		up := c.health.bringBack(i, c.volatile, func(keys []string) error { return c.replay(context.Background(), i, keys) })
+		if up {
+			return
+		}
+	}
+}
+
+// replay deletes keys on server i; absent keys are fine.
+func (c *Client) replay(ctx context.Context, i int, keys []string) error {
+	for _, key := range keys {
+		err := c.servers[i].delete(ctx, key)
+		if err != nil && !errors.Is(err, cache.ErrMiss) {
+			return err
+		}
+	}
+	return nil
 }
 
 // retryable reports a failure worth one more try on a new connection: a

@@ -71,7 +71,9 @@ func (e *authError) Error() string {
 	return msg
 }
 
-func (e *authError) Unwrap() error { return ErrAuth }
+// Unwrap gives ErrAuth, and cache.ErrRejected: retrying with the same
+// credentials cannot succeed.
+func (e *authError) Unwrap() []error { return []error{ErrAuth, cache.ErrRejected} }
 
 // wrapAt adds the server's address to a cache error.
 func wrapAt(addr string, err error) error {

@@ -2,10 +2,15 @@ package memcache
 
 import (
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 )
+
+// maxPending bounds the deletes kept for one down server (see
+// health.deferDelete); past it, deletes go to the server again, and fail.
+const maxPending = 10000
 
 // health tracks which servers are up. A server that fails threshold times
 // in a row (connection refused, timeout, broken connection, rejected
@@ -14,14 +19,18 @@ import (
 // instead of each waiting for a timeout. When backoff has passed, one
 // request is let through as a probe; if it succeeds the server is up and
 // takes its keys back, if it fails the server stays down for another
-// backoff. It is safe for concurrent use.
+// backoff. A server marked down comes back only through a probe that
+// replays the deletes it missed (see deferDelete and probe), never because
+// some request happened to get an answer from it. It is safe for
+// concurrent use.
 type health struct {
-	threshold int
-	backoff   time.Duration
-	now       func() time.Time
-	log       *slog.Logger // may be nil
-	addrs     []string
-	servers   []serverHealth
+	threshold  int
+	backoff    time.Duration
+	deferAfter time.Duration
+	now        func() time.Time
+	log        *slog.Logger // may be nil
+	addrs      []string
+	servers    []serverHealth
 }
 
 type serverHealth struct {
@@ -29,11 +38,21 @@ type serverHealth struct {
 	failures atomic.Int32 // consecutive; written under mu
 	mu       sync.Mutex
 	retryAt  time.Time // while down: when the next probe may go
+	// failingSince is when the current run of failures began; rejected is
+	// set when the server refused the credentials (see markDown).
+	failingSince time.Time
+	rejected     bool
+	// pending holds the keys deleted while the server was down, to be
+	// deleted on it before it is used again.
+	pending map[string]struct{}
+	// probing is set while a probe replays (one at a time); replaying while
+	// a background replay (see Client.keepReplaying) runs.
+	probing, replaying bool
 }
 
-func newHealth(addrs []string, threshold int, backoff time.Duration, now func() time.Time, log *slog.Logger) *health {
+func newHealth(addrs []string, threshold int, backoff, deferAfter time.Duration, now func() time.Time, log *slog.Logger) *health {
 	return &health{
-		threshold: threshold, backoff: backoff, now: now, log: log,
+		threshold: threshold, backoff: backoff, deferAfter: deferAfter, now: now, log: log,
 		addrs: addrs, servers: make([]serverHealth, len(addrs)),
 	}
 }
@@ -63,29 +82,140 @@ func (h *health) usable(i int) bool {
 	return true
 }
 
-// success records that server i answered.
+// success records that server i answered. It does not bring a down server
+// back: only probe does, after replaying what the server missed.
 func (h *health) success(i int) {
 	s := &h.servers[i]
-	if !s.down.Load() && s.failures.Load() == 0 {
+	if s.failures.Load() == 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.failures.Store(0)
-	if s.down.Swap(false) && h.log != nil {
-		h.log.Info("memcache: server is up again", "server", h.addrs[i])
+	if !s.down.Load() {
+		s.failures.Store(0)
+	}
+}
+
+// deferDelete records key for deletion on server i if it is known down,
+// and reports whether it did: the delete is then as good as done for this
+// process, since a probe replays it before the server is used again. Known
+// down means marked down and either failing for deferAfter already (so a
+// write has waited that long for it, and given up) or refusing the
+// credentials. Until then a delete that fails is retried by its caller:
+// another instance may have a read in flight to a server that only stalls,
+// which the server would answer from the old entry as soon as it resumes.
+// It does not record, and reports false, for a server that is up or
+// already has maxPending keys waiting. startReplay is true for the first deferred delete while no
+// background replay runs: the caller starts one.
+func (h *health) deferDelete(i int, key string) (deferred, startReplay bool) {
+	s := &h.servers[i]
+	if !s.down.Load() {
+		return false, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	known := s.rejected || h.now().Sub(s.failingSince) >= h.deferAfter
+	if !s.down.Load() || !known || len(s.pending) >= maxPending {
+		return false, false
+	}
+	if s.pending == nil {
+		s.pending = map[string]struct{}{}
+	}
+	s.pending[key] = struct{}{}
+	startReplay = !s.replaying
+	s.replaying = true
+	return true, startReplay
+}
+
+// replayDone records that the background replay of server i has ended.
+func (h *health) replayDone(i int) {
+	s := &h.servers[i]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replaying = false
+}
+
+// probe tries to bring server i, marked down, back once its backoff has
+// passed (see bringBack). Only one request at a time probes a server, and
+// the next waits a backoff.
+func (h *health) probe(i int, always []string, replay func(keys []string) error) bool {
+	return h.usable(i) && h.bringBack(i, always, replay)
+}
+
+// bringBack tries to bring server i, marked down, back: replay deletes
+// keys on it — first always plus the keys deferred for it, then the ones
+// deferred meanwhile — and the server is up once a replay finds nothing
+// more to delete. It reports whether the server is up; false also when
+// another bringBack of the server is running.
+func (h *health) bringBack(i int, always []string, replay func(keys []string) error) bool {
+	s := &h.servers[i]
+	s.mu.Lock()
+	if !s.down.Load() || s.probing {
+		s.mu.Unlock()
+		return !s.down.Load()
+	}
+	s.probing = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.probing = false
+		s.mu.Unlock()
+	}()
+	keys := always
+	for {
+		s.mu.Lock()
+		for k := range s.pending {
+			if !slices.Contains(always, k) {
+				keys = append(keys, k)
+			}
+		}
+		s.pending = nil
+		if len(keys) == 0 {
+			s.failures.Store(0)
+			s.rejected = false
+			s.down.Store(false)
+			s.mu.Unlock()
+			if h.log != nil {
+				h.log.Info("memcache: server is up again", "server", h.addrs[i])
+			}
+			return true
+		}
+		s.mu.Unlock()
+		if err := replay(keys); err != nil {
+			s.mu.Lock()
+			if s.pending == nil {
+				s.pending = map[string]struct{}{}
+			}
+			for _, k := range keys { // even past maxPending: none may be lost
+				s.pending[k] = struct{}{}
+			}
+			s.mu.Unlock()
+			h.failure(i, err)
+			return false
+		}
+		keys = nil
 	}
 }
 
 // failure records that server i failed, and marks it down once it has
 // failed threshold times in a row; a failed probe keeps it down for
 // another backoff.
-func (h *health) failure(i int, err error) {
+func (h *health) failure(i int, err error) { h.fail(i, err, false) }
+
+// markDown marks server i down at once, for a failure that no retry will
+// change, such as rejected credentials.
+func (h *health) markDown(i int, err error) { h.fail(i, err, true) }
+
+func (h *health) fail(i int, err error, now bool) {
 	s := &h.servers[i]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.failures.Add(1)
-	if s.down.Load() || int(n) >= h.threshold {
+	if n == 1 {
+		s.failingSince = h.now()
+	}
+	s.rejected = s.rejected || now
+	if s.down.Load() || int(n) >= h.threshold || now {
 		s.retryAt = h.now().Add(h.backoff)
 		if !s.down.Swap(true) && h.log != nil {
 			h.log.Warn("memcache: server marked down", "server", h.addrs[i],

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/cachetest"
@@ -17,7 +20,7 @@ func TestHealth(t *testing.T) {
 	errDown := errors.New("connection refused")
 	clock := cachetest.NewClock()
 	var log bytes.Buffer
-	h := newHealth([]string{"a:1", "b:1"}, 3, backoff, clock.Now, slog.New(slog.NewTextHandler(&log, nil)))
+	h := newHealth([]string{"a:1", "b:1"}, 3, backoff, time.Hour, clock.Now, slog.New(slog.NewTextHandler(&log, nil)))
 	check := func(step string, wantUp, wantUsable bool) {
 		t.Helper()
 		if got := h.up(0); got != wantUp {
@@ -47,9 +50,12 @@ func TestHealth(t *testing.T) {
 	h.failure(0, errDown)
 	clock.Advance(backoff - time.Millisecond)
 	check("failed probe: down for another backoff", false, false)
+	h.success(0) // an answer from a down server does not bring it back
+	check("an answer during the backoff", false, false)
 	clock.Advance(time.Millisecond)
-	check("second probe", false, true)
-	h.success(0)
+	if !h.probe(0, nil, func([]string) error { return nil }) {
+		t.Error("second probe: the server is not back")
+	}
 	check("probe succeeded", true, true)
 	h.failure(0, errDown)
 	h.failure(0, errDown)
@@ -67,6 +73,60 @@ func TestHealth(t *testing.T) {
 	check("probe granted", false, true)
 	clock.Advance(backoff)
 	check("next probe after another backoff", false, true)
+}
+
+// TestHealthReplaysDeferredDeletes: deletes for a server known down —
+// failing for deferAfter, or refusing the credentials — are recorded, and a
+// probe brings the server back only after deleting them, and the volatile
+// keys, there; a failed replay keeps every key for the next one.
+func TestHealthReplaysDeferredDeletes(t *testing.T) {
+	const backoff, deferAfter = time.Second, 3 * time.Second
+	clock := cachetest.NewClock()
+	h := newHealth([]string{"a:1", "b:1"}, 1, backoff, deferAfter, clock.Now, nil)
+	if d, _ := h.deferDelete(0, "k0"); d {
+		t.Error("a delete for a server that is up was deferred")
+	}
+	h.failure(0, errors.New("timeout"))
+	if d, _ := h.deferDelete(0, "k0"); d {
+		t.Error("a delete for a server down for less than deferAfter was deferred")
+	}
+	h.markDown(1, errors.New("authentication failed"))
+	if d, _ := h.deferDelete(1, "k0"); !d {
+		t.Error("a delete for a server refusing the credentials was not deferred")
+	}
+	clock.Advance(deferAfter)
+	h.failure(0, errors.New("timeout")) // a probe failed: down for another backoff
+	for i, k := range []string{"k1", "k2", "k1"} {
+		if d, start := h.deferDelete(0, k); !d || start != (i == 0) {
+			t.Errorf("delete of %s for a down server: deferred %v, start a replay %v; want true, %v", k, d, start, i == 0)
+		}
+	}
+	var replayed [][]string
+	replay := func(fail bool) func([]string) error {
+		return func(keys []string) error {
+			slices.Sort(keys)
+			replayed = append(replayed, keys)
+			if fail {
+				return errors.New("timeout")
+			}
+			return nil
+		}
+	}
+	if h.probe(0, []string{"v"}, replay(false)) {
+		t.Error("probe during the backoff")
+	}
+	clock.Advance(backoff)
+	if h.probe(0, []string{"v"}, replay(true)) || h.up(0) {
+		t.Error("a failed replay brought the server back")
+	}
+	clock.Advance(backoff)
+	if !h.probe(0, []string{"v"}, replay(false)) || !h.up(0) {
+		t.Error("a replay that worked did not bring the server back")
+	}
+	want := [][]string{{"k1", "k2", "v"}, {"k1", "k2", "v"}}
+	if diff := cmp.Diff(want, replayed); diff != "" {
+		t.Errorf("replayed (-want +got):\n%s", diff)
+	}
 }
 
 // TestPing: Ping reports a stopped server by its address; while the server

@@ -17,6 +17,7 @@ const (
 	DefaultItemSizeLimit     = 1 << 20
 	DefaultFailureThreshold  = 2
 	DefaultBackoff           = 5 * time.Second
+	DefaultDeferAfter        = 3 * time.Second
 	// DefaultPort is used for a server given without a port.
 	DefaultPort = "11211"
 )
@@ -63,6 +64,19 @@ type Options struct {
 	// Backoff is how long a down server is skipped before one request
 	// probes it again. Zero means DefaultBackoff.
 	Backoff time.Duration
+	// DeferAfter is how long a server must have been failing before
+	// Delete stops returning its failures (for the caller to retry) and
+	// records the deletes for it instead, to replay before the server is
+	// used again; a server that refuses the credentials is deferred at
+	// once. Set it to how long writers retry an invalidation (taskcache's
+	// InvalidateTimeout). Zero means DefaultDeferAfter.
+	DeferAfter time.Duration
+	// Volatile lists keys (as sent, prefix included) that writers
+	// invalidate by deleting them. A server this client marked down gets
+	// them deleted before it is used again, with the deletes this client
+	// itself could not deliver: another instance may have deleted them
+	// while this one could not reach the server.
+	Volatile []string
 	// DialContext, when set, opens connections (to add TLS, say); the
 	// default is a net.Dialer.
 	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
@@ -129,6 +143,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Backoff <= 0 {
 		o.Backoff = DefaultBackoff
+	}
+	if o.DeferAfter <= 0 {
+		o.DeferAfter = DefaultDeferAfter
 	}
 	if o.DialContext == nil {
 		o.DialContext = new(net.Dialer).DialContext

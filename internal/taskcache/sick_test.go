@@ -1,0 +1,113 @@
+package taskcache_test
+
+import (
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tasklist/tasklist/internal/cache/memcache"
+	"github.com/tasklist/tasklist/internal/testenv"
+)
+
+// TestSickServer: one of two memcached servers stops answering (SIGSTOP),
+// or is restarted with other SASL credentials, while one of three instances
+// writes and the others read. A stalled server may cost the first write its
+// full invalidation retry (InvalidateTimeout, 3 s: until then another
+// instance may have a read in flight to it), but once it has been failing
+// that long it is known down and no further write waits for it; a
+// rejection of the credentials is never retried. So at most one write (none
+// for the credentials) may end with an invalidation failure, not each.
+// Every read must show every write that answered before it, during the
+// fault and after the server is back, and at the end every instance serves
+// the database's list. Each server in turn is the sick one.
+func TestSickServer(t *testing.T) {
+	const user, password = "tasklist", "correct-horse-battery"
+	faults := []struct {
+		name         string
+		opts         testenv.MemcachedOptions
+		break_, heal func(m *testenv.Memcached)
+		mayGiveUp    uint64
+	}{
+		{"stalled", testenv.MemcachedOptions{}, (*testenv.Memcached).Pause, (*testenv.Memcached).Resume, 1},
+		{"other credentials", testenv.MemcachedOptions{Username: user, Password: password},
+			func(m *testenv.Memcached) {
+				m.Stop()
+				m.UseCredentials(user, "another-password")
+				m.Start()
+			},
+			func(m *testenv.Memcached) {
+				m.Stop()
+				m.UseCredentials(user, password)
+				m.Start()
+			}, 0},
+	}
+	for _, f := range faults {
+		for _, strategy := range strategies {
+			t.Run(f.name+"/"+string(strategy), func(t *testing.T) {
+				ms := []*testenv.Memcached{testenv.StartMemcached(t, f.opts), testenv.StartMemcached(t, f.opts)}
+				mo := memcache.Options{Servers: []string{ms[0].Addr(), ms[1].Addr()}, Timeout: 100 * time.Millisecond}
+				if f.opts.Username != "" {
+					mo.Username, mo.Password = user, password
+				}
+				cluster := newClusterWith(t, 3, "sqlite:"+filepath.Join(t.TempDir(), "sick.db"), mo, strategy, 0)
+				for sick := range ms {
+					runSickServer(t, cluster, func() { f.break_(ms[sick]) }, func() { f.heal(ms[sick]) }, f.mayGiveUp)
+				}
+			})
+		}
+	}
+}
+
+// runSickServer breaks a server, writes on cluster[0] and reads on the
+// others after each write, heals the server and reads again.
+func runSickServer(t *testing.T, cluster []instance, breakIt, heal func(), mayGiveUp uint64) {
+	t.Helper()
+	var floor int64 // the revision of the last write that answered
+	read := func(when string) {
+		t.Helper()
+		for i, in := range cluster {
+			snap, err := in.List(t.Context())
+			if err != nil {
+				t.Fatalf("%s: instance %d: List: %v", when, i, err)
+			}
+			if snap.Revision < floor {
+				t.Errorf("%s: instance %d read revision %d after revision %d had answered", when, i, snap.Revision, floor)
+			}
+		}
+	}
+	read("before the fault")
+	breakIt()
+	before := cluster[0].Stats().InvalidationFailures
+	var took []time.Duration
+	for range 8 {
+		start := time.Now()
+		_, rev, err := cluster[0].Add(t.Context(), "written while a server is sick")
+		if err != nil {
+			t.Fatal(err)
+		}
+		took = append(took, time.Since(start))
+		floor = rev
+		read("during the fault")
+	}
+	slices.Sort(took)
+	t.Logf("8 writes during the fault: median %v, slowest %v", took[len(took)/2].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
+	if n := cluster[0].Stats().InvalidationFailures - before; n > mayGiveUp {
+		t.Errorf("%d of 8 writes gave up on their invalidation (waited it out, or retried a rejection); want at most %d", n, mayGiveUp)
+	}
+	heal()
+	for end := time.Now().Add(time.Second); time.Now().Before(end); {
+		read("after the server is back")
+		time.Sleep(20 * time.Millisecond)
+	}
+	final, err := cluster[0].src.Store.List(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, in := range cluster {
+		snap, err := in.List(t.Context())
+		if err != nil || snap.Revision != final.Revision {
+			t.Errorf("instance %d serves revision %d (%v), database is at %d", i, snap.Revision, err, final.Revision)
+		}
+	}
+}
