@@ -12,13 +12,13 @@
 # none, ./... is tested. gofmt and go vet check the same packages.
 #
 # Before testing it:
-#  - installs memcached, sasl2-bin (saslpasswd2), chromium and wrk (for the
-#    benchmark harness's smoke test) with apt-get when they are missing and it
+#  - installs memcached, sasl2-bin (saslpasswd2), chromium, wrk (for the
+#    benchmark harness's smoke test) and nginx (nginx-light, for the soak test) with apt-get when they are missing and it
 #    runs as root (otherwise it warns and goes on);
 #  - starts the machine's PostgreSQL (127.0.0.1:5432, user postgres, trust) and
 #    MariaDB (127.0.0.1:3306, root, no password) if installed but not answering,
 #    and creates database "test" on each;
-#  - exports TASKLIST_TEST_{POSTGRES_URL,MYSQL_URL,MEMCACHED,SASLPASSWD2,CHROMIUM,WRK}
+#  - exports TASKLIST_TEST_{POSTGRES_URL,MYSQL_URL,MEMCACHED,SASLPASSWD2,CHROMIUM,WRK,NGINX}
 #    for what is there. A variable already set is kept (point it at your own
 #    server). Tests skip what is missing, or fail under CI=true.
 # Tests start their own memcached processes on free loopback ports.
@@ -55,6 +55,7 @@ first_exe memcached >/dev/null || missing+=(memcached)
 first_exe saslpasswd2 /usr/sbin/saslpasswd2 >/dev/null || missing+=(sasl2-bin)
 first_exe chromium chromium-browser >/dev/null || missing+=(chromium fonts-liberation)
 first_exe wrk >/dev/null || missing+=(wrk)
+first_exe nginx /usr/sbin/nginx >/dev/null || missing+=(nginx-light)
 if ((${#missing[@]})); then
 	if [[ $(id -u) == 0 ]] && have apt-get; then
 		say "installing ${missing[*]}"
@@ -70,6 +71,7 @@ export TASKLIST_TEST_MEMCACHED=${TASKLIST_TEST_MEMCACHED:-$(first_exe memcached 
 export TASKLIST_TEST_SASLPASSWD2=${TASKLIST_TEST_SASLPASSWD2:-$(first_exe saslpasswd2 /usr/sbin/saslpasswd2 || true)}
 export TASKLIST_TEST_CHROMIUM=${TASKLIST_TEST_CHROMIUM:-$(first_exe chromium chromium-browser || true)}
 export TASKLIST_TEST_WRK=${TASKLIST_TEST_WRK:-$(first_exe wrk || true)}
+export TASKLIST_TEST_NGINX=${TASKLIST_TEST_NGINX:-$(first_exe nginx /usr/sbin/nginx || true)}
 
 # --- databases ----------------------------------------------------------------
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 -t 2; }
@@ -100,7 +102,7 @@ if [[ -z ${TASKLIST_TEST_MYSQL_URL:-} ]] && have mysqladmin; then
 	fi
 fi
 
-for v in POSTGRES_URL MYSQL_URL MEMCACHED SASLPASSWD2 CHROMIUM WRK; do
+for v in POSTGRES_URL MYSQL_URL MEMCACHED SASLPASSWD2 CHROMIUM WRK NGINX; do
 	v=TASKLIST_TEST_$v
 	if [[ -n ${!v:-} ]]; then say "$v=${!v}"; else unset "$v"; warn "$v not set: those tests skip (fail under CI=true)"; fi
 done

@@ -140,14 +140,7 @@ func shutdownUnderLoad(t *testing.T, dbURL string) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	snap, err := store.List(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	stored := make(map[string]bool, len(snap.Tasks))
-	for _, task := range snap.Tasks {
-		stored[task.Name] = true
-	}
+	stored := storedNames(t, store)
 	for _, o := range outcomes {
 		if o.add != "" && o.status == http.StatusSeeOther && !stored[o.add] {
 			t.Errorf("add %q was answered 303 but is not in the database", o.add)
@@ -207,4 +200,18 @@ func shutdownRequest(client *http.Client, base string, g, i int, stopped *atomic
 		o.problem = fmt.Sprintf("GET /: %d with %d bytes not ending the page, want 200 and a whole page", resp.StatusCode, len(body))
 	}
 	return o
+}
+
+// storedNames returns the names of the tasks in store's database.
+func storedNames(t *testing.T, store *tasks.Store) map[string]bool {
+	t.Helper()
+	snap, err := store.List(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := make(map[string]bool, len(snap.Tasks))
+	for _, task := range snap.Tasks {
+		stored[task.Name] = true
+	}
+	return stored
 }
