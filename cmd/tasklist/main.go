@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, lo
 		log.Warn(w)
 	}
 
-	db, err := sqldb.Open(ctx, cfg.DatabaseURL, sqldb.Options{Timeout: cfg.DBTimeout})
+	db, err := sqldb.Open(ctx, cfg.DatabaseURL, sqldb.Options{Timeout: cfg.DBTimeout, MaxConns: cfg.DBMaxConns})
 	if err != nil {
 		return err
 	}

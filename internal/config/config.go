@@ -38,6 +38,9 @@ type Config struct {
 	DatabaseURL string
 	// DBTimeout bounds every database call (TASKLIST_DB_TIMEOUT).
 	DBTimeout time.Duration
+	// DBMaxConns is the most database connections the program opens
+	// (TASKLIST_DB_MAX_CONNS).
+	DBMaxConns int
 	// SlowQuery is added to every task-list query (TASKLIST_SLOW_QUERY).
 	SlowQuery time.Duration
 
@@ -207,6 +210,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("addr", c.Addr),
 		slog.String("database", RedactURL(c.DatabaseURL)),
 		slog.Duration("db_timeout", c.DBTimeout),
+		slog.Int("db_max_conns", c.DBMaxConns),
 		slog.String("cache", c.CacheBackend()),
 		slog.String("invalidation", string(c.Invalidation)),
 		slog.String("layers", c.Layers.String()),

@@ -72,6 +72,12 @@ var vars = []Var{
 			l.c.DBTimeout, err = duration(v, true)
 			return err
 		}},
+	{Name: "TASKLIST_DB_MAX_CONNS", Default: "32",
+		Meaning: "the most database connections one instance opens (1–1000; half are kept idle); several instances together must stay under the server's `max_connections` (PostgreSQL: 100 by default)",
+		parse: func(l *loader, v string) (err error) {
+			l.c.DBMaxConns, err = wholeNumber(v, 1, 1000)
+			return err
+		}},
 	{Name: "TASKLIST_SLOW_QUERY", Default: "0",
 		Meaning: "a Go duration added to every task-list query, like the tutorial's `time.sleep(2)`, to make caching visible",
 		parse: func(l *loader, v string) (err error) {

@@ -49,7 +49,14 @@ type Options struct {
 	// bounds the COMMIT and ROLLBACK that the driver sends without a
 	// context.
 	Timeout time.Duration
+	// MaxConns is the most connections the pool opens
+	// (TASKLIST_DB_MAX_CONNS); half of them, at least one, are kept idle.
+	// Zero means DefaultMaxConns.
+	MaxConns int
 }
+
+// DefaultMaxConns is the pool's size when Options.MaxConns is zero.
+const DefaultMaxConns = 32
 
 // DB is an open database: a connection pool (the embedded *sql.DB, for
 // queries) that knows its Dialect. It is safe for concurrent use, and
@@ -85,8 +92,11 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: open %s database: %w", t.dialect, err)
 	}
-	sqlDB.SetMaxOpenConns(32)
-	sqlDB.SetMaxIdleConns(16)
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = DefaultMaxConns
+	}
+	sqlDB.SetMaxOpenConns(opts.MaxConns)
+	sqlDB.SetMaxIdleConns(max(opts.MaxConns/2, 1))
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	db := &DB{DB: sqlDB, target: t, timeout: opts.Timeout, writer: make(chan struct{}, 1)}
 	if err := db.Ping(ctx); err != nil {
