@@ -43,14 +43,17 @@ func TestShutdownUnderLoad(t *testing.T) {
 func shutdownUnderLoad(t *testing.T, dbURL string) {
 	const (
 		clients   = 20
-		slowQuery = 200 * time.Millisecond
+		slowQuery = 500 * time.Millisecond
 		grace     = 10 * time.Second
 	)
 	var logs testenv.LockedBuffer
 	base, stop, done := start(t, map[string]string{
-		"TASKLIST_ADDR":             "127.0.0.1:0",
-		"DATABASE_URL":              dbURL,
-		"TASKLIST_SLOW_QUERY":       slowQuery.String(),
+		"TASKLIST_ADDR":       "127.0.0.1:0",
+		"DATABASE_URL":        dbURL,
+		"TASKLIST_SLOW_QUERY": slowQuery.String(),
+		// No cache: every page runs the slow query, so requests are surely
+		// in flight when the stop comes (cached pages answer too fast).
+		"TASKLIST_CACHE_LAYERS":     "none",
 		"TASKLIST_SHUTDOWN_TIMEOUT": grace.String(),
 		"TASKLIST_LOG_LEVEL":        "warn",
 	}, &logs)
