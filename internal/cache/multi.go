@@ -2,7 +2,9 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"time"
 )
 
 // setParallel bounds the concurrent stores of one SetMulti.
@@ -40,4 +42,38 @@ func Lookup(items map[string]Item, key string) (Item, error) {
 		return it, nil
 	}
 	return Item{}, ErrMiss
+}
+
+// DeleteRetrying deletes keys, in order, and retries those whose delete
+// failed, with backoff (10 ms doubling to 250 ms), until ctx ends; a
+// rejection (ErrRejected, such as wrong credentials) is not retried. Every
+// key gets every attempt: one that keeps failing does not keep the others
+// from being deleted. It is for invalidations that must land: a write's.
+// It is safe for concurrent use.
+func (c *Cache) DeleteRetrying(ctx context.Context, keys ...string) error {
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
+		var (
+			failed []string
+			errs   []error
+		)
+		for _, key := range keys {
+			err := c.Delete(ctx, key)
+			if errors.Is(err, ErrRejected) {
+				return err
+			}
+			if err != nil {
+				failed = append(failed, key)
+				errs = append(errs, err)
+			}
+		}
+		if len(failed) == 0 {
+			return nil
+		}
+		keys = failed
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return errors.Join(errs...)
+		}
+	}
 }

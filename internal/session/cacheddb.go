@@ -97,18 +97,9 @@ func (s *cachedDB) DeleteCtx(ctx context.Context, token string) error {
 func (s *cachedDB) forget(ctx context.Context, token string) {
 	ctx, cancel := withoutCancel(ctx)
 	defer cancel()
-	for wait := 10 * time.Millisecond; ; wait *= 2 {
-		err := s.c.Delete(ctx, cacheKey(token))
-		if err == nil {
-			return
-		}
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			s.stats.errors.Add(1)
-			s.opts.Logger.Warn("session: cached copy not deleted after a write", "err", err)
-			return
-		}
+	if err := s.c.DeleteRetrying(ctx, cacheKey(token)); err != nil {
+		s.stats.errors.Add(1)
+		s.opts.Logger.Warn("session: cached copy not deleted after a write", "err", err)
 	}
 }
 

@@ -2,10 +2,6 @@ package taskcache
 
 import (
 	"context"
-	"errors"
-	"time"
-
-	"github.com/tasklist/tasklist/internal/cache"
 )
 
 // invalidate makes the cache forget the list from before the write that
@@ -25,7 +21,7 @@ func (s *Store) invalidate(ctx context.Context, rev int64) {
 	// The write is committed: finish even if the client has gone.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.InvalidateTimeout)
 	defer cancel()
-	if err := s.deleteRetrying(ctx, VolatileKeys()); err != nil {
+	if err := s.c.DeleteRetrying(ctx, VolatileKeys()...); err != nil {
 		s.invalidationFailures.Add(1)
 		s.log.Error("cache invalidation failed; the cached task list may be stale until it expires",
 			"strategy", s.opts.Strategy, "revision", rev, "max_age", s.ttl(), "err", err)
@@ -36,35 +32,5 @@ func (s *Store) invalidate(ctx context.Context, rev int64) {
 		// land after a later writer's delete and leave this writer's older
 		// list behind it.
 		s.List(ctx)
-	}
-}
-
-// deleteRetrying deletes keys, in order, and retries those whose delete
-// failed, with backoff, until ctx ends; a rejection (cache.ErrRejected,
-// such as wrong credentials) is not retried. Every key gets every attempt:
-// one that keeps failing does not keep the others from being deleted.
-func (s *Store) deleteRetrying(ctx context.Context, keys []string) error {
-	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
-		var failed []string
-		var errs []error
-		for _, key := range keys {
-			err := s.c.Delete(ctx, key)
-			if errors.Is(err, cache.ErrRejected) {
-				return err
-			}
-			if err != nil {
-				failed = append(failed, key)
-				errs = append(errs, err)
-			}
-		}
-		if len(failed) == 0 {
-			return nil
-		}
-		keys = failed
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return errors.Join(errs...)
-		}
 	}
 }
