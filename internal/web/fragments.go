@@ -59,6 +59,13 @@ func (f *fragments) list(ctx context.Context, sel string, load func(ctx context.
 	if err != nil {
 		return nil, err
 	}
+	// Inside the render of a page keyed by version pv, the fragment must be
+	// of revision pv or later, and the version read here can be older: the
+	// page's came from the database when its cache read failed, between a
+	// write's commit and its delete of the version.
+	if pv := renderVersion(ctx); pv > v {
+		v = pv
+	}
 	if e := f.mem.get(v, sel); e != nil {
 		f.memHits.Add(1)
 		reqtrace.From(ctx).Cache(reqtrace.Fragment, fill.Hit.String())
