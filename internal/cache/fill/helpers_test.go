@@ -83,6 +83,19 @@ func (s *source) spec(key string) fill.Spec {
 	return fill.Spec{Key: key, TTL: time.Hour, Load: s.load}
 }
 
+// stored returns the data of the value that c holds at key, read as a
+// Group frames it (see frame.go: 'v', the read time, the data), and false
+// when it holds none: the key is absent, or holds a lease or something
+// unreadable, or the cache failed.
+func stored(t *testing.T, c *cache.Cache, key string) ([]byte, bool) {
+	t.Helper()
+	it, err := c.Get(t.Context(), key)
+	if err != nil || len(it.Value) < fill.Overhead || it.Value[0] != 'v' {
+		return nil, false
+	}
+	return it.Value[fill.Overhead:], true
+}
+
 // gate holds one caller of its wait, the one after skip others have passed,
 // until open. It is safe for concurrent use.
 type gate struct {

@@ -61,8 +61,7 @@ func TestNoStaleSet(t *testing.T) {
 				if st := reader.g.Stats(); st.Sets != 0 {
 					t.Errorf("reader stats = %+v, want no set", st)
 				}
-				it, err := writer.c.Get(t.Context(), spec.Key)
-				if r, ok := writer.g.Peek(spec, it, err); ok && string(r.Data) == "v0" {
+				if data, ok := stored(t, writer.c, spec.Key); ok && string(data) == "v0" {
 					t.Errorf("the cache holds the value loaded before the write")
 				}
 				for i, in := range []instance{reader, writer} {
