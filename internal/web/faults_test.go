@@ -3,7 +3,6 @@ package web_test
 import (
 	"net"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -24,7 +23,7 @@ const (
 )
 
 // TestMemcachedFaults runs TestPageCoherence's load (three instances, every
-// layer on, strategy version, SQLite, two memcached servers) while a
+// layer on, strategy version, SQLite and MariaDB, two memcached servers) while a
 // memcached server fails, and checks what docs/reliability.md (Faults)
 // promises: no 5xx (runPageCoherence fails on any answer but 200, 304 and
 // 303), no stale read (its history checker), every request answered within
@@ -35,14 +34,7 @@ const (
 // accepts connections and never answers, for the whole run (no recovery to
 // check there: the ratio is only logged).
 func TestMemcachedFaults(t *testing.T) {
-	cases := []struct {
-		name string
-		// fault breaks the servers and returns what mends them; nil for
-		// the silent member, which is broken from the start.
-		fault func(servers []*testenv.Memcached) (mend func())
-		// silent adds a member that accepts connections and never answers.
-		silent bool
-	}{
+	cases := []memcachedFaultCase{
 		{name: "one killed", fault: func(s []*testenv.Memcached) func() {
 			s[1].Stop()
 			return s[1].Start
@@ -58,79 +50,94 @@ func TestMemcachedFaults(t *testing.T) {
 		}},
 		{name: "silent member", silent: true},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			servers := []*testenv.Memcached{testenv.StartMemcached(t, testenv.MemcachedOptions{})}
-			addrs := []string{servers[0].Addr()}
-			if c.silent {
-				addrs = append(addrs, silentListener(t))
-			} else {
-				servers = append(servers, testenv.StartMemcached(t, testenv.MemcachedOptions{}))
-				addrs = append(addrs, servers[1].Addr())
-			}
-			dbURL := "sqlite:" + filepath.Join(t.TempDir(), "faults.db")
-			migrate(t, dbURL)
-			o := stackOptions{
-				dbURL:    dbURL,
-				backend:  memcachedBackend(addrs, faultTimeout),
-				prefix:   testenv.RandomName("faults") + ":",
-				strategy: taskcache.Version,
-				layers:   everyLayer,
-				pageSize: 1000,
-			}
-			lat := &latencies{}
-			var cluster []*stack
-			for range 3 {
-				s := newStack(t, o)
-				s.handler = lat.wrap(s.handler)
-				cluster = append(cluster, s)
-			}
-			if c.silent {
-				lat.during.Store(true)
-			}
+	for _, db := range []string{"sqlite", "mysql"} {
+		for _, c := range cases {
+			t.Run(db+"/"+c.name, func(t *testing.T) { memcachedFault(t, testenv.Databases()[db](t), c) })
+		}
+	}
+}
 
-			var wg sync.WaitGroup
-			if c.fault != nil {
-				wg.Go(func() {
-					time.Sleep(300 * time.Millisecond) // steady load first
-					lat.during.Store(true)
-					mend := c.fault(servers)
-					time.Sleep(time.Second)
-					mend()
-					lat.during.Store(false)
-				})
-			}
-			runPageCoherence(t, cluster, openStore(t, dbURL, 0, false), 0)
-			wg.Wait()
+// memcachedFaultCase is a fault of TestMemcachedFaults.
+type memcachedFaultCase struct {
+	name string
+	// fault breaks the servers and returns what mends them; nil for the
+	// silent member, which is broken from the start.
+	fault func(servers []*testenv.Memcached) (mend func())
+	// silent adds a member that accepts connections and never answers.
+	silent bool
+}
+
+// memcachedFault runs case c of TestMemcachedFaults on the database at
+// dbURL.
+func memcachedFault(t *testing.T, dbURL string, c memcachedFaultCase) {
+	servers := []*testenv.Memcached{testenv.StartMemcached(t, testenv.MemcachedOptions{})}
+	addrs := []string{servers[0].Addr()}
+	if c.silent {
+		addrs = append(addrs, silentListener(t))
+	} else {
+		servers = append(servers, testenv.StartMemcached(t, testenv.MemcachedOptions{}))
+		addrs = append(addrs, servers[1].Addr())
+	}
+	migrate(t, dbURL)
+	o := stackOptions{
+		dbURL:    dbURL,
+		backend:  memcachedBackend(addrs, faultTimeout),
+		prefix:   testenv.RandomName("faults") + ":",
+		strategy: taskcache.Version,
+		layers:   everyLayer,
+		pageSize: 1000,
+	}
+	lat := &latencies{}
+	var cluster []*stack
+	for range 3 {
+		s := newStack(t, o)
+		s.handler = lat.wrap(s.handler)
+		cluster = append(cluster, s)
+	}
+	if c.silent {
+		lat.during.Store(true)
+	}
+
+	var wg sync.WaitGroup
+	if c.fault != nil {
+		wg.Go(func() {
+			time.Sleep(300 * time.Millisecond) // steady load first
+			lat.during.Store(true)
+			mend := c.fault(servers)
+			time.Sleep(time.Second)
+			mend()
 			lat.during.Store(false)
-
-			n, p50, p99, worst := lat.summary()
-			t.Logf("%d requests during the fault: p50 %v, p99 %v, slowest %v", n, p50, p99, worst)
-			if n == 0 {
-				t.Error("no request was answered during the fault")
-			}
-			if worst > maxFaultLatency {
-				t.Errorf("slowest request during the fault took %v, want at most %v", worst, maxFaultLatency)
-			}
-
-			// Recovery: a quiet read phase, with the list unchanged, is
-			// served from the page cache again.
-			before := pageCounts(cluster)
-			for range quietReads {
-				for i, s := range cluster {
-					if resp := do(s.handler, "GET", "/", nil); resp.Code != http.StatusOK {
-						t.Errorf("quiet read on instance %d = %d", i, resp.Code)
-					}
-				}
-			}
-			after := pageCounts(cluster)
-			hits, misses := after[0]-before[0], after[1]-before[1]
-			ratio := float64(hits) / float64(max(hits+misses, 1))
-			t.Logf("quiet phase after the fault: page cache %d hits, %d misses (ratio %.2f)", hits, misses, ratio)
-			if !c.silent && ratio < 0.5 {
-				t.Errorf("page-cache hit ratio after recovery = %.2f (%d hits, %d misses), want at least 0.5", ratio, hits, misses)
-			}
 		})
+	}
+	runPageCoherence(t, cluster, openStore(t, dbURL, 0, false), 0)
+	wg.Wait()
+	lat.during.Store(false)
+
+	n, p50, p99, worst := lat.summary()
+	t.Logf("%d requests during the fault: p50 %v, p99 %v, slowest %v", n, p50, p99, worst)
+	if n == 0 {
+		t.Error("no request was answered during the fault")
+	}
+	if worst > maxFaultLatency {
+		t.Errorf("slowest request during the fault took %v, want at most %v", worst, maxFaultLatency)
+	}
+
+	// Recovery: a quiet read phase, with the list unchanged, is
+	// served from the page cache again.
+	before := pageCounts(cluster)
+	for range quietReads {
+		for i, s := range cluster {
+			if resp := do(s.handler, "GET", "/", nil); resp.Code != http.StatusOK {
+				t.Errorf("quiet read on instance %d = %d", i, resp.Code)
+			}
+		}
+	}
+	after := pageCounts(cluster)
+	hits, misses := after[0]-before[0], after[1]-before[1]
+	ratio := float64(hits) / float64(max(hits+misses, 1))
+	t.Logf("quiet phase after the fault: page cache %d hits, %d misses (ratio %.2f)", hits, misses, ratio)
+	if !c.silent && ratio < 0.5 {
+		t.Errorf("page-cache hit ratio after recovery = %.2f (%d hits, %d misses), want at least 0.5", ratio, hits, misses)
 	}
 }
 
