@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tasklist/tasklist/internal/cache/memcache"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
@@ -30,9 +31,10 @@ const (
 // maxFaultLatency while the fault lasts (p50 and p99 are logged), and, once
 // the server is back, a quiet read phase whose page-cache hit ratio is high
 // again. The faults: one server killed and restarted empty; both killed and
-// restarted; one paused with SIGSTOP and resumed; and a cluster member that
+// restarted; one paused with SIGSTOP and resumed; a cluster member that
 // accepts connections and never answers, for the whole run (no recovery to
-// check there: the ratio is only logged).
+// check there: the ratio is only logged); and, on SASL servers, one
+// restarted with other credentials, then with the right ones again.
 func TestMemcachedFaults(t *testing.T) {
 	cases := []memcachedFaultCase{
 		{name: "one killed", fault: func(s []*testenv.Memcached) func() {
@@ -49,6 +51,16 @@ func TestMemcachedFaults(t *testing.T) {
 			return s[1].Resume
 		}},
 		{name: "silent member", silent: true},
+		{name: "other credentials", sasl: true, fault: func(s []*testenv.Memcached) func() {
+			s[1].Stop()
+			s[1].UseCredentials(faultUser, "another-password")
+			s[1].Start()
+			return func() {
+				s[1].Stop()
+				s[1].UseCredentials(faultUser, faultPassword)
+				s[1].Start()
+			}
+		}},
 	}
 	for _, db := range []string{"sqlite", "mysql"} {
 		for _, c := range cases {
@@ -65,23 +77,35 @@ type memcachedFaultCase struct {
 	fault func(servers []*testenv.Memcached) (mend func())
 	// silent adds a member that accepts connections and never answers.
 	silent bool
+	// sasl starts the servers with SASL, with user faultUser and password
+	// faultPassword, and the clients use them.
+	sasl bool
 }
+
+// The credentials of the SASL case of TestMemcachedFaults.
+const faultUser, faultPassword = "tasklist", "correct-horse-battery"
 
 // memcachedFault runs case c of TestMemcachedFaults on the database at
 // dbURL.
 func memcachedFault(t *testing.T, dbURL string, c memcachedFaultCase) {
-	servers := []*testenv.Memcached{testenv.StartMemcached(t, testenv.MemcachedOptions{})}
-	addrs := []string{servers[0].Addr()}
+	var so testenv.MemcachedOptions
+	mo := memcache.Options{Timeout: faultTimeout}
+	if c.sasl {
+		so = testenv.MemcachedOptions{Username: faultUser, Password: faultPassword}
+		mo.Username, mo.Password = faultUser, faultPassword
+	}
+	servers := []*testenv.Memcached{testenv.StartMemcached(t, so)}
+	mo.Servers = []string{servers[0].Addr()}
 	if c.silent {
-		addrs = append(addrs, silentListener(t))
+		mo.Servers = append(mo.Servers, silentListener(t))
 	} else {
-		servers = append(servers, testenv.StartMemcached(t, testenv.MemcachedOptions{}))
-		addrs = append(addrs, servers[1].Addr())
+		servers = append(servers, testenv.StartMemcached(t, so))
+		mo.Servers = append(mo.Servers, servers[1].Addr())
 	}
 	migrate(t, dbURL)
 	o := stackOptions{
 		dbURL:    dbURL,
-		backend:  memcachedBackend(addrs, faultTimeout),
+		backend:  memcachedClients(mo),
 		prefix:   testenv.RandomName("faults") + ":",
 		strategy: taskcache.Version,
 		layers:   everyLayer,

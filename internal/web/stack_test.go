@@ -130,12 +130,19 @@ func newStack(tb testing.TB, o stackOptions) *stack {
 }
 
 // memcachedBackend returns an opener of clients of the memcached servers
-// at addrs, set up as cmd/tasklist sets them up (Volatile) but with a
-// shorter Backoff, for short tests; timeout bounds one request.
+// at addrs; timeout bounds one request.
 func memcachedBackend(addrs []string, timeout time.Duration) func(tb testing.TB, prefix string) cache.Backend {
+	return memcachedClients(memcache.Options{Servers: addrs, Timeout: timeout})
+}
+
+// memcachedClients returns an opener of memcached clients with options mo
+// (servers, credentials, timeout), set up as cmd/tasklist sets them up
+// (Volatile) but with a shorter Backoff, for short tests.
+func memcachedClients(mo memcache.Options) func(tb testing.TB, prefix string) cache.Backend {
 	return func(tb testing.TB, prefix string) cache.Backend {
-		mc, err := memcache.New(memcache.Options{Servers: addrs, Timeout: timeout, Backoff: 200 * time.Millisecond,
-			Volatile: taskcache.VolatileKeysSent(prefix)})
+		mo := mo
+		mo.Backoff, mo.Volatile = 200*time.Millisecond, taskcache.VolatileKeysSent(prefix)
+		mc, err := memcache.New(mo)
 		if err != nil {
 			tb.Fatal(err)
 		}
