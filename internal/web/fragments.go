@@ -48,23 +48,28 @@ type fragments struct {
 // list's current version: the version and the fragment under the version
 // seen last come in one round trip; a miss renders through load, given the
 // version, once for all the requests that want it (package fill).
+//
+// Inside a render of the page cache (see renderVersion) the fragment is the
+// one of the page's version, not of a version read again: two reads can go
+// back (the first from the database, because the cache failed, after a
+// write committed; the second from the cache, before that write
+// invalidated it), and a page keyed by a version must show that revision or
+// a later one.
 func (f *fragments) list(ctx context.Context, sel string, load func(ctx context.Context, v int64) ([]byte, error)) ([]byte, error) {
 	key := func(v int64) string { return "frag:list:" + f.build + ":v" + strconv.FormatInt(v, 10) + ":" + sel }
-	v, items, err := f.versions.VersionWith(ctx, func(v int64) []string {
-		if f.mem.get(v, sel) != nil {
-			return nil // the version alone will do
+	v := renderVersion(ctx)
+	var items map[string]cache.Item
+	if v == 0 {
+		var err error
+		v, items, err = f.versions.VersionWith(ctx, func(v int64) []string {
+			if f.mem.get(v, sel) != nil {
+				return nil // the version alone will do
+			}
+			return []string{key(v)}
+		})
+		if err != nil {
+			return nil, err
 		}
-		return []string{key(v)}
-	})
-	if err != nil {
-		return nil, err
-	}
-	// Inside the render of a page keyed by version pv, the fragment must be
-	// of revision pv or later, and the version read here can be older: the
-	// page's came from the database when its cache read failed, between a
-	// write's commit and its delete of the version.
-	if pv := renderVersion(ctx); pv > v {
-		v = pv
 	}
 	if e := f.mem.get(v, sel); e != nil {
 		f.memHits.Add(1)
