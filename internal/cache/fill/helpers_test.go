@@ -436,7 +436,10 @@ const (
 // blocked in a select when selecting is set. Whether a request has joined a
 // flight has no other outward sign, and it is the moment the late-joiner
 // and stampede tests must wait for.
-func goroutines(fn string, selecting bool) int {
+func goroutines(fn string, selecting bool) int { return len(stacks(fn, selecting)) }
+
+// stacks returns the stacks that goroutines counts, for a failure to show.
+func stacks(fn string, selecting bool) []string {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
@@ -446,14 +449,14 @@ func goroutines(fn string, selecting bool) int {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
-	count := 0
+	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
 		header, _, _ := strings.Cut(g, "\n")
 		if strings.Contains(g, fn) && (!selecting || strings.Contains(header, "[select")) {
-			count++
+			out = append(out, g)
 		}
 	}
-	return count
+	return out
 }
 
 // waitUntil polls cond until it holds, and fails the test if it does not

@@ -2,6 +2,7 @@ package fill_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -207,8 +208,8 @@ func TestStampede(t *testing.T) {
 			calls[i] = goGet(t.Context(), in[i%instances].g, spec)
 		}
 		waitUntil(t, "every request waits for a flight", waiting(requests))
-		if n := goroutines(inFly, false); n != instances {
-			t.Errorf("%d requests on %d instances run %d flights, want one per instance", requests, instances, n)
+		if fl := stacks(inFly, false); len(fl) != instances {
+			t.Errorf("%d requests on %d instances run %d flights, want one per instance:\n%s", requests, instances, len(fl), strings.Join(fl, "\n\n"))
 		}
 		close(writes)
 		for _, c := range calls {
