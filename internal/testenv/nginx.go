@@ -17,6 +17,7 @@ const NginxEnv = "TASKLIST_TEST_NGINX"
 // Nginx is an nginx process a test started. It is safe for concurrent use.
 type Nginx struct {
 	addr string
+	dir  string // its prefix: configuration, pid file, logs
 	proc *daemon.Process
 }
 
@@ -43,17 +44,23 @@ func StartNginx(t testing.TB, site func(listen string) string) *Nginx {
 	if err != nil {
 		t.Fatalf("start nginx: %v", err)
 	}
-	n := &Nginx{addr: addr, proc: p}
+	n := &Nginx{addr: addr, dir: dir, proc: p}
 	t.Cleanup(n.Stop)
 	if err := p.WaitListening(addr, 10*time.Second); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-		t.Fatalf("nginx: %v: %s%s", err, out.String(), log)
+		t.Fatalf("nginx: %v: %s%s", err, out.String(), n.ErrorLog())
 	}
 	return n
 }
 
 // Addr is the host:port nginx listens on.
 func (n *Nginx) Addr() string { return n.addr }
+
+// ErrorLog returns what nginx has written to its error log (level warn and
+// above): why it answered 502, for instance.
+func (n *Nginx) ErrorLog() string {
+	b, _ := os.ReadFile(filepath.Join(n.dir, "error.log"))
+	return string(b)
+}
 
 // PID is the nginx master process's id.
 func (n *Nginx) PID() int { return n.proc.PID() }
