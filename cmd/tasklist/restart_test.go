@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/tasklist/tasklist/internal/config"
-	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -208,12 +207,7 @@ func TestRollingRestart(t *testing.T) {
 	if len(ledger.added) == 0 || ledger.reads == 0 {
 		t.Errorf("the load did too little to show anything")
 	}
-	store, err := tasks.Open(t.Context(), dbURL, tasks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	stored := storedNames(t, store)
+	stored := storedNames(t, dbURL)
 	var lost []string
 	for name := range ledger.added {
 		if !stored[name] {

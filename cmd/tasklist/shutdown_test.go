@@ -156,12 +156,7 @@ func shutdownUnderLoad(t *testing.T, dbURL string) {
 		t.Fatalf("no add was acknowledged")
 	}
 
-	store, err := tasks.Open(t.Context(), dbURL, tasks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	stored := storedNames(t, store)
+	stored := storedNames(t, dbURL)
 	for _, o := range outcomes {
 		if o.add != "" && o.status == http.StatusSeeOther && !stored[o.add] {
 			t.Errorf("add %q was answered 303 but is not in the database", o.add)
@@ -226,9 +221,15 @@ func shutdownRequest(client *http.Client, base string, g, i int, stopped *atomic
 	return o
 }
 
-// storedNames returns the names of the tasks in store's database.
-func storedNames(t *testing.T, store *tasks.Store) map[string]bool {
+// storedNames returns the names of the tasks in the database at dbURL, read
+// directly (no cache).
+func storedNames(t *testing.T, dbURL string) map[string]bool {
 	t.Helper()
+	store, err := tasks.Open(t.Context(), dbURL, tasks.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
 	snap, err := store.List(t.Context())
 	if err != nil {
 		t.Fatal(err)
