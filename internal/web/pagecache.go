@@ -10,10 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"time"
 
-	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/reqtrace"
 	"github.com/tasklist/tasklist/internal/stats"
@@ -39,9 +36,10 @@ var errUncacheable = errors.New("web: response is not cacheable")
 // the new page at once with no key to learn or delete; pages of old
 // versions are never asked for again and age out.
 //
-// A hit costs one cache round trip: the version is read together with the
-// page under the version seen last. Pages under a version never change, so
-// each instance also keeps the pages of the current version in memory
+// Pages are looked up like list fragments (see versioned). A hit costs one
+// cache round trip: the version is read together with the page under the
+// version seen last. Pages under a version never change, so each instance
+// also keeps the pages of the current version in memory
 // (bounded by bytes, dropped when the version moves on) and then reads only
 // the small version key: with memcached that saves moving the page over
 // the network, with the in-process cache copying it (the in-process cache
@@ -56,17 +54,13 @@ var errUncacheable = errors.New("web: response is not cacheable")
 //
 // It is safe for concurrent use.
 type pageCache struct {
-	versions Versions
-	group    *fill.Group
-	ttl      time.Duration
+	pages    *versioned
 	build    string
 	personal func(*http.Request) bool
-	mem      *pageMemory
-
-	memHits atomic.Uint64
 }
 
-// pageEntry is a cached page: the body as rendered and gzip-compressed.
+// pageEntry is a cached page, the body as rendered and gzip-compressed, or
+// a list fragment (body only).
 type pageEntry struct {
 	body, gz []byte
 }
@@ -88,11 +82,8 @@ func (p *pageCache) wrap(next http.Handler, key func(*http.Request) (string, boo
 func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next http.Handler) {
 	gz := acceptsGzip(r)
 	inm := r.Header.Get("If-None-Match")
-	v, items, err := p.versions.VersionWith(r.Context(), func(guess int64) []string {
-		if (inm != "" && etagMatch(inm, p.etag(guess, k, gz))) || p.mem.get(guess, k) != nil {
-			return nil // the version alone will do
-		}
-		return []string{p.key(guess, k)}
+	read, err := p.pages.version(r.Context(), k, func(guess int64) bool {
+		return inm == "" || !etagMatch(inm, p.etag(guess, k, gz))
 	})
 	trace := reqtrace.From(r.Context())
 	if err != nil {
@@ -100,41 +91,29 @@ func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next
 		next.ServeHTTP(w, r) // the database is failing too, most likely: let next say so
 		return
 	}
-	etag := p.etag(v, k, gz)
+	etag := p.etag(read.v, k, gz)
 	h := w.Header()
 	h.Set("Cache-Control", pageCacheControl)
 	h.Set("Vary", "Accept-Encoding")
 	h.Set("ETag", etag)
 	if etagMatch(inm, etag) {
-		p.memHits.Add(1)
+		p.pages.memHits.Add(1)
 		trace.Cache(reqtrace.Page, fill.Hit.String())
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	e := p.mem.get(v, k)
-	if e != nil {
-		p.memHits.Add(1)
-		trace.Cache(reqtrace.Page, fill.Hit.String())
-	} else {
-		key := p.key(v, k)
-		it, gerr := cache.Lookup(items, key)
-		res, err := p.group.Resolve(r.Context(), fill.Spec{Key: key, TTL: p.ttl, Immutable: true, Load: p.render(r, v, next)}, it, gerr)
-		if err == nil {
-			e, err = decodePage(res.Data)
+	e, outcome, err := p.pages.entry(r.Context(), read, k, p.render(r, next))
+	if err != nil {
+		trace.Cache(reqtrace.Page, fill.Bypass.String())
+		// Not cacheable, or the render failed: serve this request
+		// on its own, as if there were no page cache.
+		for _, name := range []string{"Cache-Control", "Vary", "ETag"} {
+			h.Del(name)
 		}
-		if err != nil {
-			trace.Cache(reqtrace.Page, fill.Bypass.String())
-			// Not cacheable, or the render failed: serve this request
-			// on its own, as if there were no page cache.
-			for _, name := range []string{"Cache-Control", "Vary", "ETag"} {
-				h.Del(name)
-			}
-			next.ServeHTTP(w, r)
-			return
-		}
-		trace.Cache(reqtrace.Page, res.Outcome.String())
-		p.mem.put(v, k, e)
+		next.ServeHTTP(w, r)
+		return
 	}
+	trace.Cache(reqtrace.Page, outcome.String())
 	body := e.body
 	if gz {
 		body = e.gz
@@ -148,11 +127,11 @@ func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next
 	}
 }
 
-// render returns the loader of r's shared page under version v: next's
-// response to a copy of r stripped of everything per visitor or per
+// render returns the loader of r's shared page: next's response, under a
+// version, to a copy of r stripped of everything per visitor or per
 // representation, whose context says what version the result is keyed by.
-func (p *pageCache) render(r *http.Request, v int64, next http.Handler) func(context.Context) ([]byte, time.Time, error) {
-	return func(ctx context.Context) ([]byte, time.Time, error) {
+func (p *pageCache) render(r *http.Request, next http.Handler) func(context.Context, int64) ([]byte, error) {
+	return func(ctx context.Context, v int64) ([]byte, error) {
 		req := r.Clone(context.WithValue(ctx, renderVersionKey{}, v))
 		req.Method = http.MethodGet
 		for _, name := range []string{"Cookie", "Authorization", "Accept-Encoding", "If-None-Match", "If-Modified-Since", "Range"} {
@@ -162,15 +141,10 @@ func (p *pageCache) render(r *http.Request, v int64, next http.Handler) func(con
 		next.ServeHTTP(rec, req)
 		if rec.status != http.StatusOK || len(rec.header.Values("Set-Cookie")) > 0 ||
 			strings.Contains(rec.header.Get("Cache-Control"), "no-store") {
-			return nil, time.Time{}, errUncacheable
+			return nil, errUncacheable
 		}
-		return encodePage(rec.body.Bytes()), time.Time{}, nil
+		return encodePage(rec.body.Bytes()), nil
 	}
-}
-
-// key is the cache key of page k under version v.
-func (p *pageCache) key(v int64, k string) string {
-	return "page:" + p.build + ":v" + strconv.FormatInt(v, 10) + ":" + k
 }
 
 // etag is the entity tag of page k under version v in one encoding: it
@@ -200,7 +174,8 @@ func (st PageStats) counts() stats.Counts {
 }
 
 func (p *pageCache) stats() PageStats {
-	return PageStats{Fills: p.group.Stats(), MemoryHits: p.memHits.Load()}
+	fills, memHits := p.pages.stats()
+	return PageStats{Fills: fills, MemoryHits: memHits}
 }
 
 // encodePage stores body and its gzip compression in one value: 'P', the

@@ -252,13 +252,15 @@ func (s *Server) setUpCaches(cfg Config) error {
 	fo := fill.Options{LeaseTTL: cfg.LeaseTTL}
 	memory := cmp.Or(cfg.PageMemory, DefaultPageMemory)
 	s.versions = cfg.Versions
+	lookup := func(prefix string, decode func([]byte) (*pageEntry, error)) *versioned {
+		return &versioned{versions: cfg.Versions, group: fill.New(cfg.Cache, fo), ttl: ttl, prefix: prefix + build,
+			mem: newPageMemory(memory), decode: decode}
+	}
 	if cfg.Fragments {
-		s.frags = &fragments{c: cfg.Cache, versions: cfg.Versions, lists: fill.New(cfg.Cache, fo), ttl: ttl, build: build,
-			mem: newPageMemory(memory)}
+		s.frags = &fragments{c: cfg.Cache, lists: lookup("frag:list:", fragmentEntry), ttl: ttl, build: build}
 	}
 	if cfg.Pages {
-		s.pcache = &pageCache{versions: cfg.Versions, group: fill.New(cfg.Cache, fo), ttl: ttl, build: build, personal: s.personal,
-			mem: newPageMemory(memory)}
+		s.pcache = &pageCache{pages: lookup("page:", decodePage), build: build, personal: s.personal}
 	}
 	return nil
 }
