@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/reqtrace"
@@ -63,6 +64,8 @@ type pageCache struct {
 // a list fragment (body only).
 type pageEntry struct {
 	body, gz []byte
+	// headers are a page's header values (see pageCache.headers).
+	headers atomic.Pointer[[2]pageHeaders]
 }
 
 // wrap serves next's responses through the cache. key names the response
@@ -82,49 +85,83 @@ func (p *pageCache) wrap(next http.Handler, key func(*http.Request) (string, boo
 func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next http.Handler) {
 	gz := acceptsGzip(r)
 	inm := r.Header.Get("If-None-Match")
-	read, err := p.pages.version(r.Context(), k, func(guess int64) bool {
-		return inm == "" || !etagMatch(inm, p.etag(guess, k, gz))
-	})
+	var want func(guess int64) bool // nil: the page, unless in memory
+	if inm != "" {
+		want = func(guess int64) bool { return !etagMatch(inm, p.etag(guess, k, gz)) }
+	}
+	read, err := p.pages.version(r.Context(), k, want)
 	trace := reqtrace.From(r.Context())
 	if err != nil {
 		trace.Cache(reqtrace.Page, fill.Bypass.String())
 		next.ServeHTTP(w, r) // the database is failing too, most likely: let next say so
 		return
 	}
-	etag := p.etag(read.v, k, gz)
 	h := w.Header()
-	h.Set("Cache-Control", pageCacheControl)
-	h.Set("Vary", "Accept-Encoding")
-	h.Set("ETag", etag)
-	if etagMatch(inm, etag) {
-		p.pages.memHits.Add(1)
-		trace.Cache(reqtrace.Page, fill.Hit.String())
-		w.WriteHeader(http.StatusNotModified)
-		return
+	if inm != "" {
+		if etag := p.etag(read.v, k, gz); etagMatch(inm, etag) {
+			p.pages.memHits.Add(1)
+			trace.Cache(reqtrace.Page, fill.Hit.String())
+			h["Cache-Control"] = cacheControlValue[:1:1]
+			h["Vary"] = varyEncoding[:1:1]
+			h.Set("ETag", etag)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
 	}
 	e, outcome, err := p.pages.entry(r.Context(), read, k, p.render(r, next))
 	if err != nil {
+		// Not cacheable, or the render failed: serve this request on
+		// its own, as if there were no page cache.
 		trace.Cache(reqtrace.Page, fill.Bypass.String())
-		// Not cacheable, or the render failed: serve this request
-		// on its own, as if there were no page cache.
-		for _, name := range []string{"Cache-Control", "Vary", "ETag"} {
-			h.Del(name)
-		}
 		next.ServeHTTP(w, r)
 		return
 	}
 	trace.Cache(reqtrace.Page, outcome.String())
-	body := e.body
+	body, hd := e.body, p.headers(e, read.v, k)[0]
 	if gz {
-		body = e.gz
-		h.Set("Content-Encoding", "gzip")
+		body, hd = e.gz, p.headers(e, read.v, k)[1]
+		h["Content-Encoding"] = gzipEncoding[:1:1]
 	}
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	// The values are shared by every response of the page (full slices:
+	// an Add copies them first).
+	h["Cache-Control"] = cacheControlValue[:1:1]
+	h["Vary"] = varyEncoding[:1:1]
+	h["Content-Type"] = htmlType[:1:1]
+	h["Etag"] = hd.etag[:1:1] // "ETag" in canonical form
+	h["Content-Length"] = hd.length[:1:1]
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		w.Write(body)
 	}
+}
+
+// The values of Cache-Control, Vary, Content-Type and Content-Encoding on
+// the pages the cache serves.
+var (
+	cacheControlValue = []string{pageCacheControl}
+	varyEncoding      = []string{"Accept-Encoding"}
+	htmlType          = []string{"text/html; charset=utf-8"}
+	gzipEncoding      = []string{"gzip"}
+)
+
+// pageHeaders are the header values of one page in one encoding.
+type pageHeaders struct {
+	etag, length []string
+}
+
+// headers returns the header values of e, page k under version v, plain
+// then compressed: made on its first hit, kept with it, so that the hits
+// after it format nothing.
+func (p *pageCache) headers(e *pageEntry, v int64, k string) *[2]pageHeaders {
+	if hd := e.headers.Load(); hd != nil {
+		return hd
+	}
+	hd := &[2]pageHeaders{
+		{etag: []string{p.etag(v, k, false)}, length: []string{strconv.Itoa(len(e.body))}},
+		{etag: []string{p.etag(v, k, true)}, length: []string{strconv.Itoa(len(e.gz))}},
+	}
+	e.headers.Store(hd)
+	return hd
 }
 
 // render returns the loader of r's shared page: next's response, under a

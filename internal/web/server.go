@@ -311,12 +311,16 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	var index http.Handler = http.HandlerFunc(s.index)
 	if s.pcache != nil {
+		first := "index:" + listSelector(0, s.pageSize) // the page most asked for, named once
 		index = s.pcache.wrap(index, func(r *http.Request) (string, bool) {
 			after, ok := pageParam(r)
+			if after == 0 {
+				return first, ok
+			}
 			return "index:" + listSelector(after, s.pageSize), ok
 		})
 	}
-	mux.Handle("GET /{$}", s.withSession(index))
+	mux.Handle("GET /{$}", s.withReaderSession(index))
 	mux.Handle("POST /add", s.withSession(http.HandlerFunc(s.add)))
 	mux.Handle("POST /remove", s.withSession(http.HandlerFunc(s.remove)))
 	mux.Handle("POST /toggle", s.withSession(http.HandlerFunc(s.toggle)))
