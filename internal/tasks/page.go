@@ -68,7 +68,7 @@ func (s *Store) page(ctx context.Context, tx *sql.Tx, after int64, n int) (Page,
 	if err != nil {
 		return Page{}, err
 	}
-	rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT id, name, done, created_at, updated_at FROM tasks WHERE id > ? ORDER BY id LIMIT ?"), after, n+1)
+	rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT "+s.taskColumns()+" FROM tasks WHERE id > ? ORDER BY id LIMIT ?"), after, n+1)
 	if err != nil {
 		return Page{}, err
 	}

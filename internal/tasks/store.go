@@ -111,7 +111,7 @@ func (s *Store) List(ctx context.Context) (Snapshot, error) {
 	if err := tx.QueryRowContext(ctx, "SELECT revision FROM tasklist_meta WHERE id = 1").Scan(&snap.Revision); err != nil {
 		return Snapshot{}, fmt.Errorf("tasks: list: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT id, name, done, created_at, updated_at FROM tasks ORDER BY id")
+	rows, err := tx.QueryContext(ctx, "SELECT "+s.taskColumns()+" FROM tasks ORDER BY id")
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("tasks: list: %w", err)
 	}
@@ -131,22 +131,6 @@ func (s *Store) slow(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// scanTasks reads rows of (id, name, done, created_at, updated_at) and
-// closes them.
-func scanTasks(rows *sql.Rows) ([]Task, error) {
-	defer rows.Close()
-	out := []Task{}
-	for rows.Next() {
-		var t Task
-		if err := rows.Scan(&t.ID, &t.Name, &t.Done, &t.CreatedAt, &t.UpdatedAt); err != nil {
-			return nil, err
-		}
-		t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
-		out = append(out, t)
-	}
-	return out, rows.Err()
 }
 
 // Revision returns the revision of the latest committed write: a cheap
@@ -254,10 +238,7 @@ func (s *Store) Toggle(ctx context.Context, id int64) (Task, int64, error) {
 		if err := mustAffect(res); err != nil {
 			return err
 		}
-		err = tx.QueryRowContext(ctx, s.db.Rebind("SELECT id, name, done, created_at, updated_at FROM tasks WHERE id = ?"), id).
-			Scan(&t.ID, &t.Name, &t.Done, &t.CreatedAt, &t.UpdatedAt)
-		t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
-		return err
+		return scanTask(tx.QueryRowContext(ctx, s.db.Rebind("SELECT "+s.taskColumns()+" FROM tasks WHERE id = ?"), id), &t)
 	})
 	return t, rev, err
 }
@@ -267,7 +248,7 @@ func (s *Store) Toggle(ctx context.Context, id int64) (Task, int64, error) {
 func (s *Store) Remove(ctx context.Context, id int64) (Task, int64, error) {
 	var t Task
 	rev, err := s.write(ctx, "remove", func(ctx context.Context, tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT id, name, done, created_at, updated_at FROM tasks WHERE id = ?"), id)
+		rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT "+s.taskColumns()+" FROM tasks WHERE id = ?"), id)
 		if err != nil {
 			return err
 		}
