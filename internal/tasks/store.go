@@ -269,40 +269,38 @@ func (s *Store) Remove(ctx context.Context, id int64) (Task, int64, error) {
 // write runs fn in a transaction that first bumps the revision. Bumping
 // first takes the revision row's lock before anything else, so writers queue
 // in one order and a failed fn leaves the revision untouched. The whole
-// transaction has the database's timeout (see sqldb.DB.BeginWrite); a
-// failure before COMMIT leaves nothing behind, a failure of COMMIT itself
-// is ErrOutcomeUnknown.
+// transaction has the database's timeout (see sqldb.DB.Write, which on
+// SQLite may commit it together with other writes); a failure before
+// COMMIT leaves nothing behind, a failure of COMMIT itself is
+// ErrOutcomeUnknown.
 func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx) error) (int64, error) {
-	ctx, tx, release, err := s.db.BeginWrite(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("tasks: %s: %w", op, err)
-	}
-	defer release()
-	defer tx.Rollback()
-	const bump = "UPDATE tasklist_meta SET revision = revision + 1 WHERE id = 1"
 	var rev int64
-	if s.db.Dialect() == sqldb.MySQL {
-		if _, err = tx.ExecContext(ctx, bump); err == nil {
-			err = tx.QueryRowContext(ctx, "SELECT revision FROM tasklist_meta WHERE id = 1").Scan(&rev)
+	err := s.db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		const bump = "UPDATE tasklist_meta SET revision = revision + 1 WHERE id = 1"
+		var err error
+		if s.db.Dialect() == sqldb.MySQL {
+			if _, err = tx.ExecContext(ctx, bump); err == nil {
+				err = tx.QueryRowContext(ctx, "SELECT revision FROM tasklist_meta WHERE id = 1").Scan(&rev)
+			}
+		} else {
+			err = tx.QueryRowContext(ctx, bump+" RETURNING revision").Scan(&rev)
 		}
-	} else {
-		err = tx.QueryRowContext(ctx, bump+" RETURNING revision").Scan(&rev)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("tasks: %s: revision: %w", op, err)
-	}
-	if err := fn(ctx, tx); err != nil {
-		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrFull) || errors.Is(err, ErrExists) {
-			return 0, err
+		if err != nil {
+			return fmt.Errorf("revision: %w", err)
 		}
-		return 0, fmt.Errorf("tasks: %s: %w", op, err)
-	}
-	if err := tx.Commit(); err != nil {
+		return fn(ctx, tx)
+	})
+	switch {
+	case err == nil:
+		return rev, nil
+	case errors.Is(err, ErrNotFound) || errors.Is(err, ErrFull) || errors.Is(err, ErrExists):
+		return 0, err
+	case errors.Is(err, sqldb.ErrCommit):
 		// The COMMIT may have reached the server and been applied, with
 		// only its answer lost.
-		return 0, fmt.Errorf("tasks: %s: commit: %w: %w", op, ErrOutcomeUnknown, err)
+		return 0, fmt.Errorf("tasks: %s: %w: %w", op, ErrOutcomeUnknown, err)
 	}
-	return rev, nil
+	return 0, fmt.Errorf("tasks: %s: %w", op, err)
 }
 
 func mustAffect(res sql.Result) error {
