@@ -31,7 +31,8 @@ type Store struct {
 	db   *sqldb.DB
 	opts Options
 	// ownsDB is set by Open: Close closes db.
-	ownsDB bool
+	ownsDB   bool
+	prepared prepared
 }
 
 // migrations holds the store's schema history, one folder per dialect.
@@ -86,10 +87,11 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 // Close closes the database when Open opened it; a Store made by New
 // leaves that to the database's owner.
 func (s *Store) Close() error {
+	err := s.prepared.close()
 	if !s.ownsDB {
-		return nil
+		return err
 	}
-	return s.db.Close()
+	return errors.Join(err, s.db.Close())
 }
 
 // List returns all tasks, oldest first, with the revision they belong to,
@@ -108,10 +110,10 @@ func (s *Store) List(ctx context.Context) (Snapshot, error) {
 	}
 	defer tx.Rollback()
 	var snap Snapshot
-	if err := tx.QueryRowContext(ctx, "SELECT revision FROM tasklist_meta WHERE id = 1").Scan(&snap.Revision); err != nil {
+	if err := s.queryRow(ctx, tx, "SELECT revision FROM tasklist_meta WHERE id = 1").Scan(&snap.Revision); err != nil {
 		return Snapshot{}, fmt.Errorf("tasks: list: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+s.taskColumns()+" FROM tasks ORDER BY id")
+	rows, err := s.query(ctx, tx, "SELECT "+s.taskColumns()+" FROM tasks ORDER BY id")
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("tasks: list: %w", err)
 	}
