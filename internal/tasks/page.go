@@ -72,7 +72,7 @@ func (s *Store) page(ctx context.Context, tx *sql.Tx, after int64, n int) (Page,
 	if err != nil {
 		return Page{}, err
 	}
-	p.Tasks, err = scanTasks(rows)
+	p.Tasks, err = scanTasks(rows, n+1)
 	if err != nil {
 		return Page{}, err
 	}

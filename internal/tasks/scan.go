@@ -31,16 +31,15 @@ func scanTask(row interface{ Scan(...any) error }, t *Task) error {
 	return nil
 }
 
-// scanTasks reads rows of taskColumns and closes them.
-func scanTasks(rows *sql.Rows) ([]Task, error) {
+// scanTasks reads rows of taskColumns, expecting about n, and closes them.
+func scanTasks(rows *sql.Rows, n int) ([]Task, error) {
 	defer rows.Close()
-	out := []Task{}
+	out := make([]Task, 0, n)
 	for rows.Next() {
-		var t Task
-		if err := scanTask(rows, &t); err != nil {
+		out = append(out, Task{}) // scanned in place: no Task escapes per row
+		if err := scanTask(rows, &out[len(out)-1]); err != nil {
 			return nil, err
 		}
-		out = append(out, t)
 	}
 	return out, rows.Err()
 }

@@ -117,7 +117,7 @@ func (s *Store) List(ctx context.Context) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("tasks: list: %w", err)
 	}
-	if snap.Tasks, err = scanTasks(rows); err != nil {
+	if snap.Tasks, err = scanTasks(rows, 0); err != nil {
 		return Snapshot{}, fmt.Errorf("tasks: list: %w", err)
 	}
 	return snap, tx.Commit()
@@ -254,7 +254,7 @@ func (s *Store) Remove(ctx context.Context, id int64) (Task, int64, error) {
 		if err != nil {
 			return err
 		}
-		found, err := scanTasks(rows)
+		found, err := scanTasks(rows, 1)
 		if err != nil {
 			return err
 		}
