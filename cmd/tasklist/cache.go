@@ -42,16 +42,12 @@ func openBackend(ctx context.Context, cfg config.Config, log *slog.Logger) (cach
 		log.Info("cache ready", "backend", b.Name())
 		return b, nil
 	}
-	var volatile []string
-	for _, k := range taskcache.VolatileKeys() {
-		volatile = append(volatile, cache.Key(cfg.CachePrefix, k))
-	}
 	b, err := memcache.New(memcache.Options{
 		Servers:  cfg.CacheServers,
 		Username: cfg.CacheUsername,
 		Password: cfg.CachePassword,
 		Timeout:  cfg.CacheTimeout,
-		Volatile: volatile,
+		Volatile: taskcache.VolatileKeysSent(cfg.CachePrefix),
 		Logger:   log,
 	})
 	if err != nil {

@@ -42,9 +42,7 @@ func newClusterWith(t *testing.T, n int, dbURL string, mo memcache.Options, stra
 	newSource(t, dbURL, 0) // migrates once, before the instances start
 	prefix := testenv.RandomName("cluster") + ":"
 	mo.Backoff = 200 * time.Millisecond
-	for _, k := range taskcache.VolatileKeys() {
-		mo.Volatile = append(mo.Volatile, cache.Key(prefix, k))
-	}
+	mo.Volatile = taskcache.VolatileKeysSent(prefix)
 	out := make([]instance, n)
 	for i := range out {
 		src := newSource(t, dbURL, slow)

@@ -33,6 +33,16 @@ const (
 // It is safe for concurrent use.
 func VolatileKeys() []string { return []string{keyList, keyVersion} }
 
+// VolatileKeysSent returns VolatileKeys as a cache with prefix sends them to
+// its backend (see cache.Key): what memcache.Options.Volatile lists.
+func VolatileKeysSent(prefix string) []string {
+	keys := VolatileKeys()
+	for i, k := range keys {
+		keys[i] = cache.Key(prefix, k)
+	}
+	return keys
+}
+
 // versionedKey is the list's key under Version and Expire.
 func versionedKey(v int64) string { return "tasks:all:v" + strconv.FormatInt(v, 10) }
 

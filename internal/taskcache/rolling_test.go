@@ -26,10 +26,8 @@ func TestRollingChange(t *testing.T) {
 	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "rolling.db")
 	newSource(t, dbURL, 0) // migrates once
 	prefix := testenv.RandomName("rolling") + ":"
-	mo := memcache.Options{Servers: servers, Timeout: 100 * time.Millisecond, Backoff: 200 * time.Millisecond}
-	for _, k := range taskcache.VolatileKeys() {
-		mo.Volatile = append(mo.Volatile, cache.Key(prefix, k))
-	}
+	mo := memcache.Options{Servers: servers, Timeout: 100 * time.Millisecond, Backoff: 200 * time.Millisecond,
+		Volatile: taskcache.VolatileKeysSent(prefix)}
 	newInstance := func(opts taskcache.Options) instance {
 		mc, err := memcache.New(mo)
 		if err != nil {

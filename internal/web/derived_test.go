@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -97,5 +99,93 @@ func TestDerivedCachesAfterVersionLoss(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// versionReadFailures is a cache backend whose next reads of the list's
+// version fail, as a memcached server that times out would: the version
+// then comes from the database.
+type versionReadFailures struct {
+	cache.Backend
+	key  string
+	left atomic.Int32 // reads of key still to fail
+}
+
+func (b *versionReadFailures) failing(keys ...string) bool {
+	return slices.Contains(keys, b.key) && b.left.Add(-1) >= 0
+}
+
+func (b *versionReadFailures) Get(ctx context.Context, key string) (cache.Item, error) {
+	if b.failing(key) {
+		return cache.Item{}, cache.ErrUnavailable
+	}
+	return b.Backend.Get(ctx, key)
+}
+
+func (b *versionReadFailures) GetMulti(ctx context.Context, keys []string) (map[string]cache.Item, error) {
+	if b.failing(keys...) {
+		return map[string]cache.Item{}, &cache.PartialError{Unanswered: keys, Err: cache.ErrUnavailable}
+	}
+	return b.Backend.GetMulti(ctx, keys)
+}
+
+// TestPageOfAVersionFromTheDatabase plays, step by step, an interleaving
+// in which one instance reads two versions that go back: a toggle has
+// committed and not yet invalidated when a page is served whose version
+// read fails, so the version is the database's revision, the toggle's;
+// rendering that page, the list fragment reads the version again, from
+// the cache, which still holds the one from before the toggle. The page
+// keyed by the toggle's revision must not be built from the fragment of
+// the older version: once the toggle has answered, the page must show it.
+// Fails when the fragment cache keys the list by a version read of its own
+// inside a page render.
+func TestPageOfAVersionFromTheDatabase(t *testing.T) {
+	for _, strategy := range taskcache.Strategies() {
+		t.Run(string(strategy), func(t *testing.T) {
+			dbURL := "sqlite:" + filepath.Join(t.TempDir(), "goesback.db")
+			migrate(t, dbURL)
+			local := localBackend(t)
+			backend := &versionReadFailures{Backend: local, key: "goesback:tasks:version"}
+			if strategy == taskcache.Expire {
+				backend.key = "goesback:tasks:version:ttl"
+			}
+			c := cache.New(backend, cache.Options{Prefix: "goesback:"})
+			t.Cleanup(func() { c.Close() })
+			src := &committedSource{Store: openStore(t, dbURL, 0, false)}
+			store, err := taskcache.New(src, c, taskcache.Options{Strategy: strategy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv, err := web.New(web.Config{Tasks: store, Cache: c, Versions: store, Logger: slog.New(slog.DiscardHandler),
+				Fragments: true, Pages: true, AllowedHosts: []string{"example.com"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := srv.Handler()
+			if w := do(h, "POST", "/add", url.Values{"name": {"a"}}, sameOrigin...); w.Code != http.StatusSeeOther {
+				t.Fatalf("add = %d", w.Code)
+			}
+			first := pageRows(do(h, "GET", "/", nil).Body.String()) // caches the version, the fragment, the page
+			if len(first) != 1 {
+				t.Fatalf("the page shows %v, want task a", first)
+			}
+			src.afterCommit = func() {
+				// VersionWith's multi-get and its fill's get.
+				backend.left.Store(2)
+				do(h, "GET", "/", nil)
+				backend.left.Store(0)
+			}
+			if w := do(h, "POST", "/toggle", url.Values{"id": {strconv.FormatInt(first[0].ID, 10)}}, sameOrigin...); w.Code != http.StatusSeeOther {
+				t.Fatalf("toggle = %d", w.Code)
+			}
+			src.afterCommit = nil
+			want := []pageRow{{ID: first[0].ID, Name: "a", Done: true}}
+			if strategy == taskcache.Expire {
+				return // stale for its TTL by design; the step above must not fail
+			}
+			if diff := cmp.Diff(want, pageRows(do(h, "GET", "/", nil).Body.String())); diff != "" {
+				t.Errorf("after the toggle answered, the page shows (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

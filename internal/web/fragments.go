@@ -46,10 +46,20 @@ type fragments struct {
 // list's current version: the version and the fragment under the version
 // seen last come in one round trip; a miss renders through load, given the
 // version, once for all the requests that want it (package fill).
+//
+// Inside a render of the page cache (see renderVersion) the fragment is the
+// one of the page's version, not of a version read again: two reads can go
+// back (the first from the database, because the cache failed, after a
+// write committed; the second from the cache, before that write
+// invalidated it), and a page keyed by a version must show that revision or
+// a later one.
 func (f *fragments) list(ctx context.Context, sel string, load func(ctx context.Context, v int64) ([]byte, error)) ([]byte, error) {
-	read, err := f.lists.version(ctx, sel, nil)
-	if err != nil {
-		return nil, err
+	read := versionRead{v: renderVersion(ctx)} // nothing read with it
+	if read.v == 0 {
+		var err error
+		if read, err = f.lists.version(ctx, sel, nil); err != nil {
+			return nil, err
+		}
 	}
 	e, outcome, err := f.lists.entry(ctx, read, sel, load)
 	if err != nil {

@@ -35,8 +35,9 @@ var (
 // cache client, query cache and web server.
 type stackOptions struct {
 	dbURL string
-	// backend opens this instance's cache client; unused with no layer.
-	backend  func(tb testing.TB) cache.Backend
+	// backend opens this instance's cache client for keys under prefix;
+	// unused with no layer.
+	backend  func(tb testing.TB, prefix string) cache.Backend
 	prefix   string // the key prefix: one per app, shared by its instances
 	strategy taskcache.Strategy
 	ttl      time.Duration // the staleness bound under Expire (default 5s)
@@ -101,7 +102,7 @@ func newStack(tb testing.TB, o stackOptions) *stack {
 	cfg := web.Config{Tasks: s.src, Logger: slog.New(slog.DiscardHandler), PageSize: o.pageSize,
 		AllowedHosts: []string{"example.com", "127.0.0.1"}} // httptest.NewRequest's, httptest.Server's
 	if o.layers.Any() {
-		s.backend = &countingBackend{Backend: o.backend(tb)}
+		s.backend = &countingBackend{Backend: o.backend(tb, o.prefix)}
 		c := cache.New(s.backend.counted(), cache.Options{Prefix: o.prefix})
 		tb.Cleanup(func() { c.Close() })
 		lease := fill.LeaseTTL(o.slow)
@@ -130,9 +131,18 @@ func newStack(tb testing.TB, o stackOptions) *stack {
 
 // memcachedBackend returns an opener of clients of the memcached servers
 // at addrs; timeout bounds one request.
-func memcachedBackend(addrs []string, timeout time.Duration) func(tb testing.TB) cache.Backend {
-	return func(tb testing.TB) cache.Backend {
-		mc, err := memcache.New(memcache.Options{Servers: addrs, Timeout: timeout, Backoff: 200 * time.Millisecond})
+func memcachedBackend(addrs []string, timeout time.Duration) func(tb testing.TB, prefix string) cache.Backend {
+	return memcachedClients(memcache.Options{Servers: addrs, Timeout: timeout})
+}
+
+// memcachedClients returns an opener of memcached clients with options mo
+// (servers, credentials, timeout), set up as cmd/tasklist sets them up
+// (Volatile) but with a shorter Backoff, for short tests.
+func memcachedClients(mo memcache.Options) func(tb testing.TB, prefix string) cache.Backend {
+	return func(tb testing.TB, prefix string) cache.Backend {
+		mo := mo
+		mo.Backoff, mo.Volatile = 200*time.Millisecond, taskcache.VolatileKeysSent(prefix)
+		mc, err := memcache.New(mo)
 		if err != nil {
 			tb.Fatal(err)
 		}

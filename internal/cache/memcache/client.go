@@ -417,8 +417,13 @@ func (c *Client) keepReplaying(i int) {
 	}
 }
 
-// replay deletes keys on server i; absent keys are fine.
+// replay deletes keys on server i; absent keys are fine. With no keys it
+// pings the server, so that bringing a server back always takes an answer
+// from it (see health.bringBack).
 func (c *Client) replay(ctx context.Context, i int, keys []string) error {
+	if len(keys) == 0 {
+		return c.servers[i].ping(ctx)
+	}
 	for _, key := range keys {
 		err := c.servers[i].delete(ctx, key)
 		if err != nil && !errors.Is(err, cache.ErrMiss) {

@@ -144,9 +144,12 @@ func (h *health) probe(i int, always []string, replay func(keys []string) error)
 
 // bringBack tries to bring server i, marked down, back: replay deletes
 // keys on it — first always plus the keys deferred for it, then the ones
-// deferred meanwhile — and the server is up once a replay finds nothing
-// more to delete. It reports whether the server is up; false also when
-// another bringBack of the server is running.
+// deferred meanwhile — and the server is up once a replay has answered and
+// nothing more is left to delete. The first replay runs even with no keys
+// (replay then makes a round trip): a server comes back only by answering,
+// never because nobody had anything to delete there. It reports whether
+// the server is up; false also when another bringBack of the server is
+// running.
 func (h *health) bringBack(i int, always []string, replay func(keys []string) error) bool {
 	s := &h.servers[i]
 	s.mu.Lock()
@@ -162,7 +165,7 @@ func (h *health) bringBack(i int, always []string, replay func(keys []string) er
 		s.mu.Unlock()
 	}()
 	keys := always
-	for {
+	for contacted := false; ; contacted = true {
 		s.mu.Lock()
 		for k := range s.pending {
 			if !slices.Contains(always, k) {
@@ -170,7 +173,7 @@ func (h *health) bringBack(i int, always []string, replay func(keys []string) er
 			}
 		}
 		s.pending = nil
-		if len(keys) == 0 {
+		if len(keys) == 0 && contacted {
 			s.failures.Store(0)
 			s.rejected = false
 			s.down.Store(false)

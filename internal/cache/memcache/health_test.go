@@ -53,8 +53,18 @@ func TestHealth(t *testing.T) {
 	h.success(0) // an answer from a down server does not bring it back
 	check("an answer during the backoff", false, false)
 	clock.Advance(time.Millisecond)
+	// With nothing to replay, a probe still needs the server's answer (a
+	// server that accepts connections and never answers stays down).
+	contacts := 0
+	if h.probe(0, nil, func(keys []string) error { contacts++; return errDown }) || h.up(0) {
+		t.Error("a probe with nothing to replay brought the server back without an answer")
+	}
+	if contacts != 1 {
+		t.Errorf("a probe with nothing to replay contacted the server %d times, want 1", contacts)
+	}
+	clock.Advance(backoff)
 	if !h.probe(0, nil, func([]string) error { return nil }) {
-		t.Error("second probe: the server is not back")
+		t.Error("third probe: the server is not back")
 	}
 	check("probe succeeded", true, true)
 	h.failure(0, errDown)
