@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -121,7 +122,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, lo
 	}
 	go app.SampleStats(ctx)
 	go session.RunCleanup(ctx, db, sessionCleanupInterval, log)
-	return serve(ctx, cfg, log, app.Handler(), ready)
+	ln, err := listen(cfg, getenv)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, log, ln, app.Handler(), ready)
 }
 
 // sessionCleanupInterval is how often ended sessions are deleted from the
@@ -132,15 +137,13 @@ const sessionCleanupInterval = 10 * time.Minute
 // a slow client holding connections open is cut off after it.
 const readHeaderTimeout = 5 * time.Second
 
-// serve listens until ctx is done, then shuts down gracefully: in-flight
-// requests get cfg.ShutdownTimeout to finish.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Handler, ready chan<- string) error {
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
+// serve serves on ln until ctx is done, then shuts down gracefully: it
+// drains for cfg.ShutdownDrain (see drain), then stops accepting
+// connections, and in-flight requests get cfg.ShutdownTimeout to finish.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ln net.Listener, h http.Handler, ready chan<- string) error {
+	d := &drain{next: h}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           d,
 		ReadHeaderTimeout: readHeaderTimeout,
 		MaxHeaderBytes:    web.MaxHeaderBytes,
 		ReadTimeout:       15 * time.Second,
@@ -159,6 +162,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Hand
 		return err
 	case <-ctx.Done():
 	}
+	if cfg.ShutdownDrain > 0 {
+		log.Info("draining", "for", cfg.ShutdownDrain)
+		d.draining.Store(true)
+		time.Sleep(cfg.ShutdownDrain)
+	}
 	log.Info("shutting down", "grace", cfg.ShutdownTimeout)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
@@ -170,6 +178,34 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Hand
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// drain is the server's handler around the app's: while draining, every
+// answer closes its connection and /healthz answers 503.
+//
+// Why: an instance that stops closes its idle keep-alive connections, and
+// a request a proxy sends on one at that moment is lost; the proxy cannot
+// tell whether it was served, so it never resends a POST (nginx answers
+// 502). While draining, the instance still serves, but each connection it
+// answers on is closed by that answer, and the proxy closes those it leaves
+// idle after its own keep-alive timeout; once the drain outlasts that
+// timeout, no connection of the proxy's is left for the shutdown to close.
+type drain struct {
+	next     http.Handler
+	draining atomic.Bool
+}
+
+func (d *drain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !d.draining.Load() {
+		d.next.ServeHTTP(w, r)
+		return
+	}
+	w.Header().Set("Connection", "close")
+	if r.URL.Path == "/healthz" {
+		http.Error(w, "draining: this instance is stopping", http.StatusServiceUnavailable)
+		return
+	}
+	d.next.ServeHTTP(w, r)
 }
 
 // displayAddr turns a wildcard listen address into one a browser can open.

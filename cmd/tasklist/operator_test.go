@@ -92,11 +92,19 @@ func TestCommandErrors(t *testing.T) {
 }
 
 // TestBinary runs the built program: what it prints and how it exits.
-func TestBinary(t *testing.T) {
+// buildBinary builds the program into the test's directory and returns its
+// path.
+func buildBinary(t *testing.T) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "tasklist")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	return bin
+}
+
+func TestBinary(t *testing.T) {
+	bin := buildBinary(t)
 	// runBin runs the program with env (and PATH) in a fresh directory.
 	runBin := func(env map[string]string, args ...string) (stdout, stderr string, code int) {
 		cmd := exec.Command(bin, args...)

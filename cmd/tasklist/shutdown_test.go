@@ -70,11 +70,14 @@ func shutdownUnderLoad(t *testing.T, dbURL string) {
 		outcomes []shutdownOutcome
 		wg       sync.WaitGroup
 		stopping atomic.Bool
+		// sentAt holds, per client, when its request now waiting for an
+		// answer was written (Unix nanoseconds), 0 when none waits.
+		sentAt [clients]atomic.Int64
 	)
 	for g := range clients {
 		wg.Go(func() {
 			for i := 0; loadCtx.Err() == nil; i++ {
-				o := shutdownRequest(client, base, g, i, &stopping)
+				o := shutdownRequest(client, base, g, i, &stopping, &sentAt[g])
 				mu.Lock()
 				outcomes = append(outcomes, o)
 				mu.Unlock()
@@ -85,7 +88,22 @@ func shutdownUnderLoad(t *testing.T, dbURL string) {
 		})
 	}
 
-	time.Sleep(1500 * time.Millisecond) // steady load first
+	// Steady load first; then the stop comes once some requests have been
+	// waiting long enough to count as in flight (below). A stop at a fixed
+	// moment could fall where the clients, which go in step, had all just
+	// sent a quick add (seen: 0 of 20 in flight).
+	time.Sleep(time.Second)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		waiting := 0
+		for g := range sentAt {
+			if at := sentAt[g].Load(); at != 0 && time.Since(time.Unix(0, at)) > slowQuery/2+20*time.Millisecond {
+				waiting++
+			}
+		}
+		if waiting >= 3 {
+			break
+		}
+	}
 	stopAt := time.Now()
 	stopping.Store(true)
 	stop()
@@ -138,12 +156,7 @@ func shutdownUnderLoad(t *testing.T, dbURL string) {
 		t.Fatalf("no add was acknowledged")
 	}
 
-	store, err := tasks.Open(t.Context(), dbURL, tasks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	stored := storedNames(t, store)
+	stored := storedNames(t, dbURL)
 	for _, o := range outcomes {
 		if o.add != "" && o.status == http.StatusSeeOther && !stored[o.add] {
 			t.Errorf("add %q was answered 303 but is not in the database", o.add)
@@ -154,8 +167,9 @@ func shutdownUnderLoad(t *testing.T, dbURL string) {
 // shutdownRequest sends client g's i-th request: an add on odd i, GET /
 // otherwise, and says what came back. An answer must be whole: a 200 page
 // that ends with </html>, or a 303 to the list for an add. A request with no
-// answer is a problem unless stopped was set by the time it ended.
-func shutdownRequest(client *http.Client, base string, g, i int, stopped *atomic.Bool) shutdownOutcome {
+// answer is a problem unless stopped was set by the time it ended. sentAt
+// holds when the request was written while it waits for its answer.
+func shutdownRequest(client *http.Client, base string, g, i int, stopped *atomic.Bool, sentAt *atomic.Int64) shutdownOutcome {
 	var o shutdownOutcome
 	var req *http.Request
 	var err error
@@ -178,10 +192,12 @@ func shutdownRequest(client *http.Client, base string, g, i int, stopped *atomic
 		WroteRequest: func(info httptrace.WroteRequestInfo) {
 			if info.Err == nil {
 				wrote = time.Now()
+				sentAt.Store(wrote.UnixNano())
 			}
 		},
 	}))
 	resp, err := client.Do(req)
+	sentAt.Store(0)
 	o.written = wrote
 	if err != nil {
 		if !stopped.Load() {
@@ -205,9 +221,15 @@ func shutdownRequest(client *http.Client, base string, g, i int, stopped *atomic
 	return o
 }
 
-// storedNames returns the names of the tasks in store's database.
-func storedNames(t *testing.T, store *tasks.Store) map[string]bool {
+// storedNames returns the names of the tasks in the database at dbURL, read
+// directly (no cache).
+func storedNames(t *testing.T, dbURL string) map[string]bool {
 	t.Helper()
+	store, err := tasks.Open(t.Context(), dbURL, tasks.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
 	snap, err := store.List(t.Context())
 	if err != nil {
 		t.Fatal(err)

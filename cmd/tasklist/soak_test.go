@@ -199,7 +199,7 @@ func TestSoak(t *testing.T) {
 		t.Errorf("goroutines grew from %d to %d during the soak", before.goroutines, after.goroutines)
 	}
 
-	stored := storedNames(t, store)
+	stored := storedNames(t, dbURL)
 	var lost, back int
 	for name := range ledger.added {
 		if !stored[name] && !ledger.removed[name] && !ledger.uncertain[name] {

@@ -78,6 +78,10 @@ type Config struct {
 	LogFormat string
 	// ShutdownTimeout is how long in-flight requests get on SIGTERM.
 	ShutdownTimeout time.Duration
+	// ShutdownDrain is how long the server keeps serving on SIGTERM before
+	// it stops accepting connections, closing each connection after its
+	// answer, so that a proxy in front stops using them first.
+	ShutdownDrain time.Duration
 	// PprofAddr, when set, is the loopback address of a separate
 	// listener serving net/http/pprof (TASKLIST_PPROF_ADDR).
 	PprofAddr string

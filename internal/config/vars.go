@@ -194,6 +194,12 @@ var vars = []Var{
 			l.c.ShutdownTimeout, err = duration(v, false)
 			return err
 		}},
+	{Name: "TASKLIST_SHUTDOWN_DRAIN", Default: "0s",
+		Meaning: "on SIGTERM/SIGINT, how long to keep serving first, with every connection closed after its answer and `/healthz` answering 503, so that a proxy in front (nginx) stops using its keep-alive connections to this instance before it closes them; set it above the proxy's idle keep-alive timeout (deploy/ sets 5s, and nginx 1s)",
+		parse: func(l *loader, v string) (err error) {
+			l.c.ShutdownDrain, err = duration(v, false)
+			return err
+		}},
 	{Name: "TASKLIST_SESSION_ENGINE", Default: session.CachedDB,
 		Meaning: "where visitors' sessions (flash messages, undo) are kept: `cache` (in the cache only: lost when it is), `db` (the database), `cached_db` (the database, with copies in the cache)",
 		parse: func(l *loader, v string) (err error) {

@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -134,8 +135,9 @@ var errNoSession = errors.New("session: not found")
 // cacheKey is the key of token's session.
 func cacheKey(token string) string { return "session:" + token }
 
-// validToken reports whether token has the shape of scs's tokens: 43
-// characters of unpadded base64url.
+// validToken reports whether token has the shape of scs's tokens: 32
+// bytes in unpadded base64url, 43 characters whose last one carries 4 bits
+// and 2 zero bits (so no two tokens name the same bytes).
 func validToken(token string) bool {
 	if len(token) != 43 {
 		return false
@@ -146,8 +148,12 @@ func validToken(token string) bool {
 			return false
 		}
 	}
-	return true
+	return strings.IndexByte(lastTokenChars, token[42]) >= 0
 }
+
+// lastTokenChars are the base64url digits whose low 2 bits are zero: the
+// possible last characters of 32 bytes' encoding.
+const lastTokenChars = "AEIMQUYcgkosw048"
 
 // A cached session is its end (Unix ns, 8 bytes big-endian), then scs's
 // encoded data.

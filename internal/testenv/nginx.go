@@ -18,6 +18,7 @@ const NginxEnv = "TASKLIST_TEST_NGINX"
 // Nginx is an nginx process a test started. It is safe for concurrent use.
 type Nginx struct {
 	addr string
+	dir  string // its prefix: configuration, pid file, logs
 	cmd  *exec.Cmd
 	done chan struct{}
 }
@@ -63,7 +64,7 @@ http {
 		t.Fatal(err)
 	}
 	release()
-	n := &Nginx{addr: addr, cmd: exec.Command(bin, "-p", dir, "-c", mainFile), done: make(chan struct{})}
+	n := &Nginx{addr: addr, dir: dir, cmd: exec.Command(bin, "-p", dir, "-c", mainFile), done: make(chan struct{})}
 	var out LockedBuffer
 	n.cmd.Stdout, n.cmd.Stderr = &out, &out
 	if err := n.cmd.Start(); err != nil {
@@ -79,8 +80,7 @@ http {
 		}
 		select {
 		case <-n.done:
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx exited: %s%s", out.String(), log)
+			t.Fatalf("nginx exited: %s%s", out.String(), n.ErrorLog())
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -92,6 +92,13 @@ http {
 
 // Addr is the host:port nginx listens on.
 func (n *Nginx) Addr() string { return n.addr }
+
+// ErrorLog returns what nginx has written to its error log (level warn and
+// above): why it answered 502, for instance.
+func (n *Nginx) ErrorLog() string {
+	b, _ := os.ReadFile(filepath.Join(n.dir, "error.log"))
+	return string(b)
+}
 
 // PID is the nginx master process's id.
 func (n *Nginx) PID() int { return n.cmd.Process.Pid }
