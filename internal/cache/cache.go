@@ -57,7 +57,10 @@ type Options struct {
 //
 // A Cache is safe for concurrent use.
 type Cache struct {
-	b            Backend
+	b Backend
+	// immediate is set for a backend whose calls never wait (see
+	// Immediate): its calls get no timeout.
+	immediate    bool
 	prefix       string
 	getTimeout   time.Duration
 	writeTimeout time.Duration
@@ -75,8 +78,10 @@ func New(b Backend, opts Options) *Cache {
 	if now == nil {
 		now = time.Now
 	}
+	_, immediate := b.(Immediate)
 	return &Cache{
 		b:            b,
+		immediate:    immediate,
 		prefix:       opts.Prefix,
 		getTimeout:   cmp.Or(opts.GetTimeout, DefaultGetTimeout),
 		writeTimeout: cmp.Or(opts.WriteTimeout, DefaultWriteTimeout),
@@ -89,10 +94,27 @@ func New(b Backend, opts Options) *Cache {
 	}
 }
 
-// withTimeout bounds ctx by d, unless ctx already ends sooner.
-func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+// Immediate is implemented by a Backend whose calls never wait for
+// anything but memory, such as the in-process cache: a Cache bounds none of
+// its calls with a timeout, which would cost a timer and a context per call
+// and bound nothing.
+type Immediate interface {
+	Backend
+	// Immediate marks the backend; it does nothing.
+	Immediate()
+}
+
+// noCancel is the cancel func of a context that was not bounded.
+func noCancel() {}
+
+// withTimeout bounds ctx by d, unless ctx already ends sooner or the
+// backend never waits.
+func (c *Cache) withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if c.immediate {
+		return ctx, noCancel
+	}
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= d {
-		return ctx, func() {}
+		return ctx, noCancel
 	}
 	return context.WithTimeout(ctx, d)
 }
@@ -101,7 +123,7 @@ func withTimeout(ctx context.Context, d time.Duration) (context.Context, context
 // the caller should go without the cache: ErrMiss, or an error matching
 // ErrUnavailable when the backend failed or took longer than GetTimeout.
 func (c *Cache) Get(ctx context.Context, key string) (Item, error) {
-	tctx, cancel := withTimeout(ctx, c.getTimeout)
+	tctx, cancel := c.withTimeout(ctx, c.getTimeout)
 	it, err := c.b.Get(tctx, Key(c.prefix, key))
 	cancel()
 	if errors.Is(err, ErrMiss) {
@@ -136,7 +158,7 @@ func (c *Cache) GetMulti(ctx context.Context, keys []string) (map[string]Item, e
 	for i, k := range keys {
 		bkeys[i] = Key(c.prefix, k)
 	}
-	tctx, cancel := withTimeout(ctx, c.getTimeout)
+	tctx, cancel := c.withTimeout(ctx, c.getTimeout)
 	found, err := c.b.GetMulti(tctx, bkeys)
 	cancel()
 	answered := func(string) bool { return true }
@@ -213,7 +235,7 @@ func (c *Cache) store(ctx context.Context, op writeOp, item Item) error {
 		return fmt.Errorf("cache: %s: value of %d bytes exceeds %d: %w", writeOpNames[op], len(item.Value), c.maxItemSize, ErrTooLarge)
 	}
 	item.Key = Key(c.prefix, item.Key)
-	tctx, cancel := withTimeout(ctx, c.writeTimeout)
+	tctx, cancel := c.withTimeout(ctx, c.writeTimeout)
 	var err error
 	switch op {
 	case opSet:
@@ -234,7 +256,7 @@ func (c *Cache) store(ctx context.Context, op writeOp, item Item) error {
 
 // Delete removes key; deleting an absent key is not an error.
 func (c *Cache) Delete(ctx context.Context, key string) error {
-	tctx, cancel := withTimeout(ctx, c.writeTimeout)
+	tctx, cancel := c.withTimeout(ctx, c.writeTimeout)
 	err := c.b.Delete(tctx, Key(c.prefix, key))
 	cancel()
 	if err != nil {
@@ -248,7 +270,7 @@ func (c *Cache) Delete(ctx context.Context, key string) error {
 // new value; ErrMiss if key is absent, ErrInvalid if its value is not a
 // number.
 func (c *Cache) Increment(ctx context.Context, key string, delta uint64) (uint64, error) {
-	tctx, cancel := withTimeout(ctx, c.writeTimeout)
+	tctx, cancel := c.withTimeout(ctx, c.writeTimeout)
 	n, err := c.b.Increment(tctx, Key(c.prefix, key), delta)
 	cancel()
 	if err != nil {
@@ -260,7 +282,7 @@ func (c *Cache) Increment(ctx context.Context, key string, delta uint64) (uint64
 
 // Touch gives key a new TTL without reading it, or returns ErrMiss.
 func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) error {
-	tctx, cancel := withTimeout(ctx, c.writeTimeout)
+	tctx, cancel := c.withTimeout(ctx, c.writeTimeout)
 	err := c.b.Touch(tctx, Key(c.prefix, key), ttl)
 	cancel()
 	if err != nil {
@@ -275,7 +297,7 @@ func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) error 
 // matches ErrUnavailable, is neither counted nor logged: the caller reports
 // it.
 func (c *Cache) Ping(ctx context.Context) error {
-	tctx, cancel := withTimeout(ctx, c.getTimeout)
+	tctx, cancel := c.withTimeout(ctx, c.getTimeout)
 	defer cancel()
 	err := c.b.Ping(tctx)
 	if err == nil {
@@ -295,7 +317,7 @@ func (c *Cache) Ping(ctx context.Context) error {
 func (c *Cache) Stats(ctx context.Context) (Stats, error) {
 	s := c.stats.snapshot()
 	s.Backend = c.b.Name()
-	tctx, cancel := withTimeout(ctx, c.getTimeout)
+	tctx, cancel := c.withTimeout(ctx, c.getTimeout)
 	servers, err := c.b.Stats(tctx)
 	cancel()
 	s.Servers = servers

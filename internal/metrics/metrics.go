@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,14 +40,32 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	log      *slog.Logger
+	// routes holds each route and status's counter and each route's
+	// histogram once looked up: a request then finds them without
+	// formatting or hashing label values.
+	mu     sync.RWMutex
+	routes map[routeStatus]routeMetrics
+}
+
+// routeStatus names a route pattern and a status code.
+type routeStatus struct {
+	route  string
+	status int
+}
+
+// routeMetrics are what ObserveRequest updates for one routeStatus.
+type routeMetrics struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 // New returns a registry that reads src at every scrape, and counts the
 // requests given to ObserveRequest.
 func New(src stats.Sources, log *slog.Logger) *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
-		log: log,
+		reg:    prometheus.NewRegistry(),
+		log:    log,
+		routes: map[routeStatus]routeMetrics{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: Prefix + "http_requests_total",
 			Help: "HTTP requests answered, by route pattern (\"unmatched\" for none) and status code.",
@@ -78,8 +97,22 @@ func (m *Metrics) ObserveRequest(route string, status int, d time.Duration) {
 	if route == "" {
 		route = "unmatched"
 	}
-	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route).Observe(d.Seconds())
+	key := routeStatus{route, status}
+	m.mu.RLock()
+	r, ok := m.routes[key]
+	m.mu.RUnlock()
+	if !ok {
+		// Routes and statuses are few: the map stays small.
+		r = routeMetrics{
+			requests: m.requests.WithLabelValues(route, strconv.Itoa(status)),
+			latency:  m.latency.WithLabelValues(route),
+		}
+		m.mu.Lock()
+		m.routes[key] = r
+		m.mu.Unlock()
+	}
+	r.requests.Inc()
+	r.latency.Observe(d.Seconds())
 }
 
 // collector reads the caches' and the database's counters at scrape time.

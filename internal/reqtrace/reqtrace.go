@@ -126,26 +126,44 @@ func (t *Trace) DBTime() (queries int, d time.Duration) {
 
 // Summary names each layer used and its outcome, outermost first: "page
 // hit", "page miss, fragment miss, query hit". It is "none" when no layer
-// recorded anything (caching off, or a route that is not cached).
+// recorded anything (caching off, or a route that is not cached). Every
+// possible summary is made once, at start, so that a request's costs no
+// allocation.
 func (t *Trace) Summary() string {
-	var b strings.Builder
+	if t == nil {
+		return summaries[0]
+	}
+	i := 0
 	for l := range numLayers {
-		o := t.Outcome(l)
-		if o == "" {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(l.String())
-		b.WriteByte(' ')
-		b.WriteString(o)
+		i = i<<2 | int(t.outcomes[l].Load())
 	}
-	if b.Len() == 0 {
-		return "none"
-	}
-	return b.String()
+	return summaries[i]
 }
+
+// summaries holds the summary of every combination of outcomes, indexed by
+// the layers' outcome codes (see Trace.outcomes), two bits each, the
+// outermost layer highest.
+var summaries = func() []string {
+	out := make([]string, 1<<(2*numLayers))
+	for i := range out {
+		var b strings.Builder
+		for l := range numLayers {
+			v := i >> (2 * (numLayers - 1 - l)) & 3
+			if v == 0 {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(l.String() + " " + outcomes[v-1])
+		}
+		if b.Len() == 0 {
+			b.WriteString("none")
+		}
+		out[i] = b.String()
+	}
+	return out
+}()
 
 // ServerTiming is the value of a Server-Timing header for a response
 // written total after the request arrived: what the caches did, the

@@ -54,7 +54,7 @@ func sqliteTarget(path string) (target, error) {
 	// WAL lets readers run beside a writer; busy_timeout makes writers from
 	// several connections (or several instances) queue instead of failing,
 	// and _txlock=immediate makes them queue at BEGIN, where the wait
-	// works (see DB.BeginWrite); read-only transactions stay deferred.
+	// works (see DB.Write); read-only transactions stay deferred.
 	params := url.Values{}
 	params.Add("_pragma", "journal_mode(WAL)")
 	params.Add("_pragma", "busy_timeout(10000)")

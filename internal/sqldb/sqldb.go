@@ -16,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/go-sql-driver/mysql" // mysql:// URLs
@@ -66,10 +67,13 @@ type DB struct {
 	// target is what Open parsed: the dialect, and names for errors.
 	target  target
 	timeout time.Duration
-	// writer holds one token per SQLite writer running, writeLock is the
-	// SQLite file's write lock file (nil in memory); see BeginWrite.
+	// writer holds the token of the SQLite writer whose turn it is,
+	// writeLock is the SQLite file's write lock file (nil in memory), queue
+	// the writes waiting; see Write.
 	writer    chan struct{}
 	writeLock *os.File
+	queueMu   sync.Mutex
+	queue     []*write
 }
 
 // Open connects to the database named by rawURL (DefaultURL when empty) and
@@ -165,16 +169,18 @@ func (db *DB) Rebind(query string) string {
 }
 
 // ExecContext runs one statement that writes, outside a transaction,
-// with the database's timeout; on SQLite it takes its turn among the
-// writers first (see BeginWrite). It replaces sql.DB's: write through it
-// or through BeginWrite, never through BeginTx.
+// with the database's timeout; on SQLite it is a Write (it queues among
+// the writers, and may share their COMMIT). It replaces sql.DB's: write
+// through it or through Write, never through BeginTx.
 func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if db.target.dialect == SQLite {
-		unlock, err := db.takeTurn(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer unlock()
+		var res sql.Result
+		err := db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			var err error
+			res, err = tx.ExecContext(ctx, query, args...)
+			return err
+		})
+		return res, err
 	}
 	ctx, cancel := db.WithTimeout(ctx)
 	defer cancel()

@@ -2,14 +2,19 @@ package sqldb_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/tasklist/tasklist/internal/sqldb"
 )
 
-// TestSQLiteWritesTakeTurns: the process's BeginWrite transactions and
+// TestSQLiteWritesTakeTurns: the process's Write transactions and
 // ExecContext writes to SQLite never run at once (so none sleeps in
 // SQLite's busy timer), and every one of them lands.
 func TestSQLiteWritesTakeTurns(t *testing.T) {
@@ -27,20 +32,14 @@ func TestSQLiteWritesTakeTurns(t *testing.T) {
 		errs         = make(chan error, 2*writers*each)
 	)
 	write := func() error {
-		ctx, tx, release, err := db.BeginWrite(t.Context())
-		if err != nil {
+		return db.Write(t.Context(), func(ctx context.Context, tx *sql.Tx) error {
+			n := inside.Add(1)
+			defer inside.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			_, err := tx.ExecContext(ctx, "UPDATE counter SET n = n + 1")
 			return err
-		}
-		defer release()
-		defer tx.Rollback()
-		n := inside.Add(1)
-		defer inside.Add(-1)
-		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE counter SET n = n + 1"); err != nil {
-			return err
-		}
-		return tx.Commit()
+		})
 	}
 	for range writers {
 		wg.Go(func() {
@@ -74,28 +73,105 @@ func TestSQLiteWritesTakeTurns(t *testing.T) {
 	}
 }
 
+// holdTurn starts a write that holds the writers' turn until the returned
+// func is called, and returns once it runs.
+func holdTurn(t *testing.T, db *sqldb.DB) (release func()) {
+	t.Helper()
+	running, let := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- db.Write(t.Context(), func(ctx context.Context, tx *sql.Tx) error {
+			close(running)
+			<-let
+			return nil
+		})
+	}()
+	<-running
+	return func() {
+		close(let)
+		if err := <-done; err != nil {
+			t.Errorf("the write holding the turn: %v", err)
+		}
+	}
+}
+
 // TestWaitingWriterGivesUp: a write waiting for its turn gives up when its
-// context ends, through BeginWrite and through ExecContext.
+// context ends, through Write and through ExecContext, and nothing of it
+// is written.
 func TestWaitingWriterGivesUp(t *testing.T) {
 	db := open(t, "sqlite:"+filepath.Join(t.TempDir(), "w.db"))
 	if _, err := db.ExecContext(t.Context(), "CREATE TABLE items (id INTEGER PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
-	_, tx, release, err := db.BeginWrite(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	release := holdTurn(t, db)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, _, _, err := db.BeginWrite(ctx); !errors.Is(err, context.Canceled) {
-		t.Errorf("BeginWrite while another writes, context cancelled = %v, want context.Canceled", err)
+	err := db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO items (id) VALUES (1)")
+		return err
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Write while another writes, context cancelled = %v, want context.Canceled", err)
 	}
 	if _, err := db.ExecContext(ctx, "INSERT INTO items (id) VALUES (2)"); !errors.Is(err, context.Canceled) {
 		t.Errorf("ExecContext while another writes, context cancelled = %v, want context.Canceled", err)
 	}
-	tx.Rollback()
 	release()
 	if _, err := db.ExecContext(t.Context(), "INSERT INTO items (id) VALUES (3)"); err != nil {
 		t.Errorf("ExecContext after the writer let go: %v", err)
+	}
+	var n int
+	if err := db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM items").Scan(&n); err != nil || n != 1 {
+		t.Errorf("items = %d (%v), want 1", n, err)
+	}
+}
+
+// TestGroupCommit: writes queued behind the one holding the turn are
+// committed together, each in its own savepoint: the one that fails leaves
+// nothing behind and gets its own error, the others land.
+func TestGroupCommit(t *testing.T) {
+	db := open(t, "sqlite:"+filepath.Join(t.TempDir(), "w.db"))
+	if _, err := db.ExecContext(t.Context(), "CREATE TABLE items (id INTEGER PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	release := holdTurn(t, db)
+	failed := errors.New("refused")
+	const writers = 8
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	for i := range writers {
+		wg.Go(func() {
+			errs[i] = db.Write(t.Context(), func(ctx context.Context, tx *sql.Tx) error {
+				if _, err := tx.ExecContext(ctx, "INSERT INTO items (id) VALUES (?)", i+1); err != nil {
+					return err
+				}
+				if i == 3 {
+					return failed // after its insert: rolled back
+				}
+				return nil
+			})
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // let them queue (not a timing assertion)
+	release()
+	wg.Wait()
+	for i, err := range errs {
+		if i == 3 && !errors.Is(err, failed) || i != 3 && err != nil {
+			t.Errorf("write %d: %v", i, err)
+		}
+	}
+	var ids []int
+	rows, err := db.QueryContext(t.Context(), "SELECT id FROM items ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	if want := []int{1, 2, 3, 5, 6, 7, 8}; !slices.Equal(ids, want) {
+		t.Errorf("items = %v, want %v", ids, want)
 	}
 }

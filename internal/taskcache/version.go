@@ -36,16 +36,27 @@ func (s *Store) Version(ctx context.Context) (int64, error) {
 // a round trip; it is never a source of truth: the version read decides.
 func (s *Store) VersionWith(ctx context.Context, extra func(v int64) []string) (int64, map[string]cache.Item, error) {
 	guess := s.lastVersion.Load()
-	keys := []string{s.versionKey()}
+	var more []string
 	if extra != nil {
-		keys = append(keys, extra(guess)...)
+		more = extra(guess)
 	}
-	items, err := s.c.GetMulti(ctx, keys)
-	it, ok := items[s.versionKey()]
-	if !ok && err == nil {
-		err = cache.ErrMiss
-	} else if ok {
-		err = nil
+	var (
+		it    cache.Item
+		items map[string]cache.Item
+		err   error
+	)
+	if len(more) == 0 {
+		// The version alone: a plain get, which costs the in-process
+		// cache less than a multi-get.
+		it, err = s.c.Get(ctx, s.versionKey())
+	} else {
+		items, err = s.c.GetMulti(ctx, append([]string{s.versionKey()}, more...))
+		var ok bool
+		if it, ok = items[s.versionKey()]; ok {
+			err = nil
+		} else if err == nil {
+			err = cache.ErrMiss
+		}
 	}
 	r, err := s.version.Resolve(ctx, s.versionSpec(), it, err)
 	if err != nil {

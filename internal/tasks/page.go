@@ -63,16 +63,16 @@ func (s *Store) Page(ctx context.Context, after int64, n int) (Page, error) {
 
 func (s *Store) page(ctx context.Context, tx *sql.Tx, after int64, n int) (Page, error) {
 	var p Page
-	err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT m.revision, (SELECT COUNT(*) FROM tasks), (SELECT COUNT(*) FROM tasks WHERE id <= ?) FROM tasklist_meta m WHERE m.id = 1"), after).
+	err := s.queryRow(ctx, tx, s.db.Rebind("SELECT m.revision, (SELECT COUNT(*) FROM tasks), (SELECT COUNT(*) FROM tasks WHERE id <= ?) FROM tasklist_meta m WHERE m.id = 1"), after).
 		Scan(&p.Revision, &p.Total, &p.Before)
 	if err != nil {
 		return Page{}, err
 	}
-	rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT id, name, done, created_at, updated_at FROM tasks WHERE id > ? ORDER BY id LIMIT ?"), after, n+1)
+	rows, err := s.query(ctx, tx, s.db.Rebind("SELECT "+s.taskColumns()+" FROM tasks WHERE id > ? ORDER BY id LIMIT ?"), after, n+1)
 	if err != nil {
 		return Page{}, err
 	}
-	p.Tasks, err = scanTasks(rows)
+	p.Tasks, err = scanTasks(rows, n+1)
 	if err != nil {
 		return Page{}, err
 	}
@@ -82,7 +82,7 @@ func (s *Store) page(ctx context.Context, tx *sql.Tx, after int64, n int) (Page,
 	}
 	p.HasPrev = p.Before > 0
 	if p.Before > n {
-		err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT id FROM tasks WHERE id <= ? ORDER BY id DESC LIMIT 1 OFFSET ?"), after, n).Scan(&p.Prev)
+		err := s.queryRow(ctx, tx, s.db.Rebind("SELECT id FROM tasks WHERE id <= ? ORDER BY id DESC LIMIT 1 OFFSET ?"), after, n).Scan(&p.Prev)
 		if err != nil {
 			return Page{}, err
 		}

@@ -31,7 +31,8 @@ type Store struct {
 	db   *sqldb.DB
 	opts Options
 	// ownsDB is set by Open: Close closes db.
-	ownsDB bool
+	ownsDB   bool
+	prepared prepared
 }
 
 // migrations holds the store's schema history, one folder per dialect.
@@ -86,10 +87,11 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 // Close closes the database when Open opened it; a Store made by New
 // leaves that to the database's owner.
 func (s *Store) Close() error {
+	err := s.prepared.close()
 	if !s.ownsDB {
-		return nil
+		return err
 	}
-	return s.db.Close()
+	return errors.Join(err, s.db.Close())
 }
 
 // List returns all tasks, oldest first, with the revision they belong to,
@@ -108,14 +110,14 @@ func (s *Store) List(ctx context.Context) (Snapshot, error) {
 	}
 	defer tx.Rollback()
 	var snap Snapshot
-	if err := tx.QueryRowContext(ctx, "SELECT revision FROM tasklist_meta WHERE id = 1").Scan(&snap.Revision); err != nil {
+	if err := s.queryRow(ctx, tx, "SELECT revision FROM tasklist_meta WHERE id = 1").Scan(&snap.Revision); err != nil {
 		return Snapshot{}, fmt.Errorf("tasks: list: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT id, name, done, created_at, updated_at FROM tasks ORDER BY id")
+	rows, err := s.query(ctx, tx, "SELECT "+s.taskColumns()+" FROM tasks ORDER BY id")
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("tasks: list: %w", err)
 	}
-	if snap.Tasks, err = scanTasks(rows); err != nil {
+	if snap.Tasks, err = scanTasks(rows, 0); err != nil {
 		return Snapshot{}, fmt.Errorf("tasks: list: %w", err)
 	}
 	return snap, tx.Commit()
@@ -131,22 +133,6 @@ func (s *Store) slow(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// scanTasks reads rows of (id, name, done, created_at, updated_at) and
-// closes them.
-func scanTasks(rows *sql.Rows) ([]Task, error) {
-	defer rows.Close()
-	out := []Task{}
-	for rows.Next() {
-		var t Task
-		if err := rows.Scan(&t.ID, &t.Name, &t.Done, &t.CreatedAt, &t.UpdatedAt); err != nil {
-			return nil, err
-		}
-		t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
-		out = append(out, t)
-	}
-	return out, rows.Err()
 }
 
 // Revision returns the revision of the latest committed write: a cheap
@@ -254,10 +240,7 @@ func (s *Store) Toggle(ctx context.Context, id int64) (Task, int64, error) {
 		if err := mustAffect(res); err != nil {
 			return err
 		}
-		err = tx.QueryRowContext(ctx, s.db.Rebind("SELECT id, name, done, created_at, updated_at FROM tasks WHERE id = ?"), id).
-			Scan(&t.ID, &t.Name, &t.Done, &t.CreatedAt, &t.UpdatedAt)
-		t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
-		return err
+		return scanTask(tx.QueryRowContext(ctx, s.db.Rebind("SELECT "+s.taskColumns()+" FROM tasks WHERE id = ?"), id), &t)
 	})
 	return t, rev, err
 }
@@ -267,11 +250,11 @@ func (s *Store) Toggle(ctx context.Context, id int64) (Task, int64, error) {
 func (s *Store) Remove(ctx context.Context, id int64) (Task, int64, error) {
 	var t Task
 	rev, err := s.write(ctx, "remove", func(ctx context.Context, tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT id, name, done, created_at, updated_at FROM tasks WHERE id = ?"), id)
+		rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT "+s.taskColumns()+" FROM tasks WHERE id = ?"), id)
 		if err != nil {
 			return err
 		}
-		found, err := scanTasks(rows)
+		found, err := scanTasks(rows, 1)
 		if err != nil {
 			return err
 		}
@@ -288,40 +271,38 @@ func (s *Store) Remove(ctx context.Context, id int64) (Task, int64, error) {
 // write runs fn in a transaction that first bumps the revision. Bumping
 // first takes the revision row's lock before anything else, so writers queue
 // in one order and a failed fn leaves the revision untouched. The whole
-// transaction has the database's timeout (see sqldb.DB.BeginWrite); a
-// failure before COMMIT leaves nothing behind, a failure of COMMIT itself
-// is ErrOutcomeUnknown.
+// transaction has the database's timeout (see sqldb.DB.Write, which on
+// SQLite may commit it together with other writes); a failure before
+// COMMIT leaves nothing behind, a failure of COMMIT itself is
+// ErrOutcomeUnknown.
 func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx) error) (int64, error) {
-	ctx, tx, release, err := s.db.BeginWrite(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("tasks: %s: %w", op, err)
-	}
-	defer release()
-	defer tx.Rollback()
-	const bump = "UPDATE tasklist_meta SET revision = revision + 1 WHERE id = 1"
 	var rev int64
-	if s.db.Dialect() == sqldb.MySQL {
-		if _, err = tx.ExecContext(ctx, bump); err == nil {
-			err = tx.QueryRowContext(ctx, "SELECT revision FROM tasklist_meta WHERE id = 1").Scan(&rev)
+	err := s.db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		const bump = "UPDATE tasklist_meta SET revision = revision + 1 WHERE id = 1"
+		var err error
+		if s.db.Dialect() == sqldb.MySQL {
+			if _, err = tx.ExecContext(ctx, bump); err == nil {
+				err = tx.QueryRowContext(ctx, "SELECT revision FROM tasklist_meta WHERE id = 1").Scan(&rev)
+			}
+		} else {
+			err = tx.QueryRowContext(ctx, bump+" RETURNING revision").Scan(&rev)
 		}
-	} else {
-		err = tx.QueryRowContext(ctx, bump+" RETURNING revision").Scan(&rev)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("tasks: %s: revision: %w", op, err)
-	}
-	if err := fn(ctx, tx); err != nil {
-		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrFull) || errors.Is(err, ErrExists) {
-			return 0, err
+		if err != nil {
+			return fmt.Errorf("revision: %w", err)
 		}
-		return 0, fmt.Errorf("tasks: %s: %w", op, err)
-	}
-	if err := tx.Commit(); err != nil {
+		return fn(ctx, tx)
+	})
+	switch {
+	case err == nil:
+		return rev, nil
+	case errors.Is(err, ErrNotFound) || errors.Is(err, ErrFull) || errors.Is(err, ErrExists):
+		return 0, err
+	case errors.Is(err, sqldb.ErrCommit):
 		// The COMMIT may have reached the server and been applied, with
 		// only its answer lost.
-		return 0, fmt.Errorf("tasks: %s: commit: %w: %w", op, ErrOutcomeUnknown, err)
+		return 0, fmt.Errorf("tasks: %s: %w: %w", op, ErrOutcomeUnknown, err)
 	}
-	return rev, nil
+	return 0, fmt.Errorf("tasks: %s: %w", op, err)
 }
 
 func mustAffect(res sql.Result) error {

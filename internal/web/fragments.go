@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"html/template"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -24,8 +23,9 @@ import (
 // list but finds every unchanged row in the cache (one multi-get) and
 // renders and stores only the rows that changed.
 //
-// Like pages, the list fragments of the current version are also kept in
-// process memory (see pageCache), so a hit reads only the version.
+// Like pages, list fragments are looked up by version (see versioned): the
+// current version's are also kept in process memory, so a hit reads only
+// the version.
 //
 // Neither needs invalidating. A list fragment's key names the version, and
 // what is stored under it shows that revision or a later one; a row's key is
@@ -34,14 +34,12 @@ import (
 //
 // It is safe for concurrent use.
 type fragments struct {
-	c        *cache.Cache
-	versions Versions
-	lists    *fill.Group
-	ttl      time.Duration
-	build    string // changes with the templates: see templateBuild
-	mem      *pageMemory
+	c     *cache.Cache
+	lists *versioned
+	ttl   time.Duration
+	build string // changes with the templates: see templateBuild
 
-	memHits, rowHits, rowMisses, rowSets, rowErrors atomic.Uint64
+	rowHits, rowMisses, rowSets, rowErrors atomic.Uint64
 }
 
 // list returns the task-list fragment of the page that sel names, for the
@@ -56,42 +54,23 @@ type fragments struct {
 // invalidated it), and a page keyed by a version must show that revision or
 // a later one.
 func (f *fragments) list(ctx context.Context, sel string, load func(ctx context.Context, v int64) ([]byte, error)) ([]byte, error) {
-	key := func(v int64) string { return "frag:list:" + f.build + ":v" + strconv.FormatInt(v, 10) + ":" + sel }
-	v := renderVersion(ctx)
-	var items map[string]cache.Item
-	if v == 0 {
+	read := versionRead{v: renderVersion(ctx)} // nothing read with it
+	if read.v == 0 {
 		var err error
-		v, items, err = f.versions.VersionWith(ctx, func(v int64) []string {
-			if f.mem.get(v, sel) != nil {
-				return nil // the version alone will do
-			}
-			return []string{key(v)}
-		})
-		if err != nil {
+		if read, err = f.lists.version(ctx, sel, nil); err != nil {
 			return nil, err
 		}
 	}
-	if e := f.mem.get(v, sel); e != nil {
-		f.memHits.Add(1)
-		reqtrace.From(ctx).Cache(reqtrace.Fragment, fill.Hit.String())
-		return e.body, nil
-	}
-	k := key(v)
-	it, gerr := cache.Lookup(items, k)
-	r, err := f.lists.Resolve(ctx, fill.Spec{
-		Key: k, TTL: f.ttl, Immutable: true,
-		Load: func(ctx context.Context) ([]byte, time.Time, error) {
-			b, err := load(ctx, v)
-			return b, time.Time{}, err
-		},
-	}, it, gerr)
+	e, outcome, err := f.lists.entry(ctx, read, sel, load)
 	if err != nil {
 		return nil, err
 	}
-	reqtrace.From(ctx).Cache(reqtrace.Fragment, r.Outcome.String())
-	f.mem.put(v, sel, &pageEntry{body: r.Data})
-	return r.Data, nil
+	reqtrace.From(ctx).Cache(reqtrace.Fragment, outcome.String())
+	return e.body, nil
 }
+
+// fragmentEntry is a stored list fragment as kept in memory: as it is.
+func fragmentEntry(b []byte) (*pageEntry, error) { return &pageEntry{body: b}, nil }
 
 // rows returns the rendered row of each task: those in the cache from one
 // multi-get, the others rendered with render and then stored together.
@@ -170,6 +149,7 @@ func (st FragmentStats) counts() stats.Counts {
 }
 
 func (f *fragments) stats() FragmentStats {
-	return FragmentStats{Lists: f.lists.Stats(), MemoryHits: f.memHits.Load(), RowHits: f.rowHits.Load(), RowMisses: f.rowMisses.Load(),
+	lists, memHits := f.lists.stats()
+	return FragmentStats{Lists: lists, MemoryHits: memHits, RowHits: f.rowHits.Load(), RowMisses: f.rowMisses.Load(),
 		RowSets: f.rowSets.Load(), RowErrors: f.rowErrors.Load()}
 }

@@ -38,6 +38,21 @@ type countingBackend struct {
 	keysRead atomic.Int64
 }
 
+// immediateCounting counts the calls of an immediate backend (the
+// in-process cache), and stays immediate, as the app sees it (see
+// cache.Immediate).
+type immediateCounting struct{ *countingBackend }
+
+func (immediateCounting) Immediate() {}
+
+// counted returns b for cache.New: immediate when what it counts is.
+func (b *countingBackend) counted() cache.Backend {
+	if _, ok := b.Backend.(cache.Immediate); ok {
+		return immediateCounting{b}
+	}
+	return b
+}
+
 func (b *countingBackend) Get(ctx context.Context, key string) (cache.Item, error) {
 	b.calls.Add(1)
 	b.keysRead.Add(1)

@@ -11,9 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
-	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/reqtrace"
 	"github.com/tasklist/tasklist/internal/stats"
@@ -39,9 +37,10 @@ var errUncacheable = errors.New("web: response is not cacheable")
 // the new page at once with no key to learn or delete; pages of old
 // versions are never asked for again and age out.
 //
-// A hit costs one cache round trip: the version is read together with the
-// page under the version seen last. Pages under a version never change, so
-// each instance also keeps the pages of the current version in memory
+// Pages are looked up like list fragments (see versioned). A hit costs one
+// cache round trip: the version is read together with the page under the
+// version seen last. Pages under a version never change, so each instance
+// also keeps the pages of the current version in memory
 // (bounded by bytes, dropped when the version moves on) and then reads only
 // the small version key: with memcached that saves moving the page over
 // the network, with the in-process cache copying it (the in-process cache
@@ -56,19 +55,17 @@ var errUncacheable = errors.New("web: response is not cacheable")
 //
 // It is safe for concurrent use.
 type pageCache struct {
-	versions Versions
-	group    *fill.Group
-	ttl      time.Duration
+	pages    *versioned
 	build    string
 	personal func(*http.Request) bool
-	mem      *pageMemory
-
-	memHits atomic.Uint64
 }
 
-// pageEntry is a cached page: the body as rendered and gzip-compressed.
+// pageEntry is a cached page, the body as rendered and gzip-compressed, or
+// a list fragment (body only).
 type pageEntry struct {
 	body, gz []byte
+	// headers are a page's header values (see pageCache.headers).
+	headers atomic.Pointer[[2]pageHeaders]
 }
 
 // wrap serves next's responses through the cache. key names the response
@@ -88,71 +85,90 @@ func (p *pageCache) wrap(next http.Handler, key func(*http.Request) (string, boo
 func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next http.Handler) {
 	gz := acceptsGzip(r)
 	inm := r.Header.Get("If-None-Match")
-	v, items, err := p.versions.VersionWith(r.Context(), func(guess int64) []string {
-		if (inm != "" && etagMatch(inm, p.etag(guess, k, gz))) || p.mem.get(guess, k) != nil {
-			return nil // the version alone will do
-		}
-		return []string{p.key(guess, k)}
-	})
+	var want func(guess int64) bool // nil: the page, unless in memory
+	if inm != "" {
+		want = func(guess int64) bool { return !etagMatch(inm, p.etag(guess, k, gz)) }
+	}
+	read, err := p.pages.version(r.Context(), k, want)
 	trace := reqtrace.From(r.Context())
 	if err != nil {
 		trace.Cache(reqtrace.Page, fill.Bypass.String())
 		next.ServeHTTP(w, r) // the database is failing too, most likely: let next say so
 		return
 	}
-	etag := p.etag(v, k, gz)
 	h := w.Header()
-	h.Set("Cache-Control", pageCacheControl)
-	h.Set("Vary", "Accept-Encoding")
-	h.Set("ETag", etag)
-	if etagMatch(inm, etag) {
-		p.memHits.Add(1)
-		trace.Cache(reqtrace.Page, fill.Hit.String())
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	e := p.mem.get(v, k)
-	if e != nil {
-		p.memHits.Add(1)
-		trace.Cache(reqtrace.Page, fill.Hit.String())
-	} else {
-		key := p.key(v, k)
-		it, gerr := cache.Lookup(items, key)
-		res, err := p.group.Resolve(r.Context(), fill.Spec{Key: key, TTL: p.ttl, Immutable: true, Load: p.render(r, v, next)}, it, gerr)
-		if err == nil {
-			e, err = decodePage(res.Data)
-		}
-		if err != nil {
-			trace.Cache(reqtrace.Page, fill.Bypass.String())
-			// Not cacheable, or the render failed: serve this request
-			// on its own, as if there were no page cache.
-			for _, name := range []string{"Cache-Control", "Vary", "ETag"} {
-				h.Del(name)
-			}
-			next.ServeHTTP(w, r)
+	if inm != "" {
+		if etag := p.etag(read.v, k, gz); etagMatch(inm, etag) {
+			p.pages.memHits.Add(1)
+			trace.Cache(reqtrace.Page, fill.Hit.String())
+			h["Cache-Control"] = cacheControlValue[:1:1]
+			h["Vary"] = varyEncoding[:1:1]
+			h.Set("ETag", etag)
+			w.WriteHeader(http.StatusNotModified)
 			return
 		}
-		trace.Cache(reqtrace.Page, res.Outcome.String())
-		p.mem.put(v, k, e)
 	}
-	body := e.body
+	e, outcome, err := p.pages.entry(r.Context(), read, k, p.render(r, next))
+	if err != nil {
+		// Not cacheable, or the render failed: serve this request on
+		// its own, as if there were no page cache.
+		trace.Cache(reqtrace.Page, fill.Bypass.String())
+		next.ServeHTTP(w, r)
+		return
+	}
+	trace.Cache(reqtrace.Page, outcome.String())
+	body, hd := e.body, p.headers(e, read.v, k)[0]
 	if gz {
-		body = e.gz
-		h.Set("Content-Encoding", "gzip")
+		body, hd = e.gz, p.headers(e, read.v, k)[1]
+		h["Content-Encoding"] = gzipEncoding[:1:1]
 	}
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	// The values are shared by every response of the page (full slices:
+	// an Add copies them first).
+	h["Cache-Control"] = cacheControlValue[:1:1]
+	h["Vary"] = varyEncoding[:1:1]
+	h["Content-Type"] = htmlType[:1:1]
+	h["Etag"] = hd.etag[:1:1] // "ETag" in canonical form
+	h["Content-Length"] = hd.length[:1:1]
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		w.Write(body)
 	}
 }
 
-// render returns the loader of r's shared page under version v: next's
-// response to a copy of r stripped of everything per visitor or per
+// The values of Cache-Control, Vary, Content-Type and Content-Encoding on
+// the pages the cache serves.
+var (
+	cacheControlValue = []string{pageCacheControl}
+	varyEncoding      = []string{"Accept-Encoding"}
+	htmlType          = []string{"text/html; charset=utf-8"}
+	gzipEncoding      = []string{"gzip"}
+)
+
+// pageHeaders are the header values of one page in one encoding.
+type pageHeaders struct {
+	etag, length []string
+}
+
+// headers returns the header values of e, page k under version v, plain
+// then compressed: made on its first hit, kept with it, so that the hits
+// after it format nothing.
+func (p *pageCache) headers(e *pageEntry, v int64, k string) *[2]pageHeaders {
+	if hd := e.headers.Load(); hd != nil {
+		return hd
+	}
+	hd := &[2]pageHeaders{
+		{etag: []string{p.etag(v, k, false)}, length: []string{strconv.Itoa(len(e.body))}},
+		{etag: []string{p.etag(v, k, true)}, length: []string{strconv.Itoa(len(e.gz))}},
+	}
+	e.headers.Store(hd)
+	return hd
+}
+
+// render returns the loader of r's shared page: next's response, under a
+// version, to a copy of r stripped of everything per visitor or per
 // representation, whose context says what version the result is keyed by.
-func (p *pageCache) render(r *http.Request, v int64, next http.Handler) func(context.Context) ([]byte, time.Time, error) {
-	return func(ctx context.Context) ([]byte, time.Time, error) {
+func (p *pageCache) render(r *http.Request, next http.Handler) func(context.Context, int64) ([]byte, error) {
+	return func(ctx context.Context, v int64) ([]byte, error) {
 		req := r.Clone(context.WithValue(ctx, renderVersionKey{}, v))
 		req.Method = http.MethodGet
 		for _, name := range []string{"Cookie", "Authorization", "Accept-Encoding", "If-None-Match", "If-Modified-Since", "Range"} {
@@ -162,15 +178,10 @@ func (p *pageCache) render(r *http.Request, v int64, next http.Handler) func(con
 		next.ServeHTTP(rec, req)
 		if rec.status != http.StatusOK || len(rec.header.Values("Set-Cookie")) > 0 ||
 			strings.Contains(rec.header.Get("Cache-Control"), "no-store") {
-			return nil, time.Time{}, errUncacheable
+			return nil, errUncacheable
 		}
-		return encodePage(rec.body.Bytes()), time.Time{}, nil
+		return encodePage(rec.body.Bytes()), nil
 	}
-}
-
-// key is the cache key of page k under version v.
-func (p *pageCache) key(v int64, k string) string {
-	return "page:" + p.build + ":v" + strconv.FormatInt(v, 10) + ":" + k
 }
 
 // etag is the entity tag of page k under version v in one encoding: it
@@ -200,7 +211,8 @@ func (st PageStats) counts() stats.Counts {
 }
 
 func (p *pageCache) stats() PageStats {
-	return PageStats{Fills: p.group.Stats(), MemoryHits: p.memHits.Load()}
+	fills, memHits := p.pages.stats()
+	return PageStats{Fills: fills, MemoryHits: memHits}
 }
 
 // encodePage stores body and its gzip compression in one value: 'P', the

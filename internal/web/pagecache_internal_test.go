@@ -38,7 +38,8 @@ func newTestPageCache(t *testing.T, personal func(*http.Request) bool) *pageCach
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &pageCache{versions: tc, group: fill.New(c, fill.Options{}), build: "test", personal: personal}
+	pages := &versioned{versions: tc, group: fill.New(c, fill.Options{}), prefix: "page:test", decode: decodePage}
+	return &pageCache{pages: pages, build: "test", personal: personal}
 }
 
 // TestNothingPersonalIsShared: per-visitor content is neither stored in the

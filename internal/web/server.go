@@ -252,13 +252,15 @@ func (s *Server) setUpCaches(cfg Config) error {
 	fo := fill.Options{LeaseTTL: cfg.LeaseTTL}
 	memory := cmp.Or(cfg.PageMemory, DefaultPageMemory)
 	s.versions = cfg.Versions
+	lookup := func(prefix string, decode func([]byte) (*pageEntry, error)) *versioned {
+		return &versioned{versions: cfg.Versions, group: fill.New(cfg.Cache, fo), ttl: ttl, prefix: prefix + build,
+			mem: newPageMemory(memory), decode: decode}
+	}
 	if cfg.Fragments {
-		s.frags = &fragments{c: cfg.Cache, versions: cfg.Versions, lists: fill.New(cfg.Cache, fo), ttl: ttl, build: build,
-			mem: newPageMemory(memory)}
+		s.frags = &fragments{c: cfg.Cache, lists: lookup("frag:list:", fragmentEntry), ttl: ttl, build: build}
 	}
 	if cfg.Pages {
-		s.pcache = &pageCache{versions: cfg.Versions, group: fill.New(cfg.Cache, fo), ttl: ttl, build: build, personal: s.personal,
-			mem: newPageMemory(memory)}
+		s.pcache = &pageCache{pages: lookup("page:", decodePage), build: build, personal: s.personal}
 	}
 	return nil
 }
@@ -309,12 +311,16 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	var index http.Handler = http.HandlerFunc(s.index)
 	if s.pcache != nil {
+		first := "index:" + listSelector(0, s.pageSize) // the page most asked for, named once
 		index = s.pcache.wrap(index, func(r *http.Request) (string, bool) {
 			after, ok := pageParam(r)
+			if after == 0 {
+				return first, ok
+			}
 			return "index:" + listSelector(after, s.pageSize), ok
 		})
 	}
-	mux.Handle("GET /{$}", s.withSession(index))
+	mux.Handle("GET /{$}", s.withReaderSession(index))
 	mux.Handle("POST /add", s.withSession(http.HandlerFunc(s.add)))
 	mux.Handle("POST /remove", s.withSession(http.HandlerFunc(s.remove)))
 	mux.Handle("POST /toggle", s.withSession(http.HandlerFunc(s.toggle)))

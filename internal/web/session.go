@@ -54,6 +54,34 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 	}))
 }
 
+// varyCookie is the Vary header scs's LoadAndSave adds, shared like
+// defensiveHeaders (full, so that an Add copies it first).
+var varyCookie = []string{"Cookie"}
+
+// withReaderSession is withSession for a route that only reads the
+// session (GET /): a request that carries no cookie at all has no session
+// to read, and its response would write none, so it skips loading one —
+// scs's per-request work on the hot path of a page hit — and gets only the
+// Vary header LoadAndSave would have added.
+func (s *Server) withReaderSession(next http.Handler) http.Handler {
+	if s.sessions == nil {
+		return next
+	}
+	loaded := s.withSession(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := r.Header["Cookie"]; ok {
+			loaded.ServeHTTP(w, r)
+			return
+		}
+		if h := w.Header(); len(h["Vary"]) == 0 {
+			h["Vary"] = varyCookie[:1:1]
+		} else {
+			h["Vary"] = append(h["Vary"], varyCookie...)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // hasSession reports whether ctx carries a loaded session.
 func (s *Server) hasSession(ctx context.Context) bool {
 	return s.sessions != nil && ctx.Value(sessionLoaded{}) != nil

@@ -103,7 +103,7 @@ func newStack(tb testing.TB, o stackOptions) *stack {
 		AllowedHosts: []string{"example.com", "127.0.0.1"}} // httptest.NewRequest's, httptest.Server's
 	if o.layers.Any() {
 		s.backend = &countingBackend{Backend: o.backend(tb, o.prefix)}
-		c := cache.New(s.backend, cache.Options{Prefix: o.prefix})
+		c := cache.New(s.backend.counted(), cache.Options{Prefix: o.prefix})
 		tb.Cleanup(func() { c.Close() })
 		lease := fill.LeaseTTL(o.slow)
 		store, err := taskcache.New(s.src, c, taskcache.Options{

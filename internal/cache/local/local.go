@@ -61,7 +61,10 @@ type Backend struct {
 	hits, misses, sets, deletes, evictions atomic.Uint64
 }
 
-var _ cache.Backend = (*Backend)(nil)
+var _ cache.Immediate = (*Backend)(nil)
+
+// Immediate tells cache.Cache that no call waits (see cache.Immediate).
+func (*Backend) Immediate() {}
 
 // entry is a stored item. It is never changed once stored: every write
 // stores a new entry, so readers need no lock.

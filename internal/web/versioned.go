@@ -1,0 +1,95 @@
+package web
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/cache/fill"
+)
+
+// versioned is what the page cache and the fragment cache have in common:
+// values keyed by the list's version and a name, which never change once
+// stored (a write moves the version on instead), read in the same round
+// trip as the version, and kept in process memory for the current version.
+//
+// A lookup takes two steps, so that a caller can answer from the version
+// alone in between (a page's 304): version reads the version, and with it
+// the value under the version this process saw last, unless that one is in
+// memory; entry then serves the value from memory, from that read, or
+// through package fill, which renders it once for all the requests that
+// want it, across instances.
+//
+// It is safe for concurrent use.
+type versioned struct {
+	versions Versions
+	group    *fill.Group
+	ttl      time.Duration
+	// prefix starts every key: the kind of value and the templates' build.
+	prefix string
+	mem    *pageMemory
+	// decode turns a stored value into what is kept in memory.
+	decode func([]byte) (*pageEntry, error)
+
+	memHits atomic.Uint64
+}
+
+// versionRead is the version read by versioned.version, with what came
+// with it.
+type versionRead struct {
+	v     int64
+	items map[string]cache.Item
+}
+
+// key is the cache key of the value named name under version v.
+func (c *versioned) key(v int64, name string) string {
+	return c.prefix + ":v" + strconv.FormatInt(v, 10) + ":" + name
+}
+
+// version reads the version, and the value named name under the version
+// seen last, unless it is in memory or want (nil: always) reports that the
+// caller will not need it under that version.
+func (c *versioned) version(ctx context.Context, name string, want func(guess int64) bool) (versionRead, error) {
+	v, items, err := c.versions.VersionWith(ctx, func(guess int64) []string {
+		if (want != nil && !want(guess)) || c.mem.get(guess, name) != nil {
+			return nil // the version alone will do
+		}
+		return []string{c.key(guess, name)}
+	})
+	return versionRead{v: v, items: items}, err
+}
+
+// entry returns the value named name under the version read: from memory
+// (a hit), from the read, or loaded through load, which is given the
+// version; what it returns is kept in memory.
+func (c *versioned) entry(ctx context.Context, read versionRead, name string, load func(ctx context.Context, v int64) ([]byte, error)) (*pageEntry, fill.Outcome, error) {
+	if e := c.mem.get(read.v, name); e != nil {
+		c.memHits.Add(1)
+		return e, fill.Hit, nil
+	}
+	key := c.key(read.v, name)
+	it, gerr := cache.Lookup(read.items, key)
+	res, err := c.group.Resolve(ctx, fill.Spec{
+		Key: key, TTL: c.ttl, Immutable: true,
+		Load: func(ctx context.Context) ([]byte, time.Time, error) {
+			b, err := load(ctx, read.v)
+			return b, time.Time{}, err
+		},
+	}, it, gerr)
+	if err != nil {
+		return nil, 0, err
+	}
+	e, err := c.decode(res.Data)
+	if err != nil {
+		return nil, 0, err
+	}
+	c.mem.put(read.v, name, e)
+	return e, res.Outcome, nil
+}
+
+// stats are the fills' counters and the values served from memory.
+func (c *versioned) stats() (fill.Stats, uint64) {
+	return c.group.Stats(), c.memHits.Load()
+}
