@@ -142,8 +142,10 @@ const readHeaderTimeout = 5 * time.Second
 // connections, and in-flight requests get cfg.ShutdownTimeout to finish.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ln net.Listener, h http.Handler, ready chan<- string) error {
 	d := &drain{next: h}
+	conns := &accepted{Listener: ln}
 	srv := &http.Server{
 		Handler:           d,
+		ConnState:         conns.connState,
 		ReadHeaderTimeout: readHeaderTimeout,
 		MaxHeaderBytes:    web.MaxHeaderBytes,
 		ReadTimeout:       15 * time.Second,
@@ -156,7 +158,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ln net.List
 		ready <- ln.Addr().String()
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(conns) }()
 	select {
 	case err := <-errc:
 		return err
@@ -164,13 +166,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ln net.List
 	}
 	if cfg.ShutdownDrain > 0 {
 		log.Info("draining", "for", cfg.ShutdownDrain)
-		d.draining.Store(true)
-		time.Sleep(cfg.ShutdownDrain)
+		d.run(cfg.ShutdownDrain, cfg.ShutdownTimeout)
 	}
 	log.Info("shutting down", "grace", cfg.ShutdownTimeout)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := conns.wait(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
@@ -190,13 +194,24 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ln net.List
 // answers on is closed by that answer, and the proxy closes those it leaves
 // idle after its own keep-alive timeout; once the drain outlasts that
 // timeout, no connection of the proxy's is left for the shutdown to close.
+// A request that began before the drain may answer without closing its
+// connection, so the drain also lasts its whole length after the last of
+// those has answered.
 type drain struct {
 	next     http.Handler
 	draining atomic.Bool
+	// before counts the requests that began before the drain and have not
+	// answered; lastAnswer is when the last of them answered (Unix ns).
+	before, lastAnswer atomic.Int64
 }
 
 func (d *drain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !d.draining.Load() {
+		d.before.Add(1)
+		defer func() {
+			d.lastAnswer.Store(time.Now().UnixNano())
+			d.before.Add(-1)
+		}()
 		d.next.ServeHTTP(w, r)
 		return
 	}
@@ -206,6 +221,23 @@ func (d *drain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.next.ServeHTTP(w, r)
+}
+
+// run drains: it returns once length has passed since the drain began and
+// since the last request that began before it answered, or once those
+// requests have had limit to answer.
+func (d *drain) run(length, limit time.Duration) {
+	start := time.Now()
+	d.draining.Store(true)
+	for {
+		now := time.Now()
+		last := time.Unix(0, d.lastAnswer.Load())
+		settled := d.before.Load() == 0 && now.Sub(last) >= length
+		if now.Sub(start) >= length && (settled || now.Sub(start) >= limit) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // displayAddr turns a wildcard listen address into one a browser can open.
