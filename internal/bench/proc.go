@@ -118,6 +118,28 @@ func (p *proc) tail() string {
 	return strings.TrimSpace(string(b))
 }
 
+// clockTick is the unit of /proc's CPU times (USER_HZ, 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+// cpuTime returns the CPU time the process has used, user and system, from
+// /proc (0 when it cannot be read).
+func (p *proc) cpuTime() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid()))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command's name, which may hold spaces, in
+	// parentheses: state is the first; utime and stime the 12th and 13th.
+	_, rest, _ := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * clockTick
+}
+
 // peakRSS returns the process's peak resident set size in bytes (VmHWM in
 // /proc), 0 when it cannot be read.
 func (p *proc) peakRSS() int64 {

@@ -47,11 +47,13 @@ func summarize(path string, p *report.Profile) error {
 }
 
 // fn is one function's CPU time in a profile: flat, cumulative, and the
-// samples it is on (their indexes, ascending).
+// samples it is on (their indexes, ascending); depth is how far from the
+// stack's root it was seen first, which orders the calls of a chain.
 type fn struct {
 	name      string
 	flat, cum int64
 	samples   []int
+	depth     int
 }
 
 // tally adds up each function's flat and cumulative CPU time (value
@@ -72,7 +74,7 @@ func tally(prof *profile.Profile, v int) ([]int64, map[string]*fn) {
 				name := line.Function.Name
 				f := funcs[name]
 				if f == nil {
-					f = &fn{name: name}
+					f = &fn{name: name, depth: len(s.Location) - li}
 					funcs[name] = f
 				}
 				if li == 0 && lj == 0 {
@@ -107,7 +109,7 @@ func top(funcs map[string]*fn, values []int64, total int64, n int) []report.Func
 		}
 	}
 	slices.SortFunc(all, func(a, b *fn) int {
-		return cmp.Or(cmp.Compare(b.cum, a.cum), strings.Compare(a.name, b.name))
+		return cmp.Or(cmp.Compare(b.cum, a.cum), cmp.Compare(a.depth, b.depth), strings.Compare(a.name, b.name))
 	})
 	// same is how close two functions' samples must be to count as one
 	// chain: 3% of the profile's CPU time either way.

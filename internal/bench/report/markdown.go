@@ -87,15 +87,13 @@ func whyMissed(b *strings.Builder, targets []Target) {
 			if pr.Reused {
 				how = "while its figures above were measured"
 			}
-			p("%s (`%s`), profiled for %.0f s %s", pr.Name, pr.Key, pr.Seconds, how)
-			if pr.RPS > 0 {
-				p(" (%.0f req/s then)", pr.RPS)
+			p("%s (`%s`), profiled for %.0f s %s (%.0f req/s then): %.1f s of CPU, %.2f cores",
+				pr.Name, pr.Key, pr.Seconds, how, pr.RPS, pr.CPU.Seconds(), pr.CPU.Seconds()/pr.Seconds)
+			if pr.CPUPerRequest > 0 && pr.BareCPUPerRequest > 0 {
+				p("; CPU time per request: the app's %s, the bare handler's %s (driven right after it)",
+					micros(pr.CPUPerRequest), micros(pr.BareCPUPerRequest))
 			}
-			p(": %.1f s of CPU, %.2f cores", pr.CPU.Seconds(), pr.CPU.Seconds()/pr.Seconds)
-			if c := pr.CPUPerRequest(); c > 0 {
-				p(", %d µs of CPU per request", c.Microseconds())
-			}
-			p(". Inspect it with `go tool pprof -top -cum %s`; the functions that take the most, "+
+			p(". Inspect it from the results folder with `go tool pprof -top -cum %s`; the functions that take the most, "+
 				"as shares of the app's CPU time (the scheduler's own frames left out):\n\n", pr.File)
 			p("| function | cum | flat |\n| --- | ---: | ---: |\n")
 			for _, f := range pr.Top {
@@ -104,6 +102,10 @@ func whyMissed(b *strings.Builder, targets []Target) {
 			p("\n")
 		}
 	}
+}
+
+func micros(d time.Duration) string {
+	return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
 }
 
 func dash(s string) string {

@@ -130,9 +130,13 @@ type Profile struct {
 	// add up to (more than Seconds when the app used more than a core).
 	Seconds float64
 	CPU     time.Duration
-	// RPS is wrk's rate during the profiled run, when it ran for the profile
-	// alone (0 for a reused profile: the mode's row has the rate).
-	RPS float64 `json:",omitempty"`
+	// RPS is wrk's rate during the profiled run.
+	RPS float64
+	// CPUPerRequest is the app's CPU time per request over the wrk run of
+	// the profile, and BareCPUPerRequest the bare handler's, driven right
+	// after it; both from /proc, and 0 when not measured (a reused
+	// profile).
+	CPUPerRequest, BareCPUPerRequest time.Duration `json:",omitempty"`
 	// Top are the functions that take the most CPU, by cumulative share.
 	Top []Func
 	// Err says why there is no profile.
@@ -148,15 +152,6 @@ type Func struct {
 
 // ProfilesDir is the results' folder of CPU profiles.
 const ProfilesDir = "profiles"
-
-// CPUPerRequest is the CPU time the app spent per request while it was
-// profiled; 0 when the rate is unknown.
-func (p Profile) CPUPerRequest() time.Duration {
-	if p.RPS <= 0 || p.Seconds <= 0 {
-		return 0
-	}
-	return time.Duration(float64(p.CPU) / (p.RPS * p.Seconds))
-}
 
 // Files names what Write puts into the results folder.
 const (
