@@ -47,13 +47,32 @@ func summarize(path string, p *report.Profile) error {
 }
 
 // fn is one function's CPU time in a profile: flat, cumulative, and the
-// samples it is on (their indexes, ascending); depth is how far from the
-// stack's root it was seen first, which orders the calls of a chain.
+// samples it is on (their indexes, ascending) with how far from the
+// stack's root it is in each (its outermost call), which orders the calls
+// of a chain.
 type fn struct {
 	name      string
 	flat, cum int64
 	samples   []int
-	depth     int
+	depths    []int
+}
+
+// inside reports whether f is called by g, in the first sample they share
+// (false when they share none).
+func (f *fn) inside(g *fn) bool {
+	j := 0
+	for i, s := range f.samples {
+		for j < len(g.samples) && g.samples[j] < s {
+			j++
+		}
+		if j == len(g.samples) {
+			return false
+		}
+		if g.samples[j] == s {
+			return f.depths[i] > g.depths[j]
+		}
+	}
+	return false
 }
 
 // tally adds up each function's flat and cumulative CPU time (value
@@ -74,7 +93,7 @@ func tally(prof *profile.Profile, v int) ([]int64, map[string]*fn) {
 				name := line.Function.Name
 				f := funcs[name]
 				if f == nil {
-					f = &fn{name: name, depth: len(s.Location) - li}
+					f = &fn{name: name}
 					funcs[name] = f
 				}
 				if li == 0 && lj == 0 {
@@ -84,6 +103,7 @@ func tally(prof *profile.Profile, v int) ([]int64, map[string]*fn) {
 					seen[name] = true
 					f.cum += val
 					f.samples = append(f.samples, i)
+					f.depths = append(f.depths, len(s.Location)-li)
 				}
 			}
 		}
@@ -95,9 +115,8 @@ func tally(prof *profile.Profile, v int) ([]int64, map[string]*fn) {
 // share: the runtime's scheduler and goroutine frames are left out, and
 // of a chain of calls that take about the same time (one function that
 // calls the next: middleware, a write down to its system call) only one
-// is kept, the innermost, unless that would put a function of another
-// module in the place of one of tasklist's. values are the samples' CPU
-// times, total their sum.
+// is kept: the innermost of those that say the most (see rank). values
+// are the samples' CPU times, total their sum.
 func top(funcs map[string]*fn, values []int64, total int64, n int) []report.Func {
 	if total == 0 {
 		return nil
@@ -109,23 +128,18 @@ func top(funcs map[string]*fn, values []int64, total int64, n int) []report.Func
 		}
 	}
 	slices.SortFunc(all, func(a, b *fn) int {
-		return cmp.Or(cmp.Compare(b.cum, a.cum), cmp.Compare(a.depth, b.depth), strings.Compare(a.name, b.name))
+		return cmp.Or(cmp.Compare(b.cum, a.cum), strings.Compare(a.name, b.name))
 	})
 	// same is how close two functions' samples must be to count as one
 	// chain: 3% of the profile's CPU time either way.
 	same := total * 3 / 100
-	type pick struct {
-		shown *fn
-		cum   int64 // the chain's outermost time
-		of    *fn   // the chain's outermost function
-	}
 	var picks []pick
 	for _, f := range all {
 		chained := false
 		for i := range picks {
 			pk := &picks[i]
-			if pk.cum-f.cum <= same && outside(f.samples, pk.of.samples, values) <= same {
-				if own(f.name) || !own(pk.shown.name) {
+			if pk.close(f, same, values) {
+				if rf, rs := rank(f.name), rank(pk.shown.name); rf > rs || rf == rs && f.inside(pk.shown) {
 					pk.shown = f
 				}
 				chained = true
@@ -136,7 +150,7 @@ func top(funcs map[string]*fn, values []int64, total int64, n int) []report.Func
 			if len(picks) == n {
 				continue // it may still stand for a chain already picked
 			}
-			picks = append(picks, pick{shown: f, cum: f.cum, of: f})
+			picks = append(picks, pick{shown: f, of: f})
 		}
 	}
 	out := make([]report.Func, len(picks))
@@ -148,6 +162,25 @@ func top(funcs map[string]*fn, values []int64, total int64, n int) []report.Func
 	// than the next chain's outermost.
 	slices.SortStableFunc(out, func(a, b report.Func) int { return cmp.Compare(b.Cum, a.Cum) })
 	return out
+}
+
+// pick is a chain of calls that take about the same time, and the one
+// function of it shown.
+type pick struct {
+	shown *fn
+	of    *fn // the chain's outermost function
+}
+
+// close reports whether f belongs to the chain: on about the same samples
+// (all but same of CPU time either way) as its outermost function or as
+// the one shown.
+func (pk *pick) close(f *fn, same int64, values []int64) bool {
+	for _, g := range []*fn{pk.of, pk.shown} {
+		if g.cum-f.cum <= same && outside(f.samples, g.samples, values) <= same {
+			return true
+		}
+	}
+	return false
 }
 
 // outside is the CPU time of the samples of a that are not b's (both
@@ -166,7 +199,19 @@ func outside(a, b []int, values []int64) int64 {
 	return t
 }
 
-func own(name string) bool { return strings.HasPrefix(name, module) }
+// rank orders the functions of a chain by what their names tell a reader:
+// tasklist's own first, then the others, last the standard library's
+// internal packages and the system call's entry, common to every system
+// call (the innermost of a write).
+func rank(name string) int {
+	switch {
+	case strings.HasPrefix(name, module):
+		return 2
+	case strings.HasPrefix(name, "internal/"), strings.HasPrefix(name, "syscall.Syscall"), strings.HasPrefix(name, "syscall.RawSyscall"):
+		return 0
+	}
+	return 1
+}
 
 // scheduler reports whether name is one of the runtime's frames that say
 // nothing about the app's work: goroutine entry, scheduling, stack

@@ -52,31 +52,35 @@ func writeProfile(t *testing.T, stacks map[string][]string, cpu map[string]int64
 
 // TestSummarize: the scheduler's frames are left out, a chain of calls
 // that take the same time shows once (its innermost function, but not a
-// library's in place of tasklist's), and a function counts once per
-// sample however often it recurses.
+// library's in place of tasklist's, nor the system call's entry in place
+// of the call), and a function counts once per sample however often it
+// recurses.
 func TestSummarize(t *testing.T) {
 	const web = "github.com/tasklist/tasklist/internal/web."
 	path := writeProfile(t, map[string][]string{
 		"render": {"runtime.goexit", "net/http.(*conn).serve", web + "logRequests.func1", web + "(*Server).index", "html/template.(*Template).Execute", "html/template.(*Template).Execute"},
 		"alloc":  {"runtime.goexit", "net/http.(*conn).serve", web + "logRequests.func1", web + "(*Server).index", "runtime.mallocgc"},
-		"write":  {"runtime.goexit", "net/http.(*conn).serve", "bufio.(*Writer).Flush", "syscall.write"},
+		"write":  {"runtime.goexit", "net/http.(*conn).serve", "bufio.(*Writer).Flush", "syscall.write", "syscall.RawSyscall6", "internal/runtime/syscall/linux.Syscall6"},
+		"json":   {"runtime.goexit", "net/http.(*conn).serve", web + "(*Server).api", "encoding/json.Marshal"},
 		"idle":   {"runtime.goexit", "runtime.schedule", "runtime.findRunnable"},
 		"gc":     {"runtime.gcBgMarkWorker"},
-	}, map[string]int64{"render": 45e7, "alloc": 10e7, "write": 30e7, "idle": 10e7, "gc": 5e7})
+	}, map[string]int64{"render": 45e7, "alloc": 10e7, "write": 30e7, "idle": 10e7, "gc": 5e7, "json": 10e7})
 	var p report.Profile
 	if err := summarize(path, &p); err != nil {
 		t.Fatal(err)
 	}
-	if p.Seconds != 4 || p.CPU != time.Second {
-		t.Errorf("seconds %v, CPU %v; want 4 and 1s", p.Seconds, p.CPU)
+	if p.Seconds != 4 || p.CPU != 1100*time.Millisecond {
+		t.Errorf("seconds %v, CPU %v; want 4 and 1.1s", p.Seconds, p.CPU)
 	}
+	share := func(ns float64) float64 { return ns / 11e8 }
 	want := []report.Func{
-		{Name: "net/http.(*conn).serve", Cum: 0.85},
-		{Name: "internal/web.(*Server).index", Cum: 0.55},
-		{Name: "html/template.(*Template).Execute", Flat: 0.45, Cum: 0.45},
-		{Name: "syscall.write", Flat: 0.3, Cum: 0.3},
-		{Name: "runtime.mallocgc", Flat: 0.1, Cum: 0.1},
-		{Name: "runtime.gcBgMarkWorker", Flat: 0.05, Cum: 0.05},
+		{Name: "net/http.(*conn).serve", Cum: share(95e7)},
+		{Name: "internal/web.(*Server).index", Cum: share(55e7)},
+		{Name: "html/template.(*Template).Execute", Flat: share(45e7), Cum: share(45e7)},
+		{Name: "syscall.write", Cum: share(30e7)},
+		{Name: "internal/web.(*Server).api", Cum: share(10e7)},
+		{Name: "runtime.mallocgc", Flat: share(10e7), Cum: share(10e7)},
+		{Name: "runtime.gcBgMarkWorker", Flat: share(5e7), Cum: share(5e7)},
 	}
 	if diff := cmp.Diff(want, p.Top); diff != "" {
 		t.Errorf("top (-want +got):\n%s", diff)
