@@ -130,8 +130,8 @@ func top(funcs map[string]*fn, values []int64, total int64, n int) []report.Func
 	slices.SortFunc(all, func(a, b *fn) int {
 		return cmp.Or(cmp.Compare(b.cum, a.cum), strings.Compare(a.name, b.name))
 	})
-	// same is how close two functions' samples must be to count as one
-	// chain: 3% of the profile's CPU time either way.
+	// same is how close two functions' samples may be at most to count
+	// as one chain: 3% of the profile's CPU time either way.
 	same := total * 3 / 100
 	var picks []pick
 	for _, f := range all {
@@ -172,11 +172,12 @@ type pick struct {
 }
 
 // close reports whether f belongs to the chain: on about the same samples
-// (all but same of CPU time either way) as its outermost function or as
-// the one shown.
+// as its outermost function or as the one shown, g (all but a tenth of
+// g's CPU time, and at most same, either way).
 func (pk *pick) close(f *fn, same int64, values []int64) bool {
 	for _, g := range []*fn{pk.of, pk.shown} {
-		if g.cum-f.cum <= same && outside(f.samples, g.samples, values) <= same {
+		d := min(same, g.cum/10)
+		if g.cum-f.cum <= d && outside(f.samples, g.samples, values) <= d {
 			return true
 		}
 	}
