@@ -2,64 +2,42 @@ package bench
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tasklist/tasklist/internal/daemon"
 )
 
-// memcached is a memcached server the run started on 127.0.0.1.
+// memcached is a memcached server the run started on 127.0.0.1 (the run's
+// procs stop it).
 type memcached struct {
 	addr string
-	proc *proc
 }
 
 // startMemcached starts bin on a free 127.0.0.1 port with memMB of memory.
-func startMemcached(ctx context.Context, ps *procs, bin string, memMB int) (*memcached, error) {
+func startMemcached(ps *procs, bin string, memMB int) (*memcached, error) {
 	var lastErr error
 	for range 5 { // the free port may be taken before memcached binds it
 		addr, err := freeAddr()
 		if err != nil {
 			return nil, err
 		}
-		_, port, _ := net.SplitHostPort(addr)
-		args := []string{"-l", "127.0.0.1", "-p", port, "-U", "0", "-m", strconv.Itoa(memMB)}
-		if os.Geteuid() == 0 {
-			args = append(args, "-u", "root") // memcached refuses root without -u
-		}
-		p, err := ps.start("memcached-"+port, bin, nil, args...)
+		_, portStr, _ := net.SplitHostPort(addr)
+		port, _ := strconv.Atoi(portStr)
+		p, err := ps.start("memcached-"+portStr, daemon.MemcachedCommand(bin, port, daemon.MemcachedOptions{MemoryMB: memMB}))
 		if err != nil {
 			return nil, err
 		}
-		m := &memcached{addr: addr, proc: p}
-		if lastErr = m.waitReady(ctx); lastErr == nil {
-			return m, nil
+		if lastErr = p.WaitListening(addr, 10*time.Second); lastErr == nil {
+			return &memcached{addr: addr}, nil
 		}
 		p.stop()
+		lastErr = fmt.Errorf("%w: %s", lastErr, p.tail())
 	}
 	return nil, lastErr
-}
-
-func (m *memcached) waitReady(ctx context.Context) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := m.stats(); err == nil {
-			return nil
-		}
-		select {
-		case <-m.proc.exited:
-			return fmt.Errorf("memcached exited: %s", m.proc.tail())
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("memcached on %s did not answer within 10s", m.addr)
-		}
-	}
 }
 
 // command sends one text-protocol command and returns the reply's lines up

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tasklist/tasklist/internal/daemon"
 )
 
 // stopGrace is how long a process gets to exit after SIGTERM before it is
@@ -36,63 +38,43 @@ func newProcs(logDir string) *procs {
 
 // proc is one started process; its output goes to a log file.
 type proc struct {
-	name   string
-	cmd    *exec.Cmd
-	log    string
-	exited chan struct{}
-	err    error // the exit status, once exited is closed
-	owner  *procs
+	*daemon.Process
+	name string
+	log  string
 }
 
-// start runs bin with args and exactly env (plus PATH and HOME), its output
-// in the run's log folder under name.
-func (ps *procs) start(name, bin string, env []string, args ...string) (*proc, error) {
+// start runs cmd with exactly the environment it has (plus PATH and HOME),
+// its output in the run's log folder under name.
+func (ps *procs) start(name string, cmd *exec.Cmd) (*proc, error) {
 	logPath := filepath.Join(ps.logDir, name+".log")
 	out, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, cmd.Env...)
 	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
+	dp, err := daemon.Start(cmd)
+	if err != nil {
 		out.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, log: logPath, exited: make(chan struct{}), owner: ps}
+	p := &proc{Process: dp, name: name, log: logPath}
 	ps.mu.Lock()
-	ps.running[cmd.Process.Pid] = p
+	ps.running[p.PID()] = p
 	ps.mu.Unlock()
 	go func() {
-		p.err = cmd.Wait()
+		<-p.Exited()
 		out.Close()
 		ps.mu.Lock()
-		delete(ps.running, cmd.Process.Pid)
+		delete(ps.running, p.PID())
 		ps.mu.Unlock()
-		close(p.exited)
 	}()
 	return p, nil
 }
 
-// pid is the process's id.
-func (p *proc) pid() int { return p.cmd.Process.Pid }
-
 // stop sends SIGTERM, and SIGKILL after stopGrace; it returns once the
 // process has exited.
-func (p *proc) stop() {
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(stopGrace):
-		p.cmd.Process.Kill()
-		<-p.exited
-	}
-}
+func (p *proc) stop() { p.Stop(syscall.SIGTERM, stopGrace) }
 
 // stopAll stops every process still running.
 func (ps *procs) stopAll() {
@@ -143,7 +125,7 @@ func (p *proc) cpuTime() time.Duration {
 // peakRSS returns the process's peak resident set size in bytes (VmHWM in
 // /proc), 0 when it cannot be read.
 func (p *proc) peakRSS() int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid()))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.PID()))
 	if err != nil {
 		return 0
 	}
@@ -170,8 +152,8 @@ func (p *proc) waitReady(ctx context.Context, url string, timeout time.Duration)
 			}
 		}
 		select {
-		case <-p.exited:
-			return fmt.Errorf("%s exited before it was ready: %v\n%s", p.name, p.err, p.tail())
+		case <-p.Exited():
+			return fmt.Errorf("%s exited before it was ready: %v\n%s", p.name, p.Err(), p.tail())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):

@@ -6,9 +6,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/tasklist/tasklist/internal/daemon"
 )
 
 // ServeBytes serves body as text/html at every path on addr until ctx is
@@ -49,13 +52,13 @@ func (r *runner) startBare(ctx context.Context) (*proc, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	return r.startReference(ctx, "bare", addr, r.opts.Self, "serve-bytes", file, addr)
+	return r.startReference(ctx, "bare", addr, exec.Command(r.opts.Self, "serve-bytes", file, addr))
 }
 
-// startReference starts a server that sends the page at addr and waits
-// until it does.
-func (r *runner) startReference(ctx context.Context, name, addr, bin string, args ...string) (*proc, string, error) {
-	p, err := r.procs.start(name, bin, nil, args...)
+// startReference starts cmd, a server that sends the page at addr, and
+// waits until it does.
+func (r *runner) startReference(ctx context.Context, name, addr string, cmd *exec.Cmd) (*proc, string, error) {
+	p, err := r.procs.start(name, cmd)
 	if err != nil {
 		return nil, "", err
 	}
@@ -67,39 +70,24 @@ func (r *runner) startReference(ctx context.Context, name, addr, bin string, arg
 	return p, base, nil
 }
 
-// nginxConf serves page.html for / from the folder nginx runs in, in one
-// process without a master, logging only errors; the temp paths keep it
-// out of the system's folders.
-const nginxConf = `daemon off;
-master_process off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path %[1]s/body;
-  proxy_temp_path %[1]s/proxy;
-  fastcgi_temp_path %[1]s/fastcgi;
-  uwsgi_temp_path %[1]s/uwsgi;
-  scgi_temp_path %[1]s/scgi;
-  types { text/html html; }
-  server {
-    listen %[2]s;
-    root %[1]s;
-    location = / { try_files /page.html =404; }
-  }
+// nginxSite serves page.html for / on the address %[1]s from the folder
+// %[2]s, where nginx runs.
+const nginxSite = `types { text/html html; }
+server {
+	listen %[1]s;
+	root %[2]s;
+	location = / { try_files /page.html =404; }
 }
 `
 
-// startNginx starts nginx serving the page as a static file.
+// startNginx starts nginx serving the page as a static file, in one
+// process (its memory is all of nginx's), configured as the tests run it
+// (daemon.NginxCommand).
 func (r *runner) startNginx(ctx context.Context) (*proc, string, error) {
 	dir := filepath.Join(r.work, "nginx")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, "", err
 	}
-	// nginx may read as another user when started as root.
-	os.Chmod(r.work, 0o755)
 	if err := os.WriteFile(filepath.Join(dir, "page.html"), r.page, 0o644); err != nil {
 		return nil, "", err
 	}
@@ -107,9 +95,9 @@ func (r *runner) startNginx(ctx context.Context) (*proc, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, dir, addr), 0o644); err != nil {
+	cmd, err := daemon.NginxCommand(r.opts.Nginx, daemon.NginxOptions{Dir: dir, Site: fmt.Sprintf(nginxSite, addr, dir)})
+	if err != nil {
 		return nil, "", err
 	}
-	return r.startReference(ctx, "nginx", addr, r.opts.Nginx, "-p", dir, "-c", conf)
+	return r.startReference(ctx, "nginx", addr, cmd)
 }

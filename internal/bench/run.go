@@ -158,7 +158,7 @@ func (r *runner) run(ctx context.Context) error {
 		r.total++
 	}
 	if needsMemcached(modes) || r.opts.Stampede {
-		mc, err := startMemcached(ctx, r.procs, r.opts.MemcachedBin, 256)
+		mc, err := startMemcached(r.procs, r.opts.MemcachedBin, 256)
 		if err != nil {
 			return fmt.Errorf("memcached: %w", err)
 		}
@@ -289,7 +289,9 @@ func (r *runner) startOn(ctx context.Context, name string, m mode, dbURL, prefix
 	if m.cache == Memcached {
 		env = append(env, "MEMCACHE_SERVERS="+r.mc.addr)
 	}
-	p, err := r.procs.start(name, r.bin, env)
+	cmd := exec.Command(r.bin)
+	cmd.Env = env
+	p, err := r.procs.start(name, cmd)
 	if err != nil {
 		return nil, err
 	}

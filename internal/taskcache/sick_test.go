@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/memcache"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
@@ -50,7 +51,7 @@ func TestSickServer(t *testing.T) {
 				if f.opts.Username != "" {
 					mo.Username, mo.Password = user, password
 				}
-				cluster := newClusterWith(t, 3, "sqlite:"+filepath.Join(t.TempDir(), "sick.db"), mo, strategy, 0)
+				cluster := newClusterWith(t, 3, "sqlite:"+filepath.Join(t.TempDir(), "sick.db"), mo, cache.Options{}, strategy, 0)
 				for sick := range ms {
 					runSickServer(t, cluster, func() { f.break_(ms[sick]) }, func() { f.heal(ms[sick]) }, f.mayGiveUp)
 				}

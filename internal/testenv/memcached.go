@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tasklist/tasklist/internal/daemon"
 )
 
 // Environment variables naming the programs StartMemcached runs. When unset,
@@ -46,14 +48,14 @@ type MemcachedOptions struct {
 type Memcached struct {
 	t    testing.TB
 	addr string
+	port int
 	bin  string
-	args []string
-	env  []string
+	opts daemon.MemcachedOptions
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd     // nil while stopped
-	exited chan struct{} // closed when cmd has exited
-	log    string        // memcached's output, for errors
+	mu   sync.Mutex
+	env  []string
+	proc *daemon.Process // nil while stopped
+	log  string          // memcached's output, for errors
 }
 
 // StartMemcached starts a memcached for the test on a free 127.0.0.1 port
@@ -62,20 +64,9 @@ type Memcached struct {
 func StartMemcached(t testing.TB, opts MemcachedOptions) *Memcached {
 	t.Helper()
 	bin := findProgram(t, MemcachedEnv, "memcached", "install memcached or set "+MemcachedEnv)
-	m := &Memcached{t: t, bin: bin, log: filepath.Join(t.TempDir(), "memcached.log")}
-	mem, item := opts.MemoryMB, opts.MaxItemSize
-	if mem == 0 {
-		mem = 64
-	}
-	if item == 0 {
-		item = 1 << 20
-	}
-	m.args = []string{"-l", "127.0.0.1", "-U", "0", "-m", strconv.Itoa(mem), "-I", strconv.Itoa(item)}
-	if os.Geteuid() == 0 {
-		m.args = append(m.args, "-u", "root") // memcached refuses root without -u
-	}
+	m := &Memcached{t: t, bin: bin, log: filepath.Join(t.TempDir(), "memcached.log"),
+		opts: daemon.MemcachedOptions{MemoryMB: opts.MemoryMB, MaxItemSize: opts.MaxItemSize, SASL: opts.Username != ""}}
 	if opts.Username != "" {
-		m.args = append(m.args, "-S")
 		m.env = append(os.Environ(), "SASL_CONF_PATH="+saslConfig(t, opts.Username, opts.Password))
 	}
 	// A free port can be taken by someone else before memcached binds it;
@@ -84,6 +75,8 @@ func StartMemcached(t testing.TB, opts MemcachedOptions) *Memcached {
 	for range 5 {
 		var release func()
 		m.addr, release = reservePort(t)
+		_, port, _ := net.SplitHostPort(m.addr)
+		m.port, _ = strconv.Atoi(port)
 		if err = m.start(); err == nil {
 			t.Cleanup(release) // after Stop, which is registered next
 			t.Cleanup(m.Stop)
@@ -123,12 +116,11 @@ func (m *Memcached) UseCredentials(user, password string) {
 func (m *Memcached) Stop() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.cmd == nil {
+	if m.proc == nil {
 		return
 	}
-	m.cmd.Process.Kill() // also ends a paused process
-	<-m.exited
-	m.cmd = nil
+	m.proc.Stop(syscall.SIGKILL, memcachedStartTimeout) // SIGKILL also ends a paused process
+	m.proc = nil
 }
 
 // Pause stops the process with SIGSTOP: it keeps its port and the kernel
@@ -155,13 +147,13 @@ func (m *Memcached) signal(sig syscall.Signal) int {
 	m.t.Helper()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.cmd == nil {
+	if m.proc == nil {
 		m.t.Fatalf("memcached on %s: %v while stopped", m.addr, sig)
 	}
-	if err := m.cmd.Process.Signal(sig); err != nil {
+	if err := m.proc.Signal(sig); err != nil {
 		m.t.Fatalf("memcached on %s: %v: %v", m.addr, sig, err)
 	}
-	return m.cmd.Process.Pid
+	return m.proc.PID()
 }
 
 // allThreadsStopped reports whether every thread of process pid is in
@@ -185,15 +177,16 @@ func allThreadsStopped(pid int) bool {
 	return true
 }
 
-// start runs memcached on m.addr and waits until it accepts connections.
+// start runs memcached on m.addr and waits until it listens there (when
+// another process holds the port, memcached exits instead, though the port
+// answers).
 func (m *Memcached) start() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.cmd != nil {
+	if m.proc != nil {
 		return nil
 	}
-	_, port, _ := net.SplitHostPort(m.addr)
-	cmd := exec.Command(m.bin, append([]string{"-p", port}, m.args...)...)
+	cmd := daemon.MemcachedCommand(m.bin, m.port, m.opts)
 	cmd.Env = m.env
 	log, err := os.Create(m.log)
 	if err != nil {
@@ -201,77 +194,17 @@ func (m *Memcached) start() error {
 	}
 	defer log.Close() // the child has its own copy
 	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	p, err := daemon.Start(cmd)
+	if err != nil {
 		return err
 	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	// Wait until this process listens: when another process holds the
-	// port, memcached exits instead, though the port answers.
-	deadline := time.Now().Add(memcachedStartTimeout)
-	for !m.listening(cmd.Process.Pid) {
-		select {
-		case <-exited:
-			out, _ := os.ReadFile(m.log)
-			return fmt.Errorf("memcached exited: %s", bytes.TrimSpace(out))
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			<-exited
-			return fmt.Errorf("memcached did not listen on %s within %v", m.addr, memcachedStartTimeout)
-		}
+	if err := p.WaitListening(m.addr, memcachedStartTimeout); err != nil {
+		p.Stop(syscall.SIGKILL, memcachedStartTimeout)
+		out, _ := os.ReadFile(m.log)
+		return fmt.Errorf("memcached: %w: %s", err, bytes.TrimSpace(out))
 	}
-	m.cmd, m.exited = cmd, exited
+	m.proc = p
 	return nil
-}
-
-// listening reports whether process pid listens on m's port: from /proc
-// where it can tell, else whether the port accepts connections.
-func (m *Memcached) listening(pid int) bool {
-	_, portStr, _ := net.SplitHostPort(m.addr)
-	port, _ := strconv.Atoi(portStr)
-	if owns, known := listensOn(pid, port); known {
-		return owns
-	}
-	c, err := net.DialTimeout("tcp", m.addr, 100*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
-}
-
-// listensOn reports whether process pid has a socket listening on
-// 127.0.0.1:port, per Linux's /proc; known is false where /proc cannot
-// tell.
-func listensOn(pid, port int) (owns, known bool) {
-	table, err := os.ReadFile("/proc/net/tcp")
-	if err != nil {
-		return false, false
-	}
-	local := fmt.Sprintf("0100007F:%04X", port)
-	inodes := map[string]bool{}
-	for _, line := range strings.Split(string(table), "\n") {
-		// sl local_address rem_address st ... uid timeout inode
-		if f := strings.Fields(line); len(f) > 9 && f[1] == local && f[3] == "0A" {
-			inodes["socket:["+f[9]+"]"] = true
-		}
-	}
-	fdDir := fmt.Sprintf("/proc/%d/fd", pid)
-	fds, err := os.ReadDir(fdDir)
-	if err != nil {
-		return false, false
-	}
-	for _, fd := range fds {
-		if link, err := os.Readlink(filepath.Join(fdDir, fd.Name())); err == nil && inodes[link] {
-			return true, true
-		}
-	}
-	return false, true
 }
 
 // saslConfig writes a SASL configuration and password database holding

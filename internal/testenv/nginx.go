@@ -1,14 +1,13 @@
 package testenv
 
 import (
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tasklist/tasklist/internal/daemon"
 )
 
 // NginxEnv names the nginx binary the tests use (scripts/test.sh sets it);
@@ -19,75 +18,38 @@ const NginxEnv = "TASKLIST_TEST_NGINX"
 type Nginx struct {
 	addr string
 	dir  string // its prefix: configuration, pid file, logs
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *daemon.Process
 }
 
 // StartNginx runs nginx in the foreground with a main configuration of its
-// own (pid file, logs and temporary files in the test's directory, one
-// worker) whose http block holds site(listen), the configuration of a server
-// that must listen on listen, a free 127.0.0.1 address. It waits until that
-// address accepts connections and stops nginx, by its PID, when the test
-// ends. It skips the test (fails under CI=true) without nginx.
+// own (daemon.NginxCommand: pid file, logs and temporary files in the
+// test's directory, a master and one worker) whose http block holds
+// site(listen), the configuration of a server that must listen on listen, a
+// free 127.0.0.1 address. It waits until nginx listens there and stops
+// nginx, by its PID, when the test ends. It skips the test (fails under
+// CI=true) without nginx.
 func StartNginx(t testing.TB, site func(listen string) string) *Nginx {
 	t.Helper()
 	bin := findProgram(t, NginxEnv, "nginx", "install nginx or set "+NginxEnv)
 	dir := t.TempDir()
 	addr, release := reservePort(t)
-	siteFile := filepath.Join(dir, "site.conf")
-	if err := os.WriteFile(siteFile, []byte(site(addr)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	user := ""
-	if os.Geteuid() == 0 {
-		user = "user root root;" // workers must read the test's directory
-	}
-	main := fmt.Sprintf(`daemon off;
-master_process on;
-worker_processes 1;
-%s
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log warn;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	client_body_temp_path %[2]s/client_body;
-	proxy_temp_path %[2]s/proxy;
-	fastcgi_temp_path %[2]s/fastcgi;
-	uwsgi_temp_path %[2]s/uwsgi;
-	scgi_temp_path %[2]s/scgi;
-	include %[3]s;
-}
-`, user, dir, siteFile)
-	mainFile := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(mainFile, []byte(main), 0o644); err != nil {
+	cmd, err := daemon.NginxCommand(bin, daemon.NginxOptions{Dir: dir, Site: site(addr), Master: true})
+	if err != nil {
 		t.Fatal(err)
 	}
 	release()
-	n := &Nginx{addr: addr, dir: dir, cmd: exec.Command(bin, "-p", dir, "-c", mainFile), done: make(chan struct{})}
 	var out LockedBuffer
-	n.cmd.Stdout, n.cmd.Stderr = &out, &out
-	if err := n.cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = &out, &out
+	p, err := daemon.Start(cmd)
+	if err != nil {
 		t.Fatalf("start nginx: %v", err)
 	}
-	go func() { n.cmd.Wait(); close(n.done) }()
+	n := &Nginx{addr: addr, dir: dir, proc: p}
 	t.Cleanup(n.Stop)
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return n
-		}
-		select {
-		case <-n.done:
-			t.Fatalf("nginx exited: %s%s", out.String(), n.ErrorLog())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx does not accept connections on %s after 10 s: %s", addr, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := p.WaitListening(addr, 10*time.Second); err != nil {
+		t.Fatalf("nginx: %v: %s%s", err, out.String(), n.ErrorLog())
 	}
+	return n
 }
 
 // Addr is the host:port nginx listens on.
@@ -101,21 +63,8 @@ func (n *Nginx) ErrorLog() string {
 }
 
 // PID is the nginx master process's id.
-func (n *Nginx) PID() int { return n.cmd.Process.Pid }
+func (n *Nginx) PID() int { return n.proc.PID() }
 
 // Stop asks nginx to finish its requests and exit (SIGQUIT to its master,
 // by PID), kills it after 10 s, and waits for it. Stopping twice is fine.
-func (n *Nginx) Stop() {
-	select {
-	case <-n.done:
-		return
-	default:
-	}
-	n.cmd.Process.Signal(syscall.SIGQUIT)
-	select {
-	case <-n.done:
-	case <-time.After(10 * time.Second):
-		n.cmd.Process.Kill()
-		<-n.done
-	}
-}
+func (n *Nginx) Stop() { n.proc.Stop(syscall.SIGQUIT, 10*time.Second) }

@@ -178,8 +178,9 @@ func pageCounts(cluster []*stack) [2]uint64 {
 	return c
 }
 
-// latencies records how long requests took while during is set. It is safe
-// for concurrent use.
+// latencies records how long requests took that began or ended while
+// during was set: those that met the fault, also when the fault ended
+// before they did. It is safe for concurrent use.
 type latencies struct {
 	during atomic.Bool
 	mu     sync.Mutex
@@ -189,9 +190,9 @@ type latencies struct {
 // wrap times the requests h serves.
 func (l *latencies) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
+		start, began := time.Now(), l.during.Load()
 		h.ServeHTTP(w, r)
-		if l.during.Load() {
+		if began || l.during.Load() { // the request overlapped the fault
 			l.mu.Lock()
 			l.took = append(l.took, time.Since(start))
 			l.mu.Unlock()

@@ -165,16 +165,6 @@ func (g *Group) Resolve(ctx context.Context, spec Spec, it cache.Item, err error
 	return r, err
 }
 
-// Peek decodes a value read from the cache, without any fill: ok is false
-// when it is absent, a lease, unreadable or too old for spec. For callers
-// that only serve what is there, such as a multi-get of fragments.
-func (g *Group) Peek(spec Spec, it cache.Item, err error) (Result, bool) {
-	if err != nil {
-		return Result{}, false
-	}
-	return g.usable(spec, it.Value)
-}
-
 // usable decodes a cache value and reports whether it may be served.
 func (g *Group) usable(spec Spec, v []byte) (Result, bool) {
 	f, ok := decode(v)

@@ -83,6 +83,19 @@ func (s *source) spec(key string) fill.Spec {
 	return fill.Spec{Key: key, TTL: time.Hour, Load: s.load}
 }
 
+// stored returns the data of the value that c holds at key, read as a
+// Group frames it (see frame.go: 'v', the read time, the data), and false
+// when it holds none: the key is absent, or holds a lease or something
+// unreadable, or the cache failed.
+func stored(t *testing.T, c *cache.Cache, key string) ([]byte, bool) {
+	t.Helper()
+	it, err := c.Get(t.Context(), key)
+	if err != nil || len(it.Value) < fill.Overhead || it.Value[0] != 'v' {
+		return nil, false
+	}
+	return it.Value[fill.Overhead:], true
+}
+
 // gate holds one caller of its wait, the one after skip others have passed,
 // until open. It is safe for concurrent use.
 type gate struct {
@@ -423,7 +436,10 @@ const (
 // blocked in a select when selecting is set. Whether a request has joined a
 // flight has no other outward sign, and it is the moment the late-joiner
 // and stampede tests must wait for.
-func goroutines(fn string, selecting bool) int {
+func goroutines(fn string, selecting bool) int { return len(stacks(fn, selecting)) }
+
+// stacks returns the stacks that goroutines counts, for a failure to show.
+func stacks(fn string, selecting bool) []string {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
@@ -433,14 +449,14 @@ func goroutines(fn string, selecting bool) int {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
-	count := 0
+	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
 		header, _, _ := strings.Cut(g, "\n")
 		if strings.Contains(g, fn) && (!selecting || strings.Contains(header, "[select")) {
-			count++
+			out = append(out, g)
 		}
 	}
-	return count
+	return out
 }
 
 // waitUntil polls cond until it holds, and fails the test if it does not

@@ -2,6 +2,7 @@ package fill_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,8 +62,7 @@ func TestNoStaleSet(t *testing.T) {
 				if st := reader.g.Stats(); st.Sets != 0 {
 					t.Errorf("reader stats = %+v, want no set", st)
 				}
-				it, err := writer.c.Get(t.Context(), spec.Key)
-				if r, ok := writer.g.Peek(spec, it, err); ok && string(r.Data) == "v0" {
+				if data, ok := stored(t, writer.c, spec.Key); ok && string(data) == "v0" {
 					t.Errorf("the cache holds the value loaded before the write")
 				}
 				for i, in := range []instance{reader, writer} {
@@ -208,8 +208,8 @@ func TestStampede(t *testing.T) {
 			calls[i] = goGet(t.Context(), in[i%instances].g, spec)
 		}
 		waitUntil(t, "every request waits for a flight", waiting(requests))
-		if n := goroutines(inFly, false); n != instances {
-			t.Errorf("%d requests on %d instances run %d flights, want one per instance", requests, instances, n)
+		if fl := stacks(inFly, false); len(fl) != instances {
+			t.Errorf("%d requests on %d instances run %d flights, want one per instance:\n%s", requests, instances, len(fl), strings.Join(fl, "\n\n"))
 		}
 		close(writes)
 		for _, c := range calls {

@@ -1,7 +1,6 @@
 package fill_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -96,53 +95,6 @@ func TestResolve(t *testing.T) {
 				}
 				if gets := r.in.f.gets.Load() - getsBefore; gotResolve.Outcome == fill.Hit && gets != 0 {
 					t.Errorf("Resolve, given a usable value, read the cache %d more times", gets)
-				}
-			})
-		}
-	})
-}
-
-// TestPeek: Peek serves a readable value within MaxStale and nothing else —
-// not an absent key, a lease, a value past MaxStale, an unreadable value or
-// a failed read — and never fills: it does not load, count, or change what
-// the cache holds. Fails if Peek fills or serves a lease or a stale value.
-func TestPeek(t *testing.T) {
-	clock := cachetest.NewClock()
-	lease := state{"lease", func(t *testing.T, in instance, _ *fill.Group, spec fill.Spec) {
-		// Another instance takes the lease and is held loading.
-		src := &source{}
-		held := newGate(t, 0)
-		src.before.Store(hook(held.wait))
-		spec.Load = src.load
-		goGet(context.WithoutCancel(t.Context()), fill.New(in.c, fill.Options{}), spec)
-		held.held(t, "the lease holder's load")
-	}, false}
-	eachBackend(t, envOptions{clock: clock.Now}, func(t *testing.T, e *env) {
-		for _, s := range append(states, lease) {
-			t.Run(s.name, func(t *testing.T) {
-				in := e.instance(fill.Options{Now: clock.Now})
-				src := &source{}
-				spec := src.spec("peek:" + s.name)
-				spec.MaxStale = testMaxStale
-				s.prepare(t, in, fill.New(in.c, fill.Options{Now: clock.Now}), spec)
-				if s.stale {
-					clock.Advance(testMaxStale + 1)
-				}
-				spec.Load = func(context.Context) ([]byte, time.Time, error) {
-					t.Error("Peek loaded")
-					return nil, time.Time{}, errLoad
-				}
-				before, beforeErr := in.c.Get(t.Context(), spec.Key)
-				r, ok := in.g.Peek(spec, before, beforeErr)
-				if want := s.name == "fresh value"; ok != want || ok && string(r.Data) != "v0" {
-					t.Errorf("Peek = %q, %v; want v0 only for a fresh value", r.Data, ok)
-				}
-				after, afterErr := in.c.Get(t.Context(), spec.Key)
-				if diff := cmp.Diff(before, after); diff != "" || (beforeErr == nil) != (afterErr == nil) {
-					t.Errorf("Peek changed the cache (-before +after):\n%s%v -> %v", diff, beforeErr, afterErr)
-				}
-				if diff := cmp.Diff(fill.Stats{}, in.g.Stats()); diff != "" {
-					t.Errorf("Peek moved counters (-want +got):\n%s", diff)
 				}
 			})
 		}
