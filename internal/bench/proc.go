@@ -106,14 +106,15 @@ const clockTick = 10 * time.Millisecond
 // cpuTime returns the CPU time the process has used, user and system, from
 // /proc (0 when it cannot be read).
 func (p *proc) cpuTime() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid()))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID()))
 	if err != nil {
 		return 0
 	}
-	// The fields after the command's name, which may hold spaces, in
-	// parentheses: state is the first; utime and stime the 12th and 13th.
-	_, rest, _ := strings.Cut(string(b), ") ")
-	f := strings.Fields(rest)
+	// The fields after the command's name, which is in parentheses and may
+	// hold spaces and parentheses: state is the first; utime and stime the
+	// 12th and 13th.
+	stat := string(b)
+	f := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
 	if len(f) < 13 {
 		return 0
 	}
