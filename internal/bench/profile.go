@@ -172,11 +172,11 @@ type pick struct {
 }
 
 // close reports whether f belongs to the chain: on about the same samples
-// as its outermost function or as the one shown, g (all but a tenth of
+// as its outermost function or as the one shown, g (all but a fifth of
 // g's CPU time, and at most same, either way).
 func (pk *pick) close(f *fn, same int64, values []int64) bool {
 	for _, g := range []*fn{pk.of, pk.shown} {
-		d := min(same, g.cum/10)
+		d := min(same, g.cum/5)
 		if g.cum-f.cum <= d && outside(f.samples, g.samples, values) <= d {
 			return true
 		}
@@ -201,12 +201,12 @@ func outside(a, b []int, values []int64) int64 {
 }
 
 // rank orders the functions of a chain by what their names tell a reader:
-// tasklist's own first, then the others, last the standard library's
+// tasklist's own first (main is cmd/tasklist's), then the others, last the standard library's
 // internal packages and the system call's entry, common to every system
 // call (the innermost of a write).
 func rank(name string) int {
 	switch {
-	case strings.HasPrefix(name, module):
+	case strings.HasPrefix(name, module), strings.HasPrefix(name, "main."):
 		return 2
 	case strings.HasPrefix(name, "internal/"), strings.HasPrefix(name, "syscall.Syscall"), strings.HasPrefix(name, "syscall.RawSyscall"):
 		return 0
