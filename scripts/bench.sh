@@ -10,7 +10,8 @@
 # starts, on SQLite (and PostgreSQL and MariaDB when they answer on
 # 127.0.0.1), drives it with wrk beside a bare Go handler (and nginx, when
 # installed) sending the same page, runs a cold-start stampede, and writes
-# results.md, results.svg and results.json into bench-results/UTC-TIME/.
+# results.md, results.svg and results.json into bench-results/UTC-TIME/;
+# results.md names each target missed with a CPU profile of its mode.
 # Everything listens on 127.0.0.1 and is stopped, by process id, at the end
 # or on Ctrl-C. docs/benchmarks.md explains the figures and the targets.
 #

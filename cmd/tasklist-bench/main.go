@@ -91,6 +91,7 @@ func options(args []string, out io.Writer) (bench.Options, error) {
 	fs.StringVar(&only, "only", "", "a regular expression: run only the modes whose key matches (and the bare handler)")
 	fs.BoolVar(&o.Stampede, "stampede", true, "run the cold-start stampede")
 	fs.BoolVar(&o.Profile, "profile", false, "save a CPU profile of the app under load in each mode (into the results' profiles/)")
+	fs.BoolVar(&o.Why, "why", true, "after the targets, profile each mode a missed target is about (about 10s each, or -profile's own) and say in the results where its CPU time went")
 	fs.StringVar(&o.OutDir, "out", "", "results folder (default bench-results/UTC-TIME)")
 	fs.StringVar(&o.PostgresURL, "postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server to create databases on (skipped when it does not answer)")
 	fs.StringVar(&o.MySQLURL, "mysql", "mysql://root@127.0.0.1:3306/mysql", "MariaDB/MySQL server to create databases on (skipped when it does not answer)")

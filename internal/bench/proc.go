@@ -100,6 +100,29 @@ func (p *proc) tail() string {
 	return strings.TrimSpace(string(b))
 }
 
+// clockTick is the unit of /proc's CPU times (USER_HZ, 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+// cpuTime returns the CPU time the process has used, user and system, from
+// /proc (0 when it cannot be read).
+func (p *proc) cpuTime() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID()))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command's name, which is in parentheses and may
+	// hold spaces and parentheses: state is the first; utime and stime the
+	// 12th and 13th.
+	stat := string(b)
+	f := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * clockTick
+}
+
 // peakRSS returns the process's peak resident set size in bytes (VmHWM in
 // /proc), 0 when it cannot be read.
 func (p *proc) peakRSS() int64 {

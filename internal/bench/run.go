@@ -42,6 +42,10 @@ type Options struct {
 	// Profile saves a CPU profile of the app under load in each mode
 	// (TASKLIST_PPROF_ADDR), into the results' profiles/ folder.
 	Profile bool
+	// Why profiles, after the targets are checked, each mode a missed
+	// target is about (in a short run of its own, or reusing Profile's)
+	// and says in the results where its CPU time went.
+	Why bool
 	// OutDir receives the results and the servers' logs.
 	OutDir string
 	// RepoDir is the module root, where tasklist is built from, and
@@ -78,6 +82,7 @@ type runner struct {
 	// before each other mode, whose ratio is to that paired rate.
 	bare     *proc
 	bareBase string
+	modes    []mode
 	out      *report.Run
 	started  time.Time
 	done     int // modes finished
@@ -112,8 +117,13 @@ func Run(ctx context.Context, opts Options) (*report.Run, error) {
 		return r.out, err
 	}
 	r.out.Machine.LoadAfter = loadAverage()
-	r.out.Finished = time.Now()
 	r.out.Targets = targets(r.out)
+	if opts.Why {
+		if err := r.explain(ctx); err != nil {
+			return r.out, err
+		}
+	}
+	r.out.Finished = time.Now()
 	r.out.Notes = append(notes(r.out), r.out.Notes...)
 	return r.out, report.Write(opts.OutDir, r.out)
 }
@@ -142,6 +152,7 @@ func (r *runner) run(ctx context.Context) error {
 		servers = append(servers, db)
 	}
 	modes := only(plan(r.opts.Quick, r.opts.Nginx != "", servers), r.opts.Only)
+	r.modes = modes
 	r.total = len(modes)
 	if r.opts.Stampede {
 		r.total++
@@ -296,6 +307,28 @@ func (r *runner) startOn(ctx context.Context, name string, m mode, dbURL, prefix
 // warmUp is how many requests fill a mode's caches before wrk starts.
 const warmUp = 20
 
+// warm sends the warm-up requests and returns the page's size.
+func warm(base string) (int64, error) {
+	var n int64
+	for range warmUp {
+		page, err := get(base + "/")
+		if err != nil {
+			return 0, err
+		}
+		n = int64(len(page))
+	}
+	return n, nil
+}
+
+// load is wrk's run against mode m at base, for d.
+func (r *runner) load(base string, m mode, d time.Duration) loadSpec {
+	spec := loadSpec{url: base + "/", threads: r.opts.Threads, connections: r.opts.Connections, duration: d}
+	if m.mixed {
+		spec.writesEvery, spec.ids = r.opts.WritesEvery, r.pageIDs
+	}
+	return spec
+}
+
 // runMode measures one mode.
 func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, error) {
 	res := report.Result{Key: m.key(), Kind: m.kind, Name: m.name(), DB: m.db, Cache: m.cache, Layers: m.layers,
@@ -341,12 +374,8 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 			return res, err
 		}
 	}
-	for range warmUp {
-		page, err := get(base + "/")
-		if err != nil {
-			return res, err
-		}
-		res.Bytes = int64(len(page))
+	if res.Bytes, err = warm(base); err != nil {
+		return res, err
 	}
 	var (
 		metBefore  appMetrics
@@ -363,26 +392,16 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 			return res, err
 		}
 	}
-	spec := loadSpec{url: base + "/", threads: r.opts.Threads, connections: r.opts.Connections, duration: r.opts.Duration}
-	if m.mixed {
-		spec.writesEvery, spec.ids = r.opts.WritesEvery, r.pageIDs
-	}
-	var profiled chan error
+	spec := r.load(base, m, r.opts.Duration)
+	var lr loadResult
 	if pprofAddr != "" {
-		profiled = make(chan error, 1)
-		name := fmt.Sprintf("%02d-%s.pprof", i, regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(m.key(), "-"))
-		go func() {
-			profiled <- saveProfile(pprofAddr, r.opts.Duration, filepath.Join(r.opts.OutDir, "profiles", name))
-		}()
+		res.Profile = profileFile(fmt.Sprintf("%02d", i), m)
+		lr, err = r.profiledLoad(ctx, spec, pprofAddr, max(int(r.opts.Duration.Seconds())-2, 1), res.Profile)
+	} else {
+		lr, err = runWrk(ctx, r.opts.Wrk, r.work, spec)
 	}
-	lr, err := runWrk(ctx, r.opts.Wrk, r.work, spec)
 	if err != nil {
 		return res, err
-	}
-	if profiled != nil {
-		if err := <-profiled; err != nil {
-			return res, fmt.Errorf("profile: %w", err)
-		}
 	}
 	res.Requests, res.Seconds, res.RPS, res.P50, res.P99, res.Errors = lr.requests, lr.seconds, lr.rps(), lr.p50, lr.p99, lr.errors
 	if mcBefore != nil {
@@ -416,11 +435,36 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 	return res, nil
 }
 
-// saveProfile takes a CPU profile of the app while wrk drives it: from a
-// second into the run to a second before its end.
-func saveProfile(addr string, d time.Duration, file string) error {
+// profileFile is where the profile of mode m goes, relative to the
+// results folder; prefix tells the run's profiles apart.
+func profileFile(prefix string, m mode) string {
+	return filepath.Join(report.ProfilesDir, prefix+"-"+slug(m)+".pprof")
+}
+
+// slug is m's key as a file name.
+func slug(m mode) string {
+	return regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(m.key(), "-")
+}
+
+// profiledLoad runs wrk as spec says while it takes a CPU profile of secs
+// seconds of the app, from a second into the run, into file (relative to
+// the results folder).
+func (r *runner) profiledLoad(ctx context.Context, spec loadSpec, pprofAddr string, secs int, file string) (loadResult, error) {
+	profiled := make(chan error, 1)
+	go func() {
+		profiled <- saveProfile(pprofAddr, secs, filepath.Join(r.opts.OutDir, file))
+	}()
+	lr, err := runWrk(ctx, r.opts.Wrk, r.work, spec)
+	if perr := <-profiled; err == nil && perr != nil {
+		err = fmt.Errorf("profile: %w", perr)
+	}
+	return lr, err
+}
+
+// saveProfile waits a second (wrk starting) and saves a CPU profile of secs
+// seconds from the app's pprof listener at addr.
+func saveProfile(addr string, secs int, file string) error {
 	time.Sleep(time.Second)
-	secs := max(int(d.Seconds())-2, 1)
 	body, err := get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs))
 	if err != nil {
 		return err

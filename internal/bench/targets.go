@@ -23,7 +23,7 @@ const (
 func targets(run *report.Run) []report.Target {
 	var ts []report.Target
 	ratio := func(name, key string, want float64) {
-		t := report.Target{Name: name, Want: fmt.Sprintf("≥ %.1f× bare", want)}
+		t := report.Target{Name: name, Want: fmt.Sprintf("≥ %.1f× bare", want), Modes: []string{key}}
 		if r := run.Find(key); r == nil || r.Ratio == 0 {
 			t.Missing, t.Got = true, "—"
 		} else {
@@ -36,8 +36,12 @@ func targets(run *report.Run) []report.Target {
 	ratio("query+fragment (page off), in-process", appKey(SQLite, 100, InProcess, LayersFrag, false), fragInProcessRatio)
 	ratio("layers none", appKey(SQLite, 100, NoCache, LayersNone, false), noneRatio)
 
-	mixed := report.Target{Name: "mixed workload, all layers, memcached ÷ query only, memcached", Want: fmt.Sprintf("≥ %.0f×", mixedSpeedup)}
-	all, q := run.Find(appKey(SQLite, 100, Memcached, LayersAll, true)), run.Find(appKey(SQLite, 100, Memcached, LayersQuery, true))
+	// A miss of the mixed target asks the all-layers mode to go faster:
+	// its profile is the one that explains it.
+	allKey := appKey(SQLite, 100, Memcached, LayersAll, true)
+	mixed := report.Target{Name: "mixed workload, all layers, memcached ÷ query only, memcached", Want: fmt.Sprintf("≥ %.0f×", mixedSpeedup),
+		Modes: []string{allKey}}
+	all, q := run.Find(allKey), run.Find(appKey(SQLite, 100, Memcached, LayersQuery, true))
 	if all == nil || q == nil || q.Ratio == 0 {
 		mixed.Missing, mixed.Got = true, "—"
 	} else {

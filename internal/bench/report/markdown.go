@@ -58,6 +58,7 @@ func Markdown(run *Run, chart string) string {
 			p("| %s | %s | %s | %s |\n", t.Name, t.Want, t.Got, met)
 		}
 		p("\n")
+		whyMissed(&b, run.Targets)
 	}
 	if len(run.Notes) > 0 {
 		p("## How it was measured\n\n")
@@ -66,6 +67,45 @@ func Markdown(run *Run, chart string) string {
 		}
 	}
 	return b.String()
+}
+
+// whyMissed writes, for each target missed, the CPU profiles of the modes
+// it is about: where their time went.
+func whyMissed(b *strings.Builder, targets []Target) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	for _, t := range targets {
+		if t.Met || t.Missing || len(t.Why) == 0 {
+			continue
+		}
+		p("### Why missed: %s\n\n%s, want %s.\n\n", t.Name, t.Got, t.Want)
+		for _, pr := range t.Why {
+			if pr.Err != "" {
+				p("%s (`%s`): no profile: %s\n\n", pr.Name, pr.Key, pr.Err)
+				continue
+			}
+			how := "in a run of its own after the measured ones, under the same wrk load"
+			if pr.Reused {
+				how = "while its figures above were measured"
+			}
+			p("%s (`%s`), profiled for %.0f s %s (%.0f req/s then): %.1f s of CPU, %.2f cores",
+				pr.Name, pr.Key, pr.Seconds, how, pr.RPS, pr.CPU.Seconds(), pr.CPU.Seconds()/pr.Seconds)
+			if pr.CPUPerRequest > 0 && pr.BareCPUPerRequest > 0 {
+				p("; CPU time per request: the app's %s, the bare handler's %s (driven right after it)",
+					micros(pr.CPUPerRequest), micros(pr.BareCPUPerRequest))
+			}
+			p(". Inspect it from the results folder with `go tool pprof -top -cum %s`; the functions that take the most, "+
+				"as shares of the app's CPU time (the scheduler's own frames left out):\n\n", pr.File)
+			p("| function | cum | flat |\n| --- | ---: | ---: |\n")
+			for _, f := range pr.Top {
+				p("| `%s` | %.1f%% | %.1f%% |\n", f.Name, 100*f.Cum, 100*f.Flat)
+			}
+			p("\n")
+		}
+	}
+}
+
+func micros(d time.Duration) string {
+	return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
 }
 
 func dash(s string) string {

@@ -84,6 +84,9 @@ type Result struct {
 	CacheOps  *float64 `json:",omitempty"`
 	// PeakRSS is the server's peak resident set in bytes (0: unknown).
 	PeakRSS int64 `json:",omitempty"`
+	// Profile is the CPU profile taken while wrk drove this run (with
+	// -profile), relative to the results folder; "" when none was.
+	Profile string `json:",omitempty"`
 }
 
 // Stampede is the cold-start run: several instances, one empty memcached,
@@ -107,7 +110,48 @@ type Target struct {
 	Met             bool
 	// Missing is set when the run has no figure for the target.
 	Missing bool `json:",omitempty"`
+	// Modes are the keys of the modes whose CPU time would explain a miss
+	// (none for targets a CPU profile does not explain); Why holds their
+	// profiles when the target was missed.
+	Modes []string  `json:",omitempty"`
+	Why   []Profile `json:",omitempty"`
 }
+
+// Profile is a CPU profile of one mode under load, summarized: where the
+// app's time went while it missed a target.
+type Profile struct {
+	// Key and Name are the mode's.
+	Key, Name string
+	// File is the profile, relative to the results folder; Reused says it
+	// was taken during the measured run (-profile), not in a run of its own.
+	File   string
+	Reused bool `json:",omitempty"`
+	// Seconds is how long samples were taken, CPU how much CPU time they
+	// add up to (more than Seconds when the app used more than a core).
+	Seconds float64
+	CPU     time.Duration
+	// RPS is wrk's rate during the profiled run.
+	RPS float64
+	// CPUPerRequest is the app's CPU time per request over the wrk run of
+	// the profile, and BareCPUPerRequest the bare handler's, driven right
+	// after it; both from /proc, and 0 when not measured (a reused
+	// profile).
+	CPUPerRequest, BareCPUPerRequest time.Duration `json:",omitempty"`
+	// Top are the functions that take the most CPU, by cumulative share.
+	Top []Func
+	// Err says why there is no profile.
+	Err string `json:",omitempty"`
+}
+
+// Func is one function of a profile: the shares of the profile's CPU time
+// spent in it (Flat) and in it and what it calls (Cum).
+type Func struct {
+	Name      string
+	Flat, Cum float64
+}
+
+// ProfilesDir is the results' folder of CPU profiles.
+const ProfilesDir = "profiles"
 
 // Files names what Write puts into the results folder.
 const (

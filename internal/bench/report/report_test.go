@@ -85,3 +85,45 @@ func TestFind(t *testing.T) {
 		t.Errorf("Find(nope) = %v", r)
 	}
 }
+
+func TestWhyMissed(t *testing.T) {
+	run := sample()
+	why := []Profile{{Key: "app/x", Name: "all layers, memcached", File: "profiles/why-app-x.pprof", Seconds: 4,
+		CPU: 6 * time.Second, RPS: 1000, CPUPerRequest: 1500 * time.Microsecond, BareCPUPerRequest: 30 * time.Microsecond, Top: []Func{{Name: "internal/web.(*Server).index", Flat: 0.01, Cum: 0.75}, {Name: "syscall.write", Flat: 0, Cum: 0.4}}}}
+	run.Targets[0].Why = why // met: no section
+	run.Targets[1].Why = why // missed
+	run.Targets[2].Why = why // not measured: no section
+	run.Targets = append(run.Targets, Target{Name: "failed one", Want: "≥ 1", Got: "0",
+		Why: []Profile{{Key: "app/y", Name: "layers none", Err: "connection refused"}}})
+	md := Markdown(run, "chart.svg")
+	for _, want := range []string{
+		"### Why missed: missed one\n\n0, want ≥ 1.\n\n" +
+			"all layers, memcached (`app/x`), profiled for 4 s in a run of its own after the measured ones, under the same wrk load " +
+			"(1000 req/s then): 6.0 s of CPU, 1.50 cores; CPU time per request: the app's 1500 µs, the bare handler's 30 µs " +
+			"(driven right after it). Inspect it from the results folder with `go tool pprof -top -cum profiles/why-app-x.pprof`",
+		"| function | cum | flat |\n| --- | ---: | ---: |\n| `internal/web.(*Server).index` | 75.0% | 1.0% |\n| `syscall.write` | 40.0% | 0.0% |\n",
+		"### Why missed: failed one\n\n0, want ≥ 1.\n\nlayers none (`app/y`): no profile: connection refused\n",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+	for _, not := range []string{"Why missed: met one", "Why missed: absent one"} {
+		if strings.Contains(md, not) {
+			t.Errorf("Markdown has %q:\n%s", not, md)
+		}
+	}
+	if i, j := strings.Index(md, "## Targets"), strings.Index(md, "### Why missed"); i < 0 || j < i {
+		t.Errorf("the sections are not under the targets:\n%s", md)
+	}
+}
+
+func TestReusedProfile(t *testing.T) {
+	run := sample()
+	run.Targets[1].Why = []Profile{{Key: "app/x", Name: "all layers, memcached", File: "profiles/03-app-x.pprof", Reused: true, Seconds: 8, CPU: 4 * time.Second, RPS: 10000}}
+	md := Markdown(run, "chart.svg")
+	want := "all layers, memcached (`app/x`), profiled for 8 s while its figures above were measured (10000 req/s then): 4.0 s of CPU, 0.50 cores. Inspect"
+	if !strings.Contains(md, want) {
+		t.Errorf("Markdown lacks %q:\n%s", want, md)
+	}
+}
