@@ -20,7 +20,7 @@ import (
 const busyRetries = 3
 
 // queueTimeouts is how many database timeouts an SQLite writer may wait
-// for its turn (see BeginWrite) before it gives up.
+// for its turn (see Write) before it gives up.
 const queueTimeouts = 4
 
 // ErrCommit reports a write whose COMMIT failed: the database may or may
@@ -284,7 +284,7 @@ func flockRetrying(fd int) error {
 }
 
 // openWriteLock opens (creating it if need be) the write lock file of the
-// SQLite database file; see BeginWrite. It stays in place.
+// SQLite database file; see Write. It stays in place.
 func openWriteLock(file string) (*os.File, error) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
