@@ -201,17 +201,14 @@ type drain struct {
 	next     http.Handler
 	draining atomic.Bool
 	// before counts the requests that began before the drain and have not
-	// answered; lastAnswer is when the last of them answered (Unix ns).
-	before, lastAnswer atomic.Int64
+	// answered.
+	before atomic.Int64
 }
 
 func (d *drain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !d.draining.Load() {
 		d.before.Add(1)
-		defer func() {
-			d.lastAnswer.Store(time.Now().UnixNano())
-			d.before.Add(-1)
-		}()
+		defer d.before.Add(-1)
 		d.next.ServeHTTP(w, r)
 		return
 	}
@@ -229,10 +226,15 @@ func (d *drain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (d *drain) run(length, limit time.Duration) {
 	start := time.Now()
 	d.draining.Store(true)
+	var answered time.Time // since when none of those requests is left
 	for {
 		now := time.Now()
-		last := time.Unix(0, d.lastAnswer.Load())
-		settled := d.before.Load() == 0 && now.Sub(last) >= length
+		if d.before.Load() > 0 { // one that saw no drain yet may still start
+			answered = time.Time{}
+		} else if answered.IsZero() {
+			answered = now
+		}
+		settled := !answered.IsZero() && now.Sub(answered) >= length
 		if now.Sub(start) >= length && (settled || now.Sub(start) >= limit) {
 			return
 		}
