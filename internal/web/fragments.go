@@ -42,10 +42,10 @@ type fragments struct {
 	rowHits, rowMisses, rowSets, rowErrors atomic.Uint64
 }
 
-// list returns the task-list fragment of the page that sel names, for the
-// list's current version: the version and the fragment under the version
-// seen last come in one round trip; a miss renders through load, given the
-// version, once for all the requests that want it (package fill).
+// inMemory and load return the task-list fragment of the page that sel
+// names, for the list's current version: the version and the fragment
+// under the version seen last come in one round trip; a miss renders once
+// for all the requests that want it (package fill).
 //
 // Inside a render of the page cache (see renderVersion) the fragment is the
 // one of the page's version, not of a version read again: two reads can go
@@ -53,15 +53,29 @@ type fragments struct {
 // write committed; the second from the cache, before that write
 // invalidated it), and a page keyed by a version must show that revision or
 // a later one.
-func (f *fragments) list(ctx context.Context, sel string, load func(ctx context.Context, v int64) ([]byte, error)) ([]byte, error) {
+//
+// It takes two steps, so that the loader is made on a miss only (a hit
+// allocates none): inMemory reads the version and looks in memory; on a
+// miss, load gets the fragment of the version read.
+func (f *fragments) inMemory(ctx context.Context, sel string) (versionRead, []byte, error) {
 	read := versionRead{v: renderVersion(ctx)} // nothing read with it
 	if read.v == 0 {
 		var err error
 		if read, err = f.lists.version(ctx, sel, nil); err != nil {
-			return nil, err
+			return read, nil, err
 		}
 	}
-	e, outcome, err := f.lists.entry(ctx, read, sel, load)
+	if e := f.lists.fromMemory(read, sel); e != nil {
+		reqtrace.From(ctx).Cache(reqtrace.Fragment, fill.Hit.String())
+		return read, e.body, nil
+	}
+	return read, nil, nil
+}
+
+// load is the second step of a lookup (see inMemory): the fragment from
+// the version read, or rendered through render, given the version.
+func (f *fragments) load(ctx context.Context, read versionRead, sel string, render func(ctx context.Context, v int64) ([]byte, error)) ([]byte, error) {
+	e, outcome, err := f.lists.entry(ctx, read, sel, render)
 	if err != nil {
 		return nil, err
 	}

@@ -117,17 +117,27 @@ func canonicalID(v string) (int64, bool) {
 // listFragment is the task-list fragment for the page after the id after:
 // from the fragment cache when it is on.
 func (s *Server) listFragment(ctx context.Context, after int64) ([]byte, error) {
-	load := func(ctx context.Context, v int64) ([]byte, error) {
-		page, err := s.page(ctx, after, v)
-		if err != nil {
-			return nil, err
-		}
-		return s.renderList(ctx, page)
-	}
 	if s.frags == nil {
-		return load(ctx, renderVersion(ctx))
+		return s.renderListAt(ctx, after, renderVersion(ctx))
 	}
-	return s.frags.list(ctx, listSelector(after, s.pageSize), load)
+	sel := listSelector(after, s.pageSize)
+	read, b, err := s.frags.inMemory(ctx, sel)
+	if b != nil || err != nil {
+		return b, err
+	}
+	return s.frags.load(ctx, read, sel, func(ctx context.Context, v int64) ([]byte, error) {
+		return s.renderListAt(ctx, after, v)
+	})
+}
+
+// renderListAt renders the list fragment of the page after the id after,
+// for something keyed by version v (0: none; see page).
+func (s *Server) renderListAt(ctx context.Context, after, v int64) ([]byte, error) {
+	page, err := s.page(ctx, after, v)
+	if err != nil {
+		return nil, err
+	}
+	return s.renderList(ctx, page)
 }
 
 // page reads the page after the id after; for something keyed by version v

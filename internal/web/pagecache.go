@@ -108,18 +108,21 @@ func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next
 			return
 		}
 	}
-	e, outcome, err := p.pages.entry(r.Context(), read, k, p.render(r, next))
-	if err != nil {
-		// Not cacheable, or the render failed: serve this request on
-		// its own, as if there were no page cache.
-		trace.Cache(reqtrace.Page, fill.Bypass.String())
-		next.ServeHTTP(w, r)
-		return
+	e, outcome := p.pages.fromMemory(read, k), fill.Hit
+	if e == nil {
+		if e, outcome, err = p.pages.entry(r.Context(), read, k, p.render(r, next)); err != nil {
+			// Not cacheable, or the render failed: serve this request on
+			// its own, as if there were no page cache.
+			trace.Cache(reqtrace.Page, fill.Bypass.String())
+			next.ServeHTTP(w, r)
+			return
+		}
 	}
 	trace.Cache(reqtrace.Page, outcome.String())
-	body, hd := e.body, p.headers(e, read.v, k)[0]
+	hds := p.headers(e, read.v, k)
+	body, hd := e.body, hds[0]
 	if gz {
-		body, hd = e.gz, p.headers(e, read.v, k)[1]
+		body, hd = e.gz, hds[1]
 		h["Content-Encoding"] = gzipEncoding[:1:1]
 	}
 	// The values are shared by every response of the page (full slices:

@@ -61,14 +61,21 @@ func (c *versioned) version(ctx context.Context, name string, want func(guess in
 	return versionRead{v: v, items: items}, err
 }
 
-// entry returns the value named name under the version read: from memory
-// (a hit), from the read, or loaded through load, which is given the
-// version; what it returns is kept in memory.
-func (c *versioned) entry(ctx context.Context, read versionRead, name string, load func(ctx context.Context, v int64) ([]byte, error)) (*pageEntry, fill.Outcome, error) {
-	if e := c.mem.get(read.v, name); e != nil {
+// fromMemory returns the value named name under the version read when this
+// process keeps it (a hit), else nil. Callers look here before they make
+// the loader entry needs, so that a hit allocates none.
+func (c *versioned) fromMemory(read versionRead, name string) *pageEntry {
+	e := c.mem.get(read.v, name)
+	if e != nil {
 		c.memHits.Add(1)
-		return e, fill.Hit, nil
 	}
+	return e
+}
+
+// entry returns the value named name under the version read, not in
+// memory (see fromMemory): from the read, or loaded through load, which is
+// given the version; what it returns is kept in memory.
+func (c *versioned) entry(ctx context.Context, read versionRead, name string, load func(ctx context.Context, v int64) ([]byte, error)) (*pageEntry, fill.Outcome, error) {
 	key := c.key(read.v, name)
 	it, gerr := cache.Lookup(read.items, key)
 	res, err := c.group.Resolve(ctx, fill.Spec{
