@@ -164,13 +164,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ln net.List
 		return err
 	case <-ctx.Done():
 	}
+	// One deadline for the drain and the shutdown: the stop takes at most
+	// the two settings together (deploy/tasklist@.service's TimeoutStopSec
+	// covers that), however long the requests from before the drain run.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownDrain+cfg.ShutdownTimeout)
+	defer cancel()
 	if cfg.ShutdownDrain > 0 {
 		log.Info("draining", "for", cfg.ShutdownDrain)
-		d.run(cfg.ShutdownDrain, cfg.ShutdownTimeout)
+		d.run(shutdownCtx, cfg.ShutdownDrain)
 	}
 	log.Info("shutting down", "grace", cfg.ShutdownTimeout)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
@@ -221,9 +224,9 @@ func (d *drain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // run drains: it returns once length has passed since the drain began and
-// since the last request that began before it answered, or once those
-// requests have had limit to answer.
-func (d *drain) run(length, limit time.Duration) {
+// since the last request that began before it answered, or when ctx ends
+// (those requests then go on under the shutdown, as any in flight).
+func (d *drain) run(ctx context.Context, length time.Duration) {
 	start := time.Now()
 	d.draining.Store(true)
 	var answered time.Time // since when none of those requests is left
@@ -235,10 +238,14 @@ func (d *drain) run(length, limit time.Duration) {
 			answered = now
 		}
 		settled := !answered.IsZero() && now.Sub(answered) >= length
-		if now.Sub(start) >= length && (settled || now.Sub(start) >= limit) {
+		if now.Sub(start) >= length && settled {
 			return
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 
