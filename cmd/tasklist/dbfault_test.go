@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -289,19 +288,7 @@ func TestDatabaseRefused(t *testing.T) {
 	// Recovery: writes accepted, pages served, every instance agrees with
 	// the database.
 	addTask(t, bases[1], "after the fault")
-	store, err := tasks.Open(t.Context(), dbURL, tasks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	snap, err := store.List(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	inDB := map[string]bool{}
-	for _, task := range snap.Tasks {
-		inDB[task.Name] = true
-	}
+	inDB := storedNames(t, dbURL)
 	for i, base := range bases {
 		page := get(t, base+"/")
 		for _, name := range append(names, "before the fault", "after the fault") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/config"
 	"github.com/tasklist/tasklist/internal/dbstats"
@@ -39,16 +40,19 @@ func webConfig(ctx context.Context, cfg config.Config, log *slog.Logger, db *sql
 	// fragment render includes that query.
 	lease := fill.LeaseTTL(cfg.SlowQuery)
 	wc.StatsLayers = map[string]stats.Layer{}
+	// addSessions sets the sessions, kept with the cache c (nil: none), and
+	// shows their counters as the session layer.
+	addSessions := func(c *cache.Cache) error {
+		m, st, err := sessionManager(cfg, c, db, lease, log)
+		if err != nil {
+			return err
+		}
+		wc.Sessions, wc.StatsLayers["session"] = m, sessionLayer(st)
+		return nil
+	}
 	if !cfg.Layers.Any() {
 		log.Info("caching is off (TASKLIST_CACHE_LAYERS=none)")
-		var (
-			st  session.Store
-			err error
-		)
-		wc.Sessions, st, err = sessionManager(cfg, nil, db, lease, log)
-		if err == nil {
-			wc.StatsLayers["session"] = sessionLayer(st)
-		}
+		err := addSessions(nil)
 		return wc, func() {}, err
 	}
 	c, err := openCache(ctx, cfg, log)
@@ -78,12 +82,10 @@ func webConfig(ctx context.Context, cfg config.Config, log *slog.Logger, db *sql
 	wc.CacheTTL = cfg.CacheMaxAge
 	wc.LeaseTTL = lease
 	wc.Health = append(wc.Health, web.HealthCheck{Name: "cache", Check: cacheHealth(c)})
-	st, err := session.Store(nil), error(nil)
-	if wc.Sessions, st, err = sessionManager(cfg, c, db, lease, log); err != nil {
+	if err := addSessions(c); err != nil {
 		c.Close()
 		return web.Config{}, nil, err
 	}
-	wc.StatsLayers["session"] = sessionLayer(st)
 	return wc, func() { c.Close() }, nil
 }
 

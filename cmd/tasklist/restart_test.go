@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tasklist/tasklist/internal/config"
+	"github.com/tasklist/tasklist/internal/daemon"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -49,37 +50,29 @@ type activated struct {
 	env    []string
 	socket *os.File
 	addr   string
-	cmd    *exec.Cmd
-	exited chan error
+	proc   *daemon.Process
 }
 
 // start runs a new process on the socket.
 func (a *activated) start() {
 	a.t.Helper()
 	// The shell's pid is the program's after exec: LISTEN_PID names it.
-	a.cmd = exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" serve`, a.bin)
-	a.cmd.Env = a.env
-	a.cmd.ExtraFiles = []*os.File{a.socket}
-	a.cmd.Stdout, a.cmd.Stderr = os.Stderr, os.Stderr
-	if err := a.cmd.Start(); err != nil {
+	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" serve`, a.bin)
+	cmd.Env = a.env
+	cmd.ExtraFiles = []*os.File{a.socket}
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	p, err := daemon.Start(cmd)
+	if err != nil {
 		a.t.Fatal(err)
 	}
-	a.exited = make(chan error, 1)
-	go func() { a.exited <- a.cmd.Wait() }()
+	a.proc = p
 }
 
-// stop sends SIGTERM (by the process id it started) and returns what the
-// process's exit, within limit, says.
+// stop sends SIGTERM (by the process id it started), kills the process if
+// it is still running after limit, and returns its exit status.
 func (a *activated) stop(limit time.Duration) error {
-	a.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-a.exited:
-		return err
-	case <-time.After(limit):
-		a.cmd.Process.Kill()
-		<-a.exited
-		return fmt.Errorf("still running %v after SIGTERM: killed", limit)
-	}
+	a.proc.Stop(syscall.SIGTERM, limit)
+	return a.proc.Err()
 }
 
 // healthz polls the instance's /healthz until it answers want, for up to

@@ -78,7 +78,7 @@ func TestStatsFollowTheTutorial(t *testing.T) {
 
 					before := readStats(t, base)
 					for load, want := range []delta{lc.first, lc.next, lc.next} {
-						resp := mustGet(t, base+"/")
+						resp, _ := fetchOK(t, base+"/")
 						wantTiming := lc.firstTiming
 						if load > 0 {
 							wantTiming = lc.nextTiming
@@ -104,7 +104,7 @@ func TestStatsFollowTheTutorial(t *testing.T) {
 						if r := readStats(t, base); len(r.Servers) != 1 || r.Servers[0].Up {
 							t.Errorf("servers after memcached stopped: %+v, want it down", r.Servers)
 						}
-						if page := getBody(t, base+"/stats"); !regexp.MustCompile(`data-server="` + regexp.QuoteMeta(mc.Addr()) + `"[^>]*>\s*<div[^>]*>\s*<span[^>]*>[^<]*</span>\s*<span class="badge text-bg-danger state">down</span>`).MatchString(page) {
+						if _, page := fetchOK(t, base+"/stats"); !regexp.MustCompile(`data-server="` + regexp.QuoteMeta(mc.Addr()) + `"[^>]*>\s*<div[^>]*>\s*<span[^>]*>[^<]*</span>\s*<span class="badge text-bg-danger state">down</span>`).MatchString(page) {
 							t.Errorf("/stats does not show %s down:\n%s", mc.Addr(), page)
 						}
 					}
@@ -170,7 +170,7 @@ func checkReport(t *testing.T, r stats.Report, backend, layers string, mc *teste
 // three page loads and the database queries, all named tasklist_*.
 func checkMetrics(t *testing.T, base string, r stats.Report) {
 	t.Helper()
-	body := getBody(t, base+"/metrics")
+	_, body := fetchOK(t, base+"/metrics")
 	for _, name := range stats.Layers {
 		l := r.Layers[name]
 		for _, m := range []struct {
@@ -220,31 +220,21 @@ func layerDeltas(a, b stats.Report) map[string]stats.Counts {
 func readStats(t *testing.T, base string) stats.Report {
 	t.Helper()
 	var r stats.Report
-	if err := json.Unmarshal([]byte(getBody(t, base+"/stats.json")), &r); err != nil {
+	_, body := fetchOK(t, base+"/stats.json")
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
 		t.Fatalf("/stats.json: %v", err)
 	}
 	return r
 }
 
-// mustGet GETs u and returns the response, its body read and closed,
-// failing unless the status is 200.
-func mustGet(t *testing.T, u string) *http.Response {
+// fetchOK is fetch, failing unless the status is 200.
+func fetchOK(t *testing.T, u string) (*http.Response, string) {
 	t.Helper()
 	resp, body := fetch(t, u)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: status %d: %s", u, resp.StatusCode, body)
 	}
-	return resp
-}
-
-// getBody GETs u and returns its body, failing unless the status is 200.
-func getBody(t *testing.T, u string) string {
-	t.Helper()
-	resp, body := fetch(t, u)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: status %d: %s", u, resp.StatusCode, body)
-	}
-	return body
+	return resp, body
 }
 
 // postNoFollow posts form to u and checks the 303, without following it:
@@ -298,7 +288,7 @@ func TestStatsHideSecrets(t *testing.T) {
 	if cookie == nil {
 		t.Fatal("POST /add set no session cookie")
 	}
-	mustGet(t, base+"/")
+	fetchOK(t, base+"/")
 	for _, route := range []string{"/stats", "/stats.json", "/metrics"} {
 		req, err := http.NewRequest("GET", base+route, nil)
 		if err != nil {
