@@ -39,7 +39,7 @@ time.sleep(5)
 PY
 }
 
-echo "| layers | page bytes | first GET / | peak RSS, 200 concurrent GET / | peak RSS, 100 clients not reading |"
+echo "| layers | page bytes | first GET / | peak RSS, 200 concurrent GET / | peak RSS so far, after 100 clients not reading as well |"
 echo "| --- | --- | --- | --- | --- |"
 for layers in none query query,fragment query,fragment,page; do
 	DATABASE_URL=sqlite:$db TASKLIST_ADDR=127.0.0.1:$port TASKLIST_CACHE_LAYERS=$layers TASKLIST_LOG_LEVEL=warn \

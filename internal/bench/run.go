@@ -396,7 +396,7 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 	var lr loadResult
 	if pprofAddr != "" {
 		res.Profile = profileFile(fmt.Sprintf("%02d", i), m)
-		lr, err = r.profiledLoad(ctx, spec, pprofAddr, max(int(r.opts.Duration.Seconds())-2, 1), res.Profile)
+		lr, err = r.profiledLoad(ctx, spec, pprofAddr, r.measuredProfileSeconds(), res.Profile)
 	} else {
 		lr, err = runWrk(ctx, r.opts.Wrk, r.work, spec)
 	}

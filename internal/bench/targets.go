@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/tasklist/tasklist/internal/bench/report"
 )
@@ -59,8 +60,9 @@ func targets(run *report.Run) []report.Target {
 		} else {
 			t.Got, t.Met = fmt.Sprint(*s.SlowQueries), *s.SlowQueries == 1
 		}
+		p99 := s.P99.Round(time.Millisecond).Milliseconds() // as the stampede's own line rounds it
 		ts = append(ts, t, report.Target{Name: "stampede: p99 latency", Want: fmt.Sprintf("< %d ms", stampedeP99),
-			Got: fmt.Sprintf("%d ms", s.P99.Milliseconds()), Met: s.P99.Milliseconds() < stampedeP99 && s.Errors == 0})
+			Got: fmt.Sprintf("%d ms", p99), Met: p99 < stampedeP99 && s.Errors == 0})
 	}
 
 	rss := report.Target{Name: "peak RSS of the app, SQLite, 100 tasks", Want: fmt.Sprintf("< %d MiB, + %d MiB with the in-process cache", rssBaseMiB, localCacheMiB), Met: true}

@@ -52,10 +52,16 @@ func (r *runner) explain(ctx context.Context) error {
 // the bare handler, stop. It only feeds the estimate of the time left.
 const whyRun = 10 * time.Second
 
+// measuredProfileSeconds is how long -profile profiles a measured mode:
+// wrk's run less its first and last second.
+func (r *runner) measuredProfileSeconds() int {
+	return max(int(r.opts.Duration.Seconds())-2, 1)
+}
+
 // reusable reports whether the measured run of the mode with key took a
 // profile as long as explain's, or longer.
 func (r *runner) reusable(key string) bool {
-	return r.out.Find(key).Profile != "" && r.opts.Duration-2*time.Second >= whySeconds*time.Second
+	return r.out.Find(key).Profile != "" && r.measuredProfileSeconds() >= whySeconds
 }
 
 // whyProfile is the summarized CPU profile of the mode with key: the one
