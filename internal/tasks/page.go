@@ -10,6 +10,8 @@ import (
 // Page is one page of the list: the tasks after an id (keyset paging, so
 // a write does not shift the pages after it), at the revision read.
 type Page struct {
+	// DB and Revision are the state the page shows (see Version).
+	DB       string
 	Revision int64
 	// Tasks are at most the page size, oldest first.
 	Tasks []Task
@@ -24,12 +26,15 @@ type Page struct {
 	Next int64
 }
 
+// Version is the state the page shows.
+func (p Page) Version() Version { return Version{DB: p.DB, Revision: p.Revision} }
+
 // Page cuts the page of at most n tasks after the id after out of snap.
 func (snap Snapshot) Page(after int64, n int) Page {
 	all := snap.Tasks
 	from := sort.Search(len(all), func(i int) bool { return all[i].ID > after })
 	to := min(from+n, len(all))
-	p := Page{Revision: snap.Revision, Tasks: all[from:to], Total: len(all), Before: from, HasPrev: from > 0}
+	p := Page{DB: snap.DB, Revision: snap.Revision, Tasks: all[from:to], Total: len(all), Before: from, HasPrev: from > 0}
 	if from > n {
 		p.Prev = all[from-n-1].ID
 	}
@@ -63,8 +68,10 @@ func (s *Store) Page(ctx context.Context, after int64, n int) (Page, error) {
 
 func (s *Store) page(ctx context.Context, tx *sql.Tx, after int64, n int) (Page, error) {
 	var p Page
-	err := s.queryRow(ctx, tx, s.db.Rebind("SELECT m.revision, (SELECT COUNT(*) FROM tasks), (SELECT COUNT(*) FROM tasks WHERE id <= ?) FROM tasklist_meta m WHERE m.id = 1"), after).
-		Scan(&p.Revision, &p.Total, &p.Before)
+	var db sql.NullString
+	err := s.queryRow(ctx, tx, s.db.Rebind("SELECT m.database_id, m.revision, (SELECT COUNT(*) FROM tasks), (SELECT COUNT(*) FROM tasks WHERE id <= ?) FROM tasklist_meta m WHERE m.id = 1"), after).
+		Scan(&db, &p.Revision, &p.Total, &p.Before)
+	p.DB = s.note(db.String)
 	if err != nil {
 		return Page{}, err
 	}

@@ -82,7 +82,7 @@ func TestSQLiteInstancesShareAFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d adds and %d reads on three stores, %d failed; slowest add %v", adds, reads.Load(), failures.Load(), time.Duration(slowest.Load()).Round(time.Millisecond))
-	if len(snap.Tasks) != adds || snap.Revision != adds {
+	if len(snap.Tasks) != adds || snap.Revision < adds {
 		t.Errorf("after %d adds: %d tasks at revision %d", adds, len(snap.Tasks), snap.Revision)
 	}
 }

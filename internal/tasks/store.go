@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/tasklist/tasklist/internal/sqldb"
@@ -33,6 +34,8 @@ type Store struct {
 	// ownsDB is set by Open: Close closes db.
 	ownsDB   bool
 	prepared prepared
+	// identity is the database's identity as read last (see Identity).
+	identity atomic.Pointer[string]
 }
 
 // migrations holds the store's schema history, one folder per dialect.
@@ -65,20 +68,27 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 }
 
 // Migrate brings the tasks tables up to date with the migrations embedded
-// in the binary and logs each one it applies; see sqldb.DB.Migrate. It is
-// safe to call from several instances at once.
+// in the binary and logs each one it applies (see sqldb.DB.Migrate), and
+// gives a database without an identity its own (see Head). It is safe to
+// call from several instances at once.
 func (s *Store) Migrate(ctx context.Context, log *slog.Logger) error {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("tasks: migrations: %w", err)
 	}
-	return s.db.Migrate(ctx, sqldb.Migrations{
+	err = s.db.Migrate(ctx, sqldb.Migrations{
 		Component: "tasks",
 		FS:        fsys,
 		// goose's default table, which databases migrated before other
 		// components existed already have.
 		VersionTable: "goose_db_version",
 	}, log)
+	if err != nil {
+		return err
+	}
+	// A new database gets its identity with its schema.
+	_, err = s.Head(ctx)
+	return err
 }
 
 // Ping checks that the database answers.
@@ -94,7 +104,7 @@ func (s *Store) Close() error {
 	return errors.Join(err, s.db.Close())
 }
 
-// List returns all tasks, oldest first, with the revision they belong to,
+// List returns all tasks, oldest first, with the version they belong to,
 // read in one transaction so the two agree. It waits Options.SlowQuery
 // first; the read itself is bounded by the database's timeout (see
 // sqldb.Options), like every call of the Store.
@@ -110,9 +120,11 @@ func (s *Store) List(ctx context.Context) (Snapshot, error) {
 	}
 	defer tx.Rollback()
 	var snap Snapshot
-	if err := s.queryRow(ctx, tx, "SELECT revision FROM tasklist_meta WHERE id = 1").Scan(&snap.Revision); err != nil {
+	var db sql.NullString
+	if err := s.queryRow(ctx, tx, headQuery).Scan(&db, &snap.Revision); err != nil {
 		return Snapshot{}, fmt.Errorf("tasks: list: %w", err)
 	}
+	snap.DB = s.note(db.String)
 	rows, err := s.query(ctx, tx, "SELECT "+s.taskColumns()+" FROM tasks ORDER BY id")
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("tasks: list: %w", err)
@@ -135,41 +147,34 @@ func (s *Store) slow(ctx context.Context) error {
 	return nil
 }
 
-// Revision returns the revision of the latest committed write: a cheap
-// query (one row by primary key), unaffected by Options.SlowQuery.
-func (s *Store) Revision(ctx context.Context) (int64, error) {
-	ctx, cancel := s.db.WithTimeout(ctx)
-	defer cancel()
-	var rev int64
-	if err := s.db.QueryRowContext(ctx, "SELECT revision FROM tasklist_meta WHERE id = 1").Scan(&rev); err != nil {
-		return 0, fmt.Errorf("tasks: revision: %w", err)
-	}
-	return rev, nil
-}
-
 // Add stores a new task named name, which must already be normalized (see
-// NormalizeName), and returns it with the revision of the write, or
+// NormalizeName), and returns it with the version of the write, or
 // ErrFull when the list holds Options.MaxTasks tasks already.
-func (s *Store) Add(ctx context.Context, name string) (Task, int64, error) {
+func (s *Store) Add(ctx context.Context, name string) (Task, Version, error) {
 	now := s.now()
 	t := Task{Name: name, CreatedAt: now, UpdatedAt: now}
-	rev, err := s.write(ctx, "add", func(ctx context.Context, tx *sql.Tx) error {
+	v, err := s.write(ctx, "add", func(ctx context.Context, tx *sql.Tx, _ string) error {
 		if err := s.checkRoom(ctx, tx); err != nil {
 			return err
 		}
 		return s.insert(ctx, tx, &t)
 	})
-	return t, rev, err
+	return t, v, err
 }
 
-// Restore puts a removed task back: t's id, name, done flag and creation
-// time, so it shows where it was. It returns the task as stored with the
-// revision of the write; ErrExists when a task with t's id is in the list
-// (it was restored already), ErrFull when the list is full.
-func (s *Store) Restore(ctx context.Context, t Task) (Task, int64, error) {
+// Restore puts a removed task back into database db (the identity of the
+// database it was removed from; "" for any): t's id, name, done flag and
+// creation time, so it shows where it was. It returns the task as stored
+// with the version of the write; ErrExists when a task with t's id is in
+// the list (it was restored already), ErrFull when the list is full,
+// ErrChanged when the database is not db.
+func (s *Store) Restore(ctx context.Context, db string, t Task) (Task, Version, error) {
 	t.CreatedAt = t.CreatedAt.UTC().Truncate(time.Microsecond)
 	t.UpdatedAt = s.now()
-	rev, err := s.write(ctx, "restore", func(ctx context.Context, tx *sql.Tx) error {
+	v, err := s.write(ctx, "restore", func(ctx context.Context, tx *sql.Tx, current string) error {
+		if db != "" && db != current {
+			return ErrChanged
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT COUNT(*) FROM tasks WHERE id = ?"), t.ID).Scan(&n); err != nil {
 			return err
@@ -182,7 +187,7 @@ func (s *Store) Restore(ctx context.Context, t Task) (Task, int64, error) {
 		}
 		return s.insert(ctx, tx, &t)
 	})
-	return t, rev, err
+	return t, v, err
 }
 
 // checkRoom answers ErrFull when the list holds Options.MaxTasks tasks.
@@ -228,92 +233,102 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, t *Task) error {
 	return tx.QueryRowContext(ctx, s.db.Rebind(q+" RETURNING id"), args...).Scan(&t.ID)
 }
 
-// Toggle flips the done flag of task id and returns the task as it is now,
-// with the revision of the write, or ErrNotFound.
-func (s *Store) Toggle(ctx context.Context, id int64) (Task, int64, error) {
+// SetDone marks task id done or open and returns the task as it is now,
+// with the version of the write; ErrNotFound when there is no such task.
+// When seen is not empty the task must be as seen names it (see Seen),
+// else nothing changes and the error is ErrChanged. Setting a state, not
+// flipping it, makes a repeated or late request harmless.
+func (s *Store) SetDone(ctx context.Context, id int64, done bool, seen string) (Task, Version, error) {
 	var t Task
-	rev, err := s.write(ctx, "toggle", func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE tasks SET done = NOT done, updated_at = ? WHERE id = ?"), s.now(), id)
-		if err != nil {
+	v, err := s.write(ctx, "set done", func(ctx context.Context, tx *sql.Tx, db string) error {
+		if err := s.current(ctx, tx, db, id, seen, &t); err != nil {
 			return err
 		}
-		if err := mustAffect(res); err != nil {
-			return err
-		}
-		return scanTask(tx.QueryRowContext(ctx, s.db.Rebind("SELECT "+s.taskColumns()+" FROM tasks WHERE id = ?"), id), &t)
-	})
-	return t, rev, err
-}
-
-// Remove deletes task id and returns it as it was, with the revision of
-// the write, or ErrNotFound.
-func (s *Store) Remove(ctx context.Context, id int64) (Task, int64, error) {
-	var t Task
-	rev, err := s.write(ctx, "remove", func(ctx context.Context, tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT "+s.taskColumns()+" FROM tasks WHERE id = ?"), id)
-		if err != nil {
-			return err
-		}
-		found, err := scanTasks(rows, 1)
-		if err != nil {
-			return err
-		}
-		if len(found) == 0 {
-			return ErrNotFound
-		}
-		t = found[0]
-		_, err = tx.ExecContext(ctx, s.db.Rebind("DELETE FROM tasks WHERE id = ?"), id)
+		t.Done, t.UpdatedAt = done, s.now()
+		_, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE tasks SET done = ?, updated_at = ? WHERE id = ?"), done, t.UpdatedAt, id)
 		return err
 	})
-	return t, rev, err
+	return t, v, err
 }
 
-// write runs fn in a transaction that first bumps the revision. Bumping
-// first takes the revision row's lock before anything else, so writers queue
-// in one order and a failed fn leaves the revision untouched. The whole
+// Remove deletes task id and returns it as it was, with the version of
+// the write; ErrNotFound when there is no such task, ErrChanged when seen
+// is not empty and the task is not as it names it (see SetDone).
+func (s *Store) Remove(ctx context.Context, id int64, seen string) (Task, Version, error) {
+	var t Task
+	v, err := s.write(ctx, "remove", func(ctx context.Context, tx *sql.Tx, db string) error {
+		if err := s.current(ctx, tx, db, id, seen, &t); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM tasks WHERE id = ?"), id)
+		return err
+	})
+	return t, v, err
+}
+
+// current reads task id into t within a write of database db: ErrNotFound
+// when it is not there, ErrChanged when seen is not empty and does not name
+// it as it is.
+func (s *Store) current(ctx context.Context, tx *sql.Tx, db string, id int64, seen string, t *Task) error {
+	rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT "+s.taskColumns()+" FROM tasks WHERE id = ?"), id)
+	if err != nil {
+		return err
+	}
+	found, err := scanTasks(rows, 1)
+	if err != nil {
+		return err
+	}
+	if len(found) == 0 {
+		if seen != "" {
+			// A form for a task of the page it came from: gone since, or
+			// never in this database.
+			return ErrChanged
+		}
+		return ErrNotFound
+	}
+	*t = found[0]
+	if seen != "" && Seen(db, *t) != seen {
+		return ErrChanged
+	}
+	return nil
+}
+
+// write runs fn in a transaction that first locks the row of the
+// revision, so that writers queue in one order, and hands fn the database's
+// identity; the triggers move the revision with every change fn makes, and
+// the version returned is the one read at the end of fn. The whole
 // transaction has the database's timeout (see sqldb.DB.Write, which on
 // SQLite may commit it together with other writes); a failure before
 // COMMIT leaves nothing behind, a failure of COMMIT itself is
 // ErrOutcomeUnknown.
-func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx) error) (int64, error) {
-	var rev int64
+func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx, db string) error) (Version, error) {
+	var v Version
 	err := s.db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		const bump = "UPDATE tasklist_meta SET revision = revision + 1 WHERE id = 1"
-		var err error
-		if s.db.Dialect() == sqldb.MySQL {
-			if _, err = tx.ExecContext(ctx, bump); err == nil {
-				err = tx.QueryRowContext(ctx, "SELECT revision FROM tasklist_meta WHERE id = 1").Scan(&rev)
-			}
-		} else {
-			err = tx.QueryRowContext(ctx, bump+" RETURNING revision").Scan(&rev)
+		lock := headQuery
+		if s.db.Dialect() != sqldb.SQLite { // SQLite's write transaction holds the lock already
+			lock += " FOR UPDATE"
 		}
-		if err != nil {
+		var db sql.NullString
+		if err := tx.QueryRowContext(ctx, lock).Scan(&db, &v.Revision); err != nil {
 			return fmt.Errorf("revision: %w", err)
 		}
-		return fn(ctx, tx)
+		v.DB = s.note(db.String)
+		if err := fn(ctx, tx, v.DB); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, "SELECT revision FROM tasklist_meta WHERE id = 1").Scan(&v.Revision)
 	})
 	switch {
 	case err == nil:
-		return rev, nil
-	case errors.Is(err, ErrNotFound) || errors.Is(err, ErrFull) || errors.Is(err, ErrExists):
-		return 0, err
+		return v, nil
+	case errors.Is(err, ErrNotFound) || errors.Is(err, ErrFull) || errors.Is(err, ErrExists) || errors.Is(err, ErrChanged):
+		return Version{}, err
 	case errors.Is(err, sqldb.ErrCommit):
 		// The COMMIT may have reached the server and been applied, with
 		// only its answer lost.
-		return 0, fmt.Errorf("tasks: %s: %w: %w", op, ErrOutcomeUnknown, err)
+		return Version{}, fmt.Errorf("tasks: %s: %w: %w", op, ErrOutcomeUnknown, err)
 	}
-	return 0, fmt.Errorf("tasks: %s: %w", op, err)
-}
-
-func mustAffect(res sql.Result) error {
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return Version{}, fmt.Errorf("tasks: %s: %w", op, err)
 }
 
 func (s *Store) now() time.Time {

@@ -58,9 +58,14 @@ func testCRUD(t *testing.T, s *tasks.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(tasks.Snapshot{Revision: 0, Tasks: []tasks.Task{}}, snap); diff != "" {
+	head, err := s.Head(ctx)
+	if err != nil || head.DB == "" {
+		t.Fatalf("Head = %+v, %v; want the database named", head, err)
+	}
+	if diff := cmp.Diff(tasks.Snapshot{DB: head.DB, Revision: 0, Tasks: []tasks.Task{}}, snap); diff != "" {
 		t.Fatalf("empty List (-want +got):\n%s", diff)
 	}
+	last := int64(0) // every write's revision is above the one before
 
 	names := []string{
 		"buy milk",
@@ -71,31 +76,34 @@ func testCRUD(t *testing.T, s *tasks.Store) {
 	}
 	var want []tasks.Task
 	for i, n := range names {
-		task, rev, err := s.Add(ctx, n)
+		task, v, err := s.Add(ctx, n)
 		if err != nil {
 			t.Fatalf("Add(%q): %v", n, err)
 		}
-		if rev != int64(i+1) {
-			t.Errorf("Add #%d revision = %d, want %d", i+1, rev, i+1)
+		if v.DB != head.DB || v.Revision <= last {
+			t.Errorf("Add #%d version = %v, want %s with a revision above %d", i+1, v, head.DB, last)
 		}
+		last = v.Revision
 		if task.Name != n || task.Done || task.ID == 0 || task.CreatedAt.IsZero() {
 			t.Errorf("Add(%q) = %+v", n, task)
 		}
 		want = append(want, task)
 	}
 
-	toggled, rev, err := s.Toggle(ctx, want[1].ID)
+	toggled, v, err := s.SetDone(ctx, want[1].ID, true, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !toggled.Done || rev != 6 {
-		t.Errorf("Toggle = %+v, revision %d; want done, revision 6", toggled, rev)
+	if !toggled.Done || v.Revision <= last {
+		t.Errorf("SetDone = %+v, version %v; want done, a revision above %d", toggled, v, last)
 	}
+	last = v.Revision
 	want[1] = toggled
-	removed, rev, err := s.Remove(ctx, want[0].ID)
-	if err != nil || rev != 7 {
-		t.Fatalf("Remove = %d, %v; want 7, nil", rev, err)
+	removed, v, err := s.Remove(ctx, want[0].ID, "")
+	if err != nil || v.Revision <= last {
+		t.Fatalf("Remove = %v, %v; want a revision above %d", v, err, last)
 	}
+	last = v.Revision
 	if diff := cmp.Diff(want[0], removed); diff != "" {
 		t.Errorf("Remove returned (-want +got):\n%s", diff)
 	}
@@ -105,26 +113,26 @@ func testCRUD(t *testing.T, s *tasks.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(tasks.Snapshot{Revision: 7, Tasks: want}, snap); diff != "" {
+	if diff := cmp.Diff(tasks.Snapshot{DB: head.DB, Revision: last, Tasks: want}, snap); diff != "" {
 		t.Errorf("List after writes (-want +got):\n%s", diff)
 	}
 
 	// Writes to a missing task fail with ErrNotFound and change nothing.
 	missing := want[len(want)-1].ID + 1000
-	if _, _, err := s.Toggle(ctx, missing); !errors.Is(err, tasks.ErrNotFound) {
-		t.Errorf("Toggle(missing) error = %v, want ErrNotFound", err)
+	if _, _, err := s.SetDone(ctx, missing, true, ""); !errors.Is(err, tasks.ErrNotFound) {
+		t.Errorf("SetDone(missing) error = %v, want ErrNotFound", err)
 	}
-	if _, _, err := s.Remove(ctx, missing); !errors.Is(err, tasks.ErrNotFound) {
+	if _, _, err := s.Remove(ctx, missing, ""); !errors.Is(err, tasks.ErrNotFound) {
 		t.Errorf("Remove(missing) error = %v, want ErrNotFound", err)
 	}
-	if _, _, err := s.Remove(ctx, want[0].ID); err != nil {
+	if _, v, err = s.Remove(ctx, want[0].ID, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Remove(ctx, want[0].ID); !errors.Is(err, tasks.ErrNotFound) {
+	if _, _, err := s.Remove(ctx, want[0].ID, ""); !errors.Is(err, tasks.ErrNotFound) {
 		t.Errorf("second Remove error = %v, want ErrNotFound", err)
 	}
-	if rev, err := s.Revision(ctx); err != nil || rev != 8 {
-		t.Errorf("Revision = %d, %v; want 8 (failed writes must not count)", rev, err)
+	if h, err := s.Head(ctx); err != nil || h != v {
+		t.Errorf("Head = %v, %v; want %v (failed writes must not count)", h, err, v)
 	}
 }
 
@@ -145,13 +153,13 @@ func testConcurrentAdds(t *testing.T, rawURL string) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := range each {
-				_, rev, err := s.Add(t.Context(), "worker task")
+				_, v, err := s.Add(t.Context(), "worker task")
 				if err != nil {
 					t.Errorf("worker %d add %d: %v", w, i, err)
 					return
 				}
 				mu.Lock()
-				revs[rev] = true
+				revs[v.Revision] = true
 				mu.Unlock()
 			}
 		})
@@ -164,8 +172,8 @@ func testConcurrentAdds(t *testing.T, rawURL string) {
 	if got := len(after.Tasks) - len(before.Tasks); got != workers*each {
 		t.Errorf("tasks added = %d, want %d", got, workers*each)
 	}
-	if len(revs) != workers*each || after.Revision != before.Revision+workers*each {
-		t.Errorf("distinct revisions = %d, final revision %d (from %d); want %d distinct", len(revs), after.Revision, before.Revision, workers*each)
+	if len(revs) != workers*each || after.Revision < before.Revision+workers*each || !revs[after.Revision] {
+		t.Errorf("distinct revisions = %d, final revision %d (from %d); want %d distinct, the last one the list's", len(revs), after.Revision, before.Revision, workers*each)
 	}
 }
 
@@ -183,8 +191,8 @@ func TestNewSharesTheDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	var version int64
-	if err := db.QueryRowContext(t.Context(), "SELECT MAX(version_id) FROM goose_db_version").Scan(&version); err != nil || version != 1 {
-		t.Errorf("tasks version in goose_db_version = %d, %v; want 1", version, err)
+	if err := db.QueryRowContext(t.Context(), "SELECT MAX(version_id) FROM goose_db_version").Scan(&version); err != nil || version != 2 {
+		t.Errorf("tasks version in goose_db_version = %d, %v; want 2 (the latest migration)", version, err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -201,8 +209,8 @@ func TestSlowQuery(t *testing.T) {
 	if _, err := s.List(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("List with a canceled context during the slow query = %v, want context.Canceled", err)
 	}
-	if _, err := s.Revision(t.Context()); err != nil {
-		t.Errorf("Revision must not wait for the slow query: %v", err)
+	if _, err := s.Head(t.Context()); err != nil {
+		t.Errorf("Head must not wait for the slow query: %v", err)
 	}
 }
 
@@ -237,7 +245,7 @@ func testPages(t *testing.T, s *tasks.Store) {
 		ids = append(ids, task.ID)
 	}
 	for _, i := range []int{0, 4, 5, 11} { // gaps, and the first and last
-		if _, _, err := s.Remove(ctx, ids[i]); err != nil {
+		if _, _, err := s.Remove(ctx, ids[i], ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -277,12 +285,12 @@ func testCap(t *testing.T, s *tasks.Store) {
 			t.Fatal(err)
 		}
 	}
-	rev, _ := s.Revision(ctx)
+	rev, _ := s.Head(ctx)
 	if _, _, err := s.Add(ctx, "one too many"); !errors.Is(err, tasks.ErrFull) {
 		t.Errorf("fourth Add = %v, want ErrFull", err)
 	}
-	if rev2, _ := s.Revision(ctx); rev2 != rev {
-		t.Errorf("a refused Add moved the revision %d -> %d", rev, rev2)
+	if rev2, _ := s.Head(ctx); rev2 != rev {
+		t.Errorf("a refused Add moved the revision %v -> %v", rev, rev2)
 	}
 	if snap, _ := s.List(ctx); len(snap.Tasks) != 3 {
 		t.Errorf("%d tasks after a refused Add, want 3", len(snap.Tasks))
@@ -302,14 +310,17 @@ func testRestore(t *testing.T, s *tasks.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b, _, err = s.Toggle(ctx, b.ID); err != nil {
+	if b, _, err = s.SetDone(ctx, b.ID, true, ""); err != nil {
 		t.Fatal(err)
 	}
-	gone, _, err := s.Remove(ctx, b.ID)
+	gone, v, err := s.Remove(ctx, b.ID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, rev, err := s.Restore(ctx, gone)
+	if _, _, err := s.Restore(ctx, "another database", gone); !errors.Is(err, tasks.ErrChanged) {
+		t.Errorf("Restore into another database = %v, want ErrChanged", err)
+	}
+	back, rev, err := s.Restore(ctx, v.DB, gone)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,10 +331,10 @@ func testRestore(t *testing.T, s *tasks.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if snap.Revision != rev || len(snap.Tasks) != 2 || snap.Tasks[1].ID != b.ID || !snap.Tasks[1].Done {
+	if snap.Version() != rev || len(snap.Tasks) != 2 || snap.Tasks[1].ID != b.ID || !snap.Tasks[1].Done {
 		t.Errorf("list after restore = %+v at %d", snap.Tasks, snap.Revision)
 	}
-	if _, _, err := s.Restore(ctx, gone); !errors.Is(err, tasks.ErrExists) {
+	if _, _, err := s.Restore(ctx, "", gone); !errors.Is(err, tasks.ErrExists) {
 		t.Errorf("second Restore = %v, want ErrExists", err)
 	}
 	// A new task after the restore gets a new id, not the restored one.
@@ -334,17 +345,18 @@ func testRestore(t *testing.T, s *tasks.Store) {
 	if c.ID == a.ID || c.ID == b.ID {
 		t.Errorf("new task got id %d, already used", c.ID)
 	}
-	gone, _, err = s.Remove(ctx, a.ID)
+	gone, _, err = s.Remove(ctx, a.ID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.Add(ctx, "d"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Restore(ctx, gone); !errors.Is(err, tasks.ErrFull) {
+	before, _ := s.Head(ctx)
+	if _, _, err := s.Restore(ctx, "", gone); !errors.Is(err, tasks.ErrFull) {
 		t.Errorf("Restore into a full list = %v, want ErrFull", err)
 	}
-	if rev2, _ := s.Revision(ctx); rev2 != rev+3 {
-		t.Errorf("revision %d, want %d: refused restores must not count", rev2, rev+3)
+	if after, _ := s.Head(ctx); after != before {
+		t.Errorf("version %v, want %v: refused restores must not count", after, before)
 	}
 }

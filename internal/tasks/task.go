@@ -3,14 +3,21 @@
 // migrations. The store keeps its tables in a database opened by
 // internal/sqldb, which other stores may share.
 //
-// Every write bumps a revision number kept in the database in the same
-// transaction, and every read of the list reports the revision it saw. The
-// caching layers use it to tell a newer list from an older one.
+// Every change to the tasks table moves a revision number kept in the
+// database (triggers do it, so a change made by hand in SQL moves it too), and
+// every read of the list reports the revision it saw together with the
+// database's identity: a Version. The caching layers key what they cache by
+// it, so that a newer list is told from an older one, and one database's
+// list from another's.
 package tasks
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -33,6 +40,15 @@ var (
 	ErrOutcomeUnknown = errors.New("tasks: the write may or may not have been saved")
 	// ErrInvalidName reports a name that breaks the rules of NormalizeName.
 	ErrInvalidName = errors.New("tasks: invalid name")
+	// ErrChanged reports a write whose precondition failed: the task is not
+	// as the visitor saw it (see Seen), or the form came from another
+	// database's page.
+	ErrChanged = errors.New("tasks: the task changed since it was shown")
+	// ErrMoved reports that the list has moved past the version something
+	// was wanted for (a change committed since the version was read). What
+	// is keyed by a version shows exactly that version, so the caller reads
+	// the version again.
+	ErrMoved = errors.New("tasks: the list has moved past the version")
 )
 
 // Task is one entry of the list.
@@ -45,10 +61,52 @@ type Task struct {
 }
 
 // Snapshot is the whole list as one committed state of the database: the
-// tasks, oldest first, and the revision that state has.
+// tasks, oldest first, the database's identity and the revision that state
+// has.
 type Snapshot struct {
+	DB       string
 	Revision int64
 	Tasks    []Task
+}
+
+// Version is the state the snapshot shows.
+func (snap Snapshot) Version() Version { return Version{DB: snap.DB, Revision: snap.Revision} }
+
+// Version names one committed state of the task list: the database it is
+// in, by the identity the database was given (see Store.Head), and its
+// revision there. Revisions only grow within one history of a database and
+// never repeat (see the migrations' triggers), so two different states never
+// share a Version: not in two databases, not before and after a restore.
+// The zero Version names no state.
+type Version struct {
+	DB       string
+	Revision int64
+}
+
+// String is the version as cache keys and ETags carry it: the identity, a
+// dot, the revision.
+func (v Version) String() string { return v.DB + "." + strconv.FormatInt(v.Revision, 10) }
+
+// Seen is a token of task t as a page of database db shows it: its id,
+// name and done flag. A form carries it, and a write given it acts only on
+// the task as the visitor saw it (ErrChanged otherwise): a button on an
+// older page, or on another database's page, never does something else. It
+// is also the row's key in the fragment cache, which shows exactly that. It
+// is safe for concurrent use.
+func Seen(db string, t Task) string {
+	h := sha256.New()
+	var b [binary.MaxVarintLen64 + 1]byte
+	n := binary.PutVarint(b[:], t.ID)
+	b[n] = 0
+	if t.Done {
+		b[n] = 1
+	}
+	h.Write([]byte(db))
+	h.Write([]byte{0})
+	h.Write(b[:n+1])
+	h.Write([]byte(t.Name))
+	var sum [sha256.Size]byte
+	return base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0])[:15])
 }
 
 // NormalizeName trims white space from name and checks it: valid UTF-8, not
