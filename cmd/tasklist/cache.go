@@ -16,9 +16,11 @@ import (
 )
 
 // openCache builds the cache the configuration selects: MemCachier (SASL),
-// a plain memcached cluster, or the in-process cache.
-func openCache(ctx context.Context, cfg config.Config, log *slog.Logger) (*cache.Cache, error) {
-	backend, err := openBackend(ctx, cfg, log)
+// a plain memcached cluster, or the in-process cache. db is the database
+// the cached data comes from (its identity names the keys; see
+// taskcache.VolatileKeysSent).
+func openCache(ctx context.Context, cfg config.Config, log *slog.Logger, db interface{ Identity() string }) (*cache.Cache, error) {
+	backend, err := openBackend(ctx, cfg, log, db)
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +35,7 @@ func openCache(ctx context.Context, cfg config.Config, log *slog.Logger) (*cache
 // the config line). Wrong credentials, and plain servers that turn out to
 // need SASL, stop start-up; unreachable servers do not: the app runs
 // uncached until they answer.
-func openBackend(ctx context.Context, cfg config.Config, log *slog.Logger) (cache.Backend, error) {
+func openBackend(ctx context.Context, cfg config.Config, log *slog.Logger, db interface{ Identity() string }) (cache.Backend, error) {
 	if len(cfg.CacheServers) == 0 {
 		b, err := local.New(local.Options{MaxBytes: cfg.LocalCacheBytes})
 		if err != nil {
@@ -47,7 +49,7 @@ func openBackend(ctx context.Context, cfg config.Config, log *slog.Logger) (cach
 		Username: cfg.CacheUsername,
 		Password: cfg.CachePassword,
 		Timeout:  cfg.CacheTimeout,
-		Volatile: taskcache.VolatileKeysSent(cfg.CachePrefix),
+		Volatile: taskcache.VolatileKeysSent(cfg.CachePrefix, db),
 		Logger:   log,
 	})
 	if err != nil {

@@ -56,16 +56,16 @@ func TestHealthzLeavesCacheStatsAlone(t *testing.T) {
 				t.Fatal(err)
 			}
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
-			c, err := openCache(t.Context(), cfg, log)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
 			store, err := tasks.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "h.db"), tasks.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer store.Close()
+			c, err := openCache(t.Context(), cfg, log, store)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
 			app, err := web.New(web.Config{Tasks: store, Logger: log, AllowedHosts: []string{"*"}, Health: []web.HealthCheck{
 				{Name: "database", Critical: true, Check: store.Ping},
 				{Name: "cache", Check: cacheHealth(c)},

@@ -55,7 +55,7 @@ func webConfig(ctx context.Context, cfg config.Config, log *slog.Logger, db *sql
 		err := addSessions(nil)
 		return wc, func() {}, err
 	}
-	c, err := openCache(ctx, cfg, log)
+	c, err := openCache(ctx, cfg, log, store)
 	if err != nil {
 		return web.Config{}, nil, err
 	}
@@ -71,6 +71,10 @@ func webConfig(ctx context.Context, cfg config.Config, log *slog.Logger, db *sql
 		c.Close()
 		return web.Config{}, nil, err
 	}
+	// Each instance checks the cache against the database every
+	// TASKLIST_CACHE_TTL: one small query, for the changes no write of
+	// tasklist's invalidated (docs/caching.md).
+	go cached.Run(ctx)
 	wc.Tasks = cached
 	if cfg.Layers.Query {
 		wc.StatsLayers["query"] = cached

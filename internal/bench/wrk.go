@@ -39,7 +39,7 @@ function request()
     return wrk.format("POST", "/toggle", {
       ["Content-Type"] = "application/x-www-form-urlencoded",
       ["Sec-Fetch-Site"] = "same-origin",
-    }, "id=" .. ids[math.random(#ids)])
+    }, "id=" .. ids[math.random(#ids)] .. "&done=" .. math.random(0, 1))
   end
   return get
 end

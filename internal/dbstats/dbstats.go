@@ -23,17 +23,17 @@ type kind int
 const (
 	kindList kind = iota
 	kindPage
-	kindRevision
+	kindHead
 	kindAdd
-	kindToggle
+	kindSetDone
 	kindRemove
 	kindRestore
 	numKinds
 )
 
 var kindNames = [numKinds]string{
-	kindList: "list", kindPage: "page", kindRevision: "revision",
-	kindAdd: "add", kindToggle: "toggle", kindRemove: "remove", kindRestore: "restore",
+	kindList: "list", kindPage: "page", kindHead: "revision",
+	kindAdd: "add", kindSetDone: "toggle", kindRemove: "remove", kindRestore: "restore",
 }
 
 type counter struct {
@@ -59,7 +59,7 @@ func (s *Store) measure(ctx context.Context, k kind, start time.Time, err error)
 	c := &s.counts[k]
 	c.count.Add(1)
 	c.nanos.Add(int64(d))
-	if err != nil && !errors.Is(err, tasks.ErrNotFound) && !errors.Is(err, tasks.ErrFull) && !errors.Is(err, tasks.ErrExists) {
+	if err != nil && !errors.Is(err, tasks.ErrNotFound) && !errors.Is(err, tasks.ErrFull) && !errors.Is(err, tasks.ErrExists) && !errors.Is(err, tasks.ErrChanged) {
 		c.errors.Add(1)
 	}
 	reqtrace.From(ctx).DB(d)
@@ -81,44 +81,48 @@ func (s *Store) Page(ctx context.Context, after int64, n int) (tasks.Page, error
 	return p, err
 }
 
-// Revision reads the list's revision (the version's fill).
-func (s *Store) Revision(ctx context.Context) (int64, error) {
+// Head reads the database's version (the version's fill, the periodic
+// check).
+func (s *Store) Head(ctx context.Context) (tasks.Version, error) {
 	start := time.Now()
-	rev, err := s.src.Revision(ctx)
-	s.measure(ctx, kindRevision, start, err)
-	return rev, err
+	v, err := s.src.Head(ctx)
+	s.measure(ctx, kindHead, start, err)
+	return v, err
 }
+
+// Identity is the database's identity as read last; it reads nothing.
+func (s *Store) Identity() string { return s.src.Identity() }
 
 // Add adds a task.
-func (s *Store) Add(ctx context.Context, name string) (tasks.Task, int64, error) {
+func (s *Store) Add(ctx context.Context, name string) (tasks.Task, tasks.Version, error) {
 	start := time.Now()
-	t, rev, err := s.src.Add(ctx, name)
+	t, v, err := s.src.Add(ctx, name)
 	s.measure(ctx, kindAdd, start, err)
-	return t, rev, err
+	return t, v, err
 }
 
-// Toggle marks a task done or not done.
-func (s *Store) Toggle(ctx context.Context, id int64) (tasks.Task, int64, error) {
+// SetDone marks a task done or open.
+func (s *Store) SetDone(ctx context.Context, id int64, done bool, seen string) (tasks.Task, tasks.Version, error) {
 	start := time.Now()
-	t, rev, err := s.src.Toggle(ctx, id)
-	s.measure(ctx, kindToggle, start, err)
-	return t, rev, err
+	t, v, err := s.src.SetDone(ctx, id, done, seen)
+	s.measure(ctx, kindSetDone, start, err)
+	return t, v, err
 }
 
 // Remove deletes a task.
-func (s *Store) Remove(ctx context.Context, id int64) (tasks.Task, int64, error) {
+func (s *Store) Remove(ctx context.Context, id int64, seen string) (tasks.Task, tasks.Version, error) {
 	start := time.Now()
-	t, rev, err := s.src.Remove(ctx, id)
+	t, v, err := s.src.Remove(ctx, id, seen)
 	s.measure(ctx, kindRemove, start, err)
-	return t, rev, err
+	return t, v, err
 }
 
 // Restore puts a removed task back.
-func (s *Store) Restore(ctx context.Context, t tasks.Task) (tasks.Task, int64, error) {
+func (s *Store) Restore(ctx context.Context, db string, t tasks.Task) (tasks.Task, tasks.Version, error) {
 	start := time.Now()
-	t, rev, err := s.src.Restore(ctx, t)
+	t, v, err := s.src.Restore(ctx, db, t)
 	s.measure(ctx, kindRestore, start, err)
-	return t, rev, err
+	return t, v, err
 }
 
 // QueryStats returns the counts of every kind, in a fixed order.

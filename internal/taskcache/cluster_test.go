@@ -43,10 +43,10 @@ func newClusterWith(t *testing.T, n int, dbURL string, mo memcache.Options, co c
 	newSource(t, dbURL, 0) // migrates once, before the instances start
 	prefix := testenv.RandomName("cluster") + ":"
 	mo.Backoff = 200 * time.Millisecond
-	mo.Volatile = taskcache.VolatileKeysSent(prefix)
 	out := make([]instance, n)
 	for i := range out {
 		src := newSource(t, dbURL, slow)
+		mo.Volatile = taskcache.VolatileKeysSent(prefix, src)
 		mc, err := memcache.New(mo)
 		if err != nil {
 			t.Fatal(err)
@@ -259,7 +259,7 @@ func writer(t *testing.T, ctx context.Context, in instance, own ownTasks, answer
 			ids = append(ids, id)
 		}
 		var (
-			rev int64
+			v   tasks.Version
 			err error
 		)
 		// Writes run to completion even when the run ends meanwhile.
@@ -267,20 +267,20 @@ func writer(t *testing.T, ctx context.Context, in instance, own ownTasks, answer
 		switch op := rand.IntN(4); {
 		case op < 2 || len(ids) == 0:
 			var task tasks.Task
-			task, rev, err = in.Add(wctx, "task")
+			task, v, err = in.Add(wctx, "task")
 			if err == nil {
 				own[task.ID] = false
 			}
 		case op == 2:
 			id := ids[rand.IntN(len(ids))]
 			var task tasks.Task
-			task, rev, err = in.Toggle(wctx, id)
+			task, v, err = in.SetDone(wctx, id, !own[id], "")
 			if err == nil {
 				own[id] = task.Done
 			}
 		default:
 			id := ids[rand.IntN(len(ids))]
-			_, rev, err = in.Remove(wctx, id)
+			_, v, err = in.Remove(wctx, id, "")
 			if err == nil {
 				delete(own, id)
 			}
@@ -290,7 +290,7 @@ func writer(t *testing.T, ctx context.Context, in instance, own ownTasks, answer
 			return
 		}
 		writes.Add(1)
-		answered(rev)
+		answered(v.Revision)
 	}
 }
 

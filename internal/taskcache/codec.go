@@ -8,12 +8,13 @@ import (
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
-// A cached list is encoded as the byte 'T' (the format: a build that
-// changes the encoding changes it), then uvarint revision, uvarint count,
+// A cached list is encoded as the byte 'U' (the format: a build that
+// changes the encoding changes it), then uvarint identity length, the
+// database's identity, uvarint revision, uvarint count,
 // then per task uvarint id, uvarint name length, name bytes, one byte done,
 // varint created and updated (Unix µs). It is about a third of JSON's size
 // and needs no reflection. The fill package frames it (see fill).
-const formatList = 'T'
+const formatList = 'U'
 
 var errCorrupt = errors.New("taskcache: corrupt cache entry")
 
@@ -22,12 +23,14 @@ var errCorrupt = errors.New("taskcache: corrupt cache entry")
 const minTaskBytes = 5
 
 func encodeList(snap tasks.Snapshot) []byte {
-	size := 1 + 2*binary.MaxVarintLen64
+	size := 1 + 3*binary.MaxVarintLen64 + len(snap.DB)
 	for _, t := range snap.Tasks {
 		size += 4*binary.MaxVarintLen64 + len(t.Name) + 1
 	}
 	b := make([]byte, 0, size)
 	b = append(b, formatList)
+	b = binary.AppendUvarint(b, uint64(len(snap.DB)))
+	b = append(b, snap.DB...)
 	b = binary.AppendUvarint(b, uint64(snap.Revision))
 	b = binary.AppendUvarint(b, uint64(len(snap.Tasks)))
 	for _, t := range snap.Tasks {
@@ -51,6 +54,7 @@ func decodeList(b []byte) (tasks.Snapshot, error) {
 	}
 	d := decoder{b: b[1:]}
 	var snap tasks.Snapshot
+	snap.DB = string(d.bytes(d.uvarint()))
 	snap.Revision = int64(d.uvarint())
 	n := d.uvarint()
 	if n > uint64(len(d.b))/minTaskBytes { // bound the allocation by the input

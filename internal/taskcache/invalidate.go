@@ -2,10 +2,12 @@ package taskcache
 
 import (
 	"context"
+
+	"github.com/tasklist/tasklist/internal/tasks"
 )
 
 // invalidate makes the cache forget the list from before the write that
-// produced revision rev, by deleting the keys that hold it: the list and the
+// produced version v, by deleting the keys that hold it: the list and the
 // version, under every strategy — also under Expire, whose own readers do
 // not need it, because instances with other strategies may share the cache
 // (a rolling change) and read those keys. A cache Delete reaches every
@@ -16,15 +18,15 @@ import (
 // down does not delay it (its deletes are replayed before it is used
 // again; see memcache.Client.Delete). Update then stores the fresh list,
 // best effort.
-func (s *Store) invalidate(ctx context.Context, rev int64) {
+func (s *Store) invalidate(ctx context.Context, v tasks.Version) {
 	s.invalidations.Add(1)
 	// The write is committed: finish even if the client has gone.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.InvalidateTimeout)
 	defer cancel()
-	if err := s.c.DeleteRetrying(ctx, VolatileKeys()...); err != nil {
+	if err := s.c.DeleteRetrying(ctx, VolatileKeys(s.databaseOf(v))...); err != nil {
 		s.invalidationFailures.Add(1)
-		s.log.Error("cache invalidation failed; the cached task list may be stale until it expires",
-			"strategy", s.opts.Strategy, "revision", rev, "max_age", s.ttl(), "err", err)
+		s.log.Error("cache invalidation failed; the cached task list may be stale until the next check against the database",
+			"strategy", s.opts.Strategy, "version", v.String(), "check_every", s.opts.ConfirmEvery, "err", err)
 		return
 	}
 	if s.opts.Strategy == Update {
@@ -33,4 +35,14 @@ func (s *Store) invalidate(ctx context.Context, rev int64) {
 		// list behind it.
 		s.List(ctx)
 	}
+}
+
+// databaseOf is the identity of the database a write of version v went
+// to: v's, or, for a write whose outcome is unknown (no version), the one
+// read last.
+func (s *Store) databaseOf(v tasks.Version) string {
+	if v.DB != "" {
+		return v.DB
+	}
+	return s.src.Identity()
 }

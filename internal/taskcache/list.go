@@ -13,38 +13,70 @@ import (
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
-// Cache keys (the cache adds its own prefix). Every write deletes keyList
-// and keyVersion, whatever its strategy, so that instances with different
-// strategies can share a cluster during a rolling change: each strategy's
-// readers depend on keys the others' writes must invalidate too. Expire
-// keeps its version apart, at keyExpireVersion, which no write deletes: it
-// is trusted for TTL after its read began, whoever wrote.
+// Cache keys (the cache adds its own prefix). Every key names the database
+// by its identity (tasks.Version.DB), so that databases sharing a cache —
+// a new one beside a warm cache, another app's, a restored copy — never read
+// each other's entries, whatever the prefix. Every write deletes the list
+// key and the version key, whatever its strategy, so that instances with
+// different strategies can share a cluster during a rolling change: each
+// strategy's readers depend on keys the others' writes must invalidate too.
+// Expire keeps its version apart, at expireVersionKey, which no write
+// deletes: it is trusted for TTL after its read began, whoever wrote.
+func listKey(db string) string          { return "tasks:" + db + ":all" }     // the list, under Delete and Update
+func versionKey(db string) string       { return "tasks:" + db + ":version" } // the list's version, under all but Expire
+func expireVersionKey(db string) string { return versionKey(db) + ":ttl" }    // the list's version under Expire
+
+// versionedKey is the list's key under Version and Expire: it holds the
+// list of exactly version v.
+func versionedKey(v tasks.Version) string {
+	return listKey(v.DB) + ":r" + strconv.FormatInt(v.Revision, 10)
+}
+
+// The keys of the list and its version that instances of builds before
+// database identities read: writes delete them too, so that such instances
+// stay coherent while a rolling upgrade replaces them.
 const (
-	keyList          = "tasks:all"         // the list, under Delete and Update
-	keyVersion       = "tasks:version"     // the list's version, under all but Expire
-	keyExpireVersion = "tasks:version:ttl" // the list's version under Expire
+	legacyListKey    = "tasks:all"
+	legacyVersionKey = "tasks:version"
 )
 
 // VolatileKeys returns the keys (without the cache's prefix) that writes
-// invalidate by deleting them, under any strategy; every other key of the
-// query cache names a version and is never stale. A memcached server that
-// was out of reach must get them deleted before it is read again (see
-// memcache.Options.Volatile): writes may have deleted them meanwhile.
-// It is safe for concurrent use.
-func VolatileKeys() []string { return []string{keyList, keyVersion} }
-
-// VolatileKeysSent returns VolatileKeys as a cache with prefix sends them to
-// its backend (see cache.Key): what memcache.Options.Volatile lists.
-func VolatileKeysSent(prefix string) []string {
-	keys := VolatileKeys()
-	for i, k := range keys {
-		keys[i] = cache.Key(prefix, k)
-	}
-	return keys
+// to database db invalidate by deleting them, under any strategy; every
+// other key of the query cache names a version and is never stale. A
+// memcached server that was out of reach must get them deleted before it is
+// read again (see memcache.Options.Volatile): writes may have deleted them
+// meanwhile. It is safe for concurrent use.
+func VolatileKeys(db string) []string {
+	return []string{listKey(db), versionKey(db), legacyListKey, legacyVersionKey}
 }
 
-// versionedKey is the list's key under Version and Expire.
-func versionedKey(v int64) string { return "tasks:all:v" + strconv.FormatInt(v, 10) }
+// VolatileKeysSent returns, as a cache with prefix sends them to its backend
+// (see cache.Key), the VolatileKeys of the database src reads (its Identity
+// when called): what memcache.Options.Volatile returns. It is safe for
+// concurrent use.
+func VolatileKeysSent(prefix string, src interface{ Identity() string }) func() []string {
+	return func() []string {
+		db := src.Identity()
+		if db == "" {
+			return []string{cache.Key(prefix, legacyListKey), cache.Key(prefix, legacyVersionKey)}
+		}
+		keys := VolatileKeys(db)
+		for i, k := range keys {
+			keys[i] = cache.Key(prefix, k)
+		}
+		return keys
+	}
+}
+
+// errOtherDatabase reports a read that found the database under another
+// identity than the one the keys were made with (a restored dump of another
+// database, or an identity an operator reset): the caller starts again with
+// the identity now known.
+var errOtherDatabase = errors.New("taskcache: the database has another identity now")
+
+// maxMoves bounds how often a List or a page starts again after the list
+// moved on, before it reads the database without the cache.
+const maxMoves = 3
 
 // List returns the task list, from the cache when it holds a fresh one.
 //
@@ -58,20 +90,29 @@ func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
 	if s.opts.Uncached {
 		return s.src.List(ctx)
 	}
-	r, err := s.listResult(ctx)
-	if err != nil {
-		return tasks.Snapshot{}, err
+	for range maxMoves {
+		r, err := s.listResult(ctx)
+		if errors.Is(err, tasks.ErrMoved) || errors.Is(err, errOtherDatabase) {
+			s.moved.Add(1)
+			continue
+		}
+		if err != nil {
+			return tasks.Snapshot{}, err
+		}
+		reqtrace.From(ctx).Cache(reqtrace.Query, r.Outcome.String())
+		snap, err := s.decode(r.Data)
+		if err != nil {
+			// Framed right but not a list this build can read: forget it and
+			// read the database.
+			s.log.Warn("cached task list unreadable; reading the database", "err", err)
+			s.c.Delete(ctx, r.key)
+			return s.src.List(ctx)
+		}
+		return snap, nil
 	}
-	reqtrace.From(ctx).Cache(reqtrace.Query, r.Outcome.String())
-	snap, err := s.decode(r.Data)
-	if err != nil {
-		// Framed right but not a list this build can read: forget it and
-		// read the database.
-		s.log.Warn("cached task list unreadable; reading the database", "err", err)
-		s.c.Delete(ctx, r.key)
-		return s.src.List(ctx)
-	}
-	return snap, nil
+	// Writes keep moving the list on: read it as it is now, uncached.
+	reqtrace.From(ctx).Cache(reqtrace.Query, fill.Bypass.String())
+	return s.src.List(ctx)
 }
 
 // Page returns the page of at most n tasks after the id after: cut out of
@@ -80,16 +121,6 @@ func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
 // cache's item limit (see listSpec). The page may share its tasks with
 // other callers: do not modify them.
 func (s *Store) Page(ctx context.Context, after int64, n int) (tasks.Page, error) {
-	return s.PageAt(ctx, after, n, 0)
-}
-
-// PageAt is Page for a caller that keys what it makes of the page by
-// version v (see Version): the page is of revision v or later. Under Delete
-// and Update the cached list's key does not name the version, and a reader
-// can set the version from a write's committed revision before that write
-// has deleted the old list; a list older than v is then not used, and the
-// page is read from the database.
-func (s *Store) PageAt(ctx context.Context, after int64, n int, v int64) (tasks.Page, error) {
 	if s.opts.Uncached || s.tooLarge.Load() {
 		return s.src.Page(ctx, after, n)
 	}
@@ -97,11 +128,41 @@ func (s *Store) PageAt(ctx context.Context, after int64, n int, v int64) (tasks.
 	if err != nil {
 		return tasks.Page{}, err
 	}
-	if snap.Revision < v {
-		s.olderThanVersion.Add(1)
+	return snap.Page(after, n), nil
+}
+
+// PageAt is Page for a caller that keys what it makes of the page by
+// version v (see Version): the page is of exactly version v, or the error
+// is tasks.ErrMoved. The zero v asks for the page as the database has it
+// now, read from the database. Content of a later version under v's key could outlive the
+// history it came from: a restored dump takes the database back to v, and
+// that content would be served for it. Under Delete and Update the cached
+// list's key does not name the version, and a reader can read the version
+// from a write's committed revision before that write has deleted the old
+// list; a list of another version is then not used, and the page is read
+// from the database.
+func (s *Store) PageAt(ctx context.Context, after int64, n int, v tasks.Version) (tasks.Page, error) {
+	if v == (tasks.Version{}) {
 		return s.src.Page(ctx, after, n)
 	}
-	return snap.Page(after, n), nil
+	if !s.opts.Uncached && !s.tooLarge.Load() {
+		snap, err := s.List(ctx)
+		if err != nil {
+			return tasks.Page{}, err
+		}
+		if snap.Version() == v {
+			return snap.Page(after, n), nil
+		}
+		s.olderThanVersion.Add(1)
+	}
+	p, err := s.src.Page(ctx, after, n)
+	if err != nil {
+		return tasks.Page{}, err
+	}
+	if p.Version() != v {
+		return tasks.Page{}, tasks.ErrMoved
+	}
+	return p, nil
 }
 
 // decoded is an encoded list and what it decodes to.
@@ -131,33 +192,52 @@ type listResult struct {
 	key string
 }
 
-// listResult gets the encoded list through the fill.
+// listResult gets the encoded list through the fill: tasks.ErrMoved or
+// errOtherDatabase when the list read from the database is not the one the
+// key names, so that the caller starts again.
 func (s *Store) listResult(ctx context.Context) (listResult, error) {
 	if !s.versioned() {
-		r, err := s.list.Get(ctx, s.listSpec(keyList))
-		return listResult{r, keyList}, err
+		db, err := s.identity(ctx)
+		if err != nil {
+			return listResult{}, err
+		}
+		key := listKey(db)
+		r, err := s.list.Get(ctx, s.listSpec(key, tasks.Version{DB: db}))
+		return listResult{r, key}, err
 	}
-	v, items, err := s.VersionWith(ctx, func(v int64) []string { return []string{versionedKey(v)} })
+	v, items, err := s.VersionWith(ctx, func(v tasks.Version) []string { return []string{versionedKey(v)} })
 	if err != nil {
 		return listResult{}, err
 	}
 	key := versionedKey(v)
 	it, err := cache.Lookup(items, key)
-	r, err := s.list.Resolve(ctx, s.listSpec(key), it, err)
+	r, err := s.list.Resolve(ctx, s.listSpec(key, v), it, err)
+	if errors.Is(err, tasks.ErrMoved) && s.opts.Strategy == Expire {
+		// The version this instance trusts for TTL is behind the
+		// database's: read it again rather than miss until it expires.
+		s.c.Delete(ctx, expireVersionKey(v.DB))
+	}
 	return listResult{r, key}, err
 }
 
-// listSpec says how the list is filled at key.
-func (s *Store) listSpec(key string) fill.Spec {
+// listSpec says how the list is filled at key: with the list of database
+// want.DB and, when want names a revision (a versioned key), of exactly
+// that version.
+func (s *Store) listSpec(key string, want tasks.Version) fill.Spec {
 	return fill.Spec{
 		Key: key,
 		TTL: s.opts.MaxAge,
-		// A key naming a version holds a list of that revision or later.
+		// A key naming a version holds the list of exactly that version.
 		Immutable: s.versioned(),
 		Load: func(ctx context.Context) ([]byte, time.Time, error) {
 			snap, err := s.src.List(ctx)
-			if err != nil {
+			switch {
+			case err != nil:
 				return nil, time.Time{}, err
+			case snap.DB != want.DB:
+				return nil, time.Time{}, errOtherDatabase
+			case want.Revision != 0 && snap.Revision != want.Revision:
+				return nil, time.Time{}, tasks.ErrMoved
 			}
 			b := encodeList(snap)
 			// A list the cache cannot hold is read again on every miss:
@@ -166,6 +246,16 @@ func (s *Store) listSpec(key string) fill.Spec {
 			return b, time.Time{}, nil
 		},
 	}
+}
+
+// identity is the identity of the database src reads: as read last, or
+// read now when nothing was read yet.
+func (s *Store) identity(ctx context.Context) (string, error) {
+	if db := s.src.Identity(); db != "" {
+		return db, nil
+	}
+	v, err := s.src.Head(ctx)
+	return v.DB, err
 }
 
 // errNoVersion reports a version key holding something that is not a

@@ -26,16 +26,15 @@ func TestRollingChange(t *testing.T) {
 	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "rolling.db")
 	newSource(t, dbURL, 0) // migrates once
 	prefix := testenv.RandomName("rolling") + ":"
-	mo := memcache.Options{Servers: servers, Timeout: 100 * time.Millisecond, Backoff: 200 * time.Millisecond,
-		Volatile: taskcache.VolatileKeysSent(prefix)}
 	newInstance := func(opts taskcache.Options) instance {
-		mc, err := memcache.New(mo)
+		src := newSource(t, dbURL, 0)
+		mc, err := memcache.New(memcache.Options{Servers: servers, Timeout: 100 * time.Millisecond, Backoff: 200 * time.Millisecond,
+			Volatile: taskcache.VolatileKeysSent(prefix, src)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		c := cache.New(mc, cache.Options{Prefix: prefix})
 		t.Cleanup(func() { c.Close() })
-		src := newSource(t, dbURL, 0)
 		opts.LeaseTTL = fill.LeaseTTL(0)
 		return instance{newStore(t, src, c, opts), src}
 	}

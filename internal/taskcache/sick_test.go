@@ -88,7 +88,7 @@ func runSickServer(t *testing.T, cluster []instance, breakIt, heal func(), mayGi
 			t.Fatal(err)
 		}
 		took = append(took, time.Since(start))
-		floor = rev
+		floor = rev.Revision
 		read("during the fault")
 	}
 	slices.Sort(took)

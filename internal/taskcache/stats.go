@@ -22,8 +22,13 @@ type Stats struct {
 	// InvalidationFailures those that could not within InvalidateTimeout.
 	Invalidations, InvalidationFailures uint64
 	// OlderThanVersion counts pages read from the database because the
-	// cached list was older than the version they were wanted for (PageAt).
-	OlderThanVersion uint64
+	// cached list was not of the version they were wanted for (PageAt);
+	// Moved the lists read again because the list had moved past the
+	// version read, or the database had a new identity.
+	OlderThanVersion, Moved uint64
+	// Confirms counts the checks against the database (Confirm), one query
+	// each; ConfirmMismatches those that found the cache behind it.
+	Confirms, ConfirmMismatches uint64
 	// Version counts the fills of the version key.
 	Version fill.Stats
 }
@@ -35,8 +40,9 @@ func (s *Store) Stats() Stats {
 		Hits: l.Hits, Misses: l.Misses, LeaseWaits: l.LeaseWaits, Sets: l.Sets,
 		DBQueries: l.Loads, Bypasses: l.Bypasses,
 		Invalidations: s.invalidations.Load(), InvalidationFailures: s.invalidationFailures.Load(),
-		OlderThanVersion: s.olderThanVersion.Load(),
-		Version:          s.version.Stats(),
+		OlderThanVersion: s.olderThanVersion.Load(), Moved: s.moved.Load(),
+		Confirms: s.confirms.Load(), ConfirmMismatches: s.confirmMismatches.Load(),
+		Version: s.version.Stats(),
 	}
 }
 

@@ -61,11 +61,14 @@ const (
 type Source interface {
 	List(ctx context.Context) (tasks.Snapshot, error)
 	Page(ctx context.Context, after int64, n int) (tasks.Page, error)
-	Revision(ctx context.Context) (int64, error)
-	Add(ctx context.Context, name string) (tasks.Task, int64, error)
-	Toggle(ctx context.Context, id int64) (tasks.Task, int64, error)
-	Remove(ctx context.Context, id int64) (tasks.Task, int64, error)
-	Restore(ctx context.Context, t tasks.Task) (tasks.Task, int64, error)
+	// Head reads the database's current version (see tasks.Store.Head).
+	Head(ctx context.Context) (tasks.Version, error)
+	// Identity is the database's identity as read last, "" before any read.
+	Identity() string
+	Add(ctx context.Context, name string) (tasks.Task, tasks.Version, error)
+	SetDone(ctx context.Context, id int64, done bool, seen string) (tasks.Task, tasks.Version, error)
+	Remove(ctx context.Context, id int64, seen string) (tasks.Task, tasks.Version, error)
+	Restore(ctx context.Context, db string, t tasks.Task) (tasks.Task, tasks.Version, error)
 }
 
 // Options configure a Store; zero fields take the defaults named.
@@ -91,6 +94,9 @@ type Options struct {
 	// PollInterval is the first wait between looks at another's lease
 	// (default 5ms, doubling up to 100ms).
 	PollInterval time.Duration
+	// ConfirmEvery is how often Run confirms the cached version against the
+	// database (see Confirm); default TTL.
+	ConfirmEvery time.Duration
 	// Logger receives invalidation failures; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -108,9 +114,11 @@ type Store struct {
 	list, version *fill.Group
 
 	invalidations, invalidationFailures atomic.Uint64
-	olderThanVersion                    atomic.Uint64
-	// lastVersion is the version this process saw last (see VersionWith).
-	lastVersion atomic.Int64
+	olderThanVersion, moved             atomic.Uint64
+	confirms, confirmMismatches         atomic.Uint64
+	// lastRevision is the revision of the version this process saw last
+	// (see VersionWith).
+	lastRevision atomic.Int64
 	// lastDecoded is the list decoded last (see decode).
 	lastDecoded atomic.Pointer[decoded]
 	// tooLarge is set while the list is too large to cache (see Page).
@@ -129,6 +137,7 @@ func New(src Source, c *cache.Cache, opts Options) (*Store, error) {
 	opts.TTL = cmp.Or(opts.TTL, 5*time.Second)
 	opts.MaxAge = cmp.Or(opts.MaxAge, time.Hour)
 	opts.InvalidateTimeout = cmp.Or(opts.InvalidateTimeout, 3*time.Second)
+	opts.ConfirmEvery = cmp.Or(opts.ConfirmEvery, opts.TTL)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -141,42 +150,46 @@ func New(src Source, c *cache.Cache, opts Options) (*Store, error) {
 }
 
 // Add adds a task, then invalidates the cached list before returning.
-func (s *Store) Add(ctx context.Context, name string) (tasks.Task, int64, error) {
-	t, rev, err := s.src.Add(ctx, name)
-	s.afterWrite(ctx, rev, err)
-	return t, rev, err
+func (s *Store) Add(ctx context.Context, name string) (tasks.Task, tasks.Version, error) {
+	t, v, err := s.src.Add(ctx, name)
+	s.afterWrite(ctx, v, err)
+	return t, v, err
 }
 
-// Toggle flips a task's done flag, then invalidates the cached list.
-func (s *Store) Toggle(ctx context.Context, id int64) (tasks.Task, int64, error) {
-	t, rev, err := s.src.Toggle(ctx, id)
-	s.afterWrite(ctx, rev, err)
-	return t, rev, err
+// SetDone marks a task done or open (see tasks.Store.SetDone), then
+// invalidates the cached list.
+func (s *Store) SetDone(ctx context.Context, id int64, done bool, seen string) (tasks.Task, tasks.Version, error) {
+	t, v, err := s.src.SetDone(ctx, id, done, seen)
+	s.afterWrite(ctx, v, err)
+	return t, v, err
 }
 
-// Remove deletes a task, then invalidates the cached list.
-func (s *Store) Remove(ctx context.Context, id int64) (tasks.Task, int64, error) {
-	t, rev, err := s.src.Remove(ctx, id)
-	s.afterWrite(ctx, rev, err)
-	return t, rev, err
+// Remove deletes a task (see tasks.Store.Remove), then invalidates the
+// cached list.
+func (s *Store) Remove(ctx context.Context, id int64, seen string) (tasks.Task, tasks.Version, error) {
+	t, v, err := s.src.Remove(ctx, id, seen)
+	s.afterWrite(ctx, v, err)
+	return t, v, err
 }
 
-// Restore puts a removed task back, then invalidates the cached list.
-func (s *Store) Restore(ctx context.Context, t tasks.Task) (tasks.Task, int64, error) {
-	t, rev, err := s.src.Restore(ctx, t)
-	s.afterWrite(ctx, rev, err)
-	return t, rev, err
+// Restore puts a removed task back (see tasks.Store.Restore), then
+// invalidates the cached list.
+func (s *Store) Restore(ctx context.Context, db string, t tasks.Task) (tasks.Task, tasks.Version, error) {
+	t, v, err := s.src.Restore(ctx, db, t)
+	s.afterWrite(ctx, v, err)
+	return t, v, err
 }
 
 // afterWrite invalidates after every write that may have changed the list:
-// one that succeeded, and one that failed in a way that leaves its commit in
-// doubt (a connection lost during COMMIT). Only a write that found no such
-// task, a full list or a task restored already surely changed nothing.
-// Invalidating twice is harmless.
-func (s *Store) afterWrite(ctx context.Context, rev int64, err error) {
-	if !errors.Is(err, tasks.ErrNotFound) && !errors.Is(err, tasks.ErrFull) && !errors.Is(err, tasks.ErrExists) {
+// one that succeeded, and one whose COMMIT was sent but not answered (its
+// outcome is unknown: it may have been applied). A write that failed before
+// its COMMIT changed nothing, so it invalidates nothing: while the database
+// is unreachable, the cached list and pages of the last known version stay
+// served. Invalidating twice is harmless.
+func (s *Store) afterWrite(ctx context.Context, v tasks.Version, err error) {
+	if err == nil || errors.Is(err, tasks.ErrOutcomeUnknown) {
 		s.tooLarge.Store(false) // the list may fit again: try it once
-		s.invalidate(ctx, rev)
+		s.invalidate(ctx, v)
 	}
 }
 

@@ -131,11 +131,11 @@ func TestWritesAreVisibleAtOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkNames(t, "after second add", mustList(t, s), "a", "b")
-			if _, _, err := s.Toggle(ctx, a.ID); err != nil {
+			if _, _, err := s.SetDone(ctx, a.ID, true, ""); err != nil {
 				t.Fatal(err)
 			}
 			checkNames(t, "after toggle", mustList(t, s), "a (done)", "b")
-			if _, _, err := s.Remove(ctx, a.ID); err != nil {
+			if _, _, err := s.Remove(ctx, a.ID, ""); err != nil {
 				t.Fatal(err)
 			}
 			checkNames(t, "after remove", mustList(t, s), "b")
@@ -146,7 +146,7 @@ func TestWritesAreVisibleAtOnce(t *testing.T) {
 			if q := src.queries.Load() - before; q != 0 {
 				t.Errorf("5 reads of an unchanged list ran %d queries, want 0", q)
 			}
-			if _, _, err := s.Remove(ctx, a.ID); !errors.Is(err, tasks.ErrNotFound) {
+			if _, _, err := s.Remove(ctx, a.ID, ""); !errors.Is(err, tasks.ErrNotFound) {
 				t.Errorf("Remove of a removed task = %v, want ErrNotFound", err)
 			}
 			if st := s.Stats(); st.Hits < 5 || st.InvalidationFailures != 0 {
@@ -351,16 +351,16 @@ func TestCacheDown(t *testing.T) {
 	}
 }
 
-// heldRevision runs after() once its Revision has read the database.
+// heldRevision runs after() once its Head has read the database.
 type heldRevision struct {
 	*tasks.Store
 	after func()
 }
 
-func (h *heldRevision) Revision(ctx context.Context) (int64, error) {
-	rev, err := h.Store.Revision(ctx)
+func (h *heldRevision) Head(ctx context.Context) (tasks.Version, error) {
+	v, err := h.Store.Head(ctx)
 	h.after()
-	return rev, err
+	return v, err
 }
 
 // TestVersionNeverGoesBack: a reader re-creating an evicted version from a
@@ -373,7 +373,7 @@ func TestVersionNeverGoesBack(t *testing.T) {
 	s := newStore(t, src, c, taskcache.Options{Strategy: taskcache.Version})
 	ctx := t.Context()
 	checkNames(t, "empty list, cached under the first version", mustList(t, s))
-	if err := c.Delete(ctx, "tasks:version"); err != nil { // as if evicted
+	if err := c.Delete(ctx, "tasks:"+src.Identity()+":version"); err != nil { // as if evicted
 		t.Fatal(err)
 	}
 

@@ -2,28 +2,33 @@ package taskcache
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/tasks"
 )
 
-// Version returns the list's version: a database revision N such that any
-// list read now shows revision N or later, and no write that has answered is
-// newer than N (under Expire: none older than its TTL). Caches of things
-// derived from the list (pages, fragments) key them by it, so they need no
-// invalidation of their own: a write moves the version on, and what was
-// keyed by the old one is simply never asked for again.
+// Version returns the list's version: the database's identity and a
+// revision N such that any list read now shows revision N or later, and no
+// write that has answered is newer than N (under Expire: none older than its
+// TTL). Caches of things derived from the list (pages, fragments) key them
+// by it, so they need no invalidation of their own: a write moves the
+// version on, and what was keyed by the old one is simply never asked for
+// again; another database has other keys.
 //
-// The version is kept in the shared cache at keyVersion. Every write deletes
-// it (Expire's, at keyExpireVersion, ages out after TTL instead); the next reader sets it
-// again from the database's revision through a lease (package fill), so a
-// reader that read an older revision cannot store it after the write. The
-// revision only grows, so the version never goes back — not after a write,
-// not after an eviction. When the cache fails, it is the database's
-// revision (a one-row read, not the slow query).
-func (s *Store) Version(ctx context.Context) (int64, error) {
+// The version is kept in the shared cache at versionKey. Every write deletes
+// it (Expire's, at expireVersionKey, ages out after TTL instead); the next
+// reader sets it again from the database's revision through a lease (package
+// fill), so a reader that read an older revision cannot store it after the
+// write. Revisions never repeat (see tasks.Version), and Confirm checks the
+// stored version against the database every ConfirmEvery, for the changes no
+// write of tasklist's invalidated (made in SQL by hand, a restored dump, an
+// invalidation that could not reach a server). When the cache fails, it is
+// the database's version (a one-row read, not the slow query).
+func (s *Store) Version(ctx context.Context) (tasks.Version, error) {
 	v, _, err := s.VersionWith(ctx, nil)
 	return v, err
 }
@@ -34,8 +39,23 @@ func (s *Store) Version(ctx context.Context) (int64, error) {
 // keys only when the guess was right (and is nil otherwise), so that a
 // caller whose guess was right needs no second round trip. The guess saves
 // a round trip; it is never a source of truth: the version read decides.
-func (s *Store) VersionWith(ctx context.Context, extra func(v int64) []string) (int64, map[string]cache.Item, error) {
-	guess := s.lastVersion.Load()
+func (s *Store) VersionWith(ctx context.Context, extra func(guess tasks.Version) []string) (tasks.Version, map[string]cache.Item, error) {
+	v, items, err := s.versionWith(ctx, extra)
+	if errors.Is(err, errOtherDatabase) {
+		// The database was found under another identity while filling
+		// the version: keys of the identity now known.
+		v, items, err = s.versionWith(ctx, extra)
+	}
+	return v, items, err
+}
+
+func (s *Store) versionWith(ctx context.Context, extra func(guess tasks.Version) []string) (tasks.Version, map[string]cache.Item, error) {
+	db, err := s.identity(ctx)
+	if err != nil {
+		return tasks.Version{}, nil, err
+	}
+	guess := tasks.Version{DB: db, Revision: s.lastRevision.Load()}
+	key := s.versionKey(db)
 	var more []string
 	if extra != nil {
 		more = extra(guess)
@@ -43,61 +63,64 @@ func (s *Store) VersionWith(ctx context.Context, extra func(v int64) []string) (
 	var (
 		it    cache.Item
 		items map[string]cache.Item
-		err   error
 	)
 	if len(more) == 0 {
 		// The version alone: a plain get, which costs the in-process
 		// cache less than a multi-get.
-		it, err = s.c.Get(ctx, s.versionKey())
+		it, err = s.c.Get(ctx, key)
 	} else {
-		items, err = s.c.GetMulti(ctx, append([]string{s.versionKey()}, more...))
+		items, err = s.c.GetMulti(ctx, append([]string{key}, more...))
 		var ok bool
-		if it, ok = items[s.versionKey()]; ok {
+		if it, ok = items[key]; ok {
 			err = nil
 		} else if err == nil {
 			err = cache.ErrMiss
 		}
 	}
-	r, err := s.version.Resolve(ctx, s.versionSpec(), it, err)
+	r, err := s.version.Resolve(ctx, s.versionSpec(db), it, err)
 	if err != nil {
-		return 0, nil, err
+		return tasks.Version{}, nil, err
 	}
-	v, err := strconv.ParseInt(string(r.Data), 10, 64)
-	if err != nil {
+	v := tasks.Version{DB: db}
+	if v.Revision, err = strconv.ParseInt(string(r.Data), 10, 64); err != nil {
 		s.log.Warn("cached version unreadable; reading the database", "err", errNoVersion)
-		s.c.Delete(ctx, s.versionKey())
-		if v, err = s.src.Revision(ctx); err != nil {
-			return 0, nil, err
+		s.c.Delete(ctx, key)
+		if v, err = s.src.Head(ctx); err != nil {
+			return tasks.Version{}, nil, err
 		}
 	}
-	s.lastVersion.Store(v)
+	s.lastRevision.Store(v.Revision)
 	if v != guess {
 		items = nil
 	}
 	return v, items, nil
 }
 
-// versionKey is where the version is kept: keyExpireVersion under Expire,
-// else keyVersion (see the keys' comment).
-func (s *Store) versionKey() string {
+// versionKey is where the version of database db is kept:
+// expireVersionKey under Expire, else versionKey (see the keys' comment).
+func (s *Store) versionKey(db string) string {
 	if s.opts.Strategy == Expire {
-		return keyExpireVersion
+		return expireVersionKey(db)
 	}
-	return keyVersion
+	return versionKey(db)
 }
 
-// versionSpec says how the version is filled: from the database's revision.
-func (s *Store) versionSpec() fill.Spec {
+// versionSpec says how the version of database db is filled: from the
+// database's revision, when the database is still db.
+func (s *Store) versionSpec(db string) fill.Spec {
 	return fill.Spec{
-		Key:      s.versionKey(),
+		Key:      s.versionKey(db),
 		TTL:      s.ttl(),
 		MaxStale: s.maxStale(),
 		Load: func(ctx context.Context) ([]byte, time.Time, error) {
-			rev, err := s.src.Revision(ctx)
+			head, err := s.src.Head(ctx)
 			if err != nil {
 				return nil, time.Time{}, err
 			}
-			return strconv.AppendInt(nil, rev, 10), time.Time{}, nil
+			if head.DB != db {
+				return nil, time.Time{}, errOtherDatabase
+			}
+			return strconv.AppendInt(nil, head.Revision, 10), time.Time{}, nil
 		},
 	}
 }

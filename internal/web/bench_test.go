@@ -34,11 +34,11 @@ import (
 func BenchmarkIndex(b *testing.B) {
 	backends := []struct {
 		name string
-		open func(tb testing.TB, prefix string) cache.Backend
+		open backendOpener
 	}{
-		{"local", func(tb testing.TB, _ string) cache.Backend { return localBackend(tb) }},
-		{"memcache", func(tb testing.TB, prefix string) cache.Backend {
-			return memcachedBackend(startMemcacheds(tb, 1), 0)(tb, prefix)
+		{"local", func(tb testing.TB, _ string, _ interface{ Identity() string }) cache.Backend { return localBackend(tb) }},
+		{"memcache", func(tb testing.TB, prefix string, db interface{ Identity() string }) cache.Backend {
+			return memcachedBackend(startMemcacheds(tb, 1), 0)(tb, prefix, db)
 		}},
 	}
 	layerSets := []config.Layers{{Query: true}, {Query: true, Fragment: true}, everyLayer}

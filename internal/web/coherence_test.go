@@ -126,6 +126,14 @@ func TestPageCoherence(t *testing.T) {
 // taskState is what a read may show of one task.
 type taskState struct{ present, done bool }
 
+// doneValue is the toggle form's field "done" that sets done.
+func doneValue(done bool) string {
+	if done {
+		return "1"
+	}
+	return "0"
+}
+
 func (s taskState) String() string {
 	switch {
 	case !s.present:
@@ -330,7 +338,7 @@ func pageWriter(t *testing.T, ctx context.Context, cluster []*stack, db *tasks.S
 			form, next = url.Values{"name": {name}}, taskState{present: true}
 		case op == 2:
 			name, path = names[rand.IntN(len(names))], "/toggle"
-			form, next = url.Values{"id": {strconv.FormatInt(own[name], 10)}}, taskState{present: true, done: !done[name]}
+			form, next = url.Values{"id": {strconv.FormatInt(own[name], 10)}, "done": {doneValue(!done[name])}}, taskState{present: true, done: !done[name]}
 		default:
 			name, path = names[rand.IntN(len(names))], "/remove"
 			form = url.Values{"id": {strconv.FormatInt(own[name], 10)}}

@@ -20,7 +20,7 @@ import (
 	"github.com/tasklist/tasklist/internal/web"
 )
 
-// committedSource runs afterCommit after a Toggle has committed, before
+// committedSource runs afterCommit after a SetDone has committed, before
 // the query cache invalidates: the moment between a write's commit and
 // its answer.
 type committedSource struct {
@@ -28,8 +28,8 @@ type committedSource struct {
 	afterCommit func()
 }
 
-func (s *committedSource) Toggle(ctx context.Context, id int64) (tasks.Task, int64, error) {
-	t, rev, err := s.Store.Toggle(ctx, id)
+func (s *committedSource) SetDone(ctx context.Context, id int64, done bool, seen string) (tasks.Task, tasks.Version, error) {
+	t, rev, err := s.Store.SetDone(ctx, id, done, seen)
 	if s.afterCommit != nil {
 		s.afterCommit()
 	}
@@ -90,7 +90,7 @@ func TestDerivedCachesAfterVersionLoss(t *testing.T) {
 					t.Fatal(err)
 				}
 				srcA.afterCommit = func() { do(b, "GET", "/", nil) }
-				post(a, "/toggle", url.Values{"id": {strconv.FormatInt(first[0].ID, 10)}})
+				post(a, "/toggle", url.Values{"id": {strconv.FormatInt(first[0].ID, 10)}, "done": {"1"}})
 				srcA.afterCommit = nil
 				for name, h := range map[string]http.Handler{"A": a, "B": b} {
 					if diff := cmp.Diff(want, pageRows(do(h, "GET", "/", nil).Body.String())); diff != "" {
@@ -175,7 +175,7 @@ func TestPageOfAVersionFromTheDatabase(t *testing.T) {
 				do(h, "GET", "/", nil)
 				backend.left.Store(0)
 			}
-			if w := do(h, "POST", "/toggle", url.Values{"id": {strconv.FormatInt(first[0].ID, 10)}}, sameOrigin...); w.Code != http.StatusSeeOther {
+			if w := do(h, "POST", "/toggle", url.Values{"id": {strconv.FormatInt(first[0].ID, 10)}, "done": {"1"}}, sameOrigin...); w.Code != http.StatusSeeOther {
 				t.Fatalf("toggle = %d", w.Code)
 			}
 			src.afterCommit = nil

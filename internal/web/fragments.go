@@ -2,9 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"html/template"
 	"sync/atomic"
 	"time"
@@ -27,10 +24,11 @@ import (
 // current version's are also kept in process memory, so a hit reads only
 // the version.
 //
-// Neither needs invalidating. A list fragment's key names the version, and
-// what is stored under it shows that revision or a later one; a row's key is
-// a hash of what the row shows, so a renamed, toggled or re-used id can
-// never find an old row, whatever the database does with ids.
+// Neither needs invalidating. A list fragment's key names the version
+// (the database and the revision), and what is stored under it shows
+// exactly that version; a row's key is a hash of what the row shows and of
+// the database, so a renamed, toggled or re-used id can never find an old
+// row, whatever the database does with ids.
 //
 // It is safe for concurrent use.
 type fragments struct {
@@ -59,7 +57,7 @@ type fragments struct {
 // miss, load gets the fragment of the version read.
 func (f *fragments) inMemory(ctx context.Context, sel string) (versionRead, []byte, error) {
 	read := versionRead{v: renderVersion(ctx)} // nothing read with it
-	if read.v == 0 {
+	if read.v == (tasks.Version{}) {
 		var err error
 		if read, err = f.lists.version(ctx, sel, nil); err != nil {
 			return read, nil, err
@@ -74,7 +72,7 @@ func (f *fragments) inMemory(ctx context.Context, sel string) (versionRead, []by
 
 // load is the second step of a lookup (see inMemory): the fragment from
 // the version read, or rendered through render, given the version.
-func (f *fragments) load(ctx context.Context, read versionRead, sel string, render func(ctx context.Context, v int64) ([]byte, error)) ([]byte, error) {
+func (f *fragments) load(ctx context.Context, read versionRead, sel string, render func(ctx context.Context, v tasks.Version) ([]byte, error)) ([]byte, error) {
 	e, outcome, err := f.lists.entry(ctx, read, sel, render)
 	if err != nil {
 		return nil, err
@@ -86,12 +84,15 @@ func (f *fragments) load(ctx context.Context, read versionRead, sel string, rend
 // fragmentEntry is a stored list fragment as kept in memory: as it is.
 func fragmentEntry(b []byte) (*pageEntry, error) { return &pageEntry{body: b}, nil }
 
-// rows returns the rendered row of each task: those in the cache from one
-// multi-get, the others rendered with render and then stored together.
-func (f *fragments) rows(ctx context.Context, ts []tasks.Task, render func(tasks.Task) ([]byte, error)) ([]template.HTML, error) {
+// rows returns the rendered row of each task of database db: those in the
+// cache from one multi-get, the others rendered with render and then
+// stored together.
+func (f *fragments) rows(ctx context.Context, db string, ts []tasks.Task, render func(t tasks.Task, seen string) ([]byte, error)) ([]template.HTML, error) {
 	keys := make([]string, len(ts))
+	seen := make([]string, len(ts))
 	for i, t := range ts {
-		keys[i] = f.rowKey(t)
+		seen[i] = tasks.Seen(db, t)
+		keys[i] = f.rowKey(seen[i])
 	}
 	// On an error the map holds what the servers that answered had.
 	items, err := f.c.GetMulti(ctx, keys)
@@ -105,7 +106,7 @@ func (f *fragments) rows(ctx context.Context, ts []tasks.Task, render func(tasks
 			rows[i] = template.HTML(it.Value) // rendered by our own templates
 			continue
 		}
-		b, err := render(t)
+		b, err := render(t, seen[i])
 		if err != nil {
 			return nil, err
 		}
@@ -124,20 +125,11 @@ func (f *fragments) rows(ctx context.Context, ts []tasks.Task, render func(tasks
 	return rows, nil
 }
 
-// rowKey is a row's key: a hash of all that the row shows (id, name, done)
-// and of the templates that render it.
-func (f *fragments) rowKey(t tasks.Task) string {
-	h := sha256.New()
-	var b [binary.MaxVarintLen64 + 1]byte
-	n := binary.PutVarint(b[:], t.ID)
-	b[n] = 0
-	if t.Done {
-		b[n] = 1
-	}
-	h.Write(b[:n+1])
-	h.Write([]byte(t.Name))
-	sum := h.Sum(nil)
-	return "frag:row:" + f.build + ":" + base64.RawURLEncoding.EncodeToString(sum[:18])
+// rowKey is the key of a row whose seen token is seen: the token is a hash
+// of all that the row shows (the database, the id, the name, done; see
+// tasks.Seen), and the key adds the templates that render it.
+func (f *fragments) rowKey(seen string) string {
+	return "frag:row:" + f.build + ":" + seen
 }
 
 // FragmentStats counts what the fragment cache did since start.

@@ -20,10 +20,11 @@ var formRoutes = []struct{ path, field string }{{"/add", "name"}, {"/toggle", "i
 // FuzzForm posts a fuzzed url-encoded body to /add, /toggle or /remove
 // through the whole handler and checks the answer against the rules
 // written out independently of the handlers: 413 past MaxBodyBytes; 400
-// for a malformed form, a repeated field, a name NormalizeName refuses or
-// an id that is not canonical digits within int64; 404 for an id no task
-// has; else 303 and exactly one change (revision + 1). Nothing changes on
-// any other answer.
+// for a malformed form, a repeated field, a name NormalizeName refuses, an
+// id that is not canonical digits within int64, or a toggle whose done is
+// not 1 or 0; 409 for a seen token that does not name the task as it is;
+// 404 for an id no task has; else 303 and a change (the revision moves
+// on). Nothing changes on any other answer.
 func FuzzForm(f *testing.F) {
 	store, h := newApp(f)
 	for _, name := range []string{"one", "two", "three"} {
@@ -35,6 +36,8 @@ func FuzzForm(f *testing.F) {
 		"name=buy+milk", "id=1", "id=2", "id=+1", "id=01", "id=-0", "id=1&id=2", "name=a&name=b",
 		"name=%zz", "name=a;b", "name=%E2%80%AEtxt", "name=%E2%80%8B", "id=9223372036854775808",
 		"id=9223372036854775807", "id=%31", "id=1%00", "name=%3Cscript%3E", "", "&&&", "name",
+		"id=1&done=1", "id=2&done=0", "id=3&done=2", "id=1&done=1&done=0", "id=1&seen=x&done=1", "id=2&seen=a&seen=b",
+		"id=424242&done=1",
 	} {
 		for route := range formRoutes {
 			f.Add(uint8(route), seed)
@@ -49,8 +52,9 @@ func FuzzForm(f *testing.F) {
 		}
 		want := http.StatusSeeOther
 		values, err := url.ParseQuery(body)
-		value := values.Get(r.field)
-		switch id, idErr := strconv.ParseInt(value, 10, 64); {
+		value, seen := values.Get(r.field), values.Get("seen")
+		id, idErr := strconv.ParseInt(value, 10, 64)
+		switch {
 		case len(body) > web.MaxBodyBytes:
 			want = http.StatusRequestEntityTooLarge
 		case err != nil, len(values[r.field]) > 1:
@@ -59,8 +63,12 @@ func FuzzForm(f *testing.F) {
 			if _, err := tasks.NormalizeName(value); err != nil {
 				want = http.StatusBadRequest
 			}
-		case !canonical.MatchString(value) || idErr != nil:
+		case !canonical.MatchString(value) || idErr != nil || len(values["seen"]) > 1:
 			want = http.StatusBadRequest
+		case r.path == "/toggle" && (len(values["done"]) != 1 || values.Get("done") != "1" && values.Get("done") != "0"):
+			want = http.StatusBadRequest
+		case seen != "" && !seenAs(before, id, seen):
+			want = http.StatusConflict
 		case !hasTask(before, id):
 			want = http.StatusNotFound
 		}
@@ -74,13 +82,23 @@ func FuzzForm(f *testing.F) {
 			t.Fatal(err)
 		}
 		if want == http.StatusSeeOther {
-			if after.Revision != before.Revision+1 {
+			if after.Revision <= before.Revision {
 				t.Fatalf("POST %s %q: revision %d → %d, want one change", r.path, body, before.Revision, after.Revision)
 			}
 		} else if diff := cmp.Diff(before, after); diff != "" {
 			t.Fatalf("POST %s %q = %d changed the data (-before +after):\n%s", r.path, body, w.Code, diff)
 		}
 	})
+}
+
+// seenAs reports whether snap's task id is as the token seen names it.
+func seenAs(snap tasks.Snapshot, id int64, seen string) bool {
+	for _, task := range snap.Tasks {
+		if task.ID == id {
+			return tasks.Seen(snap.DB, task) == seen
+		}
+	}
+	return false
 }
 
 // hasTask reports whether snap has a task with the id.

@@ -20,59 +20,80 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 		s.clientError(w, r, http.StatusBadRequest, "The task was not added: "+userMessage(err))
 		return
 	}
-	t, _, err := s.tasks.Add(r.Context(), name)
+	t, v, err := s.tasks.Add(r.Context(), name)
 	if errors.Is(err, tasks.ErrFull) {
 		s.clientError(w, r, http.StatusConflict, "The task was not added: the list is full. Remove a task first.")
 		return
 	}
 	if err == nil {
-		s.flash(r.Context(), false, "Added “%s”.", t.Name)
+		s.flash(r.Context(), false, v, "Added “%s”.", t.Name)
 	}
 	s.afterWrite(w, r, err)
 }
 
-// toggle flips the done flag of the task named by the form field "id".
+// toggle marks the task named by the form field "id" done or open, as the
+// field "done" says ("1" or "0"): it sets a state, so a repeated or late
+// click does no harm. With the field "seen" (the row's token, see
+// tasks.Seen) it acts only on the task as the visitor saw it.
 func (s *Server) toggle(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.formID(w, r)
+	id, seen, ok := s.formTask(w, r)
 	if !ok {
 		return
 	}
-	t, _, err := s.tasks.Toggle(r.Context(), id)
+	var done bool
+	switch raw, _ := s.formField(w, r, "done"); raw {
+	case "1":
+		done = true
+	case "0":
+	default:
+		s.clientError(w, r, http.StatusBadRequest, "The request must say what to set the task to (the done field: 1 or 0).")
+		return
+	}
+	t, v, err := s.tasks.SetDone(r.Context(), id, done, seen)
 	switch {
 	case err == nil && t.Done:
-		s.flash(r.Context(), false, "Marked “%s” done.", t.Name)
+		s.flash(r.Context(), false, v, "Marked “%s” done.", t.Name)
 	case err == nil:
-		s.flash(r.Context(), false, "Reopened “%s”.", t.Name)
+		s.flash(r.Context(), false, v, "Reopened “%s”.", t.Name)
 	}
 	s.afterWrite(w, r, err)
 }
 
-// remove deletes the task named by the form field "id".
+// remove deletes the task named by the form field "id"; with the field
+// "seen", only the task as the visitor saw it.
 func (s *Server) remove(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.formID(w, r)
+	id, seen, ok := s.formTask(w, r)
 	if !ok {
 		return
 	}
-	t, _, err := s.tasks.Remove(r.Context(), id)
+	t, v, err := s.tasks.Remove(r.Context(), id, seen)
 	if err == nil {
-		s.rememberRemoved(r.Context(), t)
-		s.flash(r.Context(), true, "Removed “%s”.", t.Name)
+		s.rememberRemoved(r.Context(), v.DB, t)
+		s.flash(r.Context(), true, v, "Removed “%s”.", t.Name)
 	}
 	s.afterWrite(w, r, err)
 }
 
 // afterWrite answers a write on one task: back to the list, 404 for a task
-// that does not exist, 503 when the database failed (see writeError).
+// that does not exist, 409 for a form whose task changed since its page was
+// shown, 503 when the database failed (see writeError).
 func (s *Server) afterWrite(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case err == nil:
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	case errors.Is(err, tasks.ErrNotFound):
 		s.clientError(w, r, http.StatusNotFound, "There is no such task; it may have been deleted already.")
+	case errors.Is(err, tasks.ErrChanged):
+		s.clientError(w, r, http.StatusConflict, changedMessage)
 	default:
 		s.writeError(w, r, err)
 	}
 }
+
+// changedMessage answers a form for a task that is no longer as its page
+// showed it.
+const changedMessage = "Nothing was changed: this task has changed, or was removed, since your page was loaded " +
+	"(or the page came from another database). Go back to the list to see it as it is now."
 
 // writeError answers a write the database failed with 503, saying whether
 // the change may have been saved all the same (its COMMIT got no answer).
@@ -112,6 +133,16 @@ func (s *Server) formField(w http.ResponseWriter, r *http.Request, key string) (
 	}
 	s.clientError(w, r, http.StatusBadRequest, "The form has the field "+key+" more than once.")
 	return "", false
+}
+
+// formTask reads the form fields "id" (see formID) and "seen" (optional:
+// a row's token, see tasks.Seen).
+func (s *Server) formTask(w http.ResponseWriter, r *http.Request) (id int64, seen string, ok bool) {
+	if id, ok = s.formID(w, r); !ok {
+		return 0, "", false
+	}
+	seen, ok = s.formField(w, r, "seen")
+	return id, seen, ok
 }
 
 // formID reads the form field "id": a positive whole number in canonical

@@ -43,7 +43,13 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	flash := s.takeFlash(r.Context())
-	list, err := s.listFragment(r.Context(), after)
+	var list []byte
+	var err error
+	if flash != nil {
+		list, err = s.listSince(r.Context(), after, flash.wrote)
+	} else {
+		list, err = s.listFragment(r.Context(), after)
+	}
 	if err != nil {
 		s.serverError(w, r, err, unavailableMessage)
 		return
@@ -115,24 +121,54 @@ func canonicalID(v string) (int64, bool) {
 }
 
 // listFragment is the task-list fragment for the page after the id after:
-// from the fragment cache when it is on.
+// from the fragment cache when it is on. A fragment is of exactly the
+// version it is keyed by; when the list moves on while one is made, the
+// version is read again, and after a few such moves the fragment is made
+// without the fragment cache.
 func (s *Server) listFragment(ctx context.Context, after int64) ([]byte, error) {
 	if s.frags == nil {
 		return s.renderListAt(ctx, after, renderVersion(ctx))
 	}
 	sel := listSelector(after, s.pageSize)
-	read, b, err := s.frags.inMemory(ctx, sel)
-	if b != nil || err != nil {
-		return b, err
+	for range maxMoves {
+		read, b, err := s.frags.inMemory(ctx, sel)
+		if b != nil || err != nil {
+			return b, err
+		}
+		b, err = s.frags.load(ctx, read, sel, func(ctx context.Context, v tasks.Version) ([]byte, error) {
+			return s.renderListAt(ctx, after, v)
+		})
+		if !errors.Is(err, tasks.ErrMoved) || renderVersion(ctx) != (tasks.Version{}) {
+			// Inside a page's render the version is the page's: its
+			// caller reads it again.
+			return b, err
+		}
 	}
-	return s.frags.load(ctx, read, sel, func(ctx context.Context, v int64) ([]byte, error) {
-		return s.renderListAt(ctx, after, v)
-	})
+	return s.renderListAt(ctx, after, tasks.Version{})
+}
+
+// maxMoves bounds how often a lookup keyed by the version starts again
+// because the list moved on while it made its value.
+const maxMoves = 3
+
+// listSince is the task-list fragment for the page after the id after, for
+// the visitor who just wrote version wrote: never a list older than their
+// write, even where the cache may serve one for a while (Expire). It is a
+// personal page, shown once per write: the list is not cached as a whole.
+func (s *Server) listSince(ctx context.Context, after int64, wrote tasks.Version) ([]byte, error) {
+	page, err := s.tasks.Page(ctx, after, s.pageSize)
+	if err == nil && s.versions != nil && page.DB == wrote.DB && page.Revision < wrote.Revision {
+		page, err = s.versions.PageAt(ctx, after, s.pageSize, tasks.Version{}) // from the database
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.renderList(ctx, page)
 }
 
 // renderListAt renders the list fragment of the page after the id after,
-// for something keyed by version v (0: none; see page).
-func (s *Server) renderListAt(ctx context.Context, after, v int64) ([]byte, error) {
+// for something keyed by version v (zero: none; see page).
+func (s *Server) renderListAt(ctx context.Context, after int64, v tasks.Version) ([]byte, error) {
 	page, err := s.page(ctx, after, v)
 	if err != nil {
 		return nil, err
@@ -141,21 +177,22 @@ func (s *Server) renderListAt(ctx context.Context, after, v int64) ([]byte, erro
 }
 
 // page reads the page after the id after; for something keyed by version v
-// (not 0), a page of revision v or later.
-func (s *Server) page(ctx context.Context, after, v int64) (tasks.Page, error) {
-	if v == 0 || s.versions == nil {
+// (not zero), the page of exactly version v, else tasks.ErrMoved.
+func (s *Server) page(ctx context.Context, after int64, v tasks.Version) (tasks.Page, error) {
+	if v == (tasks.Version{}) || s.versions == nil {
 		return s.tasks.Page(ctx, after, s.pageSize)
 	}
 	return s.versions.PageAt(ctx, after, s.pageSize, v)
 }
 
 // renderVersionKey marks the context of a render whose result the page
-// cache keys by a version: what it shows must be of that revision or later.
+// cache keys by a version: what it shows must be of that version.
 type renderVersionKey struct{}
 
-// renderVersion is the version a render's result is keyed by, 0 for none.
-func renderVersion(ctx context.Context) int64 {
-	v, _ := ctx.Value(renderVersionKey{}).(int64)
+// renderVersion is the version a render's result is keyed by, zero for
+// none.
+func renderVersion(ctx context.Context) tasks.Version {
+	v, _ := ctx.Value(renderVersionKey{}).(tasks.Version)
 	return v
 }
 
@@ -176,7 +213,7 @@ func (s *Server) renderList(ctx context.Context, page tasks.Page) ([]byte, error
 	// Rows are about 600 bytes each.
 	rows := make([]byte, 0, len(page.Tasks)*(len(rowIndent)+640))
 	if s.frags != nil {
-		cached, err := s.frags.rows(ctx, page.Tasks, s.renderRow)
+		cached, err := s.frags.rows(ctx, page.DB, page.Tasks, s.renderRow)
 		if err != nil {
 			return nil, err
 		}
@@ -185,7 +222,7 @@ func (s *Server) renderList(ctx context.Context, page tasks.Page) ([]byte, error
 		}
 	} else {
 		for _, t := range page.Tasks {
-			rows = s.rows.render(append(rows, rowIndent...), t)
+			rows = s.rows.render(append(rows, rowIndent...), t, tasks.Seen(page.DB, t))
 		}
 	}
 	view.Rows = template.HTML(rows) // rendered by our own template
@@ -208,7 +245,7 @@ func pageURL(after int64) string {
 	return "/?after=" + strconv.FormatInt(after, 10)
 }
 
-// renderRow renders one task's row of the table.
-func (s *Server) renderRow(t tasks.Task) ([]byte, error) {
-	return s.rows.render(make([]byte, 0, 640), t), nil
+// renderRow renders one task's row of the table; seen is its token.
+func (s *Server) renderRow(t tasks.Task, seen string) ([]byte, error) {
+	return s.rows.render(make([]byte, 0, 640), t, seen), nil
 }

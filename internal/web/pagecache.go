@@ -15,6 +15,7 @@ import (
 	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/reqtrace"
 	"github.com/tasklist/tasklist/internal/stats"
+	"github.com/tasklist/tasklist/internal/tasks"
 )
 
 // pageCacheControl lets a browser keep a page but makes it ask every time
@@ -85,9 +86,9 @@ func (p *pageCache) wrap(next http.Handler, key func(*http.Request) (string, boo
 func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next http.Handler) {
 	gz := acceptsGzip(r)
 	inm := r.Header.Get("If-None-Match")
-	var want func(guess int64) bool // nil: the page, unless in memory
+	var want func(guess tasks.Version) bool // nil: the page, unless in memory
 	if inm != "" {
-		want = func(guess int64) bool { return !etagMatch(inm, p.etag(guess, k, gz)) }
+		want = func(guess tasks.Version) bool { return !etagMatch(inm, p.etag(guess, k, gz)) }
 	}
 	read, err := p.pages.version(r.Context(), k, want)
 	trace := reqtrace.From(r.Context())
@@ -155,7 +156,7 @@ type pageHeaders struct {
 // headers returns the header values of e, page k under version v, plain
 // then compressed: made on its first hit, kept with it, so that the hits
 // after it format nothing.
-func (p *pageCache) headers(e *pageEntry, v int64, k string) *[2]pageHeaders {
+func (p *pageCache) headers(e *pageEntry, v tasks.Version, k string) *[2]pageHeaders {
 	if hd := e.headers.Load(); hd != nil {
 		return hd
 	}
@@ -170,8 +171,8 @@ func (p *pageCache) headers(e *pageEntry, v int64, k string) *[2]pageHeaders {
 // render returns the loader of r's shared page: next's response, under a
 // version, to a copy of r stripped of everything per visitor or per
 // representation, whose context says what version the result is keyed by.
-func (p *pageCache) render(r *http.Request, next http.Handler) func(context.Context, int64) ([]byte, error) {
-	return func(ctx context.Context, v int64) ([]byte, error) {
+func (p *pageCache) render(r *http.Request, next http.Handler) func(context.Context, tasks.Version) ([]byte, error) {
+	return func(ctx context.Context, v tasks.Version) ([]byte, error) {
 		req := r.Clone(context.WithValue(ctx, renderVersionKey{}, v))
 		req.Method = http.MethodGet
 		for _, name := range []string{"Cookie", "Authorization", "Accept-Encoding", "If-None-Match", "If-Modified-Since", "Range"} {
@@ -189,9 +190,10 @@ func (p *pageCache) render(r *http.Request, next http.Handler) func(context.Cont
 
 // etag is the entity tag of page k under version v in one encoding: it
 // changes exactly when the page may, so any instance can answer a
-// conditional request from the version alone.
-func (p *pageCache) etag(v int64, k string, gz bool) string {
-	t := `"` + p.build + "-" + strconv.FormatInt(v, 10) + "-" + k
+// conditional request from the version alone; it names the database, so a
+// copy of another database's page is never confirmed.
+func (p *pageCache) etag(v tasks.Version, k string, gz bool) string {
+	t := `"` + p.build + "-" + v.String() + "-" + k
 	if gz {
 		t += "-gz"
 	}
@@ -302,11 +304,12 @@ func (rec *bufferRecorder) Write(b []byte) (int, error) {
 // pageMemory keeps the pages of one version in process memory, up to max
 // bytes. Entries under a version never change, so they can be served
 // without asking the shared cache for more than the version; they are
-// dropped when a newer version is seen. A nil *pageMemory keeps nothing.
+// dropped when a newer version, or one of another database, is seen. A nil
+// *pageMemory keeps nothing.
 // It is safe for concurrent use.
 type pageMemory struct {
 	mu      sync.RWMutex
-	version int64
+	version tasks.Version
 	entries map[string]*pageEntry
 	size    int
 	max     int
@@ -316,7 +319,7 @@ func newPageMemory(max int) *pageMemory {
 	return &pageMemory{max: max, entries: map[string]*pageEntry{}}
 }
 
-func (m *pageMemory) get(v int64, k string) *pageEntry {
+func (m *pageMemory) get(v tasks.Version, k string) *pageEntry {
 	if m == nil {
 		return nil
 	}
@@ -328,16 +331,17 @@ func (m *pageMemory) get(v int64, k string) *pageEntry {
 	return m.entries[k]
 }
 
-func (m *pageMemory) put(v int64, k string, e *pageEntry) {
+func (m *pageMemory) put(v tasks.Version, k string, e *pageEntry) {
 	if m == nil {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch {
-	case v < m.version:
-		return
-	case v > m.version:
+	case v == m.version:
+	case v.DB == m.version.DB && v.Revision < m.version.Revision:
+		return // an older version, read before the newer one
+	default:
 		m.version, m.entries, m.size = v, map[string]*pageEntry{}, 0
 	}
 	if _, ok := m.entries[k]; ok {

@@ -140,26 +140,36 @@ func TestResponseSettingCookieIsNeverStored(t *testing.T) {
 }
 
 // TestPageMemory: the in-process copy keeps one version's pages within its
-// byte bound and drops them when the version moves on.
+// byte bound and drops them when the version moves on, or when a version of
+// another database comes.
 func TestPageMemory(t *testing.T) {
 	m := newPageMemory(100)
 	e := func(n int) *pageEntry { return &pageEntry{body: make([]byte, n)} }
-	m.put(1, "a", e(60))
-	m.put(1, "b", e(60)) // over the bound: not kept
-	if m.get(1, "a") == nil || m.get(1, "b") != nil || m.get(2, "a") != nil {
-		t.Errorf("after two puts: a %v, b %v", m.get(1, "a") != nil, m.get(1, "b") != nil)
+	v := func(rev int64) tasks.Version { return tasks.Version{DB: "a", Revision: rev} }
+	m.put(v(1), "a", e(60))
+	m.put(v(1), "b", e(60)) // over the bound: not kept
+	if m.get(v(1), "a") == nil || m.get(v(1), "b") != nil || m.get(v(2), "a") != nil {
+		t.Errorf("after two puts: a %v, b %v", m.get(v(1), "a") != nil, m.get(v(1), "b") != nil)
 	}
-	m.put(0, "old", e(1)) // an older version is ignored
-	if m.get(0, "old") != nil {
+	m.put(v(0), "old", e(1)) // an older version is ignored
+	if m.get(v(0), "old") != nil {
 		t.Error("kept a page of an older version")
 	}
-	m.put(2, "b", e(60))
-	if m.get(1, "a") != nil || m.get(2, "b") == nil || m.size != 60 {
+	if m.get(tasks.Version{DB: "b", Revision: 1}, "a") != nil {
+		t.Error("served database a's page for database b")
+	}
+	m.put(v(2), "b", e(60))
+	if m.get(v(1), "a") != nil || m.get(v(2), "b") == nil || m.size != 60 {
 		t.Errorf("after the version moved: size %d", m.size)
 	}
+	other := tasks.Version{DB: "b", Revision: 1} // an older revision, but another database's
+	m.put(other, "c", e(10))
+	if m.get(other, "c") == nil || m.get(v(2), "b") != nil {
+		t.Error("another database's version did not replace the pages")
+	}
 	var nilMem *pageMemory
-	nilMem.put(1, "a", e(1))
-	if nilMem.get(1, "a") != nil {
+	nilMem.put(v(1), "a", e(1))
+	if nilMem.get(v(1), "a") != nil {
 		t.Error("nil memory kept a page")
 	}
 }

@@ -11,8 +11,8 @@ import (
 )
 
 // rowTemplate renders the "task-row" template without running it. A row is
-// static text with the task's id and its name in between, and which text
-// depends only on whether the task is done; html/template costs about 10 µs
+// static text with the task's id, its name and its seen token (tasks.Seen)
+// in between, and which text depends only on whether the task is done; html/template costs about 10 µs
 // a row (a reflective call per action), this a copy and an escape.
 // compileRow finds the text by rendering the template once per done state
 // with marks for the id and the name; TestRowsAreTheTemplate checks that
@@ -22,43 +22,63 @@ type rowTemplate struct {
 }
 
 // rowShape is one done state's row: parts[0], holes[0], parts[1], ...,
-// parts[len(parts)-1], where a hole is the id ('i') or the name ('n').
+// parts[len(parts)-1], where a hole is the id ('i'), the name ('n') or the
+// seen token ('s').
 type rowShape struct {
 	parts [][]byte
 	holes []byte
 }
 
-// The marks stand for the id and the name while the template renders; both
-// come out of any escaping unchanged.
+// The marks stand for the id, the name and the seen token while the
+// template renders; all come out of any escaping unchanged.
 const (
 	rowIDMark   int64 = 7770001112223334445
 	rowNameMark       = "TasklistRowNameMark"
+	rowSeenMark       = "TasklistRowSeenMark"
 )
+
+// rowView is what the task-row template shows of a task.
+type rowView struct {
+	ID   int64
+	Name string
+	Done bool
+	// Seen is tasks.Seen of the task in the database the page shows.
+	Seen string
+}
 
 // compileRow renders t's "task-row" with the marks, done and not, and
 // cuts the output at them.
 func compileRow(t *template.Template) (rowTemplate, error) {
 	var rt rowTemplate
-	id := []byte(strconv.FormatInt(rowIDMark, 10))
+	marks := []struct {
+		hole byte
+		text []byte
+	}{
+		{'i', []byte(strconv.FormatInt(rowIDMark, 10))},
+		{'n', []byte(rowNameMark)},
+		{'s', []byte(rowSeenMark)},
+	}
 	for done := range 2 {
 		var buf bytes.Buffer
-		if err := t.ExecuteTemplate(&buf, "task-row", tasks.Task{ID: rowIDMark, Name: rowNameMark, Done: done == 1}); err != nil {
+		view := rowView{ID: rowIDMark, Name: rowNameMark, Done: done == 1, Seen: rowSeenMark}
+		if err := t.ExecuteTemplate(&buf, "task-row", view); err != nil {
 			return rowTemplate{}, fmt.Errorf("web: render a row's shape: %w", err)
 		}
 		rest := buf.Bytes()
 		shape := &rt.byDone[done]
 		for {
-			i, n := bytes.Index(rest, id), bytes.Index(rest, []byte(rowNameMark))
-			if i < 0 && n < 0 {
+			at, mark := -1, 0
+			for m, mk := range marks {
+				if i := bytes.Index(rest, mk.text); i >= 0 && (at < 0 || i < at) {
+					at, mark = i, m
+				}
+			}
+			if at < 0 {
 				break
 			}
-			hole, at, size := byte('i'), i, len(id)
-			if i < 0 || (n >= 0 && n < i) {
-				hole, at, size = 'n', n, len(rowNameMark)
-			}
 			shape.parts = append(shape.parts, rest[:at])
-			shape.holes = append(shape.holes, hole)
-			rest = rest[at+size:]
+			shape.holes = append(shape.holes, marks[mark].hole)
+			rest = rest[at+len(marks[mark].text):]
 		}
 		shape.parts = append(shape.parts, rest)
 		if !bytes.Contains(shape.holes, []byte{'n'}) {
@@ -68,18 +88,21 @@ func compileRow(t *template.Template) (rowTemplate, error) {
 	return rt, nil
 }
 
-// render appends t's row to dst.
-func (rt *rowTemplate) render(dst []byte, t tasks.Task) []byte {
+// render appends the row of t, whose seen token is seen, to dst.
+func (rt *rowTemplate) render(dst []byte, t tasks.Task, seen string) []byte {
 	shape := &rt.byDone[0]
 	if t.Done {
 		shape = &rt.byDone[1]
 	}
 	for i, hole := range shape.holes {
 		dst = append(dst, shape.parts[i]...)
-		if hole == 'i' {
+		switch hole {
+		case 'i':
 			dst = strconv.AppendInt(dst, t.ID, 10)
-		} else {
+		case 'n':
 			dst = appendEscaped(dst, t.Name)
+		default: // base64url: nothing to escape
+			dst = append(dst, seen...)
 		}
 	}
 	return append(dst, shape.parts[len(shape.parts)-1]...)

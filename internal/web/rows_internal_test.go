@@ -35,6 +35,7 @@ func TestRowsAreTheTemplate(t *testing.T) {
 		"bad utf-8 \xff\xfe",
 		strings.Repeat("long name ", 20),
 		rowNameMark,
+		rowSeenMark,
 		"id 7770001112223334445 in the name",
 		"",
 	}
@@ -47,11 +48,13 @@ func TestRowsAreTheTemplate(t *testing.T) {
 			ids := []int64{1, int64(i + 2), math.MaxInt64}
 			task := tasks.Task{ID: ids[i%len(ids)], Name: name, Done: done,
 				CreatedAt: created.Add(time.Duration(i) * time.Hour), UpdatedAt: created.Add(time.Duration(i) * time.Minute)}
+			seen := tasks.Seen("database", task)
 			var want bytes.Buffer
-			if err := tmpl.ExecuteTemplate(&want, "task-row", task); err != nil {
+			view := rowView{ID: task.ID, Name: task.Name, Done: task.Done, Seen: seen}
+			if err := tmpl.ExecuteTemplate(&want, "task-row", view); err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(want.String(), string(rt.render(nil, task))); diff != "" {
+			if diff := cmp.Diff(want.String(), string(rt.render(nil, task, seen))); diff != "" {
 				t.Errorf("task %+v: row (-template +compiled):\n%s", task, diff)
 			}
 		}

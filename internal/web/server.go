@@ -48,10 +48,10 @@ const MaxHeaderBytes = 16 << 10
 // a caching layer in front of it.
 type TaskService interface {
 	Page(ctx context.Context, after int64, n int) (tasks.Page, error)
-	Add(ctx context.Context, name string) (tasks.Task, int64, error)
-	Toggle(ctx context.Context, id int64) (tasks.Task, int64, error)
-	Remove(ctx context.Context, id int64) (tasks.Task, int64, error)
-	Restore(ctx context.Context, t tasks.Task) (tasks.Task, int64, error)
+	Add(ctx context.Context, name string) (tasks.Task, tasks.Version, error)
+	SetDone(ctx context.Context, id int64, done bool, seen string) (tasks.Task, tasks.Version, error)
+	Remove(ctx context.Context, id int64, seen string) (tasks.Task, tasks.Version, error)
+	Restore(ctx context.Context, db string, t tasks.Task) (tasks.Task, tasks.Version, error)
 }
 
 // HealthCheck is one dependency /healthz reports on. A failing Critical
@@ -64,15 +64,17 @@ type HealthCheck struct {
 
 // Versions is the task list's version (taskcache.Store): what the fragment
 // and page caches key their entries by, so that a write, which moves it on,
-// makes every instance use new entries at once.
+// makes every instance use new entries at once; it names the database, so
+// that databases sharing a cache never share an entry.
 type Versions interface {
 	// VersionWith returns the version, and reads in the same round trip
 	// the keys that extra names for the version guess; items holds what
 	// was found under them when the guess was right, nil otherwise.
-	VersionWith(ctx context.Context, extra func(guess int64) []string) (v int64, items map[string]cache.Item, err error)
+	VersionWith(ctx context.Context, extra func(guess tasks.Version) []string) (v tasks.Version, items map[string]cache.Item, err error)
 	// PageAt is TaskService.Page for what is keyed by version v: the page
-	// is of revision v or later.
-	PageAt(ctx context.Context, after int64, n int, v int64) (tasks.Page, error)
+	// of exactly version v, or tasks.ErrMoved; for the zero v, the page as
+	// the database has it now, read from the database.
+	PageAt(ctx context.Context, after int64, n int, v tasks.Version) (tasks.Page, error)
 }
 
 // Config holds a Server's dependencies. Only Tasks is required.
@@ -154,7 +156,7 @@ type Server struct {
 	rows       rowTemplate
 	pcache     *pageCache // nil when the page cache is off
 
-	versions     Versions            // nil when no layer keys by version
+	versions     Versions            // Config.Versions; nil when no layer is on
 	sessions     *scs.SessionManager // nil: no sessions
 	sessionIdle  time.Duration
 	personalHook func(*http.Request) bool
@@ -238,6 +240,7 @@ func (s *Server) setUpStats(cfg Config) {
 
 // setUpCaches builds the fragment and page caches that cfg turns on.
 func (s *Server) setUpCaches(cfg Config) error {
+	s.versions = cfg.Versions
 	if !cfg.Fragments && !cfg.Pages {
 		return nil
 	}
@@ -251,7 +254,6 @@ func (s *Server) setUpCaches(cfg Config) error {
 	ttl := cmp.Or(cfg.CacheTTL, time.Hour)
 	fo := fill.Options{LeaseTTL: cfg.LeaseTTL}
 	memory := cmp.Or(cfg.PageMemory, DefaultPageMemory)
-	s.versions = cfg.Versions
 	lookup := func(prefix string, decode func([]byte) (*pageEntry, error)) *versioned {
 		return &versioned{versions: cfg.Versions, group: fill.New(cfg.Cache, fo), ttl: ttl, prefix: prefix + build,
 			mem: newPageMemory(memory), decode: decode}

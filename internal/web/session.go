@@ -22,6 +22,9 @@ const (
 	keyUndoName   = "undo_name"   //
 	keyUndoDone   = "undo_done"   //
 	keyUndoCreate = "undo_create" // Unix µs
+	keyUndoDB     = "undo_db"     // the database it was removed from
+	keyWroteDB    = "wrote_db"    // the version of the visitor's last write,
+	keyWroteRev   = "wrote_rev"   // which the next page shows at least
 )
 
 // sessionLoaded marks a request context whose session scs has loaded. The
@@ -96,10 +99,12 @@ func (s *Server) personal(r *http.Request) bool {
 	return s.hasSession(r.Context()) && s.sessions.Exists(r.Context(), keyFlash)
 }
 
-// flash leaves msg for the visitor's next page. The session's first write
-// gives it a new token (scs makes one when it first commits a session, so
-// a token a client sent that named no session is never adopted).
-func (s *Server) flash(ctx context.Context, undo bool, format string, args ...any) {
+// flash leaves msg for the visitor's next page, which shows the list at
+// version wrote or later (zero: any): the visitor's own write, whatever a
+// cache may serve others for a while. The session's first write gives it a
+// new token (scs makes one when it first commits a session, so a token a
+// client sent that named no session is never adopted).
+func (s *Server) flash(ctx context.Context, undo bool, wrote tasks.Version, format string, args ...any) {
 	if !s.hasSession(ctx) {
 		return
 	}
@@ -108,6 +113,10 @@ func (s *Server) flash(ctx context.Context, undo bool, format string, args ...an
 	}
 	s.sessions.Put(ctx, keyFlash, fmt.Sprintf(format, args...))
 	s.sessions.Put(ctx, keyFlashUndo, undo)
+	if wrote != (tasks.Version{}) {
+		s.sessions.Put(ctx, keyWroteDB, wrote.DB)
+		s.sessions.Put(ctx, keyWroteRev, wrote.Revision)
+	}
 }
 
 // flashView is the message a page shows once; UndoID, when not 0, is the
@@ -115,6 +124,8 @@ func (s *Server) flash(ctx context.Context, undo bool, format string, args ...an
 type flashView struct {
 	Message string
 	UndoID  int64
+	// wrote is the version of the visitor's write (zero: none).
+	wrote tasks.Version
 }
 
 // takeFlash removes and returns the waiting flash message, if any.
@@ -126,14 +137,17 @@ func (s *Server) takeFlash(ctx context.Context) *flashView {
 	if s.sessions.PopBool(ctx, keyFlashUndo) {
 		f.UndoID = s.sessions.GetInt64(ctx, keyUndoID)
 	}
+	f.wrote = tasks.Version{DB: s.sessions.PopString(ctx, keyWroteDB), Revision: s.sessions.GetInt64(ctx, keyWroteRev)}
+	s.sessions.Remove(ctx, keyWroteRev)
 	return f
 }
 
-// rememberRemoved keeps what undo needs to put t back.
-func (s *Server) rememberRemoved(ctx context.Context, t tasks.Task) {
+// rememberRemoved keeps what undo needs to put t back into database db.
+func (s *Server) rememberRemoved(ctx context.Context, db string, t tasks.Task) {
 	if !s.hasSession(ctx) {
 		return
 	}
+	s.sessions.Put(ctx, keyUndoDB, db)
 	s.sessions.Put(ctx, keyUndoID, t.ID)
 	s.sessions.Put(ctx, keyUndoName, t.Name)
 	s.sessions.Put(ctx, keyUndoDone, t.Done)
@@ -141,9 +155,9 @@ func (s *Server) rememberRemoved(ctx context.Context, t tasks.Task) {
 }
 
 // undo puts back the task this visitor removed last — the one the form
-// field "id" names — once. Another visitor's session has nothing to undo;
-// a second undo finds the task back already (tasks.ErrExists), whatever the
-// session remembers.
+// field "id" names — once, into the database it was removed from. Another
+// visitor's session has nothing to undo; a second undo finds the task back
+// already (tasks.ErrExists), whatever the session remembers.
 func (s *Server) undo(w http.ResponseWriter, r *http.Request) {
 	want, ok := s.formID(w, r)
 	if !ok {
@@ -151,7 +165,7 @@ func (s *Server) undo(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	if want == 0 || s.sessions.GetInt64(ctx, keyUndoID) != want {
-		s.flash(ctx, false, "There is nothing to undo.")
+		s.flash(ctx, false, tasks.Version{}, "There is nothing to undo.")
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
@@ -161,17 +175,20 @@ func (s *Server) undo(w http.ResponseWriter, r *http.Request) {
 		Done:      s.sessions.GetBool(ctx, keyUndoDone),
 		CreatedAt: time.UnixMicro(s.sessions.GetInt64(ctx, keyUndoCreate)),
 	}
-	for _, k := range []string{keyUndoID, keyUndoName, keyUndoDone, keyUndoCreate} {
+	db := s.sessions.GetString(ctx, keyUndoDB)
+	for _, k := range []string{keyUndoID, keyUndoName, keyUndoDone, keyUndoCreate, keyUndoDB} {
 		s.sessions.Remove(ctx, k)
 	}
-	_, _, err := s.tasks.Restore(ctx, t)
+	_, v, err := s.tasks.Restore(ctx, db, t)
 	switch {
 	case err == nil:
-		s.flash(ctx, false, "Restored “%s”.", t.Name)
+		s.flash(ctx, false, v, "Restored “%s”.", t.Name)
 	case errors.Is(err, tasks.ErrExists):
-		s.flash(ctx, false, "“%s” was restored already.", t.Name)
+		s.flash(ctx, false, tasks.Version{}, "“%s” was restored already.", t.Name)
 	case errors.Is(err, tasks.ErrFull):
-		s.flash(ctx, false, "“%s” was not restored: the list is full.", t.Name)
+		s.flash(ctx, false, tasks.Version{}, "“%s” was not restored: the list is full.", t.Name)
+	case errors.Is(err, tasks.ErrChanged):
+		s.flash(ctx, false, tasks.Version{}, "“%s” was not restored: it was removed from another database.", t.Name)
 	default:
 		s.writeError(w, r, err)
 		return

@@ -37,7 +37,7 @@ type stackOptions struct {
 	dbURL string
 	// backend opens this instance's cache client for keys under prefix;
 	// unused with no layer.
-	backend  func(tb testing.TB, prefix string) cache.Backend
+	backend  backendOpener
 	prefix   string // the key prefix: one per app, shared by its instances
 	strategy taskcache.Strategy
 	ttl      time.Duration // the staleness bound under Expire (default 5s)
@@ -55,6 +55,7 @@ type stack struct {
 	server  *web.Server
 	src     *querySource
 	backend *countingBackend // nil with no layer on
+	cached  *taskcache.Store // nil with no layer on
 }
 
 // querySource is the real task store, counting the queries of the list
@@ -102,7 +103,7 @@ func newStack(tb testing.TB, o stackOptions) *stack {
 	cfg := web.Config{Tasks: s.src, Logger: slog.New(slog.DiscardHandler), PageSize: o.pageSize,
 		AllowedHosts: []string{"example.com", "127.0.0.1"}} // httptest.NewRequest's, httptest.Server's
 	if o.layers.Any() {
-		s.backend = &countingBackend{Backend: o.backend(tb, o.prefix)}
+		s.backend = &countingBackend{Backend: o.backend(tb, o.prefix, s.src)}
 		c := cache.New(s.backend.counted(), cache.Options{Prefix: o.prefix})
 		tb.Cleanup(func() { c.Close() })
 		lease := fill.LeaseTTL(o.slow)
@@ -115,6 +116,7 @@ func newStack(tb testing.TB, o stackOptions) *stack {
 		if err != nil {
 			tb.Fatal(err)
 		}
+		s.cached = store
 		cfg.Tasks, cfg.Cache, cfg.Versions = store, c, store
 		cfg.Fragments, cfg.Pages, cfg.LeaseTTL = o.layers.Fragment, o.layers.Page, lease
 		if o.configure != nil {
@@ -129,19 +131,24 @@ func newStack(tb testing.TB, o stackOptions) *stack {
 	return s
 }
 
+// backendOpener opens an instance's cache client for keys under prefix, of
+// data from the database db reads (whose identity names the keys that
+// memcache.Options.Volatile lists).
+type backendOpener func(tb testing.TB, prefix string, db interface{ Identity() string }) cache.Backend
+
 // memcachedBackend returns an opener of clients of the memcached servers
 // at addrs; timeout bounds one request.
-func memcachedBackend(addrs []string, timeout time.Duration) func(tb testing.TB, prefix string) cache.Backend {
+func memcachedBackend(addrs []string, timeout time.Duration) backendOpener {
 	return memcachedClients(memcache.Options{Servers: addrs, Timeout: timeout})
 }
 
 // memcachedClients returns an opener of memcached clients with options mo
 // (servers, credentials, timeout), set up as cmd/tasklist sets them up
 // (Volatile) but with a shorter Backoff, for short tests.
-func memcachedClients(mo memcache.Options) func(tb testing.TB, prefix string) cache.Backend {
-	return func(tb testing.TB, prefix string) cache.Backend {
+func memcachedClients(mo memcache.Options) backendOpener {
+	return func(tb testing.TB, prefix string, db interface{ Identity() string }) cache.Backend {
 		mo := mo
-		mo.Backoff, mo.Volatile = 200*time.Millisecond, taskcache.VolatileKeysSent(prefix)
+		mo.Backoff, mo.Volatile = 200*time.Millisecond, taskcache.VolatileKeysSent(prefix, db)
 		mc, err := memcache.New(mo)
 		if err != nil {
 			tb.Fatal(err)

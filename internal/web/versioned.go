@@ -2,12 +2,12 @@ package web
 
 import (
 	"context"
-	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/tasks"
 )
 
 // versioned is what the page cache and the fragment cache have in common:
@@ -39,20 +39,21 @@ type versioned struct {
 // versionRead is the version read by versioned.version, with what came
 // with it.
 type versionRead struct {
-	v     int64
+	v     tasks.Version
 	items map[string]cache.Item
 }
 
-// key is the cache key of the value named name under version v.
-func (c *versioned) key(v int64, name string) string {
-	return c.prefix + ":v" + strconv.FormatInt(v, 10) + ":" + name
+// key is the cache key of the value named name under version v: it names
+// the database and the revision (see tasks.Version).
+func (c *versioned) key(v tasks.Version, name string) string {
+	return c.prefix + ":v" + v.String() + ":" + name
 }
 
 // version reads the version, and the value named name under the version
 // seen last, unless it is in memory or want (nil: always) reports that the
 // caller will not need it under that version.
-func (c *versioned) version(ctx context.Context, name string, want func(guess int64) bool) (versionRead, error) {
-	v, items, err := c.versions.VersionWith(ctx, func(guess int64) []string {
+func (c *versioned) version(ctx context.Context, name string, want func(guess tasks.Version) bool) (versionRead, error) {
+	v, items, err := c.versions.VersionWith(ctx, func(guess tasks.Version) []string {
 		if (want != nil && !want(guess)) || c.mem.get(guess, name) != nil {
 			return nil // the version alone will do
 		}
@@ -74,8 +75,9 @@ func (c *versioned) fromMemory(read versionRead, name string) *pageEntry {
 
 // entry returns the value named name under the version read, not in
 // memory (see fromMemory): from the read, or loaded through load, which is
-// given the version; what it returns is kept in memory.
-func (c *versioned) entry(ctx context.Context, read versionRead, name string, load func(ctx context.Context, v int64) ([]byte, error)) (*pageEntry, fill.Outcome, error) {
+// given the version and must make the value of exactly that version (else
+// fail, with taskcache.ErrMoved); what it returns is kept in memory.
+func (c *versioned) entry(ctx context.Context, read versionRead, name string, load func(ctx context.Context, v tasks.Version) ([]byte, error)) (*pageEntry, fill.Outcome, error) {
 	key := c.key(read.v, name)
 	it, gerr := cache.Lookup(read.items, key)
 	res, err := c.group.Resolve(ctx, fill.Spec{

@@ -52,3 +52,15 @@ func decode(b []byte) (f frame, ok bool) {
 	}
 	return frame{}, false
 }
+
+// Stored returns the data of b, a cache value a Group stored, for a caller
+// that checks what the cache holds without filling it (see taskcache's
+// periodic check); ok is false for a lease or an unreadable value. data
+// aliases b.
+func Stored(b []byte) (data []byte, ok bool) {
+	f, ok := decode(b)
+	if !ok || f.lease {
+		return nil, false
+	}
+	return f.data, true
+}

@@ -58,7 +58,7 @@ type Client struct {
 	health   *health
 	now      func() time.Time
 	maxValue int
-	volatile []string // Options.Volatile
+	volatile func() []string // Options.Volatile, never nil
 	closed   atomic.Bool
 }
 
@@ -379,7 +379,7 @@ func (c *Client) usable(ctx context.Context) func(i int) bool {
 		if c.health.up(i) {
 			return true
 		}
-		return c.health.probe(i, c.volatile, func(keys []string) error { return c.replay(ctx, i, keys) })
+		return c.health.probe(i, c.volatile(), func(keys []string) error { return c.replay(ctx, i, keys) })
 	}
 }
 
@@ -410,7 +410,7 @@ func (c *Client) keepReplaying(i int) {
 			return
 		}
 		// Each delete is bounded by Options.Timeout.
-		up := c.health.bringBack(i, c.volatile, func(keys []string) error { return c.replay(context.Background(), i, keys) })
+		up := c.health.bringBack(i, c.volatile(), func(keys []string) error { return c.replay(context.Background(), i, keys) })
 		if up {
 			return
 		}

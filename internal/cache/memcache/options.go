@@ -71,12 +71,14 @@ type Options struct {
 	// once. Set it to how long writers retry an invalidation (taskcache's
 	// InvalidateTimeout). Zero means DefaultDeferAfter.
 	DeferAfter time.Duration
-	// Volatile lists keys (as sent, prefix included) that writers
-	// invalidate by deleting them. A server this client marked down gets
-	// them deleted before it is used again, with the deletes this client
-	// itself could not deliver: another instance may have deleted them
-	// while this one could not reach the server.
-	Volatile []string
+	// Volatile returns the keys (as sent, prefix included) that writers
+	// invalidate by deleting them; nil means none. A server this client
+	// marked down gets them deleted before it is used again, with the
+	// deletes this client itself could not deliver: another instance may
+	// have deleted them while this one could not reach the server. It is
+	// called each time a server comes back, so the keys may change (they
+	// name the database the app reads).
+	Volatile func() []string
 	// DialContext, when set, opens connections (to add TLS, say); the
 	// default is a net.Dialer.
 	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
@@ -152,6 +154,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Volatile == nil {
+		o.Volatile = func() []string { return nil }
 	}
 	return o, nil
 }
