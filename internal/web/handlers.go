@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"strings"
@@ -26,7 +27,7 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err == nil {
-		s.flash(r.Context(), false, "Added “%s”.", t.Name)
+		s.flash(r.Context(), note{message: fmt.Sprintf("Added “%s”.", t.Name)})
 	}
 	s.afterWrite(w, r, err)
 }
@@ -40,9 +41,9 @@ func (s *Server) toggle(w http.ResponseWriter, r *http.Request) {
 	t, _, err := s.tasks.Toggle(r.Context(), id)
 	switch {
 	case err == nil && t.Done:
-		s.flash(r.Context(), false, "Marked “%s” done.", t.Name)
+		s.flash(r.Context(), note{message: fmt.Sprintf("Marked “%s” done.", t.Name)})
 	case err == nil:
-		s.flash(r.Context(), false, "Reopened “%s”.", t.Name)
+		s.flash(r.Context(), note{message: fmt.Sprintf("Reopened “%s”.", t.Name)})
 	}
 	s.afterWrite(w, r, err)
 }
@@ -55,8 +56,7 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request) {
 	}
 	t, _, err := s.tasks.Remove(r.Context(), id)
 	if err == nil {
-		s.rememberRemoved(r.Context(), t)
-		s.flash(r.Context(), true, "Removed “%s”.", t.Name)
+		s.flash(r.Context(), note{message: fmt.Sprintf("Removed “%s”.", t.Name), removed: &t})
 	}
 	s.afterWrite(w, r, err)
 }
