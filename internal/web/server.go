@@ -240,7 +240,7 @@ func (s *Server) setUpStats(cfg Config) {
 		Layers: layers, Cache: cfg.Cache, Queries: cfg.Queries,
 		History: stats.NewHistory(s.statsSamples), Started: time.Now(),
 	}
-	s.statsAuth = newStatsAuth(cfg.StatsUser, cfg.StatsPassword)
+	s.statsAuth = newStatsAuth(cfg.StatsUser, cfg.StatsPassword, s.now)
 	s.metrics = metrics.New(s.stats, s.log)
 }
 
