@@ -258,10 +258,23 @@ func displayAddr(a net.Addr) string {
 	return net.JoinHostPort("localhost", fmt.Sprint(tcp.Port))
 }
 
+// newLogger builds the process's logger: text or JSON lines on out, at
+// cfg's level.
 func newLogger(cfg config.Config, out io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	if cfg.LogFormat == "json" {
+		opts.ReplaceAttr = durationText
 		return slog.New(slog.NewJSONHandler(out, opts))
 	}
 	return slog.New(slog.NewTextHandler(out, opts))
+}
+
+// durationText writes a duration as the text log does ("1.5s"), not as
+// slog's JSON handler does (a count of nanoseconds, 1500000000), so the
+// two formats read alike.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tasklist/tasklist/internal/config"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -256,4 +259,23 @@ func fetch(t *testing.T, u string) (*http.Response, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
+}
+
+// TestJSONLogDurations: JSON logs write durations as the text logs do
+// ("5s"), in groups too, and leave other values alone.
+func TestJSONLogDurations(t *testing.T) {
+	var buf strings.Builder
+	log := newLogger(config.Config{LogFormat: "json", LogLevel: slog.LevelInfo}, &buf)
+	log.Info("x", "timeout", 5*time.Second, slog.Group("db", "time", 1500*time.Microsecond), "count", 7)
+	var line struct {
+		Timeout string
+		DB      struct{ Time string }
+		Count   int
+	}
+	if err := json.Unmarshal([]byte(buf.String()), &line); err != nil {
+		t.Fatalf("%v: %s", err, buf.String())
+	}
+	if line.Timeout != "5s" || line.DB.Time != "1.5ms" || line.Count != 7 {
+		t.Errorf("JSON log line %s: want timeout \"5s\", db.time \"1.5ms\", count 7", buf.String())
+	}
 }

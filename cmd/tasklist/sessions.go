@@ -25,7 +25,7 @@ func sessionManager(cfg config.Config, c *cache.Cache, db *sqldb.DB, leaseTTL ti
 		log.Warn("no cache: sessions are kept in the database", "engine", session.DB, "configured", engine)
 		engine = session.DB
 	}
-	st, err := session.New(engine, c, db, session.Options{Logger: log, LeaseTTL: leaseTTL})
+	st, err := session.New(engine, c, db, session.Options{Logger: log, LeaseTTL: leaseTTL, IdleTimeout: cfg.SessionIdle})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -81,6 +81,12 @@ type Options struct {
 	// LeaseTTL bounds a session read from the database under cached_db
 	// before others stop waiting for it (see fill.Options).
 	LeaseTTL time.Duration
+	// IdleTimeout, when set, ends a stored session that long after it was
+	// last written, however long its lifetime: the row (or cache entry)
+	// of a visitor who went away goes after the idle time, not at the end
+	// of the lifetime. The app rewrites an active visitor's session before
+	// then (see internal/web).
+	IdleTimeout time.Duration
 }
 
 // New returns the store of engine. c is needed by "cache" and
@@ -98,13 +104,16 @@ func New(engine string, c *cache.Cache, db *sqldb.DB, opts Options) (Store, erro
 	if engine != DB && c == nil || engine != Cache && db == nil {
 		return nil, fmt.Errorf("session: engine %q needs the cache and/or the database it uses", engine)
 	}
+	var s ctxStore
 	switch engine {
 	case Cache:
-		return store{&cacheStore{c: c, opts: opts}}, nil
+		s = &cacheStore{c: c, opts: opts}
 	case DB:
-		return store{&dbStore{db: db, opts: opts}}, nil
+		s = &dbStore{db: db, opts: opts}
+	default:
+		s = newCachedDB(c, &dbStore{db: db, opts: opts}, opts)
 	}
-	return store{newCachedDB(c, &dbStore{db: db, opts: opts}, opts)}, nil
+	return store{s, opts}, nil
 }
 
 // ctxStore is what each engine implements.
@@ -115,9 +124,24 @@ type ctxStore interface {
 	Stats() Stats
 }
 
-// store adds to an engine scs.Store's methods without a context, which scs
-// calls only for a store that is not a CtxStore.
-type store struct{ ctxStore }
+// store is an engine with the idle timeout applied to every write, and
+// scs.Store's methods without a context, which scs calls only for a store
+// that is not a CtxStore.
+type store struct {
+	ctxStore
+	opts Options
+}
+
+// CommitCtx stores the session until expiry, or until the idle timeout
+// from now when that comes first.
+func (s store) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	if s.opts.IdleTimeout > 0 {
+		if idle := s.opts.Now().Add(s.opts.IdleTimeout); idle.Before(expiry) {
+			expiry = idle
+		}
+	}
+	return s.ctxStore.CommitCtx(ctx, token, b, expiry)
+}
 
 func (s store) Find(token string) ([]byte, bool, error) {
 	return s.FindCtx(context.Background(), token)

@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,45 +80,65 @@ func newStore(t *testing.T, engine string, c *cache.Cache, db *sqldb.DB, now fun
 	return s
 }
 
-// TestContract runs the same checks against every engine, on every
-// database and cache backend it uses.
-func TestContract(t *testing.T) {
-	type setup struct {
-		name   string
-		engine string
-		cache  func(t *testing.T) *cache.Cache // nil: none
-		db     func(t testing.TB) string       // nil: none
-	}
-	plain := func(t *testing.T) *cache.Cache { c, _ := memcached(t, ""); return c }
-	sasl := func(t *testing.T) *cache.Cache { c, _ := memcached(t, "tasklist"); return c }
-	inproc := func(t *testing.T) *cache.Cache { return localCache(t, nil) }
+// setup is one engine over one database and cache backend.
+type setup struct {
+	name   string
+	engine string
+	cache  func(t *testing.T, clock func() time.Time) *cache.Cache // nil: none
+	db     func(t testing.TB) string                               // nil: none
+}
+
+// setups lists every engine on every database and cache backend it uses.
+// The in-process cache runs on the test's clock; memcached on its own.
+func setups() []setup {
+	plain := func(t *testing.T, _ func() time.Time) *cache.Cache { c, _ := memcached(t, ""); return c }
+	sasl := func(t *testing.T, _ func() time.Time) *cache.Cache { c, _ := memcached(t, "tasklist"); return c }
 	dbs := testenv.Databases()
-	setups := []setup{
-		{"cache/local", session.Cache, inproc, nil},
+	list := []setup{
+		{"cache/local", session.Cache, localCache, nil},
 		{"cache/memcached", session.Cache, plain, nil},
 		{"cache/memcached+sasl", session.Cache, sasl, nil},
-		{"cached_db/local/sqlite", session.CachedDB, inproc, dbs["sqlite"]},
+		{"cached_db/local/sqlite", session.CachedDB, localCache, dbs["sqlite"]},
 		{"cached_db/memcached+sasl/sqlite", session.CachedDB, sasl, dbs["sqlite"]},
 	}
 	for _, name := range []string{"sqlite", "mysql", "postgres"} {
-		setups = append(setups,
+		list = append(list,
 			setup{"db/" + name, session.DB, nil, dbs[name]},
 			setup{"cached_db/memcached/" + name, session.CachedDB, plain, dbs[name]})
 	}
-	for _, su := range setups {
-		t.Run(su.name, func(t *testing.T) {
-			var (
-				c  *cache.Cache
-				db *sqldb.DB
-			)
-			if su.cache != nil {
-				c = su.cache(t)
-			}
-			if su.db != nil {
-				db = openDB(t, su.db(t))
-			}
-			clock := cachetest.NewClock()
-			testContract(t, newStore(t, su.engine, c, db, clock.Now), clock)
+	return list
+}
+
+// run calls f, as a subtest, with su's store made with opts on a fake
+// clock, and the cache and database it is built on (nil when it uses none).
+func (su setup) run(t *testing.T, opts session.Options, f func(t *testing.T, s session.Store, c *cache.Cache, db *sqldb.DB, clock *cachetest.Clock)) {
+	t.Run(su.name, func(t *testing.T) {
+		clock := cachetest.NewClock()
+		var (
+			c  *cache.Cache
+			db *sqldb.DB
+		)
+		if su.cache != nil {
+			c = su.cache(t, clock.Now)
+		}
+		if su.db != nil {
+			db = openDB(t, su.db(t))
+		}
+		opts.Now = clock.Now
+		s, err := session.New(su.engine, c, db, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(t, s, c, db, clock)
+	})
+}
+
+// TestContract runs the same checks against every engine, on every
+// database and cache backend it uses.
+func TestContract(t *testing.T) {
+	for _, su := range setups() {
+		su.run(t, session.Options{}, func(t *testing.T, s session.Store, _ *cache.Cache, _ *sqldb.DB, clock *cachetest.Clock) {
+			testContract(t, s, clock)
 		})
 	}
 }
@@ -326,6 +348,55 @@ func TestDeleteExpired(t *testing.T) {
 			var left int
 			if err := db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM tasklist_sessions").Scan(&left); err != nil || left != 300 {
 				t.Errorf("%d sessions left (%v), want 300", left, err)
+			}
+		})
+	}
+}
+
+// TestIdleTimeout: with an idle timeout, a session written with a long
+// lifetime ends that long after its last write, on every engine: it is not
+// found, a database row has that end (so the cleanup deletes it) and an
+// in-process cache entry is gone; a later write moves the end on.
+func TestIdleTimeout(t *testing.T) {
+	const idle = 30 * time.Minute
+	for _, su := range setups() {
+		su.run(t, session.Options{IdleTimeout: idle}, func(t *testing.T, s session.Store, c *cache.Cache, db *sqldb.DB, clock *cachetest.Clock) {
+			ctx := t.Context()
+			tok := token()
+			lifetime := clock.Now().Add(24 * time.Hour)
+			if err := s.CommitCtx(ctx, tok, []byte("x"), lifetime); err != nil {
+				t.Fatal(err)
+			}
+			if db != nil {
+				var micros int64
+				if err := db.QueryRowContext(ctx, db.Rebind("SELECT expiry FROM tasklist_sessions WHERE token = ?"), tok).Scan(&micros); err != nil {
+					t.Fatal(err)
+				}
+				if end, want := time.UnixMicro(micros), clock.Now().Add(idle); !end.Equal(want.Truncate(time.Microsecond)) {
+					t.Errorf("the row ends at %v, want %v (the idle timeout, not the lifetime)", end, want)
+				}
+			}
+			clock.Advance(idle - time.Minute)
+			if err := s.CommitCtx(ctx, tok, []byte("y"), lifetime); err != nil { // used again: the end moves on
+				t.Fatal(err)
+			}
+			clock.Advance(idle - time.Minute)
+			if b, found, err := s.FindCtx(ctx, tok); !found || err != nil || string(b) != "y" {
+				t.Fatalf("a session written %v ago: %q, %v, %v", idle-time.Minute, b, found, err)
+			}
+			clock.Advance(2 * time.Minute)
+			if _, found, err := s.FindCtx(ctx, tok); found || err != nil {
+				t.Errorf("idle for %v: found %v, %v", idle+time.Minute, found, err)
+			}
+			if db != nil {
+				if n, err := session.DeleteExpired(ctx, db, clock.Now()); n != 1 || err != nil {
+					t.Errorf("DeleteExpired after the idle timeout = %d, %v; want 1", n, err)
+				}
+			}
+			if c != nil && strings.Contains(su.name, "/local") {
+				if _, err := c.Get(ctx, "session:"+tok); !errors.Is(err, cache.ErrMiss) {
+					t.Errorf("the in-process cache still holds the idle session: %v", err)
+				}
 			}
 		})
 	}

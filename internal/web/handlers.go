@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"strings"
@@ -26,7 +27,7 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err == nil {
-		s.flash(r.Context(), false, v, "Added “%s”.", t.Name)
+		s.flash(r.Context(), note{message: fmt.Sprintf("Added “%s”.", t.Name), wrote: v})
 	}
 	s.afterWrite(w, r, err)
 }
@@ -52,9 +53,9 @@ func (s *Server) toggle(w http.ResponseWriter, r *http.Request) {
 	t, v, err := s.tasks.SetDone(r.Context(), id, done, seen)
 	switch {
 	case err == nil && t.Done:
-		s.flash(r.Context(), false, v, "Marked “%s” done.", t.Name)
+		s.flash(r.Context(), note{message: fmt.Sprintf("Marked “%s” done.", t.Name), wrote: v})
 	case err == nil:
-		s.flash(r.Context(), false, v, "Reopened “%s”.", t.Name)
+		s.flash(r.Context(), note{message: fmt.Sprintf("Reopened “%s”.", t.Name), wrote: v})
 	}
 	s.afterWrite(w, r, err)
 }
@@ -68,8 +69,7 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request) {
 	}
 	t, v, err := s.tasks.Remove(r.Context(), id, seen)
 	if err == nil {
-		s.rememberRemoved(r.Context(), v.DB, t)
-		s.flash(r.Context(), true, v, "Removed “%s”.", t.Name)
+		s.flash(r.Context(), note{message: fmt.Sprintf("Removed “%s”.", t.Name), removed: &t, wrote: v})
 	}
 	s.afterWrite(w, r, err)
 }

@@ -103,10 +103,11 @@ func (s *countingSource) Head(ctx context.Context) (tasks.Version, error) {
 
 // layered is one app instance with caching layers.
 type layered struct {
-	h       http.Handler
-	srv     *web.Server
-	src     *countingSource
-	backend *countingBackend
+	h        http.Handler
+	srv      *web.Server
+	src      *countingSource
+	backend  *countingBackend
+	sessions *scs.SessionManager // nil without sessions
 }
 
 type layerOptions struct {
@@ -118,6 +119,8 @@ type layerOptions struct {
 	// sessionIdle its idle timeout.
 	sessions    string
 	sessionIdle time.Duration
+	// now is the app's clock (nil: time.Now).
+	now func() time.Time
 }
 
 var allLayers = layerOptions{query: true, fragment: true, page: true}
@@ -172,11 +175,12 @@ func newLayered(t *testing.T, dbPath string, b cache.Backend, prefix string, o l
 		AllowedHosts: []string{"example.com", "127.0.0.1"}, // httptest.NewRequest's, httptest.Server's
 		Sessions:     sessions,
 		SessionIdle:  o.sessionIdle,
+		Now:          o.now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &layered{h: srv.Handler(), srv: srv, src: src, backend: cb}
+	return &layered{h: srv.Handler(), srv: srv, src: src, backend: cb, sessions: sessions}
 }
 
 // sameOrigin marks a POST as coming from the app's own page.

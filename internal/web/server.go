@@ -112,6 +112,9 @@ type Config struct {
 	Sessions *scs.SessionManager
 	// SessionIdle ends a session unused for that long (default 30m).
 	SessionIdle time.Duration
+	// Now is the clock of the session idle timeout and of the statistics
+	// login's failure limit; nil means time.Now.
+	Now func() time.Time
 	// AllowedHosts lists the host names requests may carry in their Host
 	// header, matched case-insensitively and without the port: a name or
 	// IP address, "*" for any host, or ".example.com" for that domain and
@@ -160,6 +163,7 @@ type Server struct {
 	sessions     *scs.SessionManager // nil: no sessions
 	sessionIdle  time.Duration
 	personalHook func(*http.Request) bool
+	now          func() time.Time
 
 	stats         stats.Sources
 	statsAuth     statsAuth
@@ -181,7 +185,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{tasks: cfg.Tasks, log: cfg.Logger, health: cfg.Health, pages: map[string]*template.Template{},
 		pageSize: cmp.Or(cfg.PageSize, DefaultPageSize),
-		sessions: cfg.Sessions, sessionIdle: cmp.Or(cfg.SessionIdle, 30*time.Minute), personalHook: cfg.Personal}
+		sessions: cfg.Sessions, sessionIdle: cmp.Or(cfg.SessionIdle, 30*time.Minute), personalHook: cfg.Personal,
+		now: cfg.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
 	if s.sessions != nil {
 		s.sessions.ErrorFunc = s.sessionError
 	}
@@ -234,7 +242,7 @@ func (s *Server) setUpStats(cfg Config) {
 		Layers: layers, Cache: cfg.Cache, Queries: cfg.Queries,
 		History: stats.NewHistory(s.statsSamples), Started: time.Now(),
 	}
-	s.statsAuth = newStatsAuth(cfg.StatsUser, cfg.StatsPassword)
+	s.statsAuth = newStatsAuth(cfg.StatsUser, cfg.StatsPassword, s.now)
 	s.metrics = metrics.New(s.stats, s.log)
 }
 

@@ -10,20 +10,21 @@ import (
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
-// Session keys. A session exists only for a visitor who wrote something:
-// it carries the flash message for the next page and what undo restores.
-// Values are strings, numbers and booleans, which scs's gob codec takes
-// without registering types; times are Unix numbers.
+// Session keys. A session is stored only while it keeps something for its
+// visitor: the flash message for the next page after a write, and what
+// undo restores. Values are strings, numbers and booleans, which scs's gob
+// codec takes without registering types; times are Unix numbers.
 const (
 	keySeen       = "seen"        // last use (Unix ns), for the idle timeout
 	keyFlash      = "flash"       // message for the next page
 	keyFlashUndo  = "flash_undo"  // the message offers Undo
+	keyFlashNote  = "flash_note"  // the message is a notice: nothing was changed
 	keyUndoID     = "undo_id"     // the task the last remove took away
 	keyUndoName   = "undo_name"   //
 	keyUndoDone   = "undo_done"   //
 	keyUndoCreate = "undo_create" // Unix µs
 	keyUndoDB     = "undo_db"     // the database it was removed from
-	keyWroteDB    = "wrote_db"    // the version of the visitor's last write,
+	keyWroteDB    = "wrote_db"    // the version of the visitor's write,
 	keyWroteRev   = "wrote_rev"   // which the next page shows at least
 )
 
@@ -43,14 +44,14 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 	return s.sessions.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if seen := s.sessions.GetInt64(ctx, keySeen); seen != 0 {
-			switch idle := time.Since(time.Unix(0, seen)); {
+			switch idle := s.now().Sub(time.Unix(0, seen)); {
 			case idle > s.sessionIdle:
 				if err := s.sessions.Destroy(ctx); err != nil {
 					s.serverError(w, r, err, unavailableMessage)
 					return
 				}
 			case idle > s.sessionIdle/2:
-				s.sessions.Put(ctx, keySeen, time.Now().UnixNano())
+				s.sessions.Put(ctx, keySeen, s.now().UnixNano())
 			}
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, sessionLoaded{}, true)))
@@ -99,60 +100,92 @@ func (s *Server) personal(r *http.Request) bool {
 	return s.hasSession(r.Context()) && s.sessions.Exists(r.Context(), keyFlash)
 }
 
-// flash leaves msg for the visitor's next page, which shows the list at
-// version wrote or later (zero: any): the visitor's own write, whatever a
-// cache may serve others for a while. The session's first write gives it a
-// new token (scs makes one when it first commits a session, so a token a
-// client sent that named no session is never adopted).
-func (s *Server) flash(ctx context.Context, undo bool, wrote tasks.Version, format string, args ...any) {
+// note is what a request leaves for its visitor's next page.
+type note struct {
+	message string
+	// nothing reports that nothing was changed (there was nothing to
+	// undo, say): the page shows the message as a notice, not a success.
+	nothing bool
+	// removed, after a remove, is the task the page's Undo puts back.
+	removed *tasks.Task
+	// wrote is the version of the write (zero: none): the next page shows
+	// the list at that version or later, whatever a cache may serve
+	// others for a while; after a remove it names the database to undo in.
+	wrote tasks.Version
+}
+
+// flash keeps n in the visitor's session for their next page.
+//
+// A session that came with the request gets a new token first (scs's
+// RenewToken): its token may have been chosen by someone else and planted
+// in the visitor's browser, and whoever holds it must not see the
+// visitor's messages or use their undo. A session new in this request gets
+// a token of its own when scs first stores it. When the old token cannot
+// be deleted (the store failed), nothing is kept: the write stands,
+// without its message.
+func (s *Server) flash(ctx context.Context, n note) {
 	if !s.hasSession(ctx) {
 		return
 	}
-	if !s.sessions.Exists(ctx, keySeen) {
-		s.sessions.Put(ctx, keySeen, time.Now().UnixNano())
+	if s.sessions.Token(ctx) != "" {
+		if err := s.sessions.RenewToken(ctx); err != nil {
+			s.log.WarnContext(ctx, "session token not renewed; the flash message is not kept", "err", err)
+			return
+		}
 	}
-	s.sessions.Put(ctx, keyFlash, fmt.Sprintf(format, args...))
-	s.sessions.Put(ctx, keyFlashUndo, undo)
-	if wrote != (tasks.Version{}) {
-		s.sessions.Put(ctx, keyWroteDB, wrote.DB)
-		s.sessions.Put(ctx, keyWroteRev, wrote.Revision)
+	if t := n.removed; t != nil {
+		s.sessions.Put(ctx, keyUndoID, t.ID)
+		s.sessions.Put(ctx, keyUndoName, t.Name)
+		s.sessions.Put(ctx, keyUndoDone, t.Done)
+		s.sessions.Put(ctx, keyUndoCreate, t.CreatedAt.UnixMicro())
+		s.sessions.Put(ctx, keyUndoDB, n.wrote.DB)
 	}
+	if n.wrote != (tasks.Version{}) {
+		s.sessions.Put(ctx, keyWroteDB, n.wrote.DB)
+		s.sessions.Put(ctx, keyWroteRev, n.wrote.Revision)
+	}
+	s.sessions.Put(ctx, keySeen, s.now().UnixNano())
+	s.sessions.Put(ctx, keyFlash, n.message)
+	s.sessions.Put(ctx, keyFlashUndo, n.removed != nil)
+	s.sessions.Put(ctx, keyFlashNote, n.nothing)
 }
 
 // flashView is the message a page shows once; UndoID, when not 0, is the
-// removed task its Undo button puts back.
+// removed task its Undo button puts back; Notice shows it as a notice
+// (nothing was changed) rather than a success.
 type flashView struct {
 	Message string
 	UndoID  int64
+	Notice  bool
 	// wrote is the version of the visitor's write (zero: none).
 	wrote tasks.Version
 }
 
-// takeFlash removes and returns the waiting flash message, if any.
+// takeFlash removes and returns the waiting flash message, if any. A
+// session left with nothing to keep (no undo) ends here, so that its row
+// goes now rather than after the idle timeout, and its visitor is a reader
+// again.
 func (s *Server) takeFlash(ctx context.Context) *flashView {
 	if !s.hasSession(ctx) || !s.sessions.Exists(ctx, keyFlash) {
 		return nil
 	}
-	f := &flashView{Message: s.sessions.PopString(ctx, keyFlash)}
+	f := &flashView{Message: s.sessions.PopString(ctx, keyFlash), Notice: s.sessions.PopBool(ctx, keyFlashNote)}
 	if s.sessions.PopBool(ctx, keyFlashUndo) {
 		f.UndoID = s.sessions.GetInt64(ctx, keyUndoID)
 	}
 	f.wrote = tasks.Version{DB: s.sessions.PopString(ctx, keyWroteDB), Revision: s.sessions.GetInt64(ctx, keyWroteRev)}
 	s.sessions.Remove(ctx, keyWroteRev)
+	if !s.sessions.Exists(ctx, keyUndoID) {
+		if err := s.sessions.Destroy(ctx); err != nil {
+			// scs then stores the session without its message, if it can.
+			s.log.WarnContext(ctx, "session not ended after its last message", "err", err)
+		}
+	}
 	return f
 }
 
-// rememberRemoved keeps what undo needs to put t back into database db.
-func (s *Server) rememberRemoved(ctx context.Context, db string, t tasks.Task) {
-	if !s.hasSession(ctx) {
-		return
-	}
-	s.sessions.Put(ctx, keyUndoDB, db)
-	s.sessions.Put(ctx, keyUndoID, t.ID)
-	s.sessions.Put(ctx, keyUndoName, t.Name)
-	s.sessions.Put(ctx, keyUndoDone, t.Done)
-	s.sessions.Put(ctx, keyUndoCreate, t.CreatedAt.UnixMicro())
-}
+// nothingToUndo is the message of an undo with nothing to undo.
+const nothingToUndo = "There is nothing to undo."
 
 // undo puts back the task this visitor removed last — the one the form
 // field "id" names — once, into the database it was removed from. Another
@@ -165,7 +198,13 @@ func (s *Server) undo(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	if want == 0 || s.sessions.GetInt64(ctx, keyUndoID) != want {
-		s.flash(ctx, false, tasks.Version{}, "There is nothing to undo.")
+		if s.sessions.Token(ctx) == "" {
+			// No session came with the request, or it has ended: none
+			// is started only to say so.
+			s.clientError(w, r, http.StatusConflict, nothingToUndo)
+			return
+		}
+		s.flash(ctx, note{message: nothingToUndo, nothing: true})
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
@@ -182,13 +221,13 @@ func (s *Server) undo(w http.ResponseWriter, r *http.Request) {
 	_, v, err := s.tasks.Restore(ctx, db, t)
 	switch {
 	case err == nil:
-		s.flash(ctx, false, v, "Restored “%s”.", t.Name)
-	case errors.Is(err, tasks.ErrExists):
-		s.flash(ctx, false, tasks.Version{}, "“%s” was restored already.", t.Name)
-	case errors.Is(err, tasks.ErrFull):
-		s.flash(ctx, false, tasks.Version{}, "“%s” was not restored: the list is full.", t.Name)
+		s.flash(ctx, note{message: fmt.Sprintf("Restored “%s”.", t.Name), wrote: v})
 	case errors.Is(err, tasks.ErrChanged):
-		s.flash(ctx, false, tasks.Version{}, "“%s” was not restored: it was removed from another database.", t.Name)
+		s.flash(ctx, note{message: fmt.Sprintf("“%s” was not restored: it was removed from another database.", t.Name), nothing: true})
+	case errors.Is(err, tasks.ErrExists):
+		s.flash(ctx, note{message: fmt.Sprintf("“%s” was restored already.", t.Name), nothing: true})
+	case errors.Is(err, tasks.ErrFull):
+		s.flash(ctx, note{message: fmt.Sprintf("“%s” was not restored: the list is full.", t.Name), nothing: true})
 	default:
 		s.writeError(w, r, err)
 		return

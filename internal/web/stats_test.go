@@ -78,9 +78,11 @@ func TestStatsAccess(t *testing.T) {
 		{"password, loopback, right credentials", guarded, "127.0.0.1:40000", "watcher", "stats-password", nil, http.StatusOK},
 		{"password, remote, none", guarded, "192.0.2.7:40000", "", "", nil, http.StatusUnauthorized},
 		{"password, loopback, none", guarded, "127.0.0.1:40000", "", "", forged, http.StatusUnauthorized},
-		{"password, wrong password", guarded, "192.0.2.7:40000", "watcher", "stats-passwore", nil, http.StatusUnauthorized},
-		{"password, password's prefix", guarded, "192.0.2.7:40000", "watcher", "stats", nil, http.StatusUnauthorized},
-		{"password, wrong user", guarded, "192.0.2.7:40000", "admin", "stats-password", nil, http.StatusUnauthorized},
+		// Wrong credentials from an address each: a few per address are
+		// answered 401 (TestStatsLoginLimit).
+		{"password, wrong password", guarded, "192.0.2.8:40000", "watcher", "stats-passwore", nil, http.StatusUnauthorized},
+		{"password, password's prefix", guarded, "192.0.2.9:40000", "watcher", "stats", nil, http.StatusUnauthorized},
+		{"password, wrong user", guarded, "192.0.2.10:40000", "admin", "stats-password", nil, http.StatusUnauthorized},
 		{"password, default user", defaultUser, "192.0.2.7:40000", "admin", "stats-password", nil, http.StatusOK},
 	}
 	for _, tt := range tests {
