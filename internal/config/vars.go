@@ -137,13 +137,13 @@ var vars = []Var{
 			return err
 		}},
 	{Name: "TASKLIST_CACHE_TTL", Default: "5s",
-		Meaning: "under `expire`, how long the list's version read from the database is trusted, counted from the start of that read: the staleness bound",
+		Meaning: "how often each instance checks the cache against the database (one small query), so that a change made in SQL by hand, a restored dump or a lost invalidation is shown within it; under `expire`, also how long the list's version read from the database is trusted, counted from the start of that read: the staleness bound",
 		parse: func(l *loader, v string) (err error) {
 			l.c.CacheTTL, err = duration(v, true)
 			return err
 		}},
 	{Name: "TASKLIST_CACHE_MAX_AGE", Default: "1h",
-		Meaning: "how long cached lists, pages and fragments live: the bound on staleness should an invalidation be lost for good (memcached unreachable for longer than a write's 3 s retry)",
+		Meaning: "how long cached lists, pages and fragments live, so that old versions' entries age out (a lost invalidation is mended by the check every `TASKLIST_CACHE_TTL`)",
 		parse: func(l *loader, v string) (err error) {
 			l.c.CacheMaxAge, err = duration(v, true)
 			return err
