@@ -71,19 +71,35 @@ func (s *Store) Confirm(ctx context.Context) error {
 	return nil
 }
 
-// Run calls Confirm every ConfirmEvery until ctx ends. Failures are
-// logged, not returned: the next round tries again.
+// unsureRetry is how often Run checks while a write's outcome is unknown:
+// soon after the database answers again, what that write did is served.
+const unsureRetry = 100 * time.Millisecond
+
+// Run calls Confirm every ConfirmEvery until ctx ends; after a write of
+// unknown outcome, at once and then every unsureRetry until a check
+// succeeds. Failures are logged, not returned: the next round tries again.
 func (s *Store) Run(ctx context.Context) {
-	t := time.NewTicker(s.opts.ConfirmEvery)
+	t := time.NewTimer(s.opts.ConfirmEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.wake:
 		}
-		if err := s.Confirm(ctx); err != nil && ctx.Err() == nil {
+		unsure := s.unsure.Load()
+		err := s.Confirm(ctx)
+		if err == nil && unsure {
+			s.unsure.CompareAndSwap(true, false)
+		}
+		if err != nil && ctx.Err() == nil && !unsure {
 			s.log.Warn("could not check the cached task list against the database", "err", err)
 		}
+		next := s.opts.ConfirmEvery
+		if s.unsure.Load() {
+			next = min(next, unsureRetry)
+		}
+		t.Reset(next)
 	}
 }

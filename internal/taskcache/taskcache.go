@@ -123,6 +123,11 @@ type Store struct {
 	lastDecoded atomic.Pointer[decoded]
 	// tooLarge is set while the list is too large to cache (see Page).
 	tooLarge atomic.Bool
+	// unsure is set after a write of unknown outcome, until a check
+	// against the database has succeeded (see Run); wake asks Run for a
+	// check now.
+	unsure atomic.Bool
+	wake   chan struct{}
 }
 
 // Strategies lists the strategies, the default first.
@@ -146,7 +151,8 @@ func New(src Source, c *cache.Cache, opts Options) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	fo := fill.Options{LeaseTTL: opts.LeaseTTL, PollInterval: opts.PollInterval, Now: opts.Now}
-	return &Store{src: src, c: c, opts: opts, log: log, list: fill.New(c, fo), version: fill.New(c, fo)}, nil
+	return &Store{src: src, c: c, opts: opts, log: log, list: fill.New(c, fo), version: fill.New(c, fo),
+		wake: make(chan struct{}, 1)}, nil
 }
 
 // Add adds a task, then invalidates the cached list before returning.
@@ -180,16 +186,25 @@ func (s *Store) Restore(ctx context.Context, db string, t tasks.Task) (tasks.Tas
 	return t, v, err
 }
 
-// afterWrite invalidates after every write that may have changed the list:
-// one that succeeded, and one whose COMMIT was sent but not answered (its
-// outcome is unknown: it may have been applied). A write that failed before
-// its COMMIT changed nothing, so it invalidates nothing: while the database
-// is unreachable, the cached list and pages of the last known version stay
-// served. Invalidating twice is harmless.
+// afterWrite invalidates after a write that succeeded. A write that failed
+// before its COMMIT changed nothing, so it invalidates nothing: while the
+// database is unreachable, the cached list and pages of the last known
+// version stay served. A write whose COMMIT was sent but not answered may
+// or may not have been applied, and the database cannot say which while it
+// does not answer: the cache keeps serving, and Run checks it against the
+// database as soon as the database answers again (see unsure), which
+// invalidates if the write was applied. Invalidating twice is harmless.
 func (s *Store) afterWrite(ctx context.Context, v tasks.Version, err error) {
-	if err == nil || errors.Is(err, tasks.ErrOutcomeUnknown) {
+	switch {
+	case err == nil:
 		s.tooLarge.Store(false) // the list may fit again: try it once
 		s.invalidate(ctx, v)
+	case errors.Is(err, tasks.ErrOutcomeUnknown):
+		s.unsure.Store(true)
+		select {
+		case s.wake <- struct{}{}:
+		default: // a check is due already
+		}
 	}
 }
 
