@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/tasklist/tasklist/internal/sqldb"
 	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
@@ -23,21 +22,6 @@ func TestVersions(t *testing.T) {
 			t.Run("no revision twice", func(t *testing.T) { testNoRevisionTwice(t, newURL(t)) })
 			t.Run("preconditions", func(t *testing.T) { testPreconditions(t, openStore(t, newURL(t), tasks.Options{})) })
 		})
-	}
-}
-
-// exec runs statements on the database at rawURL as an operator would.
-func exec(t *testing.T, rawURL string, stmts ...string) {
-	t.Helper()
-	db, err := sqldb.Open(t.Context(), rawURL, sqldb.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, q := range stmts {
-		if _, err := db.ExecContext(t.Context(), q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
 	}
 }
 
@@ -64,7 +48,7 @@ func testIdentity(t *testing.T, newURL func(testing.TB) string) {
 		t.Errorf("a second store of the database reads %q, want %q", again.DB, va.DB)
 	}
 	// An operator gives a copied database an identity of its own.
-	exec(t, urlA, "UPDATE tasklist_meta SET database_id = NULL")
+	testenv.ExecSQL(t, urlA, "UPDATE tasklist_meta SET database_id = NULL")
 	if renamed := head(t, a); renamed.DB == "" || renamed.DB == va.DB {
 		t.Errorf("after the identity was reset: %q, want a new one (was %q)", renamed.DB, va.DB)
 	}
@@ -86,7 +70,7 @@ func testHandEdits(t *testing.T, rawURL string, postgres bool) {
 	}
 	for _, q := range edits {
 		before := head(t, s)
-		exec(t, rawURL, q)
+		testenv.ExecSQL(t, rawURL, q)
 		if after := head(t, s); after.DB != before.DB || after.Revision <= before.Revision {
 			t.Errorf("%s: version %v -> %v, want the revision moved on", q, before, after)
 		}
@@ -104,8 +88,8 @@ func testNoRevisionTwice(t *testing.T, rawURL string) {
 		t.Fatal(err)
 	}
 	// A restore takes the counter back to the dump's.
-	exec(t, rawURL, "DELETE FROM tasks WHERE name = 'after the dump'")
-	exec(t, rawURL, "UPDATE tasklist_meta SET revision = "+strconv.FormatInt(dumped.Revision, 10))
+	testenv.ExecSQL(t, rawURL, "DELETE FROM tasks WHERE name = 'after the dump'")
+	testenv.ExecSQL(t, rawURL, "UPDATE tasklist_meta SET revision = "+strconv.FormatInt(dumped.Revision, 10))
 	_, next, err := s.Add(t.Context(), "after the restore")
 	if err != nil {
 		t.Fatal(err)

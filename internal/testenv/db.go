@@ -10,6 +10,8 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/tasklist/tasklist/internal/sqldb"
 )
 
 // Environment variables naming the test database servers. Each holds a URL
@@ -101,4 +103,21 @@ func adminDSN(t testing.TB, u *url.URL) (driver, dsn string) {
 	}
 	t.Fatalf("unsupported test database URL scheme %q", u.Scheme)
 	return "", ""
+}
+
+// ExecSQL runs statements on the database at dbURL (a DATABASE_URL) on a
+// connection of its own, as an operator would by hand, and fails the test
+// on the first error.
+func ExecSQL(t testing.TB, dbURL string, stmts ...string) {
+	t.Helper()
+	db, err := sqldb.Open(t.Context(), dbURL, sqldb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range stmts {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
 }

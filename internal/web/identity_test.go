@@ -16,7 +16,6 @@ import (
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/config"
 	"github.com/tasklist/tasklist/internal/session"
-	"github.com/tasklist/tasklist/internal/sqldb"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/testenv"
 	"github.com/tasklist/tasklist/internal/web"
@@ -236,7 +235,7 @@ func TestHandEditsReachEveryInstance(t *testing.T) {
 						for i, in := range cluster {
 							before[i] = names(t, in.handler) // warm
 						}
-						sqlExec(t, dbURL, e.sql)
+						testenv.ExecSQL(t, dbURL, e.sql)
 						if strategy != taskcache.Expire && slices.Equal(names(t, cluster[1].handler), e.want) {
 							t.Fatalf("%s: shown before any check (the test does not reach its scenario)", e.sql)
 						}
@@ -278,7 +277,7 @@ func TestConfirmRuns(t *testing.T) {
 	go in.cached.Run(t.Context())
 	post(in.handler, "/add", url.Values{"name": {"by the app"}})
 	names(t, in.handler)
-	sqlExec(t, dbURL, "UPDATE tasks SET name = 'by hand'")
+	testenv.ExecSQL(t, dbURL, "UPDATE tasks SET name = 'by hand'")
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if got := names(t, in.handler); slices.Equal(got, []string{"by hand"}) {
 			break
@@ -287,21 +286,6 @@ func TestConfirmRuns(t *testing.T) {
 			t.Fatalf("a hand edit not shown 10 s later, with checks every 100 ms (%d checks ran)", in.cached.Stats().Confirms)
 		}
 		time.Sleep(10 * time.Millisecond) // polling
-	}
-}
-
-// sqlExec runs statements on the database at dbURL, as an operator would.
-func sqlExec(t *testing.T, dbURL string, stmts ...string) {
-	t.Helper()
-	db, err := sqldb.Open(t.Context(), dbURL, sqldb.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, q := range stmts {
-		if _, err := db.ExecContext(t.Context(), q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
 	}
 }
 
@@ -317,7 +301,7 @@ func TestRestoredDump(t *testing.T) {
 			migrate(t, dbURL)
 			for _, strategy := range taskcache.Strategies() {
 				t.Run(string(strategy), func(t *testing.T) {
-					sqlExec(t, dbURL, "DELETE FROM tasks")
+					testenv.ExecSQL(t, dbURL, "DELETE FROM tasks")
 					cluster := threeInstances(t, dbURL, strategy, everyLayer)
 					var want []string
 					add := func(name string) {
