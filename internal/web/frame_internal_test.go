@@ -12,10 +12,11 @@ import (
 // TestFrameIsTheTemplate: the frame around a list is, byte for byte, what
 // index.html renders around it.
 func TestFrameIsTheTemplate(t *testing.T) {
-	tmpl, err := template.ParseFS(files, "templates/layout.html", "templates/index.html")
+	pages, _, err := loadTemplates()
 	if err != nil {
 		t.Fatal(err)
 	}
+	tmpl := pages["index.html"]
 	f, err := newFrame(tmpl)
 	if err != nil {
 		t.Fatal(err)

@@ -54,12 +54,9 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		writeHTML(w, http.StatusOK, s.indexFrame.head, list, s.indexFrame.tail)
 		return
 	}
-	var buf bytes.Buffer
-	if err := s.pages["index.html"].ExecuteTemplate(&buf, "layout", indexView{List: template.HTML(list), Flash: flash}); err != nil {
-		s.serverError(w, r, err, unavailableMessage)
-		return
-	}
-	writeHTML(w, http.StatusOK, buf.Bytes())
+	// The page after a write, once for its visitor: compressed here, as
+	// the page cache does the shared page.
+	s.renderCompressed(w, r, http.StatusOK, "index.html", indexView{List: template.HTML(list), Flash: flash})
 }
 
 // frame is index.html's layout around the list fragment, rendered once at

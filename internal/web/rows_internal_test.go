@@ -18,10 +18,11 @@ import (
 // character, markup, non-ASCII text, NUL, invalid UTF-8 and the marks
 // themselves, done or not.
 func TestRowsAreTheTemplate(t *testing.T) {
-	tmpl, err := template.ParseFS(files, "templates/layout.html", "templates/index.html")
+	pages, _, err := loadTemplates()
 	if err != nil {
 		t.Fatal(err)
 	}
+	tmpl := pages["index.html"]
 	rt, err := compileRow(tmpl)
 	if err != nil {
 		t.Fatal(err)
