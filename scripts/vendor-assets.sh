@@ -43,9 +43,12 @@ cp "$bi/LICENSE" "$vendor/bootstrap-icons/"
 # --- CSS: Bootstrap trimmed to the classes the pages use ----------------------
 # The source map comment goes: no map is served.
 sed -e 's|/\*# sourceMappingURL=[^*]*\*/||' "$bs/dist/css/bootstrap.min.css" >"$tmp/bootstrap.css"
+# Unused custom properties go too, except those app.css uses.
+vars=$(grep -o 'var(--[a-z0-9-]*' "$web/static/app.css" | sed 's/^var(//' | LC_ALL=C sort -u | sed 's/.*/"&"/' | paste -sd, -)
+echo "module.exports = { safelist: { variables: [$vars] } };" >"$tmp/purgecss.config.cjs"
 content=("$web"/templates/*.html "$web"/static/*.js)
 (cd "$tmp" && npm exec --yes --package="purgecss@$PURGECSS_VERSION" -- \
-	purgecss --css bootstrap.css --keyframes --font-face --variables \
+	purgecss --config purgecss.config.cjs --css bootstrap.css --keyframes --font-face --variables \
 	--content "${content[@]/#/$OLDPWD/}" --output out/) >/dev/null
 {
 	echo "/* Bootstrap v$BOOTSTRAP_VERSION (https://getbootstrap.com/), MIT licensed (LICENSE), trimmed by scripts/vendor-assets.sh to the selectors tasklist's pages use */"

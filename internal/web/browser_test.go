@@ -220,7 +220,7 @@ func checkStylesheets(t *testing.T, ctx context.Context) {
 			rules: (() => { try { return l.sheet.cssRules.length } catch { return -1 } })(),
 		})),
 		buttonBg: getComputedStyle(document.querySelector(".btn-primary")).backgroundColor,
-		primary: getComputedStyle(document.documentElement).getPropertyValue("--bs-primary").trim(),
+		primary: getComputedStyle(document.querySelector(".btn-primary")).getPropertyValue("--bs-btn-bg").trim(),
 	})`)
 	bootstrap := false
 	for _, s := range styles.Sheets {
@@ -234,7 +234,7 @@ func checkStylesheets(t *testing.T, ctx context.Context) {
 	}
 	want, err := cssRGB(styles.Primary)
 	if err != nil {
-		t.Fatalf("Bootstrap's --bs-primary: %v", err)
+		t.Fatalf("Bootstrap's --bs-btn-bg of .btn-primary: %v", err)
 	}
 	if styles.ButtonBg != want {
 		t.Errorf(".btn-primary has background %s, want Bootstrap's primary %s (%s)", styles.ButtonBg, styles.Primary, want)

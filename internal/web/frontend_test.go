@@ -262,3 +262,63 @@ func equalHeaders(a, b http.Header) bool {
 	}
 	return true
 }
+
+// TestStaticFiles: each static file the page links is served under its
+// fingerprinted URL for a year, and under its plain name (or a stale
+// fingerprint, as a page from another deploy may ask) revalidated with
+// the same strong ETag; Range and If-None-Match work on both encodings;
+// names that are no file are 404.
+func TestStaticFiles(t *testing.T) {
+	_, h := newApp(t)
+	page := do(h, "GET", "/", nil).Body.String()
+	links := regexp.MustCompile(`(?:href|src)="(/static/[^"]+)"`).FindAllStringSubmatch(page, -1)
+	if len(links) < 3 { // Bootstrap, app.css, the favicon
+		t.Fatalf("GET / links %d static files, want at least 3:\n%s", len(links), page)
+	}
+	fingerprinted := regexp.MustCompile(`^/static/(.+)\.[0-9a-f]{12}(\.[a-z]+)$`)
+	for _, l := range links {
+		u := l[1]
+		m := fingerprinted.FindStringSubmatch(u)
+		if m == nil {
+			t.Errorf("%s has no fingerprint in its name", u)
+			continue
+		}
+		plainName := "/static/" + m[1] + m[2]
+		staleName := "/static/" + m[1] + ".0123456789ab" + m[2]
+		w := do(h, "GET", u, nil)
+		etag := w.Header().Get("ETag")
+		if w.Code != 200 || w.Header().Get("Cache-Control") != "public, max-age=31536000, immutable" ||
+			!strings.HasPrefix(etag, `"`) || w.Header().Get("Content-Type") == "" {
+			t.Errorf("GET %s: %d, headers %v; want 200, immutable for a year, a strong ETag", u, w.Code, w.Header())
+			continue
+		}
+		for _, other := range []string{plainName, staleName} {
+			o := do(h, "GET", other, nil)
+			if o.Code != 200 || o.Header().Get("Cache-Control") != "public, no-cache" || o.Header().Get("ETag") != etag ||
+				!bytes.Equal(o.Body.Bytes(), w.Body.Bytes()) {
+				t.Errorf("GET %s: %d, headers %v; want the file of %s, revalidated (public, no-cache)", other, o.Code, o.Header(), u)
+			}
+		}
+		for _, enc := range []string{"", "gzip"} {
+			full := do(h, "GET", u, nil, "Accept-Encoding", enc)
+			tag := full.Header().Get("ETag")
+			if nm := do(h, "GET", u, nil, "Accept-Encoding", enc, "If-None-Match", tag); nm.Code != http.StatusNotModified || nm.Body.Len() != 0 {
+				t.Errorf("GET %s (Accept-Encoding %q) If-None-Match %s: %d, want 304", u, enc, tag, nm.Code)
+			}
+			part := do(h, "GET", u, nil, "Accept-Encoding", enc, "Range", "bytes=0-9")
+			if part.Code != http.StatusPartialContent || !bytes.Equal(part.Body.Bytes(), full.Body.Bytes()[:10]) ||
+				part.Header().Get("Content-Range") != "bytes 0-9/"+strconv.Itoa(full.Body.Len()) {
+				t.Errorf("GET %s (Accept-Encoding %q) Range 0-9: %d %q, want 206 with the first 10 bytes", u, enc, part.Code, part.Header().Get("Content-Range"))
+			}
+			head := do(h, "HEAD", u, nil, "Accept-Encoding", enc)
+			if head.Body.Len() != 0 || head.Header().Get("Content-Length") != strconv.Itoa(full.Body.Len()) || head.Header().Get("ETag") != tag {
+				t.Errorf("HEAD %s (Accept-Encoding %q): headers %v, want GET's", u, enc, head.Header())
+			}
+		}
+	}
+	for _, missing := range []string{"/static/app.0123456789ab.js", "/static/nope.0123456789ab.css", "/static/app.0123456789.css"} {
+		if w := do(h, "GET", missing, nil); w.Code != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", missing, w.Code)
+		}
+	}
+}
