@@ -170,8 +170,7 @@ func (s *Server) renderList(ctx context.Context, page tasks.Page) ([]byte, error
 	if page.Next != 0 {
 		view.Next = pageURL(page.Next)
 	}
-	// Rows are about 600 bytes each.
-	rows := make([]byte, 0, len(page.Tasks)*(len(rowIndent)+640))
+	rows := make([]byte, 0, len(page.Tasks)*(len(rowIndent)+s.rows.size))
 	if s.frags != nil {
 		cached, err := s.frags.rows(ctx, page.Tasks, s.renderRow)
 		if err != nil {
@@ -207,5 +206,5 @@ func pageURL(after int64) string {
 
 // renderRow renders one task's row of the table.
 func (s *Server) renderRow(t tasks.Task) ([]byte, error) {
-	return s.rows.render(make([]byte, 0, 640), t), nil
+	return s.rows.render(make([]byte, 0, s.rows.size), t), nil
 }

@@ -67,3 +67,23 @@ func TestCompileRowNeedsTheName(t *testing.T) {
 		t.Errorf("compileRow = %v, want an error about the name", err)
 	}
 }
+
+// TestRowSizeFitsRows: rowTemplate.size, what buffers of rows are sized
+// by, holds a row with a usual name (a longer one may grow the buffer), so
+// a page's rows are rendered without growing theirs.
+func TestRowSizeFitsRows(t *testing.T) {
+	pages, _, err := loadTemplates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := compileRow(pages["index.html"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, done := range []bool{false, true} {
+		row := rt.render(nil, tasks.Task{ID: 1234567, Name: "Buy milk and eggs, and call the plumber", Done: done})
+		if len(row) > rt.size {
+			t.Errorf("a row (done %v) takes %d bytes, over the %d buffers are sized by", done, len(row), rt.size)
+		}
+	}
+}
