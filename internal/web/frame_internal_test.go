@@ -58,14 +58,7 @@ func TestFrameNeedsTheListOnce(t *testing.T) {
 // to it, for a page with rows (names with markup among them), with rows
 // and links both ways, and with none.
 func TestListIsTheTemplate(t *testing.T) {
-	pages, _, err := loadTemplates()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := compileRow(pages["index.html"])
-	if err != nil {
-		t.Fatal(err)
-	}
+	pages, rt := compiledRows(t)
 	s := &Server{pages: pages, rows: rt}
 	rows := []tasks.Task{{ID: 7, Name: "milk"}, {ID: 9, Name: `<b>x</b> & "y" ` + rowsMark, Done: true}}
 	for _, page := range []tasks.Page{

@@ -18,15 +18,8 @@ import (
 // character, markup, non-ASCII text, NUL, invalid UTF-8 and the marks
 // themselves, done or not.
 func TestRowsAreTheTemplate(t *testing.T) {
-	pages, _, err := loadTemplates()
-	if err != nil {
-		t.Fatal(err)
-	}
+	pages, rt := compiledRows(t)
 	tmpl := pages["index.html"]
-	rt, err := compileRow(tmpl)
-	if err != nil {
-		t.Fatal(err)
-	}
 	names := []string{
 		"buy milk",
 		`<script>alert('x')</script>`,
@@ -72,6 +65,19 @@ func TestCompileRowNeedsTheName(t *testing.T) {
 // by, holds a row with a usual name (a longer one may grow the buffer), so
 // a page's rows are rendered without growing theirs.
 func TestRowSizeFitsRows(t *testing.T) {
+	_, rt := compiledRows(t)
+	for _, done := range []bool{false, true} {
+		row := rt.render(nil, tasks.Task{ID: 1234567, Name: "Buy milk and eggs, and call the plumber", Done: done})
+		if len(row) > rt.size {
+			t.Errorf("a row (done %v) takes %d bytes, over the %d buffers are sized by", done, len(row), rt.size)
+		}
+	}
+}
+
+// compiledRows returns the embedded pages' templates and their task-row,
+// compiled.
+func compiledRows(t *testing.T) (map[string]*template.Template, rowTemplate) {
+	t.Helper()
 	pages, _, err := loadTemplates()
 	if err != nil {
 		t.Fatal(err)
@@ -80,10 +86,5 @@ func TestRowSizeFitsRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, done := range []bool{false, true} {
-		row := rt.render(nil, tasks.Task{ID: 1234567, Name: "Buy milk and eggs, and call the plumber", Done: done})
-		if len(row) > rt.size {
-			t.Errorf("a row (done %v) takes %d bytes, over the %d buffers are sized by", done, len(row), rt.size)
-		}
-	}
+	return pages, rt
 }
