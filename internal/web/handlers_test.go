@@ -135,7 +135,7 @@ func TestSecurityHeaders(t *testing.T) {
 	if strings.Contains(w.Body.String(), "http://") || strings.Contains(w.Body.String(), "https://") {
 		t.Errorf("page links to another origin:\n%s", w.Body)
 	}
-	for _, path := range []string{"/static/app.css", "/static/vendor/bootstrap/bootstrap.min.css", "/static/vendor/bootstrap-icons/bootstrap-icons.min.css", "/static/vendor/bootstrap-icons/fonts/bootstrap-icons.woff2"} {
+	for _, path := range []string{"/static/app.css", "/static/vendor/bootstrap/bootstrap.trimmed.css", "/static/favicon.svg"} {
 		if w := do(h, "GET", path, nil); w.Code != 200 || w.Body.Len() == 0 {
 			t.Errorf("GET %s = %d (%d bytes)", path, w.Code, w.Body.Len())
 		}

@@ -18,7 +18,8 @@ const DefaultPageSize = 100
 // listView is what the task-list template shows: one page of rows.
 type listView struct {
 	// Rows are the rendered rows, each after a line break and the
-	// indentation of the table's body.
+	// indentation of the table's body: rowsMark while the card is
+	// rendered, "" for no rows.
 	Rows template.HTML
 	// Total is the number of tasks; First and Last number the page's
 	// first and last task, from 1.
@@ -60,12 +61,9 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		writeHTML(w, http.StatusOK, s.indexFrame.head, list, s.indexFrame.tail)
 		return
 	}
-	var buf bytes.Buffer
-	if err := s.pages["index.html"].ExecuteTemplate(&buf, "layout", indexView{List: template.HTML(list), Flash: flash}); err != nil {
-		s.serverError(w, r, err, unavailableMessage)
-		return
-	}
-	writeHTML(w, http.StatusOK, buf.Bytes())
+	// The page after a write, once for its visitor: compressed here, as
+	// the page cache does the shared page.
+	s.renderCompressed(w, r, http.StatusOK, "index.html", indexView{List: template.HTML(list), Flash: flash})
 }
 
 // frame is index.html's layout around the list fragment, rendered once at
@@ -201,7 +199,11 @@ func listSelector(after int64, size int) string {
 	return "a" + strconv.FormatInt(after, 10) + ":n" + strconv.Itoa(size)
 }
 
-// renderList renders the task-list fragment for one page.
+// renderList renders the task-list fragment for one page: the card, from
+// the template with rowsMark standing for the rows, and the rows, copied
+// once, straight into the result. (Given to the template, the rows would
+// be copied three more times: to a string, through fmt's buffer — which
+// fmt does not keep past 64 KiB, about 100 rows — and to the output.)
 func (s *Server) renderList(ctx context.Context, page tasks.Page) ([]byte, error) {
 	view := listView{Total: page.Total, First: page.Before + 1, Last: page.Before + len(page.Tasks)}
 	if page.HasPrev {
@@ -210,29 +212,41 @@ func (s *Server) renderList(ctx context.Context, page tasks.Page) ([]byte, error
 	if page.Next != 0 {
 		view.Next = pageURL(page.Next)
 	}
-	// Rows are about 600 bytes each.
-	rows := make([]byte, 0, len(page.Tasks)*(len(rowIndent)+640))
+	if len(page.Tasks) > 0 {
+		view.Rows = rowsMark
+	}
+	var card bytes.Buffer
+	if err := s.pages["index.html"].ExecuteTemplate(&card, "task-list", view); err != nil {
+		return nil, err
+	}
+	if view.Rows == "" {
+		return card.Bytes(), nil
+	}
+	head, tail, ok := bytes.Cut(card.Bytes(), []byte(rowsMark))
+	if !ok || bytes.Contains(tail, []byte(rowsMark)) {
+		return nil, errors.New("web: the task-list template must show its rows exactly once")
+	}
+	out := make([]byte, 0, len(head)+len(page.Tasks)*(len(rowIndent)+s.rows.size)+len(tail))
+	out = append(out, head...)
 	if s.frags != nil {
 		cached, err := s.frags.rows(ctx, page.DB, page.Tasks, s.renderRow)
 		if err != nil {
 			return nil, err
 		}
 		for _, row := range cached {
-			rows = append(append(rows, rowIndent...), row...)
+			out = append(append(out, rowIndent...), row...)
 		}
 	} else {
 		for _, t := range page.Tasks {
-			rows = s.rows.render(append(rows, rowIndent...), t, tasks.Seen(page.DB, t))
+			out = s.rows.render(append(out, rowIndent...), t, tasks.Seen(page.DB, t))
 		}
 	}
-	view.Rows = template.HTML(rows) // rendered by our own template
-	var buf bytes.Buffer
-	buf.Grow(len(rows) + 2048)
-	if err := s.pages["index.html"].ExecuteTemplate(&buf, "task-list", view); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return append(out, tail...), nil
 }
+
+// rowsMark stands for a page's rows while its card is rendered, like
+// listMark.
+const rowsMark = "<tasklist-rows-fragment>"
 
 // rowIndent comes before each row in the table's body.
 const rowIndent = "\n      "
@@ -247,5 +261,5 @@ func pageURL(after int64) string {
 
 // renderRow renders one task's row of the table; seen is its token.
 func (s *Server) renderRow(t tasks.Task, seen string) ([]byte, error) {
-	return s.rows.render(make([]byte, 0, 640), t, seen), nil
+	return s.rows.render(make([]byte, 0, s.rows.size), t, seen), nil
 }

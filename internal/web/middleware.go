@@ -1,7 +1,6 @@
 package web
 
 import (
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -11,9 +10,10 @@ import (
 	"github.com/tasklist/tasklist/internal/reqtrace"
 )
 
-// contentSecurityPolicy allows only the app's own styles, fonts and forms:
-// no script at all, nothing from another origin.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; font-src 'self'; img-src 'self' data:; " +
+// contentSecurityPolicy allows only the app's own style sheets, images
+// (the favicon) and forms: no script, no inline style, no font, nothing
+// from another origin.
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; " +
 	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 // defensiveHeaders are the usual defensive headers, keyed in canonical
@@ -51,14 +51,6 @@ func limitBody(next http.Handler) http.Handler {
 	})
 }
 
-// staticCache lets browsers keep the embedded static files for a day.
-func staticCache(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=86400")
-		next.ServeHTTP(w, r)
-	})
-}
-
 // notFoundOr routes through mux, but answers unknown paths (404) and wrong
 // methods (405, with Allow) with the app's own error page instead of the
 // mux's plain text.
@@ -88,20 +80,6 @@ func (s *Server) notFoundOr(mux *http.ServeMux) http.Handler {
 // notFound answers 404 with the app's page.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.clientError(w, r, http.StatusNotFound, "There is no page at this address.")
-}
-
-// staticFiles serves the files of fsys by the request's path (with the
-// /static/ prefix stripped). A directory, or any name that is not a file, is
-// the app's 404 page: directories are never listed.
-func (s *Server) staticFiles(fsys fs.FS) http.Handler {
-	files := http.FileServerFS(fsys)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if info, err := fs.Stat(fsys, r.URL.Path); err != nil || info.IsDir() {
-			s.notFound(w, r)
-			return
-		}
-		files.ServeHTTP(w, r)
-	})
 }
 
 // recoverPanics turns a handler panic into a logged 500 instead of a

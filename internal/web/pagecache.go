@@ -59,6 +59,12 @@ type pageCache struct {
 	pages    *versioned
 	build    string
 	personal func(*http.Request) bool
+	// vary is the Vary header of every page it serves: Accept-Encoding,
+	// and Cookie too under sessions (varyCookieEncoding), replacing the
+	// Cookie that the session middleware added before, so that a page
+	// says the same in one value whether it is served from here or, to
+	// a visitor with a flash message waiting, rendered for them alone.
+	vary []string
 }
 
 // pageEntry is a cached page, the body as rendered and gzip-compressed, or
@@ -103,7 +109,7 @@ func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next
 			p.pages.memHits.Add(1)
 			trace.Cache(reqtrace.Page, fill.Hit.String())
 			h["Cache-Control"] = cacheControlValue[:1:1]
-			h["Vary"] = varyEncoding[:1:1]
+			h["Vary"] = p.vary[:1:1]
 			h.Set("ETag", etag)
 			w.WriteHeader(http.StatusNotModified)
 			return
@@ -129,7 +135,7 @@ func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next
 	// The values are shared by every response of the page (full slices:
 	// an Add copies them first).
 	h["Cache-Control"] = cacheControlValue[:1:1]
-	h["Vary"] = varyEncoding[:1:1]
+	h["Vary"] = p.vary[:1:1]
 	h["Content-Type"] = htmlType[:1:1]
 	h["Etag"] = hd.etag[:1:1] // "ETag" in canonical form
 	h["Content-Length"] = hd.length[:1:1]

@@ -39,7 +39,7 @@ func newTestPageCache(t *testing.T, personal func(*http.Request) bool) *pageCach
 		t.Fatal(err)
 	}
 	pages := &versioned{versions: tc, group: fill.New(c, fill.Options{}), prefix: "page:test", decode: decodePage}
-	return &pageCache{pages: pages, build: "test", personal: personal}
+	return &pageCache{pages: pages, build: "test", personal: personal, vary: varyEncoding}
 }
 
 // TestNothingPersonalIsShared: per-visitor content is neither stored in the

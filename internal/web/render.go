@@ -9,15 +9,32 @@ import (
 )
 
 // render executes page into a buffer first, so a template error becomes a
-// clean 500 instead of half a page.
+// clean 500 instead of half a page, and sends it as it is (the error pages:
+// short, and not worth compressing per request).
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
+	if b, ok := s.execute(w, r, page, data); ok {
+		writeHTML(w, status, b)
+	}
+}
+
+// renderCompressed is render for the pages rendered per request that are
+// worth compressing (see writeCompressed).
+func (s *Server) renderCompressed(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
+	if b, ok := s.execute(w, r, page, data); ok {
+		s.writeCompressed(w, r, status, htmlType[0], b)
+	}
+}
+
+// execute renders page with data; on a template error it answers 500 and
+// returns false.
+func (s *Server) execute(w http.ResponseWriter, r *http.Request, page string, data any) ([]byte, bool) {
 	var buf bytes.Buffer
 	if err := s.pages[page].ExecuteTemplate(&buf, "layout", data); err != nil {
 		s.log.ErrorContext(r.Context(), "render", "page", page, "err", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
-		return
+		return nil, false
 	}
-	writeHTML(w, status, buf.Bytes())
+	return buf.Bytes(), true
 }
 
 // writeHTML sends an HTML page, the concatenation of parts.

@@ -19,6 +19,9 @@ import (
 // the rows equal the template's own for many names.
 type rowTemplate struct {
 	byDone [2]rowShape
+	// size is what a row usually takes, for sizing buffers: the larger
+	// shape's text, 20 bytes per id and 64 per name.
+	size int
 }
 
 // rowShape is one done state's row: parts[0], holes[0], parts[1], ...,
@@ -84,6 +87,11 @@ func compileRow(t *template.Template) (rowTemplate, error) {
 		if !bytes.Contains(shape.holes, []byte{'n'}) {
 			return rowTemplate{}, errors.New("web: the task-row template must show the task's name")
 		}
+		size := 44*bytes.Count(shape.holes, []byte{'n'}) + 20*len(shape.holes)
+		for _, p := range shape.parts {
+			size += len(p)
+		}
+		rt.size = max(rt.size, size)
 	}
 	return rt, nil
 }

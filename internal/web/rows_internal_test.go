@@ -18,14 +18,8 @@ import (
 // character, markup, non-ASCII text, NUL, invalid UTF-8 and the marks
 // themselves, done or not.
 func TestRowsAreTheTemplate(t *testing.T) {
-	tmpl, err := template.ParseFS(files, "templates/layout.html", "templates/index.html")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := compileRow(tmpl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pages, rt := compiledRows(t)
+	tmpl := pages["index.html"]
 	names := []string{
 		"buy milk",
 		`<script>alert('x')</script>`,
@@ -68,4 +62,33 @@ func TestCompileRowNeedsTheName(t *testing.T) {
 	if _, err := compileRow(tmpl); err == nil || !strings.Contains(err.Error(), "must show the task's name") {
 		t.Errorf("compileRow = %v, want an error about the name", err)
 	}
+}
+
+// TestRowSizeFitsRows: rowTemplate.size, what buffers of rows are sized
+// by, holds a row with a usual name (a longer one may grow the buffer), so
+// a page's rows are rendered without growing theirs.
+func TestRowSizeFitsRows(t *testing.T) {
+	_, rt := compiledRows(t)
+	for _, done := range []bool{false, true} {
+		task := tasks.Task{ID: 1234567, Name: "Buy milk and eggs, and call the plumber", Done: done}
+		row := rt.render(nil, task, tasks.Seen("3f9c0d2e4b5a6978", task))
+		if len(row) > rt.size {
+			t.Errorf("a row (done %v) takes %d bytes, over the %d buffers are sized by", done, len(row), rt.size)
+		}
+	}
+}
+
+// compiledRows returns the embedded pages' templates and their task-row,
+// compiled.
+func compiledRows(t *testing.T) (map[string]*template.Template, rowTemplate) {
+	t.Helper()
+	pages, _, err := loadTemplates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := compileRow(pages["index.html"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pages, rt
 }

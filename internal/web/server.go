@@ -150,7 +150,8 @@ type Server struct {
 	health   []HealthCheck
 	hosts    []string // AllowedHosts, normalized by hostname
 	pages    map[string]*template.Template
-	static   http.Handler
+	assets   *assets
+	gzips    gzipPool
 	pageSize int
 	frags    *fragments // nil when the fragment cache is off
 	// indexFrame is index.html around its list, rendered once; rows is
@@ -183,7 +184,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{tasks: cfg.Tasks, log: cfg.Logger, health: cfg.Health, pages: map[string]*template.Template{},
+	s := &Server{tasks: cfg.Tasks, log: cfg.Logger, health: cfg.Health,
 		pageSize: cmp.Or(cfg.PageSize, DefaultPageSize),
 		sessions: cfg.Sessions, sessionIdle: cmp.Or(cfg.SessionIdle, 30*time.Minute), personalHook: cfg.Personal,
 		now: cfg.Now}
@@ -196,12 +197,9 @@ func New(cfg Config) (*Server, error) {
 	for _, h := range cfg.AllowedHosts {
 		s.hosts = append(s.hosts, hostname(h))
 	}
-	for _, page := range []string{"index.html", "error.html", "stats.html"} {
-		t, err := template.ParseFS(files, "templates/layout.html", "templates/"+page)
-		if err != nil {
-			return nil, fmt.Errorf("web: parse %s: %w", page, err)
-		}
-		s.pages[page] = t
+	var err error
+	if s.pages, s.assets, err = loadTemplates(); err != nil {
+		return nil, err
 	}
 	f, err := newFrame(s.pages["index.html"])
 	if err != nil {
@@ -211,16 +209,34 @@ func New(cfg Config) (*Server, error) {
 	if s.rows, err = compileRow(s.pages["index.html"]); err != nil {
 		return nil, err
 	}
-	static, err := fs.Sub(files, "static")
-	if err != nil {
-		return nil, fmt.Errorf("web: static files: %w", err)
-	}
-	s.static = http.StripPrefix("/static/", s.staticFiles(static))
 	if err := s.setUpCaches(cfg); err != nil {
 		return nil, err
 	}
 	s.setUpStats(cfg)
 	return s, nil
+}
+
+// loadTemplates reads the embedded static files and parses each page's
+// templates, which get the files' fingerprinted URLs from them.
+func loadTemplates() (map[string]*template.Template, *assets, error) {
+	static, err := fs.Sub(files, "static")
+	if err != nil {
+		return nil, nil, fmt.Errorf("web: static files: %w", err)
+	}
+	a, err := newAssets(static)
+	if err != nil {
+		return nil, nil, err
+	}
+	funcs := template.FuncMap{"static": a.url}
+	pages := map[string]*template.Template{}
+	for _, page := range []string{"index.html", "error.html", "stats.html"} {
+		t, err := template.New(page).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/icons.html", "templates/"+page)
+		if err != nil {
+			return nil, nil, fmt.Errorf("web: parse %s: %w", page, err)
+		}
+		pages[page] = t
+	}
+	return pages, a, nil
 }
 
 // setUpStats gathers the counters the statistics routes show: the layers
@@ -270,27 +286,33 @@ func (s *Server) setUpCaches(cfg Config) error {
 		s.frags = &fragments{c: cfg.Cache, lists: lookup("frag:list:", fragmentEntry), ttl: ttl, build: build}
 	}
 	if cfg.Pages {
-		s.pcache = &pageCache{pages: lookup("page:", decodePage), build: build, personal: s.personal}
+		s.pcache = &pageCache{pages: lookup("page:", decodePage), build: build, personal: s.personal, vary: varyEncoding}
+		if s.sessions != nil {
+			s.pcache.vary = varyCookieEncoding
+		}
 	}
 	return nil
 }
 
-// templateBuild is a short hash of the embedded templates. Cached pages and
-// fragments carry it in their keys, so that instances running different
-// templates (during a rolling deploy) never serve each other's HTML.
+// templateBuild is a short hash of the embedded templates and static files
+// (whose fingerprinted URLs the pages carry). Cached pages and fragments
+// carry it in their keys, so that instances running different templates or
+// styles (during a rolling deploy) never serve each other's HTML.
 func templateBuild() (string, error) {
 	h := sha256.New()
-	err := fs.WalkDir(files, "templates", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+	for _, dir := range []string{"templates", "static"} {
+		err := fs.WalkDir(files, dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := files.ReadFile(path)
+			h.Write([]byte(path))
+			h.Write(b)
 			return err
+		})
+		if err != nil {
+			return "", fmt.Errorf("web: %s: %w", dir, err)
 		}
-		b, err := files.ReadFile(path)
-		h.Write([]byte(path))
-		h.Write(b)
-		return err
-	})
-	if err != nil {
-		return "", fmt.Errorf("web: templates: %w", err)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:4]), nil
 }
@@ -338,7 +360,9 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("POST /undo", s.withSession(http.HandlerFunc(s.undo)))
 	}
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.Handle("GET /static/", staticCache(s.static))
+	mux.HandleFunc("GET /static/{name...}", func(w http.ResponseWriter, r *http.Request) {
+		s.serveAsset(w, r, r.PathValue("name"))
+	})
 	mux.Handle("GET /stats", s.statsAuth.wrap(http.HandlerFunc(s.statsPage)))
 	mux.Handle("GET /stats.json", s.statsAuth.wrap(http.HandlerFunc(s.statsJSON)))
 	mux.Handle("GET /metrics", s.statsAuth.wrap(s.metrics.Handler()))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tasklist/tasklist/internal/tasks"
@@ -41,7 +42,7 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 	if s.sessions == nil {
 		return next
 	}
-	return s.sessions.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	loaded := s.sessions.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if seen := s.sessions.GetInt64(ctx, keySeen); seen != 0 {
 			switch idle := s.now().Sub(time.Unix(0, seen)); {
@@ -56,11 +57,71 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, sessionLoaded{}, true)))
 	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		loaded.ServeHTTP(&cacheControlWriter{ResponseWriter: w}, r)
+	})
 }
 
-// varyCookie is the Vary header scs's LoadAndSave adds, shared like
-// defensiveHeaders (full, so that an Add copies it first).
-var varyCookie = []string{"Cookie"}
+// scsNoCache is the Cache-Control value scs's LoadAndSave adds, as a line
+// of its own, to every response that sets the session cookie.
+const scsNoCache = `no-cache="Set-Cookie"`
+
+// cacheControlWriter leaves a response one Cache-Control header when its
+// headers are sent: the page after a write says "private, no-cache" and
+// scs adds scsNoCache, a second line that repeats no-cache (RFC 9111 wants
+// each directive once). A value with private or no-store keeps every shared
+// cache from storing the response, cookie and all, so scs's line goes;
+// otherwise the lines are joined into one.
+type cacheControlWriter struct {
+	http.ResponseWriter
+	sent bool
+}
+
+func (cw *cacheControlWriter) WriteHeader(status int) {
+	if !cw.sent {
+		cw.sent = true
+		oneCacheControl(cw.Header())
+	}
+	cw.ResponseWriter.WriteHeader(status)
+}
+
+func (cw *cacheControlWriter) Write(b []byte) (int, error) {
+	if !cw.sent {
+		cw.WriteHeader(http.StatusOK)
+	}
+	return cw.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (cw *cacheControlWriter) Unwrap() http.ResponseWriter { return cw.ResponseWriter }
+
+// oneCacheControl merges h's Cache-Control lines into one (see
+// cacheControlWriter).
+func oneCacheControl(h http.Header) {
+	lines := h["Cache-Control"]
+	if len(lines) < 2 {
+		return
+	}
+	keep, covered := make([]string, 0, len(lines)), false
+	for _, v := range lines {
+		if v != scsNoCache {
+			keep = append(keep, v)
+			covered = covered || strings.Contains(v, "private") || strings.Contains(v, "no-store")
+		}
+	}
+	if !covered {
+		keep = lines
+	}
+	h.Set("Cache-Control", strings.Join(keep, ", "))
+}
+
+// varyCookie is the Vary header scs's LoadAndSave adds, and
+// varyCookieEncoding the one pages have under sessions (see pageCache),
+// shared like defensiveHeaders (full, so that an Add copies them first).
+var (
+	varyCookie         = []string{"Cookie"}
+	varyCookieEncoding = []string{"Cookie, Accept-Encoding"}
+)
 
 // withReaderSession is withSession for a route that only reads the
 // session (GET /): a request that carries no cookie at all has no session

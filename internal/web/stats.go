@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -55,18 +56,22 @@ func (s *Server) report(r *http.Request) stats.Report {
 
 // statsJSON serves the statistics as JSON (stats.Report).
 func (s *Server) statsJSON(w http.ResponseWriter, r *http.Request) {
-	rep := s.report(r)
-	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	enc.Encode(rep)
+	if err := enc.Encode(s.report(r)); err != nil {
+		s.log.ErrorContext(r.Context(), "stats: encode", "err", err)
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
+	s.writeCompressed(w, r, http.StatusOK, "application/json", buf.Bytes())
 }
 
 // statsPage serves the statistics as a page that refreshes itself.
 func (s *Server) statsPage(w http.ResponseWriter, r *http.Request) {
 	rep := s.report(r)
 	w.Header().Set("Content-Security-Policy", statsContentSecurityPolicy)
-	s.render(w, r, http.StatusOK, "stats.html", newStatsView(rep, s.statsWindow()))
+	s.renderCompressed(w, r, http.StatusOK, "stats.html", newStatsView(rep, s.statsWindow()))
 }
 
 // statsWindow is the time the chart spans: the samples kept.

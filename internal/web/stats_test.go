@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -173,8 +174,8 @@ func TestStatsScriptOnlyThere(t *testing.T) {
 		t.Errorf("Content-Security-Policy directives (-want +got):\n%s", diff)
 	}
 	page := statsRequest(h, "/stats", "127.0.0.1:40000", "", "").Body.String()
-	if !strings.Contains(page, `<script src="/static/stats.js" defer></script>`) || strings.Count(page, "<script") != 1 {
-		t.Errorf("/stats should load /static/stats.js and no other script:\n%s", page)
+	if !regexp.MustCompile(`<script src="/static/stats\.[0-9a-f]{12}\.js" defer></script>`).MatchString(page) || strings.Count(page, "<script") != 1 {
+		t.Errorf("/stats should load /static/stats.FINGERPRINT.js and no other script:\n%s", page)
 	}
 	if w := statsRequest(h, "/static/stats.js", "192.0.2.7:40000", "", ""); w.Code != http.StatusOK || !strings.Contains(w.Header().Get("Content-Type"), "javascript") {
 		t.Errorf("GET /static/stats.js: %d %q", w.Code, w.Header().Get("Content-Type"))
