@@ -35,9 +35,30 @@ var layerNames = [numLayers]string{Page: "page", Fragment: "fragment", Query: "q
 // String names the layer: "page", "fragment", "query", "session".
 func (l Layer) String() string { return layerNames[l] }
 
-// outcomes are the outcomes a layer can record, as package fill names
-// them (fill.Outcome's String), from the best to the worst.
-var outcomes = [...]string{"hit", "miss", "bypass"}
+// Outcome says where a layer got what it served; package fill's Get
+// returns one (fill.Outcome is this type).
+type Outcome uint8
+
+// The outcomes, from the best to the worst.
+const (
+	// Hit: from the cache.
+	Hit Outcome = iota
+	// Miss: loaded from the source, and stored.
+	Miss
+	// Bypass: loaded from the source without the cache (it failed).
+	Bypass
+	numOutcomes
+)
+
+var outcomes = [numOutcomes]string{Hit: "hit", Miss: "miss", Bypass: "bypass"}
+
+// String names the outcome as Server-Timing and the logs show it.
+func (o Outcome) String() string {
+	if o < numOutcomes {
+		return outcomes[o]
+	}
+	return "unknown"
+}
 
 // Trace is one request's record. The zero value is empty and ready; a nil
 // *Trace records nothing. It is safe for concurrent use: a cache fill that
@@ -74,19 +95,13 @@ func Detach(ctx context.Context) context.Context {
 	return context.Background()
 }
 
-// Cache records that layer l served the request with outcome o: "hit",
-// "miss" or "bypass" (fill.Outcome's String); anything else counts as a
-// miss.
-func (t *Trace) Cache(l Layer, o string) {
-	if t == nil {
+// Cache records that layer l served the request with outcome o; of
+// several, the worst is kept.
+func (t *Trace) Cache(l Layer, o Outcome) {
+	if t == nil || o >= numOutcomes {
 		return
 	}
-	v := uint32(2)
-	for i, name := range outcomes {
-		if o == name {
-			v = uint32(i) + 1
-		}
-	}
+	v := uint32(o) + 1
 	for {
 		old := t.outcomes[l].Load()
 		if old >= v || t.outcomes[l].CompareAndSwap(old, v) {

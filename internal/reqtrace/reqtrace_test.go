@@ -13,7 +13,7 @@ import (
 func TestTrace(t *testing.T) {
 	type cacheRecord struct {
 		l Layer
-		o string
+		o Outcome
 	}
 	tests := []struct {
 		name    string
@@ -23,13 +23,13 @@ func TestTrace(t *testing.T) {
 		timing  string
 	}{
 		{"nothing", nil, nil, "none", `cache;desc="none", db;desc="0 queries";dur=0, total;dur=1.5`},
-		{"page hit", []cacheRecord{{Page, "hit"}}, nil, "page hit", `cache;desc="page hit", db;desc="0 queries";dur=0, total;dur=1.5`},
-		{"every layer, recorded inside out", []cacheRecord{{Query, "miss"}, {Fragment, "miss"}, {Page, "miss"}},
+		{"page hit", []cacheRecord{{Page, Hit}}, nil, "page hit", `cache;desc="page hit", db;desc="0 queries";dur=0, total;dur=1.5`},
+		{"every layer, recorded inside out", []cacheRecord{{Query, Miss}, {Fragment, Miss}, {Page, Miss}},
 			[]time.Duration{250 * time.Microsecond, 500 * time.Microsecond},
 			"page miss, fragment miss, query miss", `cache;desc="page miss, fragment miss, query miss", db;desc="2 queries";dur=0.75, total;dur=1.5`},
-		{"the worst outcome wins", []cacheRecord{{Query, "miss"}, {Query, "hit"}, {Fragment, "bypass"}, {Fragment, "miss"}},
+		{"the worst outcome wins", []cacheRecord{{Query, Miss}, {Query, Hit}, {Fragment, Bypass}, {Fragment, Miss}},
 			[]time.Duration{time.Millisecond}, "fragment bypass, query miss", `cache;desc="fragment bypass, query miss", db;desc="1 query";dur=1, total;dur=1.5`},
-		{"sessions too", []cacheRecord{{Session, "hit"}, {Page, "hit"}}, nil, "page hit, session hit", `cache;desc="page hit, session hit", db;desc="0 queries";dur=0, total;dur=1.5`},
+		{"sessions too", []cacheRecord{{Session, Hit}, {Page, Hit}}, nil, "page hit, session hit", `cache;desc="page hit, session hit", db;desc="0 queries";dur=0, total;dur=1.5`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,7 +53,7 @@ func TestTrace(t *testing.T) {
 // fail, and Detach keeps nothing of a request but its trace.
 func TestNoTrace(t *testing.T) {
 	ctx := context.Background()
-	From(ctx).Cache(Page, "hit")
+	From(ctx).Cache(Page, Hit)
 	From(ctx).DB(time.Second)
 	if got := From(ctx).Summary(); got != "none" {
 		t.Errorf("Summary without a trace = %q, want none", got)

@@ -62,7 +62,7 @@ func (s *cachedDB) FindCtx(ctx context.Context, token string) ([]byte, bool, err
 	} else {
 		s.stats.misses.Add(1)
 	}
-	reqtrace.From(ctx).Cache(reqtrace.Session, r.Outcome.String())
+	reqtrace.From(ctx).Cache(reqtrace.Session, r.Outcome)
 	b, expiry, ok := decode(r.Data)
 	if !ok || !s.opts.Now().Before(expiry) {
 		return nil, false, nil

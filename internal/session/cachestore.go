@@ -27,17 +27,17 @@ func (s *cacheStore) FindCtx(ctx context.Context, token string) ([]byte, bool, e
 	it, err := s.c.Get(ctx, cacheKey(token))
 	if err != nil {
 		s.miss(err)
-		reqtrace.From(ctx).Cache(reqtrace.Session, fill.Miss.String())
+		reqtrace.From(ctx).Cache(reqtrace.Session, fill.Miss)
 		return nil, false, nil
 	}
 	b, expiry, ok := decode(it.Value)
 	if !ok || !s.opts.Now().Before(expiry) {
 		s.stats.misses.Add(1)
-		reqtrace.From(ctx).Cache(reqtrace.Session, fill.Miss.String())
+		reqtrace.From(ctx).Cache(reqtrace.Session, fill.Miss)
 		return nil, false, nil
 	}
 	s.stats.hits.Add(1)
-	reqtrace.From(ctx).Cache(reqtrace.Session, fill.Hit.String())
+	reqtrace.From(ctx).Cache(reqtrace.Session, fill.Hit)
 	return b, true, nil
 }
 

@@ -99,7 +99,7 @@ func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
 		if err != nil {
 			return tasks.Snapshot{}, err
 		}
-		reqtrace.From(ctx).Cache(reqtrace.Query, r.Outcome.String())
+		reqtrace.From(ctx).Cache(reqtrace.Query, r.Outcome)
 		snap, err := s.decode(r.Data)
 		if err != nil {
 			// Framed right but not a list this build can read: forget it and
@@ -111,7 +111,7 @@ func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
 		return snap, nil
 	}
 	// Writes keep moving the list on: read it as it is now, uncached.
-	reqtrace.From(ctx).Cache(reqtrace.Query, fill.Bypass.String())
+	reqtrace.From(ctx).Cache(reqtrace.Query, fill.Bypass)
 	return s.src.List(ctx)
 }
 

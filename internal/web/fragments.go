@@ -64,7 +64,7 @@ func (f *fragments) inMemory(ctx context.Context, sel string) (versionRead, []by
 		}
 	}
 	if e := f.lists.fromMemory(read, sel); e != nil {
-		reqtrace.From(ctx).Cache(reqtrace.Fragment, fill.Hit.String())
+		reqtrace.From(ctx).Cache(reqtrace.Fragment, fill.Hit)
 		return read, e.body, nil
 	}
 	return read, nil, nil
@@ -77,7 +77,7 @@ func (f *fragments) load(ctx context.Context, read versionRead, sel string, rend
 	if err != nil {
 		return nil, err
 	}
-	reqtrace.From(ctx).Cache(reqtrace.Fragment, outcome.String())
+	reqtrace.From(ctx).Cache(reqtrace.Fragment, outcome)
 	return e.body, nil
 }
 

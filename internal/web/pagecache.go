@@ -99,7 +99,7 @@ func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next
 	read, err := p.pages.version(r.Context(), k, want)
 	trace := reqtrace.From(r.Context())
 	if err != nil {
-		trace.Cache(reqtrace.Page, fill.Bypass.String())
+		trace.Cache(reqtrace.Page, fill.Bypass)
 		next.ServeHTTP(w, r) // the database is failing too, most likely: let next say so
 		return
 	}
@@ -107,7 +107,7 @@ func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next
 	if inm != "" {
 		if etag := p.etag(read.v, k, gz); etagMatch(inm, etag) {
 			p.pages.memHits.Add(1)
-			trace.Cache(reqtrace.Page, fill.Hit.String())
+			trace.Cache(reqtrace.Page, fill.Hit)
 			h["Cache-Control"] = cacheControlValue[:1:1]
 			h["Vary"] = p.vary[:1:1]
 			h.Set("ETag", etag)
@@ -120,12 +120,12 @@ func (p *pageCache) serve(w http.ResponseWriter, r *http.Request, k string, next
 		if e, outcome, err = p.pages.entry(r.Context(), read, k, p.render(r, next)); err != nil {
 			// Not cacheable, or the render failed: serve this request on
 			// its own, as if there were no page cache.
-			trace.Cache(reqtrace.Page, fill.Bypass.String())
+			trace.Cache(reqtrace.Page, fill.Bypass)
 			next.ServeHTTP(w, r)
 			return
 		}
 	}
-	trace.Cache(reqtrace.Page, outcome.String())
+	trace.Cache(reqtrace.Page, outcome)
 	hds := p.headers(e, read.v, k)
 	body, hd := e.body, hds[0]
 	if gz {

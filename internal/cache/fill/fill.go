@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/reqtrace"
 )
 
 // Options configure a Group; zero fields take the defaults named.
@@ -78,30 +79,21 @@ type Spec struct {
 	Load func(ctx context.Context) (data []byte, readAt time.Time, err error)
 }
 
-// Outcome says where a value came from.
-type Outcome uint8
+// Outcome says where a value came from. It is the request trace's type, so
+// that a layer records it as it is (see reqtrace.Trace.Cache).
+type Outcome = reqtrace.Outcome
 
 // The outcomes of Get.
 const (
 	// Hit: from the cache, by the request's own read or after waiting for
 	// another request's load.
-	Hit Outcome = iota
+	Hit = reqtrace.Hit
 	// Miss: loaded from the source, and stored if the lease still held.
-	Miss
+	Miss = reqtrace.Miss
 	// Bypass: loaded from the source without the cache, because the cache
 	// failed or a lease holder took longer than LeaseTTL.
-	Bypass
+	Bypass = reqtrace.Bypass
 )
-
-var outcomeNames = [...]string{Hit: "hit", Miss: "miss", Bypass: "bypass"}
-
-// String names the outcome as Server-Timing and the logs show it.
-func (o Outcome) String() string {
-	if int(o) < len(outcomeNames) {
-		return outcomeNames[o]
-	}
-	return "unknown"
-}
 
 // Result is a value and where it came from.
 type Result struct {
