@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/go-sql-driver/mysql" // mysql:// URLs
@@ -74,6 +75,9 @@ type DB struct {
 	writeLock *os.File
 	queueMu   sync.Mutex
 	queue     []*write
+	// commits counts the SQLite write transactions committed: with writes
+	// grouped, fewer than the writes.
+	commits atomic.Uint64
 }
 
 // Open connects to the database named by rawURL (DefaultURL when empty) and

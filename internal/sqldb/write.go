@@ -195,6 +195,8 @@ func (db *DB) runGroup(group []*write) {
 	err = tx.Commit()
 	if err != nil {
 		err = fmt.Errorf("%w: %w", ErrCommit, err)
+	} else {
+		db.commits.Add(1)
 	}
 	for _, w := range ran {
 		w.done <- err

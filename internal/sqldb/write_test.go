@@ -9,9 +9,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/tasklist/tasklist/internal/sqldb"
+
+	"github.com/tasklist/tasklist/internal/testenv"
 )
 
 // TestSQLiteWritesTakeTurns: the process's Write transactions and
@@ -127,8 +128,9 @@ func TestWaitingWriterGivesUp(t *testing.T) {
 }
 
 // TestGroupCommit: writes queued behind the one holding the turn are
-// committed together, each in its own savepoint: the one that fails leaves
-// nothing behind and gets its own error, the others land.
+// committed together, in one transaction, each in its own savepoint: the
+// one that fails leaves nothing behind and gets its own error, the others
+// land.
 func TestGroupCommit(t *testing.T) {
 	db := open(t, "sqlite:"+filepath.Join(t.TempDir(), "w.db"))
 	if _, err := db.ExecContext(t.Context(), "CREATE TABLE items (id INTEGER PRIMARY KEY)"); err != nil {
@@ -152,9 +154,15 @@ func TestGroupCommit(t *testing.T) {
 			})
 		})
 	}
-	time.Sleep(50 * time.Millisecond) // let them queue (not a timing assertion)
+	testenv.WaitFor(t, "8 writes queued behind the turn", func() bool { return db.Queued() == writers })
+	before := db.Commits()
 	release()
 	wg.Wait()
+	// The write that held the turn commits, then the eight queued behind
+	// it together.
+	if n := db.Commits() - before; n != 2 {
+		t.Errorf("the held write and %d queued behind it took %d transactions, want 2", writers, n)
+	}
 	for i, err := range errs {
 		if i == 3 && !errors.Is(err, failed) || i != 3 && err != nil {
 			t.Errorf("write %d: %v", i, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/tasklist/tasklist/internal/cache/local"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/testenv"
 )
 
 // holdingBackend holds the first Get that finds a value other than a lease
@@ -62,9 +63,7 @@ func TestLateJoinerGetsFreshList(t *testing.T) {
 
 	first := make(chan tasks.Snapshot)
 	go func() { snap, _ := s.List(ctx); first <- snap }()
-	for s.Stats().LeaseWaits == 0 { // the flight is waiting on the lease
-		time.Sleep(time.Millisecond)
-	}
+	testenv.WaitFor(t, "the flight waiting on the other's lease", func() bool { return s.Stats().LeaseWaits > 0 })
 	// The other instance reads the list as it is before the write and stores it.
 	hold.armed.Store(true)
 	close(gate)
@@ -73,9 +72,10 @@ func TestLateJoinerGetsFreshList(t *testing.T) {
 	if _, _, err := s.Add(ctx, "written"); err != nil {
 		t.Fatal(err)
 	}
+	joins := s.Stats().Joins
 	late := make(chan tasks.Snapshot)
 	go func() { snap, _ := s.List(ctx); late <- snap }() // arrives after the write answered
-	time.Sleep(50 * time.Millisecond)                    // let it miss and join the held flight
+	testenv.WaitFor(t, "the late reader joining the held flight", func() bool { return s.Stats().Joins > joins })
 	close(hold.release)
 	if snap := <-first; len(snap.Tasks) != 0 {
 		t.Errorf("first reader = %d tasks, want the empty list it read", len(snap.Tasks))

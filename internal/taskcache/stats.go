@@ -9,8 +9,9 @@ import (
 type Stats struct {
 	// Hits and Misses count List calls served from the cache or not.
 	Hits, Misses uint64
-	// LeaseWaits counts looks at a list another request was filling.
-	LeaseWaits uint64
+	// LeaseWaits counts looks at a list another request was filling;
+	// Joins the List calls that waited for another's flight.
+	LeaseWaits, Joins uint64
 	// Sets counts lists stored in the cache.
 	Sets uint64
 	// DBQueries counts task-list queries sent to the database.
@@ -37,7 +38,7 @@ type Stats struct {
 func (s *Store) Stats() Stats {
 	l := s.list.Stats()
 	return Stats{
-		Hits: l.Hits, Misses: l.Misses, LeaseWaits: l.LeaseWaits, Sets: l.Sets,
+		Hits: l.Hits, Misses: l.Misses, LeaseWaits: l.LeaseWaits, Joins: l.Joins, Sets: l.Sets,
 		DBQueries: l.Loads, Bypasses: l.Bypasses,
 		Invalidations: s.invalidations.Load(), InvalidationFailures: s.invalidationFailures.Load(),
 		OlderThanVersion: s.olderThanVersion.Load(), Moved: s.moved.Load(),

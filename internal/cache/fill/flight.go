@@ -41,6 +41,7 @@ func (g *Group) join(ctx context.Context, spec Spec, arrived uint64) *flight {
 	defer g.mu.Unlock()
 	if f, ok := g.flights[spec.Key]; ok {
 		if r := f.fixing.Load(); spec.Immutable || r == 0 || arrived < r {
+			g.stats.joins.Add(1)
 			return f
 		}
 	}

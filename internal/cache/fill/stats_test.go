@@ -68,7 +68,7 @@ func TestStats(t *testing.T) {
 			held.open()
 			c1.want(t, "Get 1", value(0), fill.Miss)
 			c2.want(t, "Get 2", value(0), fill.Miss)
-		}, fill.Stats{Misses: 2, Loads: 1, Sets: 1}},
+		}, fill.Stats{Misses: 2, Joins: 1, Loads: 1, Sets: 1}},
 		{"waits for another's lease", func(t *testing.T, in, other instance, src *source, spec fill.Spec) {
 			c, o, load := waitOnLease(t, in, other, src, spec)
 			load.open()
