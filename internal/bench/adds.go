@@ -20,9 +20,11 @@ import (
 // from wrk: wrk's Lua cannot tell one request's latency from another's,
 // and the adds' own latency is what the mixed target is about.
 const (
-	// addWorkers is how many adds may be in flight at once, so that a
-	// slow add does not hold back the mix.
-	addWorkers = 8
+	// addsInFlight is how many adds may be in flight at once. Each add
+	// starts when it is due, whether the ones before it are answered or
+	// not, as visitors' adds would: slow adds do not thin out the mix
+	// (nor hide their own slowness) until this many wait at once.
+	addsInFlight = 256
 	// countEvery is how often the adder reads the app's count of reads;
 	// between two readings it extrapolates at the last rate.
 	countEvery = 100 * time.Millisecond
@@ -90,38 +92,43 @@ func runAdds(ctx context.Context, base string, every int) ([]time.Duration, int6
 	}
 	client := &http.Client{
 		Timeout:       10 * time.Second,
-		Transport:     &http.Transport{MaxIdleConnsPerHost: addWorkers},
+		Transport:     &http.Transport{MaxIdleConnsPerHost: addsInFlight},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	defer client.CloseIdleConnections()
 	var (
-		mu   sync.Mutex
-		lat  []time.Duration
-		errs int64
-		wg   sync.WaitGroup
-		due  = make(chan int)
+		mu       sync.Mutex
+		lat      []time.Duration
+		errs     int64
+		adds     sync.WaitGroup
+		due      = make(chan int)
+		inFlight = make(chan struct{}, addsInFlight)
+		paced    = make(chan error, 1)
 	)
-	for range addWorkers {
-		wg.Go(func() {
-			for n := range due {
-				d, err := add(ctx, client, base, n)
-				mu.Lock()
-				switch {
-				case err == nil:
-					lat = append(lat, d)
-				case ctx.Err() == nil:
-					errs++
-				}
-				mu.Unlock()
+	go func() {
+		paced <- pace(ctx, every, start.reads, func() (float64, error) {
+			m, _, err := scrapeMetrics(base)
+			return m.reads, err
+		}, due)
+		close(due)
+	}()
+	for n := range due {
+		inFlight <- struct{}{}
+		adds.Go(func() {
+			defer func() { <-inFlight }()
+			d, err := add(ctx, client, base, n)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				lat = append(lat, d)
+			case ctx.Err() == nil:
+				errs++
 			}
 		})
 	}
-	err = pace(ctx, every, start.reads, func() (float64, error) {
-		m, _, err := scrapeMetrics(base)
-		return m.reads, err
-	}, due)
-	close(due)
-	wg.Wait()
+	adds.Wait()
+	err = <-paced
 	if ctx.Err() != nil {
 		err = nil // wrk is done: the adds stop with it
 	}

@@ -181,8 +181,9 @@ func notes(run *report.Run) []string {
 			"wrk requests; SQLite and MariaDB then show —.",
 		"peak RSS is the server process's VmHWM from /proc just before it is stopped.",
 		fmt.Sprintf("The mixed workload is wrk's reads (`GET /`) and, from a second client in the bench process, one `POST /add` "+
-			"per %d reads the app counted (`%s` at /metrics, read every %v and extrapolated between), up to %d adds at once, each "+
-			"from a new visitor with Sec-Fetch-Site: same-origin; each add is timed from its request to the end of its 303. "+
-			"Its errors count the adds that failed too.", run.Load.WritesEvery, requestsMetric, countEvery, addWorkers),
+			"per %d reads the app counted (`%s` at /metrics, read every %v and extrapolated between). Each add starts when it is due, "+
+			"whether those before it are answered or not (up to %d at once), from a new visitor with Sec-Fetch-Site: same-origin, "+
+			"and is timed from its request to the end of its 303. The mode's errors count the adds that failed too.",
+			run.Load.WritesEvery, requestsMetric, countEvery, addsInFlight),
 	}
 }
