@@ -18,7 +18,7 @@ import (
 func TestPace(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	// The app counted 200 reads before the start and 700 at every count
+	// The app counted 1000 reads before the start and 1500 at every count
 	// after it: 500 reads, 10 adds, and a rate of 5000/s from the first
 	// count to the second, which may send up to 19 before the second
 	// count says the reads stopped.
@@ -28,10 +28,10 @@ func TestPace(t *testing.T) {
 		if counts == 4 {
 			cancel()
 		}
-		return 700, nil
+		return 1500, nil
 	}
 	due := make(chan int, 100)
-	if err := pace(ctx, 50, 200, count, due); !errors.Is(err, context.Canceled) {
+	if err := pace(ctx, 50, 1000, count, due); !errors.Is(err, context.Canceled) {
 		t.Fatalf("pace: %v, want cancelled", err)
 	}
 	close(due)
