@@ -3,11 +3,8 @@ package bench
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,35 +40,27 @@ func (r *runner) drive(ctx context.Context, spec loadSpec) (loadResult, error) {
 	base := strings.TrimSuffix(spec.url, "/")
 	addCtx, stopAdds := context.WithCancel(ctx)
 	defer stopAdds()
-	type added struct {
-		lat  []time.Duration
-		errs int64
-		err  error
-	}
-	done := make(chan added, 1)
-	go func() {
-		lat, errs, err := runAdds(addCtx, base, spec.writesEvery)
-		done <- added{lat, errs, err}
-	}()
+	var adds latencies
+	done := make(chan error, 1)
+	go func() { done <- runAdds(addCtx, base, spec.writesEvery, &adds) }()
 	lr, err := runWrk(ctx, r.opts.Wrk, r.work, spec)
 	stopAdds()
-	a := <-done
-	if err == nil {
-		err = a.err
+	if aerr := <-done; err == nil {
+		err = aerr
 	}
-	lr.writes = writeFigures(a.lat, a.errs, lr.requests)
-	lr.errors += a.errs
+	lat, errs := adds.sorted()
+	lr.writes = writeFigures(lat, errs, lr.requests)
+	lr.errors += errs
 	return lr, err
 }
 
-// writeFigures sums up the adds' latencies (any order) and failures
-// beside reads requests.
+// writeFigures sums up the adds' latencies (sorted) and failures beside
+// reads requests.
 func writeFigures(lat []time.Duration, errs, reads int64) *report.Writes {
 	w := &report.Writes{Count: int64(len(lat)), Errors: errs}
 	if len(lat) == 0 {
 		return w
 	}
-	slices.Sort(lat)
 	w.P50, w.P99, w.Max = percentile(lat, 50), percentile(lat, 99), lat[len(lat)-1]
 	w.ReadsPerWrite = float64(reads) / float64(len(lat))
 	return w
@@ -79,16 +68,16 @@ func writeFigures(lat []time.Duration, errs, reads int64) *report.Writes {
 
 // runAdds sends POST /add to the app at base, one per every reads the app
 // has answered since it started (its own count at /metrics), until ctx is
-// done. It returns the latency of each add answered 303 and the number of
+// done. Into t go the latency of each add answered 303 and the failures of
 // the others; adds cut short by ctx are neither. Each add comes from a new
 // visitor (no cookie), with a browser's same-origin header.
-func runAdds(ctx context.Context, base string, every int) ([]time.Duration, int64, error) {
+func runAdds(ctx context.Context, base string, every int, t *latencies) error {
 	start, ok, err := scrapeMetrics(base)
 	if err == nil && !ok {
 		err = errNoReadCount
 	}
 	if err != nil {
-		return nil, 0, err
+		return err
 	}
 	client := &http.Client{
 		Timeout:       10 * time.Second,
@@ -97,9 +86,6 @@ func runAdds(ctx context.Context, base string, every int) ([]time.Duration, int6
 	}
 	defer client.CloseIdleConnections()
 	var (
-		mu       sync.Mutex
-		lat      []time.Duration
-		errs     int64
 		adds     sync.WaitGroup
 		due      = make(chan int)
 		inFlight = make(chan struct{}, addsInFlight)
@@ -116,14 +102,8 @@ func runAdds(ctx context.Context, base string, every int) ([]time.Duration, int6
 		inFlight <- struct{}{}
 		adds.Go(func() {
 			defer func() { <-inFlight }()
-			d, err := add(ctx, client, base, n)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				lat = append(lat, d)
-			case ctx.Err() == nil:
-				errs++
+			if d, err := add(ctx, client, base, n); err == nil || ctx.Err() == nil {
+				t.record(d, err)
 			}
 		})
 	}
@@ -132,7 +112,7 @@ func runAdds(ctx context.Context, base string, every int) ([]time.Duration, int6
 	if ctx.Err() != nil {
 		err = nil // wrk is done: the adds stop with it
 	}
-	return lat, errs, err
+	return err
 }
 
 // pace sends the numbers 0, 1, 2… on due, one per every reads counted
@@ -183,16 +163,5 @@ func add(ctx context.Context, client *http.Client, base string, n int) (time.Dur
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	t0 := time.Now()
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	d := time.Since(t0)
-	if err == nil && resp.StatusCode != http.StatusSeeOther {
-		err = fmt.Errorf("POST /add: %s", resp.Status)
-	}
-	return d, err
+	return timedDo(client, req, http.StatusSeeOther)
 }

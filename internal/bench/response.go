@@ -54,11 +54,7 @@ func capturePage(ctx context.Context, addr string) (Page, error) {
 	if p.Gzip, err = rawGet(ctx, addr, true); err != nil {
 		return p, err
 	}
-	id, err := parseResponse(p.Identity)
-	if err != nil {
-		return p, err
-	}
-	gz, err := parseResponse(p.Gzip)
+	id, gz, err := p.parse()
 	if err != nil {
 		return p, err
 	}
@@ -112,6 +108,14 @@ func rawGet(ctx context.Context, addr string, gz bool) ([]byte, error) {
 	return raw.Bytes(), nil
 }
 
+// parse parses both of p's responses.
+func (p Page) parse() (id, gz response, err error) {
+	if id, err = parseResponse(p.Identity); err == nil {
+		gz, err = parseResponse(p.Gzip)
+	}
+	return id, gz, err
+}
+
 // parseResponse parses a raw response that must be a 200 with a
 // Content-Length.
 func parseResponse(raw []byte) (response, error) {
@@ -147,11 +151,7 @@ func gunzip(b []byte) ([]byte, error) {
 // nothing else; its header values are shared by every response (full
 // slices, so that nothing appends to them in place).
 func pageHandler(page Page) (http.Handler, error) {
-	id, err := parseResponse(page.Identity)
-	if err != nil {
-		return nil, err
-	}
-	gz, err := parseResponse(page.Gzip)
+	id, gz, err := page.parse()
 	if err != nil {
 		return nil, err
 	}
