@@ -37,7 +37,7 @@ func targets(run *report.Run) []report.Target {
 				t.Missing = true
 				continue
 			}
-			g := fmt.Sprintf("%.2f× (%.0f/s; %.0f/s)", r.Ratio, r.RPS, r.Ceiling)
+			g := fmt.Sprintf("%.2f× (%.0f of %.0f req/s)", r.Ratio, r.RPS, r.Ceiling)
 			if len(keys) > 1 {
 				g = r.Encoding + " " + g
 			}

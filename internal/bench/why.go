@@ -16,9 +16,9 @@ const whySeconds = 4
 // explain profiles the mode of each missed target, after the measured
 // runs (so that it changes none of their figures), and puts a summary of
 // the profile into the target. A profile -profile took during the
-// measured run is read again instead, when it is as long. A mode that
-// cannot be profiled gets its error in the summary; only an interruption
-// stops the run.
+// measured run is read again instead, when it is as long; a mode two
+// targets missed is profiled once. A mode that cannot be profiled gets
+// its error in the summary; only an interruption stops the run.
 func (r *runner) explain(ctx context.Context) error {
 	var missed []*report.Target
 	for i := range r.out.Targets {
@@ -26,21 +26,28 @@ func (r *runner) explain(ctx context.Context) error {
 			missed = append(missed, t)
 		}
 	}
+	profiled := map[string]report.Profile{}
 	for n, t := range missed {
 		for _, key := range t.Modes {
+			if p, ok := profiled[key]; ok {
+				r.say("[why %d/%d] %s missed (%s): profiled above", n+1, len(missed), t.Name, t.Got)
+				t.Why = append(t.Why, p)
+				continue
+			}
 			what := fmt.Sprintf("profiling %s; about %v left", key, time.Duration(len(missed)-n)*whyRun)
 			if r.reusable(key) {
 				what = "reading the profile of " + key + " from its measured run"
 			}
 			r.say("[why %d/%d] %s missed (%s): %s", n+1, len(missed), t.Name, t.Got, what)
 			p := r.whyProfile(ctx, key)
+			profiled[key] = p
 			if ctx.Err() != nil {
 				return fmt.Errorf("interrupted while profiling %s; every process it started is stopped", key)
 			}
 			if p.Err != "" {
 				r.say("  no profile: %s", p.Err)
 			} else if p.CPUPerRequest > 0 {
-				r.say("  %.0f req/s, CPU per request %v (the bare handler's %v)", p.RPS, p.CPUPerRequest.Round(time.Microsecond), p.BareCPUPerRequest.Round(time.Microsecond))
+				r.say("  %.0f req/s, CPU per request %v (the same-response handler's %v)", p.RPS, p.CPUPerRequest.Round(time.Microsecond), p.BareCPUPerRequest.Round(time.Microsecond))
 			}
 			t.Why = append(t.Why, p)
 		}
@@ -49,7 +56,8 @@ func (r *runner) explain(ctx context.Context) error {
 }
 
 // whyRun is about what profiling one mode takes: start, warm-up, capture,
-// wrk, the same-response handler, stop. It only feeds the estimate of the time left.
+// wrk, the same-response handler, stop. It only feeds the estimate of the
+// time left.
 const whyRun = 10 * time.Second
 
 // measuredProfileSeconds is how long -profile profiles a measured mode:
