@@ -51,6 +51,7 @@ func targets(run *report.Run) []report.Target {
 		if t.Got == "" {
 			t.Got = "—"
 		}
+		t.Met = t.Met && !t.Missing
 		ts = append(ts, t)
 	}
 	both := func(cache, layers string) []string {
