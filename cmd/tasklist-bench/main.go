@@ -132,7 +132,7 @@ func options(args []string, out io.Writer) (bench.Options, error) {
 		return o, err
 	}
 	o.Nginx, _ = program("TASKLIST_BENCH_NGINX", "nginx", "")
-	o.Command = "tasklist-bench " + strings.Join(args, " ")
+	o.Command = strings.TrimSpace("tasklist-bench " + strings.Join(args, " "))
 	o.Progress = out
 	return o, nil
 }
