@@ -64,7 +64,7 @@ func TestPaceCountFails(t *testing.T) {
 
 func TestWriteFigures(t *testing.T) {
 	var lat []time.Duration
-	for i := 100; i >= 1; i-- {
+	for i := 1; i <= 100; i++ { // sorted, as latencies.sorted returns them
 		lat = append(lat, time.Duration(i)*time.Millisecond)
 	}
 	want := &report.Writes{Count: 100, Errors: 2, ReadsPerWrite: 50.5, P50: 50 * time.Millisecond, P99: 99 * time.Millisecond, Max: 100 * time.Millisecond}
@@ -73,5 +73,29 @@ func TestWriteFigures(t *testing.T) {
 	}
 	if diff := cmp.Diff(&report.Writes{Errors: 3}, writeFigures(nil, 3, 5050)); diff != "" {
 		t.Errorf("writeFigures with no add answered (-want +got):\n%s", diff)
+	}
+}
+
+// TestLatencies: concurrent records, sorted on the way out, failures
+// counted apart.
+func TestLatencies(t *testing.T) {
+	var l latencies
+	done := make(chan struct{})
+	for i := range 50 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			if i%10 == 0 {
+				l.record(0, errors.New("refused"))
+				return
+			}
+			l.record(time.Duration(50-i)*time.Millisecond, nil)
+		}()
+	}
+	for range 50 {
+		<-done
+	}
+	lat, errs := l.sorted()
+	if errs != 5 || len(lat) != 45 || !slices.IsSorted(lat) || lat[0] != time.Millisecond {
+		t.Errorf("latencies %v, %d failures; want 45 sorted from 1ms, 5 failures", lat, errs)
 	}
 }
