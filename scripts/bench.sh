@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh — tasklist's benchmark: one command, one machine, one run.
 #
-#   scripts/bench.sh             every mode (about 20 minutes on 2 cores)
+#   scripts/bench.sh             every mode (about 15 minutes on 2 cores)
 #   scripts/bench.sh --quick     the modes the targets name, 3 s each (about 2 minutes)
 #   scripts/bench.sh -h          the flags of go run ./cmd/tasklist-bench
 #
