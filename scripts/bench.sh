@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # bench.sh — tasklist's benchmark: one command, one machine, one run.
 #
-#   scripts/bench.sh             every mode (about 6 minutes)
-#   scripts/bench.sh --quick     the modes the targets name, 3 s each (about 1 minute)
+#   scripts/bench.sh             every mode (about 15 minutes on 2 cores)
+#   scripts/bench.sh --quick     the modes the targets name, 3 s each (about 2 minutes)
 #   scripts/bench.sh -h          the flags of go run ./cmd/tasklist-bench
 #
 # Arguments go to `go run ./cmd/tasklist-bench`, which builds tasklist, starts
 # it in each caching mode with the in-process cache and with a memcached it
 # starts, on SQLite (and PostgreSQL and MariaDB when they answer on
-# 127.0.0.1), drives it with wrk beside a bare Go handler (and nginx, when
-# installed) sending the same page, runs a cold-start stampede, and writes
-# results.md, results.svg and results.json into bench-results/UTC-TIME/;
-# results.md names each target missed with a CPU profile of its mode.
+# 127.0.0.1), drives it with wrk without and with Accept-Encoding: gzip, each
+# mode right after a bare Go handler sending the very response the app sent
+# (and one sending its body with three headers; nginx, when installed), times
+# the adds of a mixed load, runs a cold-start stampede, and writes results.md,
+# results.svg and results.json into bench-results/UTC-TIME/; results.md names
+# each target missed with a CPU profile of its mode.
 # Everything listens on 127.0.0.1 and is stopped, by process id, at the end
 # or on Ctrl-C. docs/benchmarks.md explains the figures and the targets.
 #

@@ -1,13 +1,16 @@
 // Command tasklist-bench measures tasklist under load, in one run on one
 // machine: every caching mode with the in-process cache and with a local
 // memcached, on SQLite and on PostgreSQL and MariaDB when they answer,
-// against a bare Go handler (and nginx, when installed) sending the same
-// page; then a cold-start stampede. It writes a Markdown table, an SVG
-// chart and JSON into a results folder and says which targets of
-// docs/benchmarks.md were met. scripts/bench.sh runs it.
+// each read mode without and with Accept-Encoding: gzip, against a bare Go
+// handler sending the very response the app sent (and one sending its
+// body with three headers, and nginx, when installed); the adds' latency
+// under a mixed load; then a cold-start stampede. It writes a Markdown
+// table, an SVG chart and JSON into a results folder and says which
+// targets of docs/benchmarks.md were met. scripts/bench.sh runs it.
 //
 //	tasklist-bench [flags]               run the benchmark
-//	tasklist-bench serve-bytes FILE ADDR serve FILE at ADDR (the bare handler)
+//	tasklist-bench serve-bytes FILE ADDR serve FILE at ADDR (the three-header handler)
+//	tasklist-bench serve-page FILE ADDR  serve the captured responses in FILE at ADDR (the same-response handler)
 //
 // Run it from the module root: it builds ./cmd/tasklist.
 package main
@@ -42,15 +45,11 @@ func main() {
 
 // run is the whole program; progress and errors go to out.
 func run(ctx context.Context, args []string, out io.Writer) error {
-	if len(args) > 0 && args[0] == "serve-bytes" {
+	if len(args) > 0 && (args[0] == "serve-bytes" || args[0] == "serve-page") {
 		if len(args) != 3 {
-			return errors.New("usage: tasklist-bench serve-bytes FILE ADDR")
+			return fmt.Errorf("usage: tasklist-bench %s FILE ADDR", args[0])
 		}
-		body, err := os.ReadFile(args[1])
-		if err != nil {
-			return err
-		}
-		return bench.ServeBytes(ctx, args[2], body)
+		return bench.ServeReference(ctx, args[0], args[1], args[2])
 	}
 	opts, err := options(args, out)
 	if errors.Is(err, flag.ErrHelp) {
@@ -87,8 +86,8 @@ func options(args []string, out io.Writer) (bench.Options, error) {
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long wrk drives each mode (whole seconds)")
 	fs.IntVar(&o.Threads, "threads", 2, "wrk threads (-t); the load generator shares the machine with the app")
 	fs.IntVar(&o.Connections, "connections", 32, "wrk connections (-c)")
-	fs.IntVar(&o.WritesEvery, "writes-every", 50, "mixed workload: reads per write")
-	fs.StringVar(&only, "only", "", "a regular expression: run only the modes whose key matches (and the bare handler)")
+	fs.IntVar(&o.WritesEvery, "writes-every", 50, "mixed workload: reads per add")
+	fs.StringVar(&only, "only", "", "a regular expression: run only the modes whose key matches (and the three-header bare handler), e.g. 'gzip$' or '/in-process/'")
 	fs.BoolVar(&o.Stampede, "stampede", true, "run the cold-start stampede")
 	fs.BoolVar(&o.Profile, "profile", false, "save a CPU profile of the app under load in each mode (into the results' profiles/)")
 	fs.BoolVar(&o.Why, "why", true, "after the targets, profile each mode a missed target is about (about 10s each, or -profile's own) and say in the results where its CPU time went")
@@ -133,7 +132,7 @@ func options(args []string, out io.Writer) (bench.Options, error) {
 		return o, err
 	}
 	o.Nginx, _ = program("TASKLIST_BENCH_NGINX", "nginx", "")
-	o.Command = "tasklist-bench " + strings.Join(args, " ")
+	o.Command = strings.TrimSpace("tasklist-bench " + strings.Join(args, " "))
 	o.Progress = out
 	return o, nil
 }

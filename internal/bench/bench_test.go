@@ -21,15 +21,12 @@ import (
 // with too, so that the build reuses the test's build cache.
 var raceFlags []string
 
-// TestMain lets this test binary be the bare handler, as tasklist-bench
-// itself is: "serve-bytes FILE ADDR".
+// TestMain lets this test binary be the bare handlers, as tasklist-bench
+// itself is: "serve-bytes FILE ADDR" and "serve-page FILE ADDR".
 func TestMain(m *testing.M) {
-	if len(os.Args) == 4 && os.Args[1] == "serve-bytes" {
-		body, err := os.ReadFile(os.Args[2])
-		if err == nil {
-			err = ServeBytes(context.Background(), os.Args[3], body) // stopped by SIGTERM
-		}
-		if err != nil {
+	if len(os.Args) == 4 && (os.Args[1] == "serve-bytes" || os.Args[1] == "serve-page") {
+		// Stopped by SIGTERM.
+		if err := ServeReference(context.Background(), os.Args[1], os.Args[2], os.Args[3]); err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")
 			os.Exit(1)
 		}
@@ -38,10 +35,14 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestSmoke runs the harness against one mode for one second and checks
-// the shape of what it reports: every file, a row per server with figures
-// in it, the target it can judge judged and the others not measured, and
-// the app stopped gracefully.
+// TestSmoke runs the harness against the in-process page hit, identity,
+// gzip and mixed, and the same-response handler's own rows, for one second
+// each, and checks the shape of what it reports: every file, a row per
+// server with figures in it, both ceilings paired with each app mode, the
+// adds timed, the targets it can judge judged and the others not
+// measured, and the app stopped gracefully. Each same-response handler
+// was checked, before it was driven, to answer what the real app answered
+// byte for byte but the Date, or the run fails.
 func TestSmoke(t *testing.T) {
 	wrk := os.Getenv("TASKLIST_TEST_WRK")
 	if wrk == "" {
@@ -59,10 +60,12 @@ func TestSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	mode := appKey(SQLite, 100, InProcess, LayersAll, false)
+	identity := appKey(SQLite, 100, InProcess, LayersAll, false, false)
+	gzip := appKey(SQLite, 100, InProcess, LayersAll, false, true)
+	mixed := appKey(SQLite, 100, InProcess, LayersAll, true, true)
 	run, err := Run(t.Context(), Options{
 		Duration: time.Second, Threads: 1, Connections: 2, WritesEvery: 50,
-		Only:   regexp.MustCompile("^" + regexp.QuoteMeta(mode) + "$"),
+		Only:   regexp.MustCompile("^(" + report.Same + "/|" + regexp.QuoteMeta(strings.TrimSuffix(identity, "read/identity")) + ")"),
 		OutDir: out, RepoDir: repo, BuildFlags: raceFlags, Self: self, Wrk: wrk,
 		Command: "smoke test",
 	})
@@ -71,30 +74,52 @@ func TestSmoke(t *testing.T) {
 	}
 
 	var keys []string
+	size := map[string]int64{}
 	for _, r := range run.Results {
 		keys = append(keys, r.Key)
-		if r.Requests == 0 || r.RPS <= 0 || r.Ratio <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.PeakRSS == 0 || r.Bytes < 10_000 {
+		size[r.Key] = r.Bytes
+		if r.Requests == 0 || r.RPS <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.PeakRSS == 0 || r.Bytes < 1000 {
 			t.Errorf("%s: figures missing: %+v", r.Key, r)
 		}
-		if (r.Kind == report.App) != (r.Ceiling > 0) {
-			t.Errorf("%s: paired ceiling %v; want one for the app only", r.Key, r.Ceiling)
+		ceilings := r.Ceiling > 0 && r.Ratio > 0 && r.ThreeHeaderCeiling > 0 && r.ThreeHeaderRatio > 0
+		switch r.Kind {
+		case report.Bare:
+			ceilings = r.Ceiling == 0 && r.Ratio == 0 && r.ThreeHeaderCeiling == 0 && r.ThreeHeaderRatio == 1
+		case report.Same:
+			ceilings = r.Ceiling == 0 && r.Ratio == 1 && r.ThreeHeaderCeiling > 0 && r.ThreeHeaderRatio > 0
 		}
-		// The app's own counts, from its /metrics: a page hit reads the
-		// version alone and no database.
-		if r.Kind == report.App && (r.DBQueries == nil || *r.DBQueries != 0 || r.CacheOps == nil || *r.CacheOps < 1) {
-			t.Errorf("%s: DB queries/req %v, cache ops/req %v; want 0 and at least 1", r.Key, deref(r.DBQueries), deref(r.CacheOps))
+		if !ceilings {
+			t.Errorf("%s: same response %v (%v×), three headers %v (%v×): not the ceilings of its kind", r.Key, r.Ceiling, r.Ratio, r.ThreeHeaderCeiling, r.ThreeHeaderRatio)
 		}
 		if r.Errors != 0 {
 			t.Errorf("%s: %d failed requests", r.Key, r.Errors)
 		}
+		if r.Kind != report.App {
+			continue
+		}
+		// The app's own counts, from its /metrics: a page hit reads the
+		// version alone and no database; the adds write to it.
+		if r.DBQueries == nil || (*r.DBQueries == 0) == (r.Workload == "mixed") || r.CacheOps == nil || *r.CacheOps < 1 {
+			t.Errorf("%s: DB queries/req %v, cache ops/req %v; want 0 (some under the adds) and at least 1", r.Key, deref(r.DBQueries), deref(r.CacheOps))
+		}
+		if w := r.Writes; (w != nil) != (r.Workload == "mixed") {
+			t.Errorf("%s: adds %+v", r.Key, w)
+		} else if w != nil && (w.Count == 0 || w.Errors != 0 || w.P50 <= 0 || w.P99 < w.P50 || w.Max < w.P99 || w.ReadsPerWrite <= 0) {
+			t.Errorf("%s: adds %+v; want some, timed, none failed", r.Key, *w)
+		}
 	}
-	if diff := cmp.Diff([]string{report.Bare, mode}, keys); diff != "" {
+	sameID, sameGz := report.Same+"/identity", report.Same+"/gzip"
+	if diff := cmp.Diff([]string{report.Bare, sameID, sameGz, identity, gzip, mixed}, keys); diff != "" {
 		t.Errorf("results (-want +got):\n%s", diff)
 	}
+	if size[sameGz] >= size[sameID] || size[gzip] >= size[identity] {
+		t.Errorf("gzip bodies %d and %d bytes, identity %d and %d: not compressed", size[sameGz], size[gzip], size[sameID], size[identity])
+	}
+	judged := map[string]bool{"page hit, in-process, identity": true, "page hit, in-process, gzip": true,
+		"every mode: no error responses": true, "every mode: peak RSS of the app, SQLite, 100 tasks": true}
 	for _, tg := range run.Targets {
-		judged := strings.HasPrefix(tg.Name, "all layers, page hit, in-process") || strings.HasPrefix(tg.Name, "peak RSS")
-		if tg.Missing == judged {
-			t.Errorf("target %q: not measured = %v, want %v", tg.Name, tg.Missing, !judged)
+		if tg.Missing == judged[tg.Name] {
+			t.Errorf("target %q: not measured = %v, want %v", tg.Name, tg.Missing, !judged[tg.Name])
 		}
 	}
 
@@ -102,8 +127,9 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| mode | database | tasks |", "| bare Go handler, same bytes |", "| all layers, in-process | sqlite | 100 | read |",
-		"## Targets", "![requests per second, each mode](results.svg)", "wrk -t1 -c2 -d1s"} {
+	for _, want := range []string{"| mode | database | tasks | workload | encoding |", "| bare Go handler, same response | — | — | read | gzip |",
+		"| all layers, in-process | sqlite | 100 | read | identity |", "| all layers, in-process | sqlite | 100 | mixed | gzip |",
+		"## Adds under the mixed load", "## Targets", "![requests per second, each mode](results.svg)", "wrk -t1 -c2 -d1s"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("%s lacks %q:\n%s", report.MarkdownFile, want, md)
 		}
@@ -112,15 +138,15 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(string(svg), "<svg") || strings.Count(string(svg), `<rect x="`) != 2 {
-		t.Errorf("%s: want an SVG with 2 bars:\n%s", report.SVGFile, svg)
+	if !strings.HasPrefix(string(svg), "<svg") || strings.Count(string(svg), `<rect x="`) != len(keys) {
+		t.Errorf("%s: want an SVG with %d bars:\n%s", report.SVGFile, len(keys), svg)
 	}
 	var back report.Run
 	b, err := os.ReadFile(filepath.Join(out, report.JSONFile))
 	if err == nil {
 		err = json.Unmarshal(b, &back)
 	}
-	if err != nil || len(back.Results) != 2 {
+	if err != nil || len(back.Results) != len(keys) {
 		t.Errorf("%s: %v, %d results", report.JSONFile, err, len(back.Results))
 	}
 	logs, _ := filepath.Glob(filepath.Join(out, "logs", "app-*.log"))
@@ -129,8 +155,8 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s: the app did not stop gracefully:\n%s", l, b[max(len(b)-500, 0):])
 		}
 	}
-	if len(logs) != 1 {
-		t.Errorf("app logs %v, want one", logs)
+	if len(logs) != 3 {
+		t.Errorf("app logs %v, want three", logs)
 	}
 }
 

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,17 +15,23 @@ import (
 const (
 	dbQueriesMetric = "tasklist_db_queries_total"
 	cacheOpsMetric  = "tasklist_cache_operations_total"
+	requestsMetric  = "tasklist_http_requests_total"
 )
+
+// metricsRoute is the route of /metrics, whose own requests are no reads.
+const metricsRoute = "GET /metrics"
 
 // slowKinds are the kinds of database query TASKLIST_SLOW_QUERY slows down:
 // the list and a page of it.
 var slowKinds = []string{"list", "page"}
 
-// appMetrics is what the app counted: database queries by kind, and cache
-// operations of every layer together.
+// appMetrics is what the app counted: database queries by kind, cache
+// operations of every layer together, and the GET requests it answered
+// (reads) but those to /metrics.
 type appMetrics struct {
 	dbQueries map[string]float64
 	cacheOps  float64
+	reads     float64
 }
 
 func (m appMetrics) queries(kinds ...string) float64 {
@@ -73,30 +80,64 @@ func parseMetrics(r io.Reader) (appMetrics, error) {
 		if line == "" || line[0] == '#' {
 			continue
 		}
-		series, value, ok := strings.Cut(line, " ")
-		name, labels, _ := strings.Cut(series, "{")
-		if !ok || (name != dbQueriesMetric && name != cacheOpsMetric) {
+		name, labels, value, err := splitSample(line)
+		if err != nil {
+			return m, err
+		}
+		if name != dbQueriesMetric && name != cacheOpsMetric && name != requestsMetric {
 			continue
 		}
-		v, err := strconv.ParseFloat(strings.Fields(value)[0], 64)
+		v, err := strconv.ParseFloat(value, 64)
 		if err != nil {
 			return m, fmt.Errorf("metrics: %q: %w", line, err)
 		}
-		if name == cacheOpsMetric {
+		switch name {
+		case cacheOpsMetric:
 			m.cacheOps += v
-			continue
+		case requestsMetric:
+			if route := labels["route"]; strings.HasPrefix(route, "GET ") && route != metricsRoute {
+				m.reads += v
+			}
+		default:
+			m.dbQueries[labels["kind"]] += v
 		}
-		m.dbQueries[label(labels, "kind")] += v
 	}
 	return m, sc.Err()
 }
 
-// label returns the value of label name in a `a="x",b="y"}` label list.
-func label(labels, name string) string {
-	for _, l := range strings.Split(strings.TrimSuffix(labels, "}"), ",") {
-		if k, v, ok := strings.Cut(l, "="); ok && k == name {
-			return strings.Trim(v, `"`)
+var errSample = errors.New("metrics: not a sample line")
+
+// splitSample splits a sample line, `name{a="x",b="y"} value [timestamp]`,
+// into its name, labels and value. Label values are quoted, and may hold
+// spaces, commas, braces and escaped quotes ("GET /{$}").
+func splitSample(line string) (name string, labels map[string]string, value string, err error) {
+	bad := fmt.Errorf("%w: %q", errSample, line)
+	i := strings.IndexAny(line, "{ ")
+	if i <= 0 {
+		return "", nil, "", bad
+	}
+	name, rest := line[:i], line[i:]
+	labels = map[string]string{}
+	if rest[0] == '{' {
+		rest = rest[1:]
+		for {
+			rest = strings.TrimLeft(rest, " ,")
+			if strings.HasPrefix(rest, "}") {
+				rest = rest[1:]
+				break
+			}
+			k, after, ok := strings.Cut(rest, "=")
+			q, qerr := strconv.QuotedPrefix(after)
+			if !ok || qerr != nil {
+				return "", nil, "", bad
+			}
+			labels[strings.TrimSpace(k)], _ = strconv.Unquote(q)
+			rest = after[len(q):]
 		}
 	}
-	return ""
+	f := strings.Fields(rest)
+	if len(f) == 0 {
+		return "", nil, "", bad
+	}
+	return name, labels, f[0], nil
 }

@@ -14,24 +14,49 @@ import (
 	"github.com/tasklist/tasklist/internal/daemon"
 )
 
+// ServeReference runs one of the bare handlers until ctx is done, as this
+// program's subcommand how ("serve-bytes": ServeBytes with the contents of
+// file; "serve-page": ServePage with the page WritePage wrote into file)
+// on addr.
+func ServeReference(ctx context.Context, how, file, addr string) error {
+	switch how {
+	case "serve-bytes":
+		body, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		return ServeBytes(ctx, addr, body)
+	case "serve-page":
+		page, err := readPage(file)
+		if err != nil {
+			return err
+		}
+		return ServePage(ctx, addr, page)
+	}
+	return fmt.Errorf("bench: no reference %q", how)
+}
+
 // ServeBytes serves body as text/html at every path on addr until ctx is
-// done: the bare Go handler, the ceiling a page hit can approach. It does
-// what any handler must (a Content-Type and a Content-Length) and nothing
-// else: no logging, no middleware, no cache.
+// done: the three-header ceiling, the bare Go handler as the first runs
+// measured it. It does what any handler must (a Content-Type and a
+// Content-Length; net/http adds the Date) and nothing else: no logging,
+// no middleware, no cache, no compression.
 func ServeBytes(ctx context.Context, addr string, body []byte) error {
+	length := strconv.Itoa(len(body))
+	return serve(ctx, addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Length", length)
+		w.Write(body)
+	}))
+}
+
+// serve serves h on addr until ctx is done.
+func serve(ctx context.Context, addr string, h http.Handler) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	length := strconv.Itoa(len(body))
-	srv := &http.Server{
-		ReadHeaderTimeout: 5 * time.Second,
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.Header().Set("Content-Length", length)
-			w.Write(body)
-		}),
-	}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: h}
 	go func() {
 		<-ctx.Done()
 		srv.Close()
@@ -42,7 +67,8 @@ func ServeBytes(ctx context.Context, addr string, body []byte) error {
 	return nil
 }
 
-// startBare starts this program's "serve-bytes" with the page.
+// startBare starts this program's "serve-bytes" with the page's identity
+// body: the three-header ceiling.
 func (r *runner) startBare(ctx context.Context) (*proc, string, error) {
 	file := filepath.Join(r.work, "page.html")
 	if err := os.WriteFile(file, r.page, 0o644); err != nil {
@@ -53,6 +79,29 @@ func (r *runner) startBare(ctx context.Context) (*proc, string, error) {
 		return nil, "", err
 	}
 	return r.startReference(ctx, "bare", addr, exec.Command(r.opts.Self, "serve-bytes", file, addr))
+}
+
+// startSame starts this program's "serve-page" with page, the response an
+// app sent at the start of its mode: the same-response ceiling. It checks
+// that the handler answers as the app did, byte for byte but the Date.
+func (r *runner) startSame(ctx context.Context, name string, page Page) (*proc, string, error) {
+	file := filepath.Join(r.work, name+".json")
+	if err := writePage(file, page); err != nil {
+		return nil, "", err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	p, base, err := r.startReference(ctx, name, addr, exec.Command(r.opts.Self, "serve-page", file, addr))
+	if err != nil {
+		return nil, "", err
+	}
+	if err := checkSame(ctx, addr, page); err != nil {
+		p.stop()
+		return nil, "", err
+	}
+	return p, base, nil
 }
 
 // startReference starts cmd, a server that sends the page at addr, and

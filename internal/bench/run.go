@@ -1,10 +1,13 @@
 // Package bench is the benchmark harness behind cmd/tasklist-bench: it
-// builds tasklist, starts it in each caching mode (and a bare Go handler
-// and nginx sending the same page, the ceilings), seeds its database,
-// drives it with wrk, reads what each run cost (memcached's own counters,
-// the database's, the process's peak memory) and checks the figures
-// against the targets of docs/benchmarks.md. Everything it starts listens
-// on 127.0.0.1 and is stopped, by process id, before Run returns.
+// builds tasklist, starts it in each caching mode, seeds its database,
+// drives it with wrk (identity and gzip) right after the ceilings: a bare
+// Go handler sending the very response the app sent at the start of the
+// mode, and one sending its body with three headers (and nginx, as a
+// static file). It reads what each run cost (memcached's own counters,
+// the app's, the process's peak memory), times the adds of the mixed
+// workload, and checks the figures against the targets of
+// docs/benchmarks.md. Everything it starts listens on 127.0.0.1 and is
+// stopped, by process id, before Run returns.
 package bench
 
 import (
@@ -34,8 +37,8 @@ type Options struct {
 	Threads, Connections int
 	// WritesEvery is the mixed workload's reads per write.
 	WritesEvery int
-	// Only, when set, keeps the modes whose key it matches (and the bare
-	// handler); see the results' keys.
+	// Only, when set, keeps the modes whose key it matches (and the
+	// three-header bare handler); see the results' keys.
 	Only *regexp.Regexp
 	// Stampede runs the cold-start stampede too.
 	Stampede bool
@@ -54,7 +57,8 @@ type Options struct {
 	RepoDir    string
 	BuildFlags []string
 	// Self is this program, run as "Self serve-bytes FILE ADDR" for the
-	// bare handler.
+	// three-header bare handler and "Self serve-page FILE ADDR" for the
+	// same-response one.
 	Self string
 	// Wrk, MemcachedBin and Nginx are the programs; Nginx "" skips the
 	// nginx reference when nginx is not on PATH.
@@ -70,16 +74,20 @@ type Options struct {
 
 // runner is one run in progress.
 type runner struct {
-	opts    Options
-	procs   *procs
-	dbs     *databases
-	work    string // scratch folder: binaries, databases, scripts
-	bin     string // the tasklist binary
-	mc      *memcached
-	page    []byte // the page every reference sends
-	pageIDs []int64
-	// bare is the bare handler, started once and driven again right
-	// before each other mode, whose ratio is to that paired rate.
+	opts  Options
+	procs *procs
+	dbs   *databases
+	work  string // scratch folder: binaries, databases, scripts
+	bin   string // the tasklist binary
+	mc    *memcached
+	// source is a page hit's response, both encodings, from the app with
+	// all layers and the in-process cache: what the same-response
+	// handler's own rows send. page is its body, what the three-header
+	// handler and nginx send.
+	source Page
+	page   []byte
+	// bare is the three-header handler, started once and driven again
+	// right before each other mode.
 	bare     *proc
 	bareBase string
 	modes    []mode
@@ -212,12 +220,12 @@ func needsMemcached(modes []mode) bool {
 }
 
 // perMode is what a mode costs besides wrk's own time (the mode's and its
-// paired ceiling's): start, seed, warm up, stop. It only feeds the
-// estimate of the time left.
+// two paired ceilings'): start, seed, warm up, capture, stop. It only
+// feeds the estimate of the time left.
 const perMode = 4 * time.Second
 
 func (r *runner) progress(what string, d time.Duration) {
-	left := time.Duration(r.total-r.done) * (r.opts.Duration*3/2 + perMode)
+	left := time.Duration(r.total-r.done) * (r.opts.Duration*2 + perMode)
 	if r.done > 0 {
 		left = time.Since(r.started) / time.Duration(r.done) * time.Duration(r.total-r.done)
 	}
@@ -235,22 +243,28 @@ func (r *runner) note(format string, args ...any) {
 	r.say("note: "+format, args...)
 }
 
-// fetchPage renders the 100-task page once with the app, for the bare
-// handler and nginx to send.
+// fetchPage captures a page hit of the 100-task page, both encodings,
+// from the app with all layers and the in-process cache: what the
+// references' own rows send.
 func (r *runner) fetchPage(ctx context.Context) error {
-	app, err := r.startApp(ctx, "page-source", mode{kind: report.App, db: SQLite, tasks: 100, layers: LayersNone}, nil)
+	app, err := r.startApp(ctx, "page-source", mode{kind: report.App, db: SQLite, tasks: 100, cache: InProcess, layers: LayersAll}, nil)
 	if err != nil {
 		return err
 	}
 	defer app.proc.stop()
-	page, err := get(app.base + "/")
+	if _, err := warm(app.base, false); err != nil {
+		return err
+	}
+	if r.source, err = capturePage(ctx, hostPort(app.base)); err != nil {
+		return err
+	}
+	id, err := parseResponse(r.source.Identity)
 	if err != nil {
 		return err
 	}
-	r.page = page
-	r.pageIDs = taskIDs(page)
-	if len(r.pageIDs) != 100 {
-		return fmt.Errorf("the page shows %d tasks, want 100", len(r.pageIDs))
+	r.page = id.body
+	if n := len(taskIDs(r.page)); n != 100 {
+		return fmt.Errorf("the page shows %d tasks, want 100", n)
 	}
 	return nil
 }
@@ -284,7 +298,7 @@ func (r *runner) startOn(ctx context.Context, name string, m mode, dbURL, prefix
 		"TASKLIST_CACHE_PREFIX=" + prefix,
 		"TASKLIST_LOG_LEVEL=info",
 		"TASKLIST_SHUTDOWN_TIMEOUT=5s",
-		"TASKLIST_MAX_TASKS=" + strconv.Itoa(max(10000, m.tasks)),
+		"TASKLIST_MAX_TASKS=" + strconv.Itoa(maxTasks(m)),
 	}, extra...)
 	if m.cache == Memcached {
 		env = append(env, "MEMCACHE_SERVERS="+r.mc.addr)
@@ -304,35 +318,69 @@ func (r *runner) startOn(ctx context.Context, name string, m mode, dbURL, prefix
 	return a, nil
 }
 
+// maxTasks is the list's cap in mode m: the default, or more when the
+// mode has more tasks or adds them (the adds must never find the list
+// full).
+func maxTasks(m mode) int {
+	if m.mixed {
+		return 10_000_000 // TASKLIST_MAX_TASKS's largest
+	}
+	return max(10000, m.tasks)
+}
+
 // warmUp is how many requests fill a mode's caches before wrk starts.
 const warmUp = 20
 
-// warm sends the warm-up requests and returns the page's size.
-func warm(base string) (int64, error) {
+// warm sends the warm-up requests, asking for gzip when gz as wrk will,
+// and returns the size of the page's body as sent.
+func warm(base string, gz bool) (int64, error) {
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableCompression: true}}
+	defer client.CloseIdleConnections()
 	var n int64
 	for range warmUp {
-		page, err := get(base + "/")
+		req, err := http.NewRequest(http.MethodGet, base+"/", nil)
 		if err != nil {
 			return 0, err
 		}
-		n = int64(len(page))
+		if gz {
+			req.Header.Set("Accept-Encoding", "gzip")
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		n, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("GET %s/: %s", base, resp.Status)
+		}
+		if err != nil {
+			return 0, err
+		}
 	}
 	return n, nil
 }
 
-// load is wrk's run against mode m at base, for d.
+// hostPort is base without its scheme.
+func hostPort(base string) string {
+	return strings.TrimPrefix(base, "http://")
+}
+
+// load is the load against mode m at base, for d.
 func (r *runner) load(base string, m mode, d time.Duration) loadSpec {
-	spec := loadSpec{url: base + "/", threads: r.opts.Threads, connections: r.opts.Connections, duration: d}
+	spec := loadSpec{url: base + "/", threads: r.opts.Threads, connections: r.opts.Connections, duration: d, gzip: m.gzip}
 	if m.mixed {
-		spec.writesEvery, spec.ids = r.opts.WritesEvery, r.pageIDs
+		spec.writesEvery = r.opts.WritesEvery
 	}
 	return spec
 }
 
-// runMode measures one mode.
+// runMode measures one mode: right before it, the three-header ceiling
+// and (for the app) the same-response ceiling sending the response the app
+// sent once warm, each for half the mode's time.
 func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, error) {
 	res := report.Result{Key: m.key(), Kind: m.kind, Name: m.name(), DB: m.db, Cache: m.cache, Layers: m.layers,
-		Tasks: m.tasks, Workload: m.workload()}
+		Tasks: m.tasks, Workload: m.workload(), Encoding: m.encoding()}
 	var (
 		srv       *proc
 		base      string
@@ -344,6 +392,8 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 	switch m.kind {
 	case report.Bare:
 		srv, base = r.bare, r.bareBase
+	case report.Same:
+		srv, base, err = r.startSame(ctx, "same-response", r.source)
 	case report.Nginx:
 		srv, base, err = r.startNginx(ctx)
 	default:
@@ -370,12 +420,26 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 	}
 	if m.kind != report.Bare {
 		defer srv.stop()
-		if res.Ceiling, err = r.pairedCeiling(ctx); err != nil {
+	}
+	if res.Bytes, err = warm(base, m.gzip); err != nil {
+		return res, err
+	}
+	if m.kind == report.App {
+		same, sameBase, err := r.startSameFor(ctx, fmt.Sprintf("same-%02d", i), base)
+		if err != nil {
 			return res, err
 		}
-	}
-	if res.Bytes, err = warm(base); err != nil {
-		return res, err
+		defer same.stop()
+		if res.ThreeHeaderCeiling, err = r.ceiling(ctx, r.bareBase, m.gzip); err != nil {
+			return res, err
+		}
+		if res.Ceiling, err = r.ceiling(ctx, sameBase, m.gzip); err != nil {
+			return res, err
+		}
+	} else if m.kind != report.Bare {
+		if res.ThreeHeaderCeiling, err = r.ceiling(ctx, r.bareBase, m.gzip); err != nil {
+			return res, err
+		}
 	}
 	var (
 		metBefore  appMetrics
@@ -398,12 +462,13 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 		res.Profile = profileFile(fmt.Sprintf("%02d", i), m)
 		lr, err = r.profiledLoad(ctx, spec, pprofAddr, r.measuredProfileSeconds(), res.Profile)
 	} else {
-		lr, err = runWrk(ctx, r.opts.Wrk, r.work, spec)
+		lr, err = r.drive(ctx, spec)
 	}
 	if err != nil {
 		return res, err
 	}
 	res.Requests, res.Seconds, res.RPS, res.P50, res.P99, res.Errors = lr.requests, lr.seconds, lr.rps(), lr.p50, lr.p99, lr.errors
+	res.Writes = lr.writes
 	if mcBefore != nil {
 		after, err := r.mc.stats()
 		if err != nil {
@@ -435,6 +500,16 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 	return res, nil
 }
 
+// startSameFor captures the response of the app at base (warm, both
+// encodings) and starts a same-response handler, name, sending it.
+func (r *runner) startSameFor(ctx context.Context, name, base string) (*proc, string, error) {
+	page, err := capturePage(ctx, hostPort(base))
+	if err != nil {
+		return nil, "", err
+	}
+	return r.startSame(ctx, name, page)
+}
+
 // profileFile is where the profile of mode m goes, relative to the
 // results folder; prefix tells the run's profiles apart.
 func profileFile(prefix string, m mode) string {
@@ -454,7 +529,7 @@ func (r *runner) profiledLoad(ctx context.Context, spec loadSpec, pprofAddr stri
 	go func() {
 		profiled <- saveProfile(pprofAddr, secs, filepath.Join(r.opts.OutDir, file))
 	}()
-	lr, err := runWrk(ctx, r.opts.Wrk, r.work, spec)
+	lr, err := r.drive(ctx, spec)
 	if perr := <-profiled; err == nil && perr != nil {
 		err = fmt.Errorf("profile: %w", perr)
 	}
@@ -483,27 +558,33 @@ func perRequest(n, requests int64) *float64 {
 	return &v
 }
 
-// pairedCeiling drives the bare handler for a moment right before a mode,
-// and returns its rate then. On a machine whose load changes during the
-// run (others' work, on shared cores), a ratio to a ceiling measured
-// minutes apart would measure the load as much as the app.
-func (r *runner) pairedCeiling(ctx context.Context) (float64, error) {
+// ceiling drives a bare handler at base for half a mode's time right
+// before the mode (asking for gzip when gz, as the mode does), and returns
+// its rate then. On a machine whose load changes during the run (others'
+// work, on shared cores), a ratio to a ceiling measured minutes apart
+// would measure the load as much as the app.
+func (r *runner) ceiling(ctx context.Context, base string, gz bool) (float64, error) {
 	d := max(r.opts.Duration/2/time.Second*time.Second, time.Second)
-	lr, err := runWrk(ctx, r.opts.Wrk, r.work, loadSpec{url: r.bareBase + "/", threads: r.opts.Threads, connections: r.opts.Connections, duration: d})
+	lr, err := runWrk(ctx, r.opts.Wrk, r.work, loadSpec{url: base + "/", threads: r.opts.Threads, connections: r.opts.Connections, duration: d, gzip: gz})
 	return lr.rps(), err
 }
 
-// ratios sets every result's ratio to the bare handler's rate: the one
-// measured right before it, else (the bare handler's own row) its own.
+// ratios sets every result's ratios to the ceilings driven right before
+// it; each ceiling's own rows are 1 against themselves.
 func ratios(run *report.Run) {
-	c := run.Ceiling()
 	for i := range run.Results {
 		r := &run.Results[i]
-		switch {
-		case r.Ceiling > 0:
+		switch r.Kind {
+		case report.Bare:
+			r.ThreeHeaderRatio = 1
+		case report.Same:
+			r.Ratio = 1
+		}
+		if r.Ceiling > 0 {
 			r.Ratio = r.RPS / r.Ceiling
-		case c != nil && c.RPS > 0:
-			r.Ratio = r.RPS / c.RPS
+		}
+		if r.ThreeHeaderCeiling > 0 {
+			r.ThreeHeaderRatio = r.RPS / r.ThreeHeaderCeiling
 		}
 	}
 }

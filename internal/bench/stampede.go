@@ -3,9 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -82,7 +80,6 @@ func (r *runner) stampedeOn(ctx context.Context, db string) (*report.Stampede, e
 	s := &report.Stampede{Instances: stampedeInstances, Requests: stampedeRequests, SlowQuery: slowQuery}
 	lat, errs := burst(ctx, apps, stampedeRequests)
 	s.Errors = errs
-	slices.Sort(lat)
 	if len(lat) > 0 {
 		s.P50, s.P99, s.Max = percentile(lat, 50), percentile(lat, 99), lat[len(lat)-1]
 	}
@@ -121,14 +118,12 @@ func (r *runner) stampedeOn(ctx context.Context, db string) (*report.Stampede, e
 }
 
 // burst sends n GET / at once, spread over apps, and returns the latency
-// of each that answered 200 and the number that did not.
+// of each that answered 200, sorted, and the number that did not.
 func burst(ctx context.Context, apps []*app, n int) ([]time.Duration, int) {
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: n}}
 	defer client.CloseIdleConnections()
 	var (
-		mu     sync.Mutex
-		lat    []time.Duration
-		errs   int
+		t      latencies
 		wg     sync.WaitGroup
 		starts = make(chan struct{})
 	)
@@ -137,30 +132,11 @@ func burst(ctx context.Context, apps []*app, n int) ([]time.Duration, int) {
 		wg.Go(func() {
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 			<-starts
-			t0 := time.Now()
-			resp, err := client.Do(req)
-			if err == nil {
-				_, err = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-			d := time.Since(t0)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil || resp.StatusCode != http.StatusOK {
-				errs++
-				return
-			}
-			lat = append(lat, d)
+			t.record(timedDo(client, req, http.StatusOK))
 		})
 	}
 	close(starts)
 	wg.Wait()
-	return lat, errs
-}
-
-// percentile returns the p-th percentile of sorted durations (nearest
-// rank).
-func percentile(sorted []time.Duration, p int) time.Duration {
-	i := (len(sorted)*p + 99) / 100
-	return sorted[max(i-1, 0)]
+	lat, errs := t.sorted()
+	return lat, int(errs)
 }

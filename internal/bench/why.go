@@ -16,9 +16,9 @@ const whySeconds = 4
 // explain profiles the mode of each missed target, after the measured
 // runs (so that it changes none of their figures), and puts a summary of
 // the profile into the target. A profile -profile took during the
-// measured run is read again instead, when it is as long. A mode that
-// cannot be profiled gets its error in the summary; only an interruption
-// stops the run.
+// measured run is read again instead, when it is as long; a mode two
+// targets missed is profiled once. A mode that cannot be profiled gets
+// its error in the summary; only an interruption stops the run.
 func (r *runner) explain(ctx context.Context) error {
 	var missed []*report.Target
 	for i := range r.out.Targets {
@@ -26,21 +26,28 @@ func (r *runner) explain(ctx context.Context) error {
 			missed = append(missed, t)
 		}
 	}
+	profiled := map[string]report.Profile{}
 	for n, t := range missed {
 		for _, key := range t.Modes {
+			if p, ok := profiled[key]; ok {
+				r.say("[why %d/%d] %s missed (%s): profiled above", n+1, len(missed), t.Name, t.Got)
+				t.Why = append(t.Why, p)
+				continue
+			}
 			what := fmt.Sprintf("profiling %s; about %v left", key, time.Duration(len(missed)-n)*whyRun)
 			if r.reusable(key) {
 				what = "reading the profile of " + key + " from its measured run"
 			}
 			r.say("[why %d/%d] %s missed (%s): %s", n+1, len(missed), t.Name, t.Got, what)
 			p := r.whyProfile(ctx, key)
+			profiled[key] = p
 			if ctx.Err() != nil {
 				return fmt.Errorf("interrupted while profiling %s; every process it started is stopped", key)
 			}
 			if p.Err != "" {
 				r.say("  no profile: %s", p.Err)
 			} else if p.CPUPerRequest > 0 {
-				r.say("  %.0f req/s, CPU per request %v (the bare handler's %v)", p.RPS, p.CPUPerRequest.Round(time.Microsecond), p.BareCPUPerRequest.Round(time.Microsecond))
+				r.say("  %.0f req/s, CPU per request %v (the same-response handler's %v)", p.RPS, p.CPUPerRequest.Round(time.Microsecond), p.BareCPUPerRequest.Round(time.Microsecond))
 			}
 			t.Why = append(t.Why, p)
 		}
@@ -48,8 +55,9 @@ func (r *runner) explain(ctx context.Context) error {
 	return nil
 }
 
-// whyRun is about what profiling one mode takes: start, warm-up, wrk,
-// the bare handler, stop. It only feeds the estimate of the time left.
+// whyRun is about what profiling one mode takes: start, warm-up, capture,
+// wrk, the same-response handler, stop. It only feeds the estimate of the
+// time left.
 const whyRun = 10 * time.Second
 
 // measuredProfileSeconds is how long -profile profiles a measured mode:
@@ -75,7 +83,6 @@ func (r *runner) whyProfile(ctx context.Context, key string) report.Profile {
 		p.File = profileFile("why", r.mode(key))
 		err = r.profileMode(ctx, r.mode(key), &p)
 		if err == nil {
-			p.BareCPUPerRequest, err = r.bareCPU(ctx)
 		}
 	}
 	if err == nil {
@@ -100,7 +107,8 @@ func (r *runner) mode(key string) mode {
 // profileMode starts the app in mode m with its pprof listener, warms it
 // up and drives it as the measured run did while it takes a CPU profile
 // into p.File (relative to the results folder); it sets p's rate and CPU
-// time per request.
+// time per request, and the CPU time per request of a bare handler
+// sending the same response, driven right after it.
 func (r *runner) profileMode(ctx context.Context, m mode, p *report.Profile) error {
 	pprofAddr, err := freeAddr()
 	if err != nil {
@@ -111,12 +119,21 @@ func (r *runner) profileMode(ctx context.Context, m mode, p *report.Profile) err
 		return err
 	}
 	defer a.proc.stop()
-	if _, err := warm(a.base); err != nil {
+	if _, err := warm(a.base, m.gzip); err != nil {
 		return err
 	}
+	same, sameBase, err := r.startSameFor(ctx, "why-same-"+slug(m), a.base)
+	if err != nil {
+		return err
+	}
+	defer same.stop()
 	before := a.proc.cpuTime()
 	lr, err := r.profiledLoad(ctx, r.load(a.base, m, (whySeconds+2)*time.Second), pprofAddr, whySeconds, p.File)
 	p.RPS, p.CPUPerRequest = lr.rps(), cpuPerRequest(a.proc.cpuTime()-before, lr.requests)
+	if err != nil {
+		return err
+	}
+	p.BareCPUPerRequest, err = r.bareCPU(ctx, same, sameBase, m.gzip)
 	return err
 }
 
@@ -124,13 +141,13 @@ func (r *runner) profileMode(ctx context.Context, m mode, p *report.Profile) err
 // request.
 const bareSeconds = 2
 
-// bareCPU drives the bare handler for bareSeconds and returns its CPU time
-// per request.
-func (r *runner) bareCPU(ctx context.Context) (time.Duration, error) {
-	before := r.bare.cpuTime()
-	lr, err := runWrk(ctx, r.opts.Wrk, r.work, loadSpec{url: r.bareBase + "/", threads: r.opts.Threads, connections: r.opts.Connections,
-		duration: bareSeconds * time.Second})
-	return cpuPerRequest(r.bare.cpuTime()-before, lr.requests), err
+// bareCPU drives the bare handler bare at base for bareSeconds (asking for
+// gzip when gz) and returns its CPU time per request.
+func (r *runner) bareCPU(ctx context.Context, bare *proc, base string, gz bool) (time.Duration, error) {
+	before := bare.cpuTime()
+	lr, err := runWrk(ctx, r.opts.Wrk, r.work, loadSpec{url: base + "/", threads: r.opts.Threads, connections: r.opts.Connections,
+		duration: bareSeconds * time.Second, gzip: gz})
+	return cpuPerRequest(bare.cpuTime()-before, lr.requests), err
 }
 
 // cpuPerRequest is CPU time d over n requests (0 when there were none).

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tasklist/tasklist/internal/bench/report"
 )
 
 // doneScript reports wrk's summary on one line that loadResult parses:
@@ -23,46 +25,26 @@ function done(summary, latency, requests)
 end
 `
 
-// mixedScript is the mixed workload: GET / except every (every+1)th
-// request, which toggles one of the given task ids with a same-origin
-// POST. Arguments: every, then the ids separated by commas.
-const mixedScript = `
-local every, ids, n, get = 50, {}, 0, nil
-function init(args)
-  every = tonumber(args[1])
-  for id in string.gmatch(args[2], "%d+") do ids[#ids + 1] = id end
-  get = wrk.format("GET", "/")
-end
-function request()
-  n = n + 1
-  if n % (every + 1) == 0 then
-    return wrk.format("POST", "/toggle", {
-      ["Content-Type"] = "application/x-www-form-urlencoded",
-      ["Sec-Fetch-Site"] = "same-origin",
-    }, "id=" .. ids[math.random(#ids)] .. "&done=" .. math.random(0, 1))
-  end
-  return get
-end
-` + doneScript
-
-// loadSpec is one wrk run.
+// loadSpec is one wrk run, and the adds beside it.
 type loadSpec struct {
 	url         string
 	threads     int
 	connections int
 	duration    time.Duration
-	// writesEvery, when positive, makes it the mixed workload: one write
-	// per this many reads, toggling one of ids.
+	// gzip makes wrk's requests ask for the page compressed.
+	gzip bool
+	// writesEvery, when positive, makes it the mixed workload: one add
+	// per this many reads (see runAdds).
 	writesEvery int
-	ids         []int64
 }
 
-// loadResult is what wrk measured.
+// loadResult is what wrk measured, and the adds beside it.
 type loadResult struct {
 	requests int64
 	seconds  float64
 	p50, p99 time.Duration
 	errors   int64
+	writes   *report.Writes
 }
 
 func (r loadResult) rps() float64 {
@@ -72,32 +54,25 @@ func (r loadResult) rps() float64 {
 	return float64(r.requests) / r.seconds
 }
 
-// runWrk drives spec with the wrk at bin; scripts go into dir.
+// runWrk drives spec's reads with the wrk at bin; its script goes into
+// dir.
 func runWrk(ctx context.Context, bin, dir string, spec loadSpec) (loadResult, error) {
-	script, args := doneScript, []string(nil)
-	if spec.writesEvery > 0 {
-		if len(spec.ids) == 0 {
-			return loadResult{}, fmt.Errorf("bench: the mixed workload needs task ids")
-		}
-		ids := make([]string, len(spec.ids))
-		for i, id := range spec.ids {
-			ids[i] = strconv.FormatInt(id, 10)
-		}
-		script, args = mixedScript, []string{"--", strconv.Itoa(spec.writesEvery), strings.Join(ids, ",")}
-	}
 	path := filepath.Join(dir, "wrk.lua")
-	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(doneScript), 0o644); err != nil {
 		return loadResult{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, spec.duration+30*time.Second)
 	defer cancel()
-	cmdArgs := append([]string{
+	args := []string{
 		"-t" + strconv.Itoa(spec.threads), "-c" + strconv.Itoa(spec.connections),
 		"-d" + strconv.Itoa(int(spec.duration.Seconds())) + "s", "--timeout", "10s",
-		"-s", path, spec.url,
-	}, args...)
+		"-s", path,
+	}
+	if spec.gzip {
+		args = append(args, "-H", "Accept-Encoding: gzip")
+	}
 	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, cmdArgs...)
+	cmd := exec.CommandContext(ctx, bin, append(args, spec.url)...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		return loadResult{}, fmt.Errorf("wrk: %w\n%s", err, out.String())

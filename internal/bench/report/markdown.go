@@ -8,7 +8,8 @@ import (
 
 // Markdown renders run as a Markdown document: the machine and command,
 // the table of results, the chart (chart is the SVG's file name, relative
-// to the document), the stampede, and the targets met and missed.
+// to the document), the adds of the mixed runs, the stampede, and the
+// targets met and missed.
 func Markdown(run *Run, chart string) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -17,22 +18,22 @@ func Markdown(run *Run, chart string) string {
 	m := run.Machine
 	p("Machine: %s, %d cores, %d MiB, %s; %s; %s  \n", m.CPU, m.Cores, m.MemoryMiB, m.Kernel, m.Go, m.Wrk)
 	p("Load average before: %s; after: %s  \n", m.LoadBefore, m.LoadAfter)
-	p("Load: wrk -t%d -c%d -d%s per mode, keep-alive, no compression requested; mixed workload: one write (POST /toggle) per %d reads  \n",
+	p("Load: wrk -t%d -c%d -d%s per mode, keep-alive, each read mode without and with `Accept-Encoding: gzip`; "+
+		"mixed workload: one add (POST /add, from a client of its own) per %d reads  \n",
 		run.Load.Threads, run.Load.Connections, run.Load.Duration, run.Load.WritesEvery)
 	p("Took %s.\n\n", run.Finished.Sub(run.Started).Round(time.Second))
 
-	p("| mode | database | tasks | workload | req/s | bare req/s just before | × bare | p50 | p99 | DB queries/req | cache ops/req | peak RSS | errors |\n")
-	p("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	p("| mode | database | tasks | workload | encoding | req/s | same response req/s just before | × same response | " +
+		"three headers req/s just before | × three headers | p50 | p99 | DB queries/req | cache ops/req | peak RSS | errors |\n")
+	p("| --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, r := range run.Results {
-		ceiling := "—"
-		if r.Ceiling > 0 {
-			ceiling = fmt.Sprintf("%.0f", r.Ceiling)
-		}
-		p("| %s | %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %d |\n",
-			r.Name, dash(r.DB), count(r.Tasks), r.Workload, r.RPS, ceiling, ratio(r.Ratio), ms(r.P50), ms(r.P99),
+		p("| %s | %s | %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n",
+			r.Name, dash(r.DB), count(r.Tasks), r.Workload, dash(r.Encoding), r.RPS, rate(r.Ceiling), ratio(r.Ratio),
+			rate(r.ThreeHeaderCeiling), ratio(r.ThreeHeaderRatio), ms(r.P50), ms(r.P99),
 			perReq(r.DBQueries), perReq(r.CacheOps), mib(r.PeakRSS), r.Errors)
 	}
 	p("\n![requests per second, each mode](%s)\n\n", chart)
+	writes(&b, run)
 
 	if s := run.Stampede; s != nil {
 		p("## Cold-start stampede\n\n")
@@ -69,6 +70,27 @@ func Markdown(run *Run, chart string) string {
 	return b.String()
 }
 
+// writes writes the table of the mixed runs' adds, when there were any.
+func writes(b *strings.Builder, run *Run) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	head := false
+	for _, r := range run.Results {
+		w := r.Writes
+		if w == nil {
+			continue
+		}
+		if !head {
+			p("## Adds under the mixed load\n\nEach add timed from its request to the end of its answer, beside wrk's reads.\n\n")
+			p("| mode | encoding | adds | reads per add | p50 | p99 | max | failed |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+			head = true
+		}
+		p("| %s | %s | %d | %.1f | %s | %s | %s | %d |\n", label(r), r.Encoding, w.Count, w.ReadsPerWrite, ms(w.P50), ms(w.P99), ms(w.Max), w.Errors)
+	}
+	if head {
+		p("\n")
+	}
+}
+
 // whyMissed writes, for each target missed, the CPU profiles of the modes
 // it is about: where their time went.
 func whyMissed(b *strings.Builder, targets []Target) {
@@ -90,7 +112,7 @@ func whyMissed(b *strings.Builder, targets []Target) {
 			p("%s (`%s`), profiled for %.0f s %s (%.0f req/s then): %.1f s of CPU, %.2f cores",
 				pr.Name, pr.Key, pr.Seconds, how, pr.RPS, pr.CPU.Seconds(), pr.CPU.Seconds()/pr.Seconds)
 			if pr.CPUPerRequest > 0 && pr.BareCPUPerRequest > 0 {
-				p("; CPU time per request: the app's %s, the bare handler's %s (driven right after it)",
+				p("; CPU time per request: the app's %s, the bare handler's sending the same response %s (driven right after it)",
 					micros(pr.CPUPerRequest), micros(pr.BareCPUPerRequest))
 			}
 			p(". Inspect it from the results folder with `go tool pprof -top -cum %s`; the functions that take the most, "+
@@ -120,6 +142,14 @@ func count(n int) string {
 		return "—"
 	}
 	return fmt.Sprint(n)
+}
+
+// rate shows a ceiling's req/s, — when there is none.
+func rate(v float64) string {
+	if v == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f", v)
 }
 
 func ratio(r float64) string {

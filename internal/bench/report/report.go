@@ -21,7 +21,7 @@ type Run struct {
 	Machine Machine
 	Load    Load
 	// Results are the load runs, in the order they ran; the first of kind
-	// Bare is the ceiling every ratio is taken against.
+	// Bare is the three-header ceiling (the chart's dashed line).
 	Results  []Result
 	Stampede *Stampede `json:",omitempty"`
 	Targets  []Target
@@ -41,21 +41,23 @@ type Machine struct {
 type Load struct {
 	Threads, Connections int
 	Duration             time.Duration
-	// WritesEvery is the mixed workload's mix: one write per this many
+	// WritesEvery is the mixed workload's mix: one add per this many
 	// reads.
 	WritesEvery int
 }
 
 // Kinds of Result.
 const (
-	Bare  = "bare"  // a bare Go handler sending the page's bytes
-	Nginx = "nginx" // nginx serving the page's bytes as a static file
-	App   = "app"   // tasklist itself
+	Bare  = "bare"          // a bare Go handler sending the page's body with three headers
+	Same  = "same-response" // a bare Go handler sending the app's own response, headers and body
+	Nginx = "nginx"         // nginx serving the page's body as a static file
+	App   = "app"           // tasklist itself
 )
 
 // Result is one load run against one server.
 type Result struct {
-	// Key identifies the mode for targets: kind/db/tasks/cache/layers/workload.
+	// Key identifies the mode for targets:
+	// app/db/tasks/cache/layers/workload/encoding for the app.
 	Key  string
 	Kind string
 	// Name is the mode as the table shows it.
@@ -65,20 +67,33 @@ type Result struct {
 	Layers   string `json:",omitempty"`
 	Tasks    int    `json:",omitempty"`
 	Workload string
+	// Encoding is what the reads asked for: "gzip" (Accept-Encoding:
+	// gzip) or "identity" (no Accept-Encoding).
+	Encoding string
 
 	Requests int64
 	Seconds  float64
 	RPS      float64
-	// Ceiling is the bare handler's RPS measured right before this run
-	// (0 for the bare handler's own row); Ratio is RPS over it.
-	Ceiling  float64
-	Ratio    float64
-	P50, P99 time.Duration
+	// Ceiling is the RPS of a bare Go handler sending this mode's own
+	// response (its headers and body, in the same encoding), measured
+	// right before this run; Ratio is RPS over it (1 for that handler's
+	// own rows, 0 where there is none).
+	Ceiling float64
+	Ratio   float64
+	// ThreeHeaderCeiling is the RPS of the bare handler sending the
+	// identity body with three headers, measured right before
+	// Ceiling's; ThreeHeaderRatio is RPS over it (1 for its own row).
+	ThreeHeaderCeiling float64
+	ThreeHeaderRatio   float64
+	P50, P99           time.Duration
 	// Errors counts failed requests: socket errors, timeouts and statuses
-	// of 400 and above.
+	// of 400 and above, the adds' own failures (any answer but 303)
+	// included.
 	Errors int64
-	// Bytes is the size of one response to GET / (the page).
+	// Bytes is the size of one response body to GET / in Encoding.
 	Bytes int64 `json:",omitempty"`
+	// Writes are the adds of the mixed workload; nil for reads only.
+	Writes *Writes `json:",omitempty"`
 	// DBQueries and CacheOps are per request; nil when not measured.
 	DBQueries *float64 `json:",omitempty"`
 	CacheOps  *float64 `json:",omitempty"`
@@ -87,6 +102,17 @@ type Result struct {
 	// Profile is the CPU profile taken while wrk drove this run (with
 	// -profile), relative to the results folder; "" when none was.
 	Profile string `json:",omitempty"`
+}
+
+// Writes are the adds of a mixed run: sent by a client of their own beside
+// wrk's reads, one per Load.WritesEvery reads the app counted, each timed
+// from its request to the end of its answer.
+type Writes struct {
+	// Count adds answered 303; Errors answered otherwise or not at all.
+	Count, Errors int64
+	// ReadsPerWrite is wrk's requests over the adds: the mix kept.
+	ReadsPerWrite float64
+	P50, P99, Max time.Duration
 }
 
 // Stampede is the cold-start run: several instances, one empty memcached,
@@ -181,7 +207,8 @@ func Write(dir string, run *Run) error {
 	return nil
 }
 
-// Ceiling returns the bare handler's result, nil when there is none.
+// Ceiling returns the three-header bare handler's result, nil when there
+// is none.
 func (run *Run) Ceiling() *Result {
 	for i := range run.Results {
 		if run.Results[i].Kind == Bare {

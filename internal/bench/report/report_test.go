@@ -16,11 +16,13 @@ func sample() *Run {
 		Machine: Machine{CPU: "Test CPU <x>", Cores: 2, MemoryMiB: 1024, Go: "go1.26.8", Wrk: "wrk 4.1.0"},
 		Load:    Load{Threads: 2, Connections: 32, Duration: 10 * time.Second, WritesEvery: 50},
 		Results: []Result{
-			{Key: Bare, Kind: Bare, Name: "bare Go handler, same bytes", Workload: "read", RPS: 20000, Ratio: 1,
+			{Key: Bare, Kind: Bare, Name: "bare Go handler, three headers", Workload: "read", Encoding: "identity", RPS: 20000, ThreeHeaderRatio: 1,
 				P50: 1200 * time.Microsecond, P99: 15 * time.Millisecond, PeakRSS: 10 << 20},
-			{Key: "app/x", Kind: App, Name: "all layers, memcached", DB: "sqlite", Cache: "memcached", Tasks: 100, Workload: "read",
-				RPS: 10000, Ceiling: 20000, Ratio: 0.5, P50: 2 * time.Millisecond, P99: 25 * time.Millisecond, CacheOps: ptr(1), DBQueries: ptr(0), PeakRSS: 30 << 20},
-			{Key: "app/y", Kind: App, Name: "layers none", DB: "postgres", Tasks: 1000, Workload: "mixed", RPS: 500, Ratio: 0.025, Errors: 3},
+			{Key: "app/x", Kind: App, Name: "all layers, memcached", DB: "sqlite", Cache: "memcached", Tasks: 100, Workload: "read", Encoding: "gzip",
+				RPS: 10000, Ceiling: 16000, Ratio: 0.625, ThreeHeaderCeiling: 20000, ThreeHeaderRatio: 0.5,
+				P50: 2 * time.Millisecond, P99: 25 * time.Millisecond, CacheOps: ptr(1), DBQueries: ptr(0), PeakRSS: 30 << 20},
+			{Key: "app/y", Kind: App, Name: "layers none", DB: "postgres", Tasks: 1000, Workload: "mixed", Encoding: "identity", RPS: 500, Ratio: 0.025, Errors: 3,
+				Writes: &Writes{Count: 10, Errors: 1, ReadsPerWrite: 49.5, P50: 3 * time.Millisecond, P99: 42 * time.Millisecond, Max: 120 * time.Millisecond}},
 		},
 		Stampede: &Stampede{Instances: 3, Requests: 200, SlowQuery: time.Second, SlowQueries: &one, P99: 1100 * time.Millisecond, How: "Counted."},
 		Targets: []Target{
@@ -37,9 +39,12 @@ func TestMarkdown(t *testing.T) {
 	for _, want := range []string{
 		"# tasklist benchmark, 2026-11-26 14:00 UTC",
 		"Load: wrk -t2 -c32 -d10s per mode",
-		"| bare Go handler, same bytes | — | — | read | 20000 | — | 1.00× | 1.20 ms | 15 ms | — | — | 10.0 MiB | 0 |",
-		"| all layers, memcached | sqlite | 100 | read | 10000 | 20000 | 0.50× | 2.00 ms | 25 ms | 0.00 | 1.00 | 30.0 MiB | 0 |",
-		"| layers none | postgres | 1000 | mixed | 500 | — | 0.03× | 0.00 ms | 0.00 ms | — | — | — | 3 |",
+		"one add (POST /add, from a client of its own) per 50 reads",
+		"| bare Go handler, three headers | — | — | read | identity | 20000 | — | — | — | 1.00× | 1.20 ms | 15 ms | — | — | 10.0 MiB | 0 |",
+		"| all layers, memcached | sqlite | 100 | read | gzip | 10000 | 16000 | 0.62× | 20000 | 0.50× | 2.00 ms | 25 ms | 0.00 | 1.00 | 30.0 MiB | 0 |",
+		"| layers none | postgres | 1000 | mixed | identity | 500 | — | 0.03× | — | — | 0.00 ms | 0.00 ms | — | — | — | 3 |",
+		"## Adds under the mixed load",
+		"| layers none (postgres, 1000 tasks, mixed) | identity | 10 | 49.5 | 3.00 ms | 42 ms | 120 ms | 1 |",
 		"![requests per second, each mode](chart.svg)",
 		"slow queries run: **1**;",
 		"| met one | ≥ 1 | 2 | yes |",
@@ -59,7 +64,8 @@ func TestSVG(t *testing.T) {
 	for _, want := range []string{
 		`<rect x="360" y="43" width="420" height="16" fill="#555"/>`,    // the bare handler, longest
 		`<rect x="360" y="65" width="210" height="16" fill="#2a7ab8"/>`, // half of it
-		`>10000/s  0.50×<`,
+		`>10000/s  0.62×<`,
+		`>all layers, memcached (gzip)<`,
 		`>layers none (postgres, 1000 tasks, mixed)<`,
 		`Test CPU &lt;x&gt;`,
 		`<line x1="780"`, // the ceiling's dashed line
@@ -99,7 +105,7 @@ func TestWhyMissed(t *testing.T) {
 	for _, want := range []string{
 		"### Why missed: missed one\n\n0, want ≥ 1.\n\n" +
 			"all layers, memcached (`app/x`), profiled for 4 s in a run of its own after the measured ones, under the same wrk load " +
-			"(1000 req/s then): 6.0 s of CPU, 1.50 cores; CPU time per request: the app's 1500 µs, the bare handler's 30 µs " +
+			"(1000 req/s then): 6.0 s of CPU, 1.50 cores; CPU time per request: the app's 1500 µs, the bare handler's sending the same response 30 µs " +
 			"(driven right after it). Inspect it from the results folder with `go tool pprof -top -cum profiles/why-app-x.pprof`",
 		"| function | cum | flat |\n| --- | ---: | ---: |\n| `internal/web.(*Server).index` | 75.0% | 1.0% |\n| `syscall.write` | 40.0% | 0.0% |\n",
 		"### Why missed: failed one\n\n0, want ≥ 1.\n\nlayers none (`app/y`): no profile: connection refused\n",

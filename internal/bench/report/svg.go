@@ -7,9 +7,9 @@ import (
 )
 
 // SVG draws run's requests per second as a horizontal bar chart, one bar
-// per result, longest first in the order they ran, each labeled with its
-// rate and its ratio to the bare handler; the bare handler's rate is a
-// dashed line.
+// per result in the order they ran, each labeled with its rate and its
+// ratio to the bare handler sending the same response; the three-header
+// bare handler's rate is a dashed line.
 func SVG(run *Run) string {
 	const (
 		labelW = 360 // the mode's name
@@ -29,7 +29,7 @@ func SVG(run *Run) string {
 	p(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
 		width, height, width, height)
 	p(`<rect width="100%%" height="100%%" fill="#fff"/>` + "\n")
-	p(`<text x="8" y="22" font-size="15" font-weight="bold">tasklist: requests per second (wrk -t%d -c%d, %s each), ratio to a bare Go handler</text>`+"\n",
+	p(`<text x="8" y="22" font-size="15" font-weight="bold">tasklist: requests per second (wrk -t%d -c%d, %s each), ratio to a bare Go handler sending the same response</text>`+"\n",
 		run.Load.Threads, run.Load.Connections, run.Load.Duration)
 	for i, r := range run.Results {
 		y := top + i*rowH
@@ -37,7 +37,7 @@ func SVG(run *Run) string {
 		p(`<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", labelW-8, y+15, html.EscapeString(label(r)))
 		p(`<rect x="%d" y="%d" width="%d" height="%d" fill="%s"/>`+"\n", labelW, y+3, w, rowH-6, color(r))
 		value := fmt.Sprintf("%.0f/s", r.RPS)
-		if r.Ratio > 0 && r.Kind != Bare {
+		if r.Ratio > 0 && r.Kind == App {
 			value += fmt.Sprintf("  %.2f×", r.Ratio)
 		}
 		p(`<text x="%d" y="%d">%s</text>`+"\n", labelW+w+6, y+15, value)
@@ -53,7 +53,8 @@ func SVG(run *Run) string {
 }
 
 // label names a bar: the mode, and the database and size when they are
-// not the usual SQLite and 100 tasks, and the workload when mixed.
+// not the usual SQLite and 100 tasks, the workload when mixed, and gzip
+// when the reads asked for it.
 func label(r Result) string {
 	s := r.Name
 	var extra []string
@@ -65,6 +66,9 @@ func label(r Result) string {
 	}
 	if r.Workload != "" && r.Workload != "read" {
 		extra = append(extra, r.Workload)
+	}
+	if r.Encoding == "gzip" {
+		extra = append(extra, r.Encoding)
 	}
 	if len(extra) > 0 {
 		s += " (" + strings.Join(extra, ", ") + ")"
