@@ -11,7 +11,7 @@ import (
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
-// Version returns the list's version: the database's identity and a
+// VersionWith returns the list's version: the database's identity and a
 // revision N such that any list read now shows revision N or later, and no
 // write that has answered is newer than N (under Expire: none older than its
 // TTL). Caches of things derived from the list (pages, fragments) key them
@@ -28,16 +28,12 @@ import (
 // write of tasklist's invalidated (made in SQL by hand, a restored dump, an
 // invalidation that could not reach a server). When the cache fails, it is
 // the database's version (a one-row read, not the slow query).
-func (s *Store) Version(ctx context.Context) (tasks.Version, error) {
-	v, _, err := s.VersionWith(ctx, nil)
-	return v, err
-}
-
-// VersionWith is Version, reading in the same round trip the keys that
-// extra names for a version (nil: none). extra is called with the version
-// this process saw last, a guess; items holds what was found under those
-// keys only when the guess was right (and is nil otherwise), so that a
-// caller whose guess was right needs no second round trip. The guess saves
+//
+// It reads in the same round trip the keys that extra names for a version
+// (nil: none). extra is called with the version this process saw last, a
+// guess; items holds what was found under those keys only when the guess was
+// right (and is nil otherwise), so that a caller whose guess was right needs
+// no second round trip. The guess saves
 // a round trip; it is never a source of truth: the version read decides.
 func (s *Store) VersionWith(ctx context.Context, extra func(guess tasks.Version) []string) (tasks.Version, map[string]cache.Item, error) {
 	v, items, err := s.versionWith(ctx, extra)
