@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"cmp"
 	"compress/gzip"
 	"context"
 	"html"
@@ -137,11 +138,13 @@ func memcachedBackend(addrs []string, timeout time.Duration) func(tb testing.TB,
 
 // memcachedClients returns an opener of memcached clients with options mo
 // (servers, credentials, timeout), set up as cmd/tasklist sets them up
-// (Volatile) but with a shorter Backoff, for short tests.
+// (Volatile) but, unless mo sets one, with a shorter Backoff, for short
+// tests.
 func memcachedClients(mo memcache.Options) func(tb testing.TB, prefix string) cache.Backend {
 	return func(tb testing.TB, prefix string) cache.Backend {
 		mo := mo
-		mo.Backoff, mo.Volatile = 200*time.Millisecond, taskcache.VolatileKeysSent(prefix)
+		mo.Backoff = cmp.Or(mo.Backoff, 200*time.Millisecond)
+		mo.Volatile = taskcache.VolatileKeysSent(prefix)
 		mc, err := memcache.New(mo)
 		if err != nil {
 			tb.Fatal(err)

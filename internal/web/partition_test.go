@@ -1,0 +1,148 @@
+package web_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/cache/memcache"
+	"github.com/tasklist/tasklist/internal/config"
+	"github.com/tasklist/tasklist/internal/taskcache"
+	"github.com/tasklist/tasklist/internal/testenv"
+)
+
+// The options of TestOneSidedPartition: the memcached client's timeout, and
+// the list's TTL (TASKLIST_CACHE_TTL).
+const (
+	partitionTimeout = 100 * time.Millisecond
+	partitionTTL     = time.Second
+)
+
+// partitionBound is how soon after a write has answered every instance
+// shows it while the writer cannot reach a server the others read (see
+// docs/caching.md, "A one-sided partition"): the TTL, plus one of each of
+// the cache's waits.
+const partitionBound = partitionTTL + partitionTimeout + cache.DefaultGetTimeout + cache.DefaultWriteTimeout
+
+// TestOneSidedPartition: instance A reaches the two memcached servers
+// through proxies, instance B directly. A's way to one server is cut (its
+// proxy refuses connections: A gets connection refused, B still reaches
+// the server), the one that holds the list's version or the other. A
+// POST /add on A must answer 303, and B must show the task within
+// partitionBound; once A's way is back, both serve the database's list.
+// With every layer, and with the query layer alone.
+//
+// Before the fix (docs/caching.md), with the version's server cut, B never
+// showed the task: A counted the refused delete as done.
+func TestOneSidedPartition(t *testing.T) {
+	for _, layers := range []config.Layers{everyLayer, {Query: true}} {
+		for _, cut := range []string{"version's server", "other server"} {
+			t.Run(layers.String()+"/"+cut, func(t *testing.T) {
+				oneSidedPartition(t, layers, cut == "version's server")
+			})
+		}
+	}
+}
+
+func oneSidedPartition(t *testing.T, layers config.Layers, cutVersion bool) {
+	dbURL := testenv.PostgresURL(t)
+	migrate(t, dbURL)
+	addrs := startMemcacheds(t, 2)
+	proxies := map[string]*testenv.Proxy{}
+	for _, a := range addrs {
+		proxies[a] = testenv.StartProxy(t, a)
+	}
+	var dialer net.Dialer
+	viaProxies := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return dialer.DialContext(ctx, network, proxies[addr].Addr())
+	}
+	o := stackOptions{
+		dbURL:    dbURL,
+		prefix:   testenv.RandomName("partition") + ":",
+		strategy: taskcache.Version,
+		ttl:      partitionTTL,
+		layers:   layers,
+		pageSize: 1000,
+	}
+	mo := memcache.Options{Servers: addrs, Timeout: partitionTimeout, Backoff: memcache.DefaultBackoff}
+	o.backend = memcachedClients(mo)
+	b := newStack(t, o)
+	mo.DialContext = viaProxies
+	o.backend = memcachedClients(mo)
+	a := newStack(t, o)
+
+	shows := func(s *stack, name string) bool {
+		t.Helper()
+		resp := do(s.handler, "GET", "/", nil)
+		if resp.Code != http.StatusOK {
+			t.Fatalf("GET / = %d:\n%s", resp.Code, resp.Body)
+		}
+		return slices.ContainsFunc(pageRows(resp.Body.String()), func(r pageRow) bool { return r.Name == name })
+	}
+	for _, s := range []*stack{a, b, a, b} { // the version and the pages cached
+		shows(s, "")
+	}
+	versionAt := versionServer(t, addrs, o.prefix)
+	cut := versionAt
+	if !cutVersion {
+		cut = addrs[1-slices.Index(addrs, versionAt)]
+	}
+	proxies[cut].Refuse()
+
+	resp := do(a.handler, "POST", "/add", map[string][]string{"name": {"added while cut off"}}, sameOrigin...)
+	if resp.Code != http.StatusSeeOther {
+		t.Fatalf("POST /add on A = %d:\n%s", resp.Code, resp.Body)
+	}
+	answered := time.Now()
+	polls := 0
+	for !shows(b, "added while cut off") {
+		polls++
+		if time.Since(answered) > partitionBound {
+			t.Fatalf("B does not show the task added on A %v after A answered (bound %v)", time.Since(answered).Round(time.Millisecond), partitionBound)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("B showed the task added on A within %v (bound %v), after %d reads that did not", time.Since(answered).Round(time.Millisecond), partitionBound, polls)
+	if !shows(a, "added while cut off") {
+		t.Error("A does not show its own write")
+	}
+
+	if err := proxies[cut].Forward(); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*stack{a, b} {
+		if !shows(s, "added while cut off") {
+			t.Error("once A's way is back, an instance does not show the task")
+		}
+	}
+}
+
+// versionServer returns the address of the server that holds the list's
+// version of the app with prefix.
+func versionServer(t *testing.T, addrs []string, prefix string) string {
+	t.Helper()
+	i := slices.IndexFunc(taskcache.VolatileKeysSent(prefix), func(k string) bool { return strings.Contains(k, "version") })
+	key := taskcache.VolatileKeysSent(prefix)[i]
+	for _, addr := range addrs {
+		mc, err := memcache.New(memcache.Options{Servers: []string{addr}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = mc.Get(t.Context(), key)
+		mc.Close()
+		if err == nil {
+			return addr
+		}
+		if !errors.Is(err, cache.ErrMiss) {
+			t.Fatal(err)
+		}
+	}
+	t.Fatal("no server holds the list's version")
+	return ""
+}
