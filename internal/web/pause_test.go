@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,13 +22,13 @@ import (
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
-// PauseRunEnv names the variable that sets how long each combination of
-// TestServerPauses runs (a Go duration; "90s" is the long version).
-const PauseRunEnv = "TASKLIST_TEST_PAUSE_RUN"
+// pauseRunEnv names the variable that sets how long each combination of
+// TestServerPauses runs (a Go duration); a minute or more runs the schedule of issuePauses.
+const pauseRunEnv = "TASKLIST_TEST_PAUSE_RUN"
 
 // defaultPauseRun is how long each combination of TestServerPauses runs in
 // the suite.
-const defaultPauseRun = 6 * time.Second
+const defaultPauseRun = 7500 * time.Millisecond
 
 // pauseTasks is how many tasks the writers of TestServerPauses toggle.
 const pauseTasks = 6
@@ -37,7 +38,7 @@ const pauseTasks = 6
 // shared tasks through random instances (never one task twice at once),
 // four readers GET / from random instances, and every two to three seconds
 // one of the servers is paused with SIGSTOP for 1, 3 or 8 s, then resumed
-// with SIGCONT. Every read must show each task in the state of its last
+// with SIGCONT (in the suite's shorter run: see suitePauses). Every read must show each task in the state of its last
 // toggle answered before the read began (or of one in flight); at the end
 // every instance serves the database's list. It runs on PostgreSQL and
 // MariaDB, with every layer and with the query layer alone.
@@ -47,28 +48,67 @@ const pauseTasks = 6
 // resumed.
 func TestServerPauses(t *testing.T) {
 	run := defaultPauseRun
-	if v := os.Getenv(PauseRunEnv); v != "" {
+	if v := os.Getenv(pauseRunEnv); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			t.Fatalf("%s=%q: %v", PauseRunEnv, v, err)
+			t.Fatalf("%s=%q: %v", pauseRunEnv, v, err)
 		}
 		run = d
+	}
+	sched := suitePauses
+	if run >= time.Minute {
+		sched = issuePauses
 	}
 	for _, db := range []string{"postgres", "mysql"} {
 		for _, layers := range []config.Layers{everyLayer, {Query: true}} {
 			t.Run(db+"/"+layers.String(), func(t *testing.T) {
-				serverPauses(t, testenv.Databases()[db](t), layers, run)
+				serverPauses(t, testenv.Databases()[db](t), layers, run, sched)
 			})
 		}
 	}
 }
 
+// A pause schedule gives the nth pause of a run: how long to wait before
+// it, how long it lasts, and which server it stops.
+type pauseSchedule func(n int) (gap, length time.Duration, which pausedServer)
+
+// pausedServer says which server a pause stops.
+type pausedServer int
+
+const (
+	anyServer      pausedServer = iota // one at random
+	versionsServer                     // the one that holds the list's version
+)
+
+// issuePauses pauses a server at random every 2 to 3 s, for 1, 3 or 8 s.
+func issuePauses(int) (gap, length time.Duration, which pausedServer) {
+	return time.Duration(2000+rand.IntN(1000)) * time.Millisecond,
+		[]time.Duration{time.Second, 3 * time.Second, 8 * time.Second}[rand.IntN(3)], anyServer
+}
+
+// suitePauses fits a short run (defaultPauseRun): it pauses the server
+// that holds the list's version for 1 s, 0.2 s into the run and again 2.6 s
+// after it resumed. The instances mark the server down during a pause and
+// keep it down after it (until a probe, memcache.DefaultBackoff later), and
+// the run goes on past memcache.DefaultDeferAfter from each pause: the
+// moment when, before the fix, writers began deferring their deletes for a
+// server that answered again, each instance bringing it back at its own
+// moment.
+func suitePauses(n int) (gap, length time.Duration, which pausedServer) {
+	gap = 2600 * time.Millisecond
+	if n == 0 {
+		gap = 200 * time.Millisecond
+	}
+	return gap, time.Second, versionsServer
+}
+
 // serverPauses runs one combination of TestServerPauses for run.
-func serverPauses(t *testing.T, dbURL string, layers config.Layers, run time.Duration) {
+func serverPauses(t *testing.T, dbURL string, layers config.Layers, run time.Duration, sched pauseSchedule) {
 	servers := []*testenv.Memcached{
 		testenv.StartMemcached(t, testenv.MemcachedOptions{}),
 		testenv.StartMemcached(t, testenv.MemcachedOptions{}),
 	}
+	addrs := []string{servers[0].Addr(), servers[1].Addr()}
 	migrate(t, dbURL)
 	db := openStore(t, dbURL, 0, false)
 	h := &history{writes: map[string][]write{}}
@@ -87,7 +127,7 @@ func serverPauses(t *testing.T, dbURL string, layers config.Layers, run time.Dur
 	o := stackOptions{
 		dbURL: dbURL,
 		backend: memcachedClients(memcache.Options{
-			Servers: []string{servers[0].Addr(), servers[1].Addr()},
+			Servers: addrs,
 			Timeout: 100 * time.Millisecond,
 			Backoff: memcache.DefaultBackoff,
 		}),
@@ -101,6 +141,9 @@ func serverPauses(t *testing.T, dbURL string, layers config.Layers, run time.Dur
 		cluster = append(cluster, newStack(t, o))
 	}
 
+	do(cluster[0].handler, "GET", "/", nil) // the version cached
+	versionAt := slices.Index(addrs, versionServer(t, addrs, o.prefix))
+
 	ctx, cancel := context.WithTimeout(t.Context(), run)
 	defer cancel()
 	var resumed atomic.Int64 // when a server was last resumed, in UnixNano
@@ -110,14 +153,18 @@ func serverPauses(t *testing.T, dbURL string, layers config.Layers, run time.Dur
 	var wg sync.WaitGroup
 
 	wg.Go(func() { // the pauses
-		for ctx.Err() == nil {
-			if !sleepUntil(ctx, time.Duration(2000+rand.IntN(1000))*time.Millisecond) {
+		for n := 0; ctx.Err() == nil; n++ {
+			gap, length, which := sched(n)
+			if !sleepUntil(ctx, gap) {
 				return
 			}
 			m := servers[rand.IntN(len(servers))]
+			if which == versionsServer {
+				m = servers[versionAt]
+			}
 			m.Pause()
 			pauses.Add(1)
-			sleepUntil(ctx, []time.Duration{time.Second, 3 * time.Second, 8 * time.Second}[rand.IntN(3)])
+			sleepUntil(ctx, length)
 			m.Resume()
 			resumed.Store(time.Now().UnixNano())
 		}

@@ -42,6 +42,9 @@ type serverHealth struct {
 	// set when the server refused the credentials (see markDown).
 	failingSince time.Time
 	rejected     bool
+	// answering is set when the server, marked down, answered since its
+	// last failure: deletes go to it again (see deferDelete).
+	answering bool
 	// pending holds the keys deleted while the server was down, to be
 	// deleted on it before it is used again.
 	pending map[string]struct{}
@@ -87,7 +90,8 @@ func (h *health) usable(i int) bool {
 }
 
 // success records that server i answered. It does not bring a down server
-// back: only probe does, after replaying what the server missed.
+// back: only probe does, after replaying what the server missed; but
+// deletes are no longer deferred for it (see deferDelete).
 func (h *health) success(i int) {
 	s := &h.servers[i]
 	if s.failures.Load() == 0 {
@@ -97,7 +101,9 @@ func (h *health) success(i int) {
 	defer s.mu.Unlock()
 	if !s.down.Load() {
 		s.failures.Store(0)
+		return
 	}
+	s.answering = true
 }
 
 // deferDelete records key for deletion on server i if it is marked down
@@ -109,7 +115,9 @@ func (h *health) success(i int) {
 // it, and given up) or refusing the credentials: the rule for a cluster
 // with no other server to hold the note. Until then a delete that fails is
 // retried by its caller. It does not record, and reports false, for a
-// server that is up or already has maxPending keys waiting. startReplay is
+// server that is up, that answered since it last failed (a delete reaches
+// it: deferring one would leave it to whoever reads the server before the
+// replay), or that already has maxPending keys waiting. startReplay is
 // true for the first deferred delete while no background replay runs: the
 // caller starts one.
 func (h *health) deferDelete(i int, key string) (deferred, startReplay bool) {
@@ -121,7 +129,7 @@ func (h *health) deferDelete(i int, key string) (deferred, startReplay bool) {
 	defer s.mu.Unlock()
 	now := h.now()
 	known := s.rejected || now.Sub(s.failingSince) >= h.deferAfter || now.Before(s.notedUntil)
-	if !s.down.Load() || !known || len(s.pending) >= maxPending {
+	if !s.down.Load() || !known || s.answering || len(s.pending) >= maxPending {
 		return false, false
 	}
 	if s.pending == nil {
@@ -254,6 +262,7 @@ func (h *health) fail(i int, err error, now bool) {
 	if n == 1 {
 		s.failingSince = h.now()
 	}
+	s.answering = false
 	s.rejected = s.rejected || now
 	if s.down.Load() || int(n) >= h.threshold || now {
 		s.retryAt = h.now().Add(h.backoff)
