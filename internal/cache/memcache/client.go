@@ -59,10 +59,7 @@ type Client struct {
 	now      func() time.Time
 	maxValue int
 	volatile []string // Options.Volatile
-	// isVolatile holds the keys of volatile, whose reads check the notes
-	// (see notes.go).
-	isVolatile map[string]bool
-	closed     atomic.Bool
+	closed   atomic.Bool
 }
 
 var _ cache.Backend = (*Client)(nil)
@@ -78,19 +75,15 @@ func New(opts Options) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		name:       "memcache",
-		addrs:      opts.Servers,
-		servers:    make([]server, len(opts.Servers)),
-		counters:   make([]counters, len(opts.Servers)),
-		ring:       newRing(opts.Servers),
-		health:     newHealth(opts.Servers, opts.FailureThreshold, opts.Backoff, opts.DeferAfter, opts.Now, opts.Logger),
-		now:        opts.Now,
-		maxValue:   opts.ItemSizeLimit - itemOverhead,
-		volatile:   opts.Volatile,
-		isVolatile: map[string]bool{},
-	}
-	for _, k := range opts.Volatile {
-		c.isVolatile[k] = true
+		name:     "memcache",
+		addrs:    opts.Servers,
+		servers:  make([]server, len(opts.Servers)),
+		counters: make([]counters, len(opts.Servers)),
+		ring:     newRing(opts.Servers),
+		health:   newHealth(opts.Servers, opts.FailureThreshold, opts.Backoff, opts.DeferAfter, opts.Now, opts.Logger),
+		now:      opts.Now,
+		maxValue: opts.ItemSizeLimit - itemOverhead,
+		volatile: opts.Volatile,
 	}
 	if opts.Username != "" {
 		c.name = "memcache+sasl"
@@ -166,7 +159,7 @@ func (c *Client) Close() error {
 // Options.Volatile is read as GetMulti reads it, with the notes on the
 // other servers (see notes.go).
 func (c *Client) Get(ctx context.Context, key string) (cache.Item, error) {
-	if c.isVolatile[key] {
+	if c.isVolatile(key) {
 		items, err := c.GetMulti(ctx, []string{key})
 		if it, ok := items[key]; ok {
 			return it, nil
@@ -251,7 +244,7 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]cache.
 		if errs[i] == nil && c.anyVolatile(g) && c.noted(all, i) {
 			errs[i] = notSent(c.addrs[i], errNoted)
 			for _, key := range g {
-				if c.isVolatile[key] {
+				if c.isVolatile(key) {
 					unanswered = append(unanswered, key)
 				} else if it, ok := all[key]; ok {
 					found[key] = it

@@ -3,6 +3,7 @@ package memcache
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -80,14 +81,11 @@ func (c *Client) noteReads(groups [][]string) [][]string {
 }
 
 // anyVolatile reports whether keys hold a key of Options.Volatile.
-func (c *Client) anyVolatile(keys []string) bool {
-	for _, k := range keys {
-		if c.isVolatile[k] {
-			return true
-		}
-	}
-	return false
-}
+func (c *Client) anyVolatile(keys []string) bool { return slices.ContainsFunc(keys, c.isVolatile) }
+
+// isVolatile reports whether key is one of Options.Volatile, whose reads
+// check the notes.
+func (c *Client) isVolatile(key string) bool { return slices.Contains(c.volatile, key) }
 
 // noted reports whether found, items read with noteReads, holds a note for
 // server i.
