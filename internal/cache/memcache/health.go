@@ -141,11 +141,12 @@ func (h *health) deferDelete(i int, key string) (deferred, startReplay bool) {
 	return true, startReplay
 }
 
-// needsNote reports whether server i is marked down and this client's
-// note for it (see noted) is missing or past half its life: the caller
-// stores it again before deferring deletes for the server. With pending
-// set it also asks that deletes be waiting for the server: a background
-// replay renews the note only while there are.
+// needsNote reports whether deletes for server i may be deferred (it is
+// marked down, has not answered since its last failure, and has room for
+// more) and this client's note for it (see noted) is missing or past half
+// its life: the caller stores it again before deferring. With pending set
+// it also asks that deletes be waiting for the server: a background replay
+// renews the note only while there are.
 func (h *health) needsNote(i int, pending bool) bool {
 	s := &h.servers[i]
 	if !s.down.Load() {
@@ -153,7 +154,7 @@ func (h *health) needsNote(i int, pending bool) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if pending && len(s.pending) == 0 {
+	if s.answering || len(s.pending) >= maxPending || pending && len(s.pending) == 0 {
 		return false
 	}
 	return h.now().Add(noteTTL / 2).After(s.notedUntil)

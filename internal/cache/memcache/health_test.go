@@ -197,7 +197,13 @@ func TestHealthSendsDeletesToAnAnsweringServer(t *testing.T) {
 	if d, _ := h.deferDelete(0, "k"); d || h.up(0) {
 		t.Error("a delete for a server that answered since it failed was deferred (or the answer brought it back without a probe)")
 	}
+	if h.needsNote(0, false) {
+		t.Error("a note asked for a server that answered since it failed: readers would shun it for nothing")
+	}
 	h.failure(0, errors.New("timeout"))
+	if !h.needsNote(0, false) {
+		t.Error("no note asked for a server failing again")
+	}
 	if d, _ := h.deferDelete(0, "k"); !d {
 		t.Error("a delete for a server failing again, for deferAfter since its failures began, was not deferred")
 	}
