@@ -20,8 +20,7 @@ import (
 // and takes the key for unavailable if one is there. The note lives
 // noteTTL, and the client renews it while deletes wait for the server, so
 // it outlives the last of them. docs/caching.md ("A server some instances
-// cannot reach") has
-// the races this closes.
+// cannot reach") has the races this closes.
 
 // noteTTL is how long a note lives; a client renews its note once half of
 // it has passed.
