@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/tasklist/tasklist/internal/cache/memcache"
 	"github.com/tasklist/tasklist/internal/config"
 	"github.com/tasklist/tasklist/internal/taskcache"
@@ -246,8 +248,8 @@ func serverPauses(t *testing.T, dbURL string, layers config.Layers, run time.Dur
 	}
 	for i, s := range cluster {
 		resp := do(s.handler, "GET", "/", nil)
-		if got, want := pageRows(resp.Body.String()), snapshotRows(final); fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("at the end, instance %d serves %v, the database holds %v", i, got, want)
+		if diff := cmp.Diff(snapshotRows(final), pageRows(resp.Body.String())); diff != "" {
+			t.Errorf("at the end, instance %d serves a list that is not the database's (-want +got):\n%s", i, diff)
 		}
 	}
 }
