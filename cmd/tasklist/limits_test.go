@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -17,14 +18,17 @@ import (
 )
 
 // startApp runs the program on a loopback port over a fresh SQLite
-// database until the test ends, and returns its base URL.
-func startApp(t *testing.T) string {
+// database, with the variables of extra too, until the test ends, and
+// returns its base URL.
+func startApp(t *testing.T, extra map[string]string) string {
 	t.Helper()
 	var logs testenv.LockedBuffer
-	base, stop, done := start(t, map[string]string{
+	env := map[string]string{
 		"TASKLIST_ADDR": "127.0.0.1:0",
 		"DATABASE_URL":  "sqlite:" + filepath.Join(t.TempDir(), "limits.db"),
-	}, &logs)
+	}
+	maps.Copy(env, extra)
+	base, stop, done := start(t, env, &logs)
 	t.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {
@@ -37,7 +41,7 @@ func startApp(t *testing.T) string {
 // TestHeaderLimit: the server refuses request headers well below
 // net/http's 1 MB default with 431, and serves ordinary ones.
 func TestHeaderLimit(t *testing.T) {
-	base := startApp(t)
+	base := startApp(t, nil)
 	many := http.Header{}
 	for i := range 1000 {
 		many.Set("X-Filler-"+strconv.Itoa(i), strings.Repeat("f", 30))
@@ -77,7 +81,7 @@ func TestHeaderLimit(t *testing.T) {
 // readHeaderTimeout has passed. It takes a little over readHeaderTimeout.
 func TestSlowClients(t *testing.T) {
 	const conns = 500
-	base := startApp(t)
+	base := startApp(t, nil)
 	addr := strings.TrimPrefix(base, "http://")
 	// Each connection gives up by itself after twice the timeout, so the
 	// test ends even if the server never closes it; that fails the test. (A

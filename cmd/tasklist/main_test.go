@@ -17,11 +17,42 @@ func envOf(kv map[string]string) func(string) string {
 	return func(k string) string { return kv[k] }
 }
 
+// runLimit bounds every run of the program a test makes: a start-up that
+// hangs, or a program that serves when it should have stopped, fails its
+// test at once or after this long instead of holding the whole suite until
+// go test's own timeout.
+const runLimit = 3 * time.Minute
+
+// runToEnd runs the program with args until it returns, and returns its
+// result. It fails the test if the program starts serving (runToEnd is for
+// commands and for start-ups that must fail) or runs past runLimit.
+func runToEnd(t *testing.T, args []string, env func(string) string, stdout, logs io.Writer) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), runLimit)
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, env, stdout, logs, ready) }()
+	select {
+	case err := <-done:
+		if ctx.Err() != nil {
+			t.Fatalf("tasklist %v did not end within %v: %v", args, runLimit, err)
+		}
+		return err
+	case addr := <-ready:
+		cancel()
+		<-done
+		t.Fatalf("tasklist %v started serving on %s; it should have ended", args, addr)
+		return nil
+	}
+}
+
 // start runs the program in the background and returns its base URL, a
 // function that stops it (like SIGTERM), and a channel with run's result.
+// The program stops by itself after runLimit.
 func start(t *testing.T, env map[string]string, logs io.Writer) (string, context.CancelFunc, <-chan error) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithTimeout(t.Context(), runLimit)
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, envOf(env), io.Discard, logs, ready) }()
@@ -31,6 +62,9 @@ func start(t *testing.T, env map[string]string, logs io.Writer) (string, context
 	case err := <-done:
 		cancel()
 		t.Fatalf("run ended before serving: %v", err)
+	case <-ctx.Done():
+		cancel()
+		t.Fatalf("tasklist did not start serving within %v", runLimit)
 	}
 	return "", cancel, done
 }
@@ -91,7 +125,7 @@ func TestMigrateCommand(t *testing.T) {
 		"DATABASE_URL":        "sqlite:" + filepath.Join(t.TempDir(), "m.db"),
 		"MEMCACHIER_USERNAME": "someone", // without MEMCACHIER_SERVERS: a warning
 	})
-	if err := run(t.Context(), []string{"migrate"}, env, io.Discard, &logs, nil); err != nil {
+	if err := runToEnd(t, []string{"migrate"}, env, io.Discard, &logs); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
@@ -121,7 +155,7 @@ func TestRunErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := run(t.Context(), tt.args, envOf(tt.env), io.Discard, io.Discard, nil)
+			err := runToEnd(t, tt.args, envOf(tt.env), io.Discard, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tt.says) {
 				t.Errorf("run = %v, want an error saying %q", err, tt.says)
 			}
@@ -150,7 +184,7 @@ func TestMemCachierConfiguration(t *testing.T) {
 	}
 
 	env["MEMCACHIER_PASSWORD"] = "wrong-password"
-	err := run(t.Context(), nil, envOf(env), io.Discard, io.Discard, nil)
+	err := runToEnd(t, nil, envOf(env), io.Discard, io.Discard)
 	if err == nil {
 		t.Fatal("start-up with a wrong password succeeded")
 	}

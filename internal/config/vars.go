@@ -55,7 +55,7 @@ var vars = []Var{
 			return nil
 		}},
 	{Name: "TASKLIST_ALLOWED_HOSTS",
-		Meaning: "comma-separated host names the app answers for, like Django's `ALLOWED_HOSTS`: `*` allows any, `.example.com` allows the domain and its subdomains; matched without case or port. A request for another host gets `400` (this stops DNS rebinding). Set it to the app's public name (and the one health checks use) when deployed (unset: `localhost,127.0.0.1,[::1]` and the host of `TASKLIST_ADDR` if it names one)",
+		Meaning: "comma-separated host names the app answers for, like Django's `ALLOWED_HOSTS`: `*` allows any, `.example.com` allows the domain and its subdomains; matched without case or port. A request for another host gets `400` (this stops DNS rebinding), except `/healthz`, which answers any. Set it to the app's public name when deployed (unset: `localhost,127.0.0.1,[::1]` and the host of `TASKLIST_ADDR` if it names one)",
 		parse: func(l *loader, v string) (err error) {
 			l.c.AllowedHosts, err = allowedHosts(v)
 			return err

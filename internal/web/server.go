@@ -327,7 +327,7 @@ func (s *Server) Handler() http.Handler {
 	if s.sessions != nil {
 		mux.Handle("POST /undo", s.withSession(http.HandlerFunc(s.undo)))
 	}
-	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET "+healthPath, s.healthz)
 	mux.Handle("GET /static/", staticCache(s.static))
 	mux.Handle("GET /stats", s.statsAuth.wrap(http.HandlerFunc(s.statsPage)))
 	mux.Handle("GET /stats.json", s.statsAuth.wrap(http.HandlerFunc(s.statsJSON)))
