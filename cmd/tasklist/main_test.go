@@ -13,8 +13,13 @@ import (
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
-func envOf(kv map[string]string) func(string) string {
-	return func(k string) string { return kv[k] }
+// envOf is kv as os.Environ gives an environment.
+func envOf(kv map[string]string) []string {
+	var environ []string
+	for k, v := range kv {
+		environ = append(environ, k+"="+v)
+	}
+	return environ
 }
 
 // runLimit bounds every run of the program a test makes: a start-up that
@@ -26,7 +31,7 @@ const runLimit = 3 * time.Minute
 // runToEnd runs the program with args until it returns, and returns its
 // result. It fails the test if the program starts serving (runToEnd is for
 // commands and for start-ups that must fail) or runs past runLimit.
-func runToEnd(t *testing.T, args []string, env func(string) string, stdout, logs io.Writer) error {
+func runToEnd(t *testing.T, args []string, env []string, stdout, logs io.Writer) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), runLimit)
 	defer cancel()
@@ -122,8 +127,9 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 func TestMigrateCommand(t *testing.T) {
 	var logs testenv.LockedBuffer
 	env := envOf(map[string]string{
-		"DATABASE_URL":        "sqlite:" + filepath.Join(t.TempDir(), "m.db"),
-		"MEMCACHIER_USERNAME": "someone", // without MEMCACHIER_SERVERS: a warning
+		"DATABASE_URL":         "sqlite:" + filepath.Join(t.TempDir(), "m.db"),
+		"MEMCACHIER_USERNAME":  "someone", // without MEMCACHIER_SERVERS: a warning
+		"TASKLIST_INVALIDATON": "delete",  // misspelled: a warning
 	})
 	if err := runToEnd(t, []string{"migrate"}, env, io.Discard, &logs); err != nil {
 		t.Fatal(err)
@@ -131,7 +137,8 @@ func TestMigrateCommand(t *testing.T) {
 	for _, want := range []string{
 		"migration applied",
 		"database is up to date",
-		`level=WARN msg="MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD are ignored: MEMCACHIER_SERVERS is not set"`,
+		`level=WARN msg="MEMCACHIER_USERNAME is ignored: MEMCACHIER_SERVERS is not set (nor MEMCACHIER_PASSWORD)"`,
+		`level=WARN msg="TASKLIST_INVALIDATON is not a variable tasklist reads, so it is ignored; the nearest one that is: TASKLIST_INVALIDATION (tasklist help lists them all)"`,
 	} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("migrate logs lack %q:\n%s", want, logs.String())
@@ -149,6 +156,10 @@ func TestRunErrors(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, nil, "usage"},
 		{"bad config", nil, map[string]string{"PORT": "high"}, "PORT"},
 		{"bad database", nil, map[string]string{"DATABASE_URL": "oracle://db/x"}, "oracle"},
+		{"misspelled sslmode", nil, map[string]string{"DATABASE_URL": "postgres://u:topsecret@127.0.0.1:1/x?sslmode=disabled"},
+			"sslmode=disabled: unknown value, expected one of disable, allow, prefer, require, verify-ca, verify-full"},
+		{"password without user", nil, map[string]string{"MEMCACHIER_SERVERS": "127.0.0.1:1", "MEMCACHIER_PASSWORD": "topsecret"},
+			"MEMCACHIER_USERNAME is not set"},
 		{"unreachable database", nil, map[string]string{"DATABASE_URL": "postgres://u:topsecret@127.0.0.1:1/x?connect_timeout=2"}, "unreachable"},
 		{"sqlite in a missing directory", nil, map[string]string{"DATABASE_URL": "sqlite:/nonexistent-dir/t.db"},
 			"cannot open SQLite database /nonexistent-dir/t.db: directory /nonexistent-dir: no such file or directory"},
