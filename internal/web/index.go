@@ -137,6 +137,9 @@ func (s *Server) renderListAt(ctx context.Context, after, v int64) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
+	if s.gate != nil {
+		s.gate.rendered(after, page)
+	}
 	return s.renderList(ctx, page)
 }
 

@@ -153,6 +153,9 @@ type Server struct {
 	indexFrame frame
 	rows       rowTemplate
 	pcache     *pageCache // nil when the page cache is off
+	// gate keeps the fragment and page caches to the pages the links
+	// reach; nil when both are off.
+	gate *pageGate
 
 	versions     Versions            // nil when no layer keys by version
 	sessions     *scs.SessionManager // nil: no sessions
@@ -262,6 +265,7 @@ func (s *Server) setUpCaches(cfg Config) error {
 	if cfg.Pages {
 		s.pcache = &pageCache{pages: lookup("page:", decodePage), build: build, personal: s.personal}
 	}
+	s.gate = newPageGate(cfg.Tasks, s.pageSize)
 	return nil
 }
 
@@ -319,6 +323,9 @@ func (s *Server) Handler() http.Handler {
 			}
 			return "index:" + listSelector(after, s.pageSize), ok
 		})
+	}
+	if s.gate != nil {
+		index = s.gate.wrap(index)
 	}
 	mux.Handle("GET /{$}", s.withReaderSession(index))
 	mux.Handle("POST /add", s.withSession(http.HandlerFunc(s.add)))
