@@ -157,8 +157,8 @@ const readHeaderTimeout = 5 * time.Second
 // drains for cfg.ShutdownDrain (see drain), then stops accepting
 // connections, and in-flight requests get cfg.ShutdownTimeout to finish.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ln net.Listener, h http.Handler, ready chan<- string) error {
-	d := &drain{next: h}
-	conns := &accepted{Listener: ln}
+	d := &drain{next: newTurns(cfg.MaxRequests, h)}
+	conns := newAccepted(ln, cfg.MaxConns)
 	srv := &http.Server{
 		Handler:           d,
 		ConnState:         conns.connState,

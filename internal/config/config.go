@@ -76,6 +76,9 @@ type Config struct {
 	// LogLevel and LogFormat (text or json) shape the logs.
 	LogLevel  slog.Level
 	LogFormat string
+	// MaxConns bounds the open client connections (TASKLIST_MAX_CONNS);
+	// MaxRequests the requests worked on at once (TASKLIST_MAX_REQUESTS).
+	MaxConns, MaxRequests int
 	// ShutdownTimeout is how long in-flight requests get on SIGTERM.
 	ShutdownTimeout time.Duration
 	// ShutdownDrain is how long the server keeps serving on SIGTERM before

@@ -43,6 +43,8 @@ func TestLoadDefaults(t *testing.T) {
 		PageSize:        100,
 		MaxTasks:        10000,
 		DBMaxConns:      32,
+		MaxConns:        2048,
+		MaxRequests:     64,
 		LogFormat:       "text",
 		LogLevel:        slog.LevelInfo,
 		ShutdownTimeout: 15 * time.Second,

@@ -14,6 +14,11 @@ import (
 // default), and a few kilobytes.
 const maxBoundaries = 4096
 
+// maxChecks is how many requests check a start they do not know at once:
+// the others wait their turn, so that a flood of unknown starts takes at
+// most that many database connections (and their memory) from the pages.
+const maxChecks = 2
+
 // errPageRace reports page reads that kept seeing different revisions.
 var errPageRace = errors.New("web: the list changed while its pages were read")
 
@@ -44,6 +49,7 @@ var errPageRace = errors.New("web: the list changed while its pages were read")
 type pageGate struct {
 	tasks    TaskService
 	pageSize int
+	checks   chan struct{} // a slot per check under way (maxChecks)
 
 	mu       sync.Mutex
 	revision int64              // the newest revision read
@@ -51,7 +57,7 @@ type pageGate struct {
 }
 
 func newPageGate(ts TaskService, pageSize int) *pageGate {
-	return &pageGate{tasks: ts, pageSize: pageSize, known: map[int64]struct{}{}}
+	return &pageGate{tasks: ts, pageSize: pageSize, checks: make(chan struct{}, maxChecks), known: map[int64]struct{}{}}
 }
 
 // wrap sends requests for a boundary page, or with no valid page
@@ -130,8 +136,18 @@ func (g *pageGate) rendered(after int64, p tasks.Page) {
 // first page), and remembers it. It reads the page after after and, unless
 // the start is that page's previous link, the page where the start is;
 // when the two reads see different revisions (a write came between) it
-// reads again, and gives up with errPageRace after three tries.
+// reads again, and gives up with errPageRace after three tries. At most
+// maxChecks run at once.
 func (g *pageGate) boundary(ctx context.Context, after int64) (int64, error) {
+	select {
+	case g.checks <- struct{}{}:
+		defer func() { <-g.checks }()
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	if g.isKnown(after) { // checked while this request waited
+		return after, nil
+	}
 	n := g.pageSize
 	for range 3 {
 		p, err := g.tasks.Page(ctx, after, n)
