@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -190,7 +191,8 @@ func TestClientsThatNeverRead(t *testing.T) {
 // (50, each asking for a 232 KB stylesheet 100 times: more than the
 // sockets' buffers hold) are closed by the server answerTimeout after an
 // answer started, instead of holding their goroutines until the server's
-// WriteTimeout (30 s).
+// WriteTimeout (30 s), and the server writes only what their small send
+// buffers take.
 func TestAnswersNotRead(t *testing.T) {
 	const conns, pipelined = 50, 100
 	base := startApp(t, nil)
@@ -207,6 +209,18 @@ func TestAnswersNotRead(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // polling a count, not ordering events
 	}
 	t.Logf("the connections whose answers were not read were closed within %v", time.Since(sent).Round(100*time.Millisecond))
+	// The server stopped working for them once the sockets' buffers were
+	// full: a page or two each (sendBuffer), not the dozen and more that
+	// the kernel's own send buffer, grown up to 4 MB, would take.
+	m := regexp.MustCompile(`(?m)^tasklist_http_requests_total\{code="200",route="GET /static/"\} (\d+)$`).FindStringSubmatch(get(t, base+"/metrics"))
+	if m == nil {
+		t.Fatal("/metrics does not count the stylesheet's answers")
+	}
+	if n, _ := strconv.Atoi(m[1]); n > 4*conns {
+		t.Errorf("the server wrote %d answers for %d connections that do not read, want at most 4 each", n, conns)
+	} else {
+		t.Logf("the server wrote %d answers for %d connections that do not read", n, conns)
+	}
 }
 
 // flood opens n connections to addr with a small receive buffer, sends

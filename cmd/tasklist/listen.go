@@ -89,9 +89,23 @@ func (a *accepted) Accept() (net.Conn, error) {
 	c, err := a.Listener.Accept()
 	if err != nil {
 		a.closed(nil)
+		return nil, err
 	}
-	return c, err
+	if tcp, ok := c.(*net.TCPConn); ok {
+		tcp.SetWriteBuffer(sendBuffer)
+	}
+	return c, nil
 }
+
+// sendBuffer is the kernel's send buffer of each connection (SO_SNDBUF;
+// Linux doubles it). Left to itself the kernel grows it up to 4 MB
+// (net.ipv4.tcp_wmem), so that a client that pipelines requests and never
+// reads has fifty 80 KB pages written for it, each a copy, before the
+// server waits: 1,500 such clients made the server copy 2.4 GB and kept
+// visitors waiting seconds. With 128 KB the server waits after a page or
+// two; a client that reads is not slowed (128 KB in flight is 10 MB/s at
+// 10 ms of round trip).
+const sendBuffer = 128 << 10
 
 // room waits until a connection may be accepted, and counts it.
 func (a *accepted) room() error {
