@@ -116,6 +116,8 @@ func TestLoadErrors(t *testing.T) {
 		{"bad layer", map[string]string{"TASKLIST_CACHE_LAYERS": "query,pages"}, `config: TASKLIST_CACHE_LAYERS="query,pages": unknown layer "pages"`},
 		{"bad page size", map[string]string{"TASKLIST_PAGE_SIZE": "0"}, `config: TASKLIST_PAGE_SIZE="0": not a whole number from 1 to 1000`},
 		{"no database connections", map[string]string{"TASKLIST_DB_MAX_CONNS": "0"}, `config: TASKLIST_DB_MAX_CONNS="0": not a whole number from 1 to 1000`},
+		{"no client connections", map[string]string{"TASKLIST_MAX_CONNS": "0"}, `config: TASKLIST_MAX_CONNS="0": not a whole number from 1 to 1000000`},
+		{"no requests", map[string]string{"TASKLIST_MAX_REQUESTS": "none"}, `config: TASKLIST_MAX_REQUESTS="none": not a whole number from 1 to 100000`},
 		{"pprof not host:port", map[string]string{"TASKLIST_PPROF_ADDR": "6060"}, `config: TASKLIST_PPROF_ADDR="6060": not host:port`},
 		{"pprof on all interfaces", map[string]string{"TASKLIST_PPROF_ADDR": ":6060"}, `config: TASKLIST_PPROF_ADDR=":6060": must be a loopback address`},
 		{"pprof on a public address", map[string]string{"TASKLIST_PPROF_ADDR": "192.0.2.1:6060"}, `config: TASKLIST_PPROF_ADDR="192.0.2.1:6060": must be a loopback address`},
