@@ -51,12 +51,13 @@ type Snapshot struct {
 	Tasks    []Task
 }
 
-// The limits on characters that draw nothing of their own. A name stays
-// within the width of its row: at most MaxMarks combining marks on one
-// character (Vietnamese puts two on a letter, Tibetan stacks a few more, a
-// keycap emoji has two; "Zalgo" text piles up hundreds), and at most MaxInvisible characters in a row that
-// are neither visible nor white space (an emoji tag-sequence flag has
-// seven; a letter followed by 199 zero-width spaces would not fit).
+// The limits on characters that draw nothing of their own, so that a name
+// stays within its row: at most MaxMarks combining marks on one character
+// (Vietnamese puts two on a letter, Tibetan stacks a few more, a keycap
+// emoji has two; "Zalgo" text piles up hundreds), and at most MaxInvisible
+// characters in a row that are neither visible nor white space (an emoji
+// tag-sequence flag has seven; a letter followed by 199 zero-width spaces
+// is refused).
 const (
 	MaxMarks     = 8
 	MaxInvisible = 8
