@@ -19,7 +19,7 @@ const maxBoundaries = 4096
 // most that many database connections (and their memory) from the pages.
 const maxChecks = 2
 
-// errPageRace reports page reads that kept seeing different revisions.
+// errPageRace reports page reads that kept seeing different states of the list.
 var errPageRace = errors.New("web: the list changed while its pages were read")
 
 // pageGate keeps the caches that hold a value per page — the page cache and
@@ -40,10 +40,11 @@ var errPageRace = errors.New("web: the list changed while its pages were read")
 // page that is no longer a boundary is redirected too.
 //
 // To know a boundary without reading the list, the gate remembers the
-// starts it has seen to be boundaries at the newest revision it has read:
-// the first page's links, those of each boundary page it renders, and each
-// start it has checked. A newer revision forgets them all; a start it does
-// not know costs one or two page reads (TaskService.Page) to check.
+// starts it has seen to be boundaries in the state of the list it read
+// last: the first page's links, those of each boundary page it renders,
+// and each start it has checked. Reading another state forgets them all; a
+// start it does not know costs one or two page reads (TaskService.Page) to
+// check.
 //
 // It is safe for concurrent use.
 type pageGate struct {
@@ -51,10 +52,17 @@ type pageGate struct {
 	pageSize int
 	checks   chan struct{} // a slot per check under way (maxChecks)
 
-	mu       sync.Mutex
-	revision int64              // the newest revision read
-	known    map[int64]struct{} // boundaries at revision
+	mu    sync.Mutex
+	state listState          // the state of the list read last
+	known map[int64]struct{} // boundaries in that state
 }
+
+// listState names a state of the list: pages of the same state cut it at
+// the same places.
+type listState = int64
+
+// stateOf is the state of the list page p was read from.
+func stateOf(p tasks.Page) listState { return p.Revision }
 
 func newPageGate(ts TaskService, pageSize int) *pageGate {
 	return &pageGate{tasks: ts, pageSize: pageSize, checks: make(chan struct{}, maxChecks), known: map[int64]struct{}{}}
@@ -89,14 +97,11 @@ func (g *pageGate) isKnown(after int64) bool {
 	return ok
 }
 
-// learn notes that the starts are boundaries at revision rev.
-func (g *pageGate) learn(rev int64, starts ...int64) {
+// learn notes that the starts are boundaries in state st.
+func (g *pageGate) learn(st listState, starts ...int64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.advance(rev)
-	if rev != g.revision {
-		return // learnt from an older read
-	}
+	g.move(st)
 	for _, s := range starts {
 		if len(g.known) < maxBoundaries {
 			g.known[s] = struct{}{}
@@ -104,23 +109,24 @@ func (g *pageGate) learn(rev int64, starts ...int64) {
 	}
 }
 
-// advance forgets every boundary once a newer revision than the gate's has
-// been read; g.mu is held.
-func (g *pageGate) advance(rev int64) {
-	if rev > g.revision {
-		g.revision = rev
+// move forgets every boundary when st is not the state the gate read
+// last; g.mu is held. (A read that raced a write may take the gate back to
+// an older state for a moment: the next read moves it on again.)
+func (g *pageGate) move(st listState) {
+	if st != g.state {
+		g.state = st
 		clear(g.known)
 	}
 }
 
 // rendered notes a page about to be shown, the one after the id after: a
-// newer revision makes the gate forget its boundaries, and the links of a
-// boundary page at the gate's revision are boundaries too.
+// state of the list other than the gate's makes it forget its boundaries,
+// and the links of a boundary page are boundaries too.
 func (g *pageGate) rendered(after int64, p tasks.Page) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.advance(p.Revision)
-	if _, ok := g.known[after]; p.Revision != g.revision || (after != 0 && !ok) {
+	g.move(stateOf(p))
+	if _, ok := g.known[after]; after != 0 && !ok {
 		return
 	}
 	if p.Next != 0 && len(g.known) < maxBoundaries {
@@ -135,7 +141,7 @@ func (g *pageGate) rendered(after int64, p tasks.Page) {
 // task after the id after, or the last page when no task follows (0 for the
 // first page), and remembers it. It reads the page after after and, unless
 // the start is that page's previous link, the page where the start is;
-// when the two reads see different revisions (a write came between) it
+// when the two reads see different states (a write came between) it
 // reads again, and gives up with errPageRace after three tries. At most
 // maxChecks run at once.
 func (g *pageGate) boundary(ctx context.Context, after int64) (int64, error) {
@@ -156,7 +162,7 @@ func (g *pageGate) boundary(ctx context.Context, after int64) (int64, error) {
 		}
 		show := min(p.Before, p.Total-1) // the rank of the task to show
 		if show < n {
-			g.learn(p.Revision) // the first page is always a boundary
+			g.learn(stateOf(p)) // the first page is always a boundary
 			return 0, nil
 		}
 		rank := show/n*n - 1 // of the id the boundary page starts after
@@ -167,16 +173,16 @@ func (g *pageGate) boundary(ctx context.Context, after int64) (int64, error) {
 			base, from = p.Prev, p.Before-n
 		}
 		if rank == from-1 {
-			g.learn(p.Revision, base)
+			g.learn(stateOf(p), base)
 			return base, nil
 		}
 		q, err := g.tasks.Page(ctx, base, n)
 		if err != nil {
 			return 0, err
 		}
-		if i := rank - from; q.Revision == p.Revision && q.Before == from && i >= 0 && i < len(q.Tasks) {
+		if i := rank - from; stateOf(q) == stateOf(p) && q.Before == from && i >= 0 && i < len(q.Tasks) {
 			start := q.Tasks[i].ID
-			g.learn(p.Revision, start)
+			g.learn(stateOf(p), start)
 			return start, nil
 		}
 	}
