@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/tasklist/tasklist/internal/cache"
@@ -44,20 +45,25 @@ func openBackend(ctx context.Context, cfg config.Config, log *slog.Logger, db in
 		log.Info("cache ready", "backend", b.Name())
 		return b, nil
 	}
-	b, err := memcache.New(memcache.Options{
+	opts := memcache.Options{
 		Servers:  cfg.CacheServers,
 		Username: cfg.CacheUsername,
 		Password: cfg.CachePassword,
 		Timeout:  cfg.CacheTimeout,
 		Volatile: taskcache.VolatileKeysSent(cfg.CachePrefix, db),
 		Logger:   log,
-	})
+	}
+	b, err := memcache.New(opts)
 	if err != nil {
 		return nil, err
 	}
-	verifyCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	err = b.Verify(verifyCtx)
+	verifyCtx, cancel := context.WithTimeout(ctx, verifyBudget)
+	err = b.Verify(verifyCtx) // marks the servers that fail down, so that requests skip them
 	cancel()
+	if err != nil && opts.Username != "" && !errors.Is(err, memcache.ErrAuth) {
+		// Slow or down: a login that timed out says nothing of the password.
+		err = verifyServers(ctx, opts, verifyBudget)
+	}
 	switch {
 	case err == nil:
 		log.Info("cache ready", "backend", b.Name())
@@ -79,6 +85,47 @@ func openBackend(ctx context.Context, cfg config.Config, log *slog.Logger, db in
 	log.Warn("memcached servers unreachable: serving from the database; the cache is used once they answer", "backend", b.Name(), "err", err)
 	return b, nil
 }
+
+// verifyBudget bounds the start-up's check of the memcached servers.
+const verifyBudget = 5 * time.Second
+
+// verifyServers checks at start-up that every SASL server answers and takes
+// the credentials, giving them up to budget in all, after Client.Verify
+// failed within the request timeout (TASKLIST_CACHE_TIMEOUT, 100 ms by
+// default). On a loaded machine a connection and its SASL exchange can
+// take longer than that, and a login that timed out says nothing about the
+// password: taking it for an unreachable server would start the app with
+// wrong credentials. So the check runs on a client of its own whose round
+// trips may take the whole budget, and one that timed out or was cut is
+// tried again while the budget lasts. It returns nil, an error wrapping memcache.ErrAuth for
+// rejected credentials, or the last failure (a server refusing
+// connections is not waited for: it is down, not slow).
+func verifyServers(ctx context.Context, opts memcache.Options, budget time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	opts.Timeout = budget
+	opts.Logger = slog.New(slog.DiscardHandler) // the caller reports the outcome
+	for {
+		v, err := memcache.New(opts)
+		if err != nil {
+			return err
+		}
+		err = v.Verify(ctx)
+		v.Close()
+		if err == nil || errors.Is(err, memcache.ErrAuth) || errors.Is(err, syscall.ECONNREFUSED) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(verifyRetryPause):
+		}
+	}
+}
+
+// verifyRetryPause is the pause between two checks of the servers at
+// start-up.
+const verifyRetryPause = 200 * time.Millisecond
 
 // cacheHealth is the cache's health check: Cache.Ping, which asks every
 // server for an answer without reading a key, so that /healthz leaves the

@@ -51,7 +51,7 @@ func TestHealthzLeavesCacheStatsAlone(t *testing.T) {
 			// Generous, so that a loaded machine does not make a live
 			// server look down.
 			env["TASKLIST_CACHE_TIMEOUT"] = "10s"
-			cfg, err := config.Load(envOf(env))
+			cfg, err := config.Load(lookup(envOf(env)))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -55,7 +55,7 @@ func TestCacheLayers(t *testing.T) {
 			}
 		})
 	}
-	err := run(t.Context(), nil, envOf(map[string]string{"TASKLIST_CACHE_LAYERS": "query,pages"}), nil, &testenv.LockedBuffer{}, nil)
+	err := runToEnd(t, nil, envOf(map[string]string{"TASKLIST_CACHE_LAYERS": "query,pages"}), nil, &testenv.LockedBuffer{})
 	if err == nil || !strings.Contains(err.Error(), `"pages"`) {
 		t.Errorf("unknown layer: run = %v, want an error naming it", err)
 	}

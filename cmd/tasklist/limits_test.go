@@ -1,15 +1,21 @@
 package main
 
 import (
+	"bufio"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,14 +23,17 @@ import (
 )
 
 // startApp runs the program on a loopback port over a fresh SQLite
-// database until the test ends, and returns its base URL.
-func startApp(t *testing.T) string {
+// database, with the variables of extra too, until the test ends, and
+// returns its base URL.
+func startApp(t *testing.T, extra map[string]string) string {
 	t.Helper()
 	var logs testenv.LockedBuffer
-	base, stop, done := start(t, map[string]string{
+	env := map[string]string{
 		"TASKLIST_ADDR": "127.0.0.1:0",
 		"DATABASE_URL":  "sqlite:" + filepath.Join(t.TempDir(), "limits.db"),
-	}, &logs)
+	}
+	maps.Copy(env, extra)
+	base, stop, done := start(t, env, &logs)
 	t.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {
@@ -37,7 +46,7 @@ func startApp(t *testing.T) string {
 // TestHeaderLimit: the server refuses request headers well below
 // net/http's 1 MB default with 431, and serves ordinary ones.
 func TestHeaderLimit(t *testing.T) {
-	base := startApp(t)
+	base := startApp(t, nil)
 	many := http.Header{}
 	for i := range 1000 {
 		many.Set("X-Filler-"+strconv.Itoa(i), strings.Repeat("f", 30))
@@ -77,7 +86,7 @@ func TestHeaderLimit(t *testing.T) {
 // readHeaderTimeout has passed. It takes a little over readHeaderTimeout.
 func TestSlowClients(t *testing.T) {
 	const conns = 500
-	base := startApp(t)
+	base := startApp(t, nil)
 	addr := strings.TrimPrefix(base, "http://")
 	// Each connection gives up by itself after twice the timeout, so the
 	// test ends even if the server never closes it; that fails the test. (A
@@ -152,4 +161,136 @@ func trickle(conn net.Conn, deadline time.Time) string {
 		}
 	}
 	return "still open"
+}
+
+// TestClientsThatNeverRead: 1,500 connections that each send requests at
+// once and never read an answer do not keep a normal visitor or /metrics
+// from being answered: each waits its turn behind at most one request per
+// connection (the time it took is logged; docs/reliability.md has the
+// figures of a build without the race detector, with 20 requests each).
+func TestClientsThatNeverRead(t *testing.T) {
+	const conns, pipelined = 1500, 4
+	base := startApp(t, nil)
+	flood(t, strings.TrimPrefix(base, "http://"), conns, strings.Repeat("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", pipelined))
+	client := &http.Client{Timeout: time.Minute}
+	for _, path := range []string{"/", "/metrics"} {
+		asked := time.Now()
+		resp, err := client.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s beside %d connections that do not read: %v", path, conns, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s beside %d connections that do not read = %d", path, conns, resp.StatusCode)
+		}
+		t.Logf("GET %s answered in %v beside %d connections that do not read", path, time.Since(asked).Round(time.Millisecond), conns)
+	}
+}
+
+// TestAnswersNotRead: connections whose answers the client does not read
+// (50, each asking 100 times for a page of 100 long tasks, some 70 KB: more
+// than the sockets' buffers hold) are closed by the server answerTimeout
+// after an answer started, instead of holding their goroutines until the
+// server's WriteTimeout (30 s), and the server writes only what their
+// small send buffers take.
+func TestAnswersNotRead(t *testing.T) {
+	const conns, pipelined = 50, 100
+	base := startApp(t, nil)
+	for i := range 100 {
+		addTask(t, base, fmt.Sprintf("%03d %s", i, strings.Repeat("x", 190)))
+	}
+	pages := func() int {
+		t.Helper()
+		m := regexp.MustCompile(`(?m)^tasklist_http_requests_total\{code="200",route="GET /\{\$\}"\} (\d+)$`).FindStringSubmatch(get(t, base+"/metrics"))
+		if m == nil {
+			t.Fatal("/metrics does not count the pages")
+		}
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	before := pages()
+	idle := runtime.NumGoroutine()
+	sent := time.Now()
+	flood(t, strings.TrimPrefix(base, "http://"), conns, strings.Repeat("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", pipelined))
+	// The server's goroutines for those connections (in this process) end
+	// once it has closed them.
+	deadline := sent.Add(answerTimeout + 15*time.Second)
+	for n := runtime.NumGoroutine(); n > idle+conns/2; n = runtime.NumGoroutine() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines %v after the requests were sent (%d before): the connections whose answers are not read are still open", n, time.Since(sent).Round(time.Second), idle)
+		}
+		time.Sleep(100 * time.Millisecond) // polling a count, not ordering events
+	}
+	t.Logf("the connections whose answers were not read were closed within %v", time.Since(sent).Round(100*time.Millisecond))
+	// The server stopped working for them once the sockets' buffers were
+	// full: a page or a few each (sendBuffer), not the dozens that the
+	// kernel's own send buffer, grown up to 4 MB, would take.
+	if n := pages() - before; n > 8*conns {
+		t.Errorf("the server wrote %d pages for %d connections that do not read, want at most 8 each", n, conns)
+	} else {
+		t.Logf("the server wrote %d pages for %d connections that do not read", n, conns)
+	}
+}
+
+// flood opens n connections to addr with a small receive buffer, sends
+// requests on each, and never reads; the test's end closes them.
+func flood(t *testing.T, addr string, n int, requests string) {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	for i := range n {
+		conn, err := d.DialContext(t.Context(), "tcp", addr)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(conn, requests); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+	}
+}
+
+// TestConnectionCap: with TASKLIST_MAX_CONNS=20, 50 clients that each make
+// a request and keep their connection open are all answered, and the
+// server keeps at most 20 connections open: to take a new one at the cap
+// it closes the one idle the longest.
+func TestConnectionCap(t *testing.T) {
+	const max, clients = 20, 50
+	base := startApp(t, map[string]string{"TASKLIST_MAX_CONNS": strconv.Itoa(max)})
+	addr := strings.TrimPrefix(base, "http://")
+	var open []net.Conn
+	for i := range clients {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		conn.SetDeadline(time.Now().Add(30 * time.Second))
+		io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("client %d: GET /healthz = %d", i, resp.StatusCode)
+		}
+		open = append(open, conn)
+	}
+	// A connection the server closed reads EOF at once; one it keeps open
+	// has nothing to read.
+	stillOpen := 0
+	for _, conn := range open {
+		conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if _, err := conn.Read(make([]byte, 1)); errors.Is(err, os.ErrDeadlineExceeded) {
+			stillOpen++
+		}
+	}
+	if stillOpen > max {
+		t.Errorf("%d of %d idle connections still open, want at most TASKLIST_MAX_CONNS=%d", stillOpen, clients, max)
+	}
 }

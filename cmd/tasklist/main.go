@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -44,7 +45,7 @@ func main() {
 	// Logs are buffered and written a few times a second: a line per
 	// request then costs no system call of its own.
 	logs := logbuf.New(os.Stderr, logbuf.DefaultInterval)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, logs, nil)
+	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, logs, nil)
 	logs.Close()
 	if err != nil {
 		reportError(os.Stderr, err)
@@ -67,20 +68,22 @@ func memoryBudget(cfg config.Config) int64 {
 	return baseMemory
 }
 
-// run is the whole program; main only supplies the process's environment.
-// Help and version go to out, logs to logOut. When ready is not nil, it
-// receives the listener's address once serving.
-func run(ctx context.Context, args []string, getenv func(string) string, out, logOut io.Writer, ready chan<- string) error {
+// run is the whole program; main only supplies the process's environment
+// (environ, NAME=value as os.Environ gives it). Help and version go to out,
+// logs to logOut. When ready is not nil, it receives the listener's address
+// once serving.
+func run(ctx context.Context, args []string, environ []string, out, logOut io.Writer, ready chan<- string) error {
 	cmd, done, err := command(args, out)
 	if done {
 		return err
 	}
+	getenv := lookup(environ)
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg, logOut)
-	for _, w := range cfg.Warnings {
+	for _, w := range append(cfg.Warnings, config.Unknown(environ)...) {
 		log.Warn(w)
 	}
 
@@ -129,6 +132,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, lo
 	return serve(ctx, cfg, log, ln, app.Handler(), ready)
 }
 
+// lookup returns os.Getenv over environ: the value of the first NAME=
+// entry, "" when there is none.
+func lookup(environ []string) func(string) string {
+	return func(name string) string {
+		for _, kv := range environ {
+			if v, ok := strings.CutPrefix(kv, name+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+}
+
 // sessionCleanupInterval is how often ended sessions are deleted from the
 // database.
 const sessionCleanupInterval = 10 * time.Minute
@@ -141,8 +157,8 @@ const readHeaderTimeout = 5 * time.Second
 // drains for cfg.ShutdownDrain (see drain), then stops accepting
 // connections, and in-flight requests get cfg.ShutdownTimeout to finish.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ln net.Listener, h http.Handler, ready chan<- string) error {
-	d := &drain{next: h}
-	conns := &accepted{Listener: ln}
+	d := &drain{next: newTurns(cfg.MaxRequests, h)}
+	conns := newAccepted(ln, cfg.MaxConns)
 	srv := &http.Server{
 		Handler:           d,
 		ConnState:         conns.connState,

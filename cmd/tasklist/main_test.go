@@ -16,15 +16,51 @@ import (
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
-func envOf(kv map[string]string) func(string) string {
-	return func(k string) string { return kv[k] }
+// envOf is kv as os.Environ gives an environment.
+func envOf(kv map[string]string) []string {
+	var environ []string
+	for k, v := range kv {
+		environ = append(environ, k+"="+v)
+	}
+	return environ
+}
+
+// runLimit bounds every run of the program a test makes: a start-up that
+// hangs, or a program that serves when it should have stopped, fails its
+// test at once or after this long instead of holding the whole suite until
+// go test's own timeout.
+const runLimit = 3 * time.Minute
+
+// runToEnd runs the program with args until it returns, and returns its
+// result. It fails the test if the program starts serving (runToEnd is for
+// commands and for start-ups that must fail) or runs past runLimit.
+func runToEnd(t *testing.T, args []string, env []string, stdout, logs io.Writer) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), runLimit)
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, env, stdout, logs, ready) }()
+	select {
+	case err := <-done:
+		if ctx.Err() != nil {
+			t.Fatalf("tasklist %v did not end within %v: %v", args, runLimit, err)
+		}
+		return err
+	case addr := <-ready:
+		cancel()
+		<-done
+		t.Fatalf("tasklist %v started serving on %s; it should have ended", args, addr)
+		return nil
+	}
 }
 
 // start runs the program in the background and returns its base URL, a
 // function that stops it (like SIGTERM), and a channel with run's result.
+// The program stops by itself after runLimit.
 func start(t *testing.T, env map[string]string, logs io.Writer) (string, context.CancelFunc, <-chan error) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithTimeout(t.Context(), runLimit)
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, envOf(env), io.Discard, logs, ready) }()
@@ -34,6 +70,9 @@ func start(t *testing.T, env map[string]string, logs io.Writer) (string, context
 	case err := <-done:
 		cancel()
 		t.Fatalf("run ended before serving: %v", err)
+	case <-ctx.Done():
+		cancel()
+		t.Fatalf("tasklist did not start serving within %v", runLimit)
 	}
 	return "", cancel, done
 }
@@ -91,16 +130,18 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 func TestMigrateCommand(t *testing.T) {
 	var logs testenv.LockedBuffer
 	env := envOf(map[string]string{
-		"DATABASE_URL":        "sqlite:" + filepath.Join(t.TempDir(), "m.db"),
-		"MEMCACHIER_USERNAME": "someone", // without MEMCACHIER_SERVERS: a warning
+		"DATABASE_URL":         "sqlite:" + filepath.Join(t.TempDir(), "m.db"),
+		"MEMCACHIER_USERNAME":  "someone", // without MEMCACHIER_SERVERS: a warning
+		"TASKLIST_INVALIDATON": "delete",  // misspelled: a warning
 	})
-	if err := run(t.Context(), []string{"migrate"}, env, io.Discard, &logs, nil); err != nil {
+	if err := runToEnd(t, []string{"migrate"}, env, io.Discard, &logs); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
 		"migration applied",
 		"database is up to date",
-		`level=WARN msg="MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD are ignored: MEMCACHIER_SERVERS is not set"`,
+		`level=WARN msg="MEMCACHIER_USERNAME is ignored: MEMCACHIER_SERVERS is not set (nor MEMCACHIER_PASSWORD)"`,
+		`level=WARN msg="TASKLIST_INVALIDATON is not a variable tasklist reads, so it is ignored; the nearest one that is: TASKLIST_INVALIDATION (tasklist help lists them all)"`,
 	} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("migrate logs lack %q:\n%s", want, logs.String())
@@ -118,13 +159,17 @@ func TestRunErrors(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, nil, "usage"},
 		{"bad config", nil, map[string]string{"PORT": "high"}, "PORT"},
 		{"bad database", nil, map[string]string{"DATABASE_URL": "oracle://db/x"}, "oracle"},
+		{"misspelled sslmode", nil, map[string]string{"DATABASE_URL": "postgres://u:topsecret@127.0.0.1:1/x?sslmode=disabled"},
+			"sslmode=disabled: unknown value, expected one of disable, allow, prefer, require, verify-ca, verify-full"},
+		{"password without user", nil, map[string]string{"MEMCACHIER_SERVERS": "127.0.0.1:1", "MEMCACHIER_PASSWORD": "topsecret"},
+			"MEMCACHIER_USERNAME is not set"},
 		{"unreachable database", nil, map[string]string{"DATABASE_URL": "postgres://u:topsecret@127.0.0.1:1/x?connect_timeout=2"}, "unreachable"},
 		{"sqlite in a missing directory", nil, map[string]string{"DATABASE_URL": "sqlite:/nonexistent-dir/t.db"},
 			"cannot open SQLite database /nonexistent-dir/t.db: directory /nonexistent-dir: no such file or directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := run(t.Context(), tt.args, envOf(tt.env), io.Discard, io.Discard, nil)
+			err := runToEnd(t, tt.args, envOf(tt.env), io.Discard, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tt.says) {
 				t.Errorf("run = %v, want an error saying %q", err, tt.says)
 			}
@@ -153,7 +198,7 @@ func TestMemCachierConfiguration(t *testing.T) {
 	}
 
 	env["MEMCACHIER_PASSWORD"] = "wrong-password"
-	err := run(t.Context(), nil, envOf(env), io.Discard, io.Discard, nil)
+	err := runToEnd(t, nil, envOf(env), io.Discard, io.Discard)
 	if err == nil {
 		t.Fatal("start-up with a wrong password succeeded")
 	}

@@ -20,7 +20,7 @@ func TestMemoryBudget(t *testing.T) {
 		{"no cache", map[string]string{"TASKLIST_CACHE_LAYERS": "none"}, 40 << 20},
 	}
 	for _, tt := range tests {
-		cfg, err := config.Load(envOf(tt.env))
+		cfg, err := config.Load(lookup(envOf(tt.env)))
 		if err != nil {
 			t.Fatal(err)
 		}

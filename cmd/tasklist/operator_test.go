@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"debug/buildinfo"
 	"errors"
 	"io"
@@ -28,7 +27,7 @@ import (
 func TestHelp(t *testing.T) {
 	for _, arg := range []string{"help", "-h", "--help"} {
 		var out bytes.Buffer
-		if err := run(t.Context(), []string{arg}, envOf(nil), &out, io.Discard, nil); err != nil {
+		if err := runToEnd(t, []string{arg}, envOf(nil), &out, io.Discard); err != nil {
 			t.Fatalf("tasklist %s = %v", arg, err)
 		}
 		help := out.String()
@@ -84,7 +83,7 @@ func TestWriteVersion(t *testing.T) {
 
 func TestCommandErrors(t *testing.T) {
 	for _, args := range [][]string{{"frobnicate"}, {"serve", "now"}, {"--port=80"}} {
-		err := run(t.Context(), args, envOf(nil), io.Discard, io.Discard, nil)
+		err := runToEnd(t, args, envOf(nil), io.Discard, io.Discard)
 		if !errors.Is(err, errUsage) {
 			t.Errorf("tasklist %v = %v, want the usage", args, err)
 		}
@@ -249,19 +248,7 @@ func TestPlainClientAgainstSASLServer(t *testing.T) {
 		"DATABASE_URL":     "sqlite:" + filepath.Join(t.TempDir(), "p.db"),
 		"MEMCACHE_SERVERS": plain.Addr() + "," + sasl.Addr(),
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, envOf(env), io.Discard, io.Discard, ready) }()
-	var err error
-	select {
-	case err = <-done:
-	case <-ready:
-		cancel()
-		<-done
-		t.Fatal("tasklist started serving")
-	}
+	err := runToEnd(t, nil, envOf(env), io.Discard, io.Discard)
 	want := "cache: MEMCACHE_SERVERS " + sasl.Addr() + " needs SASL: set MEMCACHIER_SERVERS, MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD instead"
 	if err == nil || err.Error() != want {
 		t.Errorf("run = %v, want %q", err, want)

@@ -220,13 +220,13 @@ func TestRollingRestart(t *testing.T) {
 func TestListenActivation(t *testing.T) {
 	pid := strconv.Itoa(os.Getpid())
 	cfg := config.Config{Addr: "127.0.0.1:0"}
-	ln, err := listen(cfg, envOf(map[string]string{"LISTEN_PID": "1", "LISTEN_FDS": "1"}))
+	ln, err := listen(cfg, lookup(envOf(map[string]string{"LISTEN_PID": "1", "LISTEN_FDS": "1"})))
 	if err != nil {
 		t.Fatalf("sockets for another process: %v, want a listener of its own", err)
 	}
 	ln.Close()
 	for _, n := range []string{"", "0", "2"} {
-		if _, err := listen(cfg, envOf(map[string]string{"LISTEN_PID": pid, "LISTEN_FDS": n})); err == nil || !strings.Contains(err.Error(), "LISTEN_FDS") {
+		if _, err := listen(cfg, lookup(envOf(map[string]string{"LISTEN_PID": pid, "LISTEN_FDS": n}))); err == nil || !strings.Contains(err.Error(), "LISTEN_FDS") {
 			t.Errorf("LISTEN_FDS=%q: %v, want an error naming LISTEN_FDS", n, err)
 		}
 	}

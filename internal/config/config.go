@@ -76,6 +76,9 @@ type Config struct {
 	// LogLevel and LogFormat (text or json) shape the logs.
 	LogLevel  slog.Level
 	LogFormat string
+	// MaxConns bounds the open client connections (TASKLIST_MAX_CONNS);
+	// MaxRequests the requests worked on at once (TASKLIST_MAX_REQUESTS).
+	MaxConns, MaxRequests int
 	// ShutdownTimeout is how long in-flight requests get on SIGTERM.
 	ShutdownTimeout time.Duration
 	// ShutdownDrain is how long the server keeps serving on SIGTERM before
@@ -154,19 +157,43 @@ func (l *loader) check() {
 	switch {
 	case len(l.saslServers) > 0:
 		l.c.CacheServers = l.saslServers
-		if l.c.CacheUsername == "" || l.c.CachePassword == "" {
-			l.fail("MEMCACHIER_SERVERS needs MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD (for a memcached without authentication, set MEMCACHE_SERVERS instead)")
+		switch unset := unsetCredentials(l.c.CacheUsername, l.c.CachePassword); len(unset) {
+		case 1:
+			l.fail("MEMCACHIER_SERVERS needs MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD: %s is not set", unset[0])
+		case 2:
+			l.fail("MEMCACHIER_SERVERS needs MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD, and neither is set (for a memcached without authentication, set MEMCACHE_SERVERS instead)")
 		}
 		if len(l.plainServers) > 0 {
 			l.warn("MEMCACHE_SERVERS is ignored: MEMCACHIER_SERVERS is set")
 		}
 	case credentials:
-		l.warn("MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD are ignored: MEMCACHIER_SERVERS is not set")
+		if unset := unsetCredentials(l.c.CacheUsername, l.c.CachePassword); len(unset) == 1 {
+			set := "MEMCACHIER_USERNAME"
+			if l.c.CacheUsername == "" {
+				set = "MEMCACHIER_PASSWORD"
+			}
+			l.warn("%s is ignored: MEMCACHIER_SERVERS is not set (nor %s)", set, unset[0])
+		} else {
+			l.warn("MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD are ignored: MEMCACHIER_SERVERS is not set")
+		}
 		l.c.CacheUsername, l.c.CachePassword = "", ""
 		fallthrough
 	default:
 		l.c.CacheServers = l.plainServers
 	}
+}
+
+// unsetCredentials names those of MemCachier's two credentials that are
+// not set.
+func unsetCredentials(user, password string) []string {
+	var unset []string
+	if user == "" {
+		unset = append(unset, "MEMCACHIER_USERNAME")
+	}
+	if password == "" {
+		unset = append(unset, "MEMCACHIER_PASSWORD")
+	}
+	return unset
 }
 
 // Layers are the caching layers: the query cache (the task list), the

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -40,6 +43,8 @@ func TestLoadDefaults(t *testing.T) {
 		PageSize:        100,
 		MaxTasks:        10000,
 		DBMaxConns:      32,
+		MaxConns:        2048,
+		MaxRequests:     64,
 		LogFormat:       "text",
 		LogLevel:        slog.LevelInfo,
 		ShutdownTimeout: 15 * time.Second,
@@ -104,12 +109,15 @@ func TestLoadErrors(t *testing.T) {
 		{"bad level", map[string]string{"TASKLIST_LOG_LEVEL": "loud"}, `config: TASKLIST_LOG_LEVEL="loud": must be debug, info, warn or error`},
 		{"bad format", map[string]string{"TASKLIST_LOG_FORMAT": "xml"}, `config: TASKLIST_LOG_FORMAT="xml": must be one of text, json`},
 		{"prefix with space", map[string]string{"TASKLIST_CACHE_PREFIX": "my app:"}, `config: TASKLIST_CACHE_PREFIX="my app:": may hold only printable ASCII`},
-		{"memcachier, no user", map[string]string{"MEMCACHIER_SERVERS": "a:1", "MEMCACHIER_PASSWORD": "hunter2"}, "MEMCACHIER_SERVERS needs MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD"},
-		{"memcachier, no pass", map[string]string{"MEMCACHIER_SERVERS": "a:1", "MEMCACHIER_USERNAME": "u"}, "MEMCACHIER_SERVERS needs MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD"},
+		{"memcachier, no user", map[string]string{"MEMCACHIER_SERVERS": "a:1", "MEMCACHIER_PASSWORD": "hunter2"}, "MEMCACHIER_SERVERS needs MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD: MEMCACHIER_USERNAME is not set"},
+		{"memcachier, no pass", map[string]string{"MEMCACHIER_SERVERS": "a:1", "MEMCACHIER_USERNAME": "u"}, "MEMCACHIER_SERVERS needs MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD: MEMCACHIER_PASSWORD is not set"},
+		{"memcachier, no credentials", map[string]string{"MEMCACHIER_SERVERS": "a:1"}, "MEMCACHIER_SERVERS needs MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD, and neither is set"},
 		{"bad server", map[string]string{"MEMCACHE_SERVERS": "a:b:c"}, `config: MEMCACHE_SERVERS="a:b:c": "a:b:c" is not host:port`},
 		{"bad layer", map[string]string{"TASKLIST_CACHE_LAYERS": "query,pages"}, `config: TASKLIST_CACHE_LAYERS="query,pages": unknown layer "pages"`},
 		{"bad page size", map[string]string{"TASKLIST_PAGE_SIZE": "0"}, `config: TASKLIST_PAGE_SIZE="0": not a whole number from 1 to 1000`},
 		{"no database connections", map[string]string{"TASKLIST_DB_MAX_CONNS": "0"}, `config: TASKLIST_DB_MAX_CONNS="0": not a whole number from 1 to 1000`},
+		{"no client connections", map[string]string{"TASKLIST_MAX_CONNS": "0"}, `config: TASKLIST_MAX_CONNS="0": not a whole number from 1 to 1000000`},
+		{"no requests", map[string]string{"TASKLIST_MAX_REQUESTS": "none"}, `config: TASKLIST_MAX_REQUESTS="none": not a whole number from 1 to 100000`},
 		{"pprof not host:port", map[string]string{"TASKLIST_PPROF_ADDR": "6060"}, `config: TASKLIST_PPROF_ADDR="6060": not host:port`},
 		{"pprof on all interfaces", map[string]string{"TASKLIST_PPROF_ADDR": ":6060"}, `config: TASKLIST_PPROF_ADDR=":6060": must be a loopback address`},
 		{"pprof on a public address", map[string]string{"TASKLIST_PPROF_ADDR": "192.0.2.1:6060"}, `config: TASKLIST_PPROF_ADDR="192.0.2.1:6060": must be a loopback address`},
@@ -155,7 +163,9 @@ func TestLoadWarnings(t *testing.T) {
 		{"credentials without servers", map[string]string{"MEMCACHIER_USERNAME": "u", "MEMCACHIER_PASSWORD": "hunter2"}, "local",
 			[]string{"MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD are ignored: MEMCACHIER_SERVERS is not set"}},
 		{"user without servers, plain cluster", map[string]string{"MEMCACHIER_USERNAME": "u", "MEMCACHE_SERVERS": "mc:11211"}, "memcache",
-			[]string{"MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD are ignored: MEMCACHIER_SERVERS is not set"}},
+			[]string{"MEMCACHIER_USERNAME is ignored: MEMCACHIER_SERVERS is not set (nor MEMCACHIER_PASSWORD)"}},
+		{"password without servers", map[string]string{"MEMCACHIER_PASSWORD": "hunter2"}, "local",
+			[]string{"MEMCACHIER_PASSWORD is ignored: MEMCACHIER_SERVERS is not set (nor MEMCACHIER_USERNAME)"}},
 		{"both clusters", map[string]string{"MEMCACHIER_SERVERS": "a:1", "MEMCACHIER_USERNAME": "u", "MEMCACHIER_PASSWORD": "p", "MEMCACHE_SERVERS": "b:2"}, "memcache+sasl",
 			[]string{"MEMCACHE_SERVERS is ignored: MEMCACHIER_SERVERS is set"}},
 		{"none", map[string]string{"MEMCACHE_SERVERS": "b:2"}, "memcache", nil},
@@ -342,5 +352,65 @@ func TestLoadAllowedHosts(t *testing.T) {
 		if _, err := Load(env(map[string]string{"TASKLIST_ALLOWED_HOSTS": bad})); err == nil || !strings.Contains(err.Error(), "TASKLIST_ALLOWED_HOSTS") {
 			t.Errorf("TASKLIST_ALLOWED_HOSTS=%q: err = %v, want one naming the variable", bad, err)
 		}
+	}
+}
+
+// TestUnknown: every variable with tasklist's prefixes that it does not
+// read is warned about, with the nearest name it reads; known variables,
+// the tests' and benchmark's, and other programs' are not. No value is
+// quoted.
+func TestUnknown(t *testing.T) {
+	environ := []string{
+		"TASKLIST_INVALIDATON=delete", "MEMCACHIER_SERVER=mc:11211", "MEMCACHE_SERVER=mc:11211",
+		"TASKLIST_CACHE_TTL=5s", "TASKLIST_STATS_PASWORD=hunter2", "TASKLIST_INVALIDATON=again",
+		"MEMCACHIER_USERNAME=u", "PORT=1", "PATH=/bin", "TASKLIST_TEST_MEMCACHED=/usr/bin/memcached",
+		"TASKLIST_BENCH_WRK=/usr/bin/wrk", "TASKLIST_SOAK=60s", "TASKLIST_X", "DATABASE_URL=sqlite:x",
+	}
+	want := []string{
+		"TASKLIST_INVALIDATON is not a variable tasklist reads, so it is ignored; the nearest one that is: TASKLIST_INVALIDATION (tasklist help lists them all)",
+		"MEMCACHIER_SERVER is not a variable tasklist reads, so it is ignored; the nearest one that is: MEMCACHIER_SERVERS (tasklist help lists them all)",
+		"MEMCACHE_SERVER is not a variable tasklist reads, so it is ignored; the nearest one that is: MEMCACHE_SERVERS (tasklist help lists them all)",
+		"TASKLIST_STATS_PASWORD is not a variable tasklist reads, so it is ignored; the nearest one that is: TASKLIST_STATS_PASSWORD (tasklist help lists them all)",
+		"TASKLIST_X is not a variable tasklist reads, so it is ignored; the nearest one that is: TASKLIST_ADDR (tasklist help lists them all)",
+	}
+	got := Unknown(environ)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Unknown (-want +got):\n%s", diff)
+	}
+	if strings.Contains(strings.Join(got, "\n"), "hunter2") {
+		t.Error("a warning quotes a value")
+	}
+	var all []string
+	for _, v := range Vars() {
+		all = append(all, v.Name+"=x")
+	}
+	if w := Unknown(all); w != nil {
+		t.Errorf("Unknown warns about known variables: %v", w)
+	}
+}
+
+// TestToolVarsAreKnown: every TASKLIST_, MEMCACHIER_ or MEMCACHE_ variable
+// the repository's code and scripts (but for this package) name is one the program reads or one of toolVars, so that no
+// environment set up as the README says draws a warning.
+func TestToolVarsAreKnown(t *testing.T) {
+	name := regexp.MustCompile(`\b(?:TASKLIST|MEMCACHIER|MEMCACHE)_[A-Z0-9_]*[A-Z0-9]\b`)
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !(strings.HasSuffix(path, ".go") || strings.HasSuffix(path, ".sh")) ||
+			strings.HasSuffix(path, "_test.go") || filepath.Dir(path) == filepath.Join("..", "..", "internal", "config") {
+			return err // this package's own examples are misspelled on purpose
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, n := range name.FindAllString(string(b), -1) {
+			if !known(n) {
+				t.Errorf("%s names %s, which config does not know", path, n)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -55,7 +55,7 @@ var vars = []Var{
 			return nil
 		}},
 	{Name: "TASKLIST_ALLOWED_HOSTS",
-		Meaning: "comma-separated host names the app answers for, like Django's `ALLOWED_HOSTS`: `*` allows any, `.example.com` allows the domain and its subdomains; matched without case or port. A request for another host gets `400` (this stops DNS rebinding). Set it to the app's public name (and the one health checks use) when deployed (unset: `localhost,127.0.0.1,[::1]` and the host of `TASKLIST_ADDR` if it names one)",
+		Meaning: "comma-separated host names the app answers for, like Django's `ALLOWED_HOSTS`: `*` allows any, `.example.com` allows the domain and its subdomains; matched without case or port. A request for another host gets `400` (this stops DNS rebinding), except `/healthz`, which answers any. Set it to the app's public name when deployed (unset: `localhost,127.0.0.1,[::1]` and the host of `TASKLIST_ADDR` if it names one)",
 		parse: func(l *loader, v string) (err error) {
 			l.c.AllowedHosts, err = allowedHosts(v)
 			return err
@@ -188,6 +188,18 @@ var vars = []Var{
 		parse: func(l *loader, v string) error {
 			l.c.StatsPassword = v
 			return nil
+		}},
+	{Name: "TASKLIST_MAX_CONNS", Default: "2048",
+		Meaning: "the most client connections one instance keeps open (1–1000000); at the limit it closes its longest-idle keep-alive connection to take a new one, and with none idle the new one waits in the listen queue. Each costs some 50 KB while a request is on it, so this bounds the memory that many clients (or clients that never read) can take",
+		parse: func(l *loader, v string) (err error) {
+			l.c.MaxConns, err = wholeNumber(v, 1, 1_000_000)
+			return err
+		}},
+	{Name: "TASKLIST_MAX_REQUESTS", Default: "64",
+		Meaning: "the most requests one instance works on at once (1–100000); others wait their turn in the order they came, so that a visitor waits behind the requests already queued, not behind everything every connection has sent. A request's turn ends when its answer starts going out: a client that does not read holds none, and is cut off 10 s after its answer started",
+		parse: func(l *loader, v string) (err error) {
+			l.c.MaxRequests, err = wholeNumber(v, 1, 100_000)
+			return err
 		}},
 	{Name: "TASKLIST_SHUTDOWN_TIMEOUT", Default: "15s", Meaning: "on SIGTERM/SIGINT, how long in-flight requests get to finish",
 		parse: func(l *loader, v string) (err error) {

@@ -1,9 +1,11 @@
 package sqldb
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -107,12 +109,24 @@ func mysqlTarget(raw string, opts Options) (target, error) {
 	return target{dialect: MySQL, driver: "mysql", dsn: cfg.FormatDSN(), server: cfg.Addr, user: cfg.User, database: cfg.DBName}, nil
 }
 
+// sslModes are the values of a postgres URL's sslmode, as libpq and pgx
+// know them.
+var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+
 func postgresTarget(raw string) (target, error) {
+	u, uerr := url.Parse(raw)
+	if uerr == nil {
+		for _, mode := range u.Query()["sslmode"] {
+			if !slices.Contains(sslModes, mode) {
+				return target{}, fmt.Errorf("sqldb: DATABASE_URL is not a valid postgres URL: sslmode=%s: unknown value, expected one of %s", mode, strings.Join(sslModes, ", "))
+			}
+		}
+	}
 	// pgx's own parser, so that errors name what pgx will connect to, with
 	// its defaults (port 5432, the PG* variables).
 	cfg, err := pgconn.ParseConfig(raw)
 	if err != nil {
-		return target{}, fmt.Errorf("sqldb: DATABASE_URL is not a valid postgres URL")
+		return target{}, fmt.Errorf("sqldb: DATABASE_URL is not a valid postgres URL%s", parseReason(err, u, uerr))
 	}
 	// Without a database, PostgreSQL would pick the one named like the
 	// user: refuse the guess, as for mysql.
@@ -121,4 +135,20 @@ func postgresTarget(raw string) (target, error) {
 	}
 	server := net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
 	return target{dialect: Postgres, driver: "pgx", dsn: raw, server: server, user: cfg.User, database: cfg.Database}, nil
+}
+
+// parseReason is why pgx could not parse a postgres URL, as ": reason", or
+// "" when it might show the password: pgx's message quotes the URL with the
+// password hidden, and that part is left out; what follows is shown only
+// when the URL parsed (u, uerr) and its password is not in it.
+func parseReason(err error, u *url.URL, uerr error) string {
+	var pe *pgconn.ParseConfigError
+	if uerr != nil || !errors.As(err, &pe) {
+		return ""
+	}
+	_, reason, ok := strings.Cut(pe.Error(), "`: ")
+	if password, _ := u.User.Password(); !ok || (password != "" && strings.Contains(reason, password)) {
+		return ""
+	}
+	return ": " + reason
 }

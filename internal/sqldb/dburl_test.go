@@ -75,6 +75,11 @@ func TestParseURLErrors(t *testing.T) {
 		{"postgres://u:" + secret + "@db/", "no postgres database"},
 		{"postgresql://u:" + secret + "@db", "no postgres database"},
 		{"postgres://u:" + secret + "@db/a%zz", "not a valid postgres URL"},
+		{"postgres://u:" + secret + "@db/app?sslmode=disabled", "sslmode=disabled: unknown value, expected one of disable, allow, prefer, require, verify-ca, verify-full"},
+		{"postgres://u:" + secret + "@db/app?sslmode=", "sslmode=: unknown value"},
+		{"postgres://u:" + secret + "@db:99999/app", "not a valid postgres URL: invalid port"},
+		{"postgres://u:" + secret + "@db/app?connect_timeout=soon", "invalid connect_timeout"},
+		{"postgres://u:connect_timeout@db/app?connect_timeout=soon", "not a valid postgres URL"},
 	}
 	for _, tt := range tests {
 		_, err := parseURL(tt.in, Options{Timeout: 3 * time.Second})

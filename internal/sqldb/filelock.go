@@ -31,7 +31,7 @@ func newFileLocker(dbFile string) (*fileLocker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fileLocker{path: abs + "-migrate-lock"}, nil
+	return &fileLocker{path: abs + MigrateLockSuffix}, nil
 }
 
 // fileLockPoll is how often Lock tries again while another holds the lock.

@@ -177,3 +177,17 @@ func TestMigrateBadNames(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMENamesLockFiles: the README names every file tasklist creates
+// beside an SQLite database, so that an operator knows to keep them.
+func TestREADMENamesLockFiles(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{sqldb.MigrateLockSuffix, sqldb.WriteLockSuffix} {
+		if !strings.Contains(string(readme), "`"+suffix+"`") {
+			t.Errorf("README.md does not name the %s file", suffix)
+		}
+	}
+}

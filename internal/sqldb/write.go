@@ -285,6 +285,13 @@ func flockRetrying(fd int) error {
 	}
 }
 
+// The lock files beside an SQLite database file: the migrations' (see
+// fileLocker) and the writers' (see Write). They stay in place.
+const (
+	MigrateLockSuffix = "-migrate-lock"
+	WriteLockSuffix   = "-write-lock"
+)
+
 // openWriteLock opens (creating it if need be) the write lock file of the
 // SQLite database file; see Write. It stays in place.
 func openWriteLock(file string) (*os.File, error) {
@@ -292,7 +299,7 @@ func openWriteLock(file string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(abs+"-write-lock", os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(abs+WriteLockSuffix, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: write lock: %w", err)
 	}

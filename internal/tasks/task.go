@@ -109,17 +109,38 @@ func Seen(db string, t Task) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0])[:15])
 }
 
+// The limits on characters that draw nothing of their own, so that a name
+// stays within its row: at most MaxMarks combining marks on one character
+// (Vietnamese puts two on a letter, Tibetan stacks a few more, a keycap
+// emoji has two; "Zalgo" text piles up hundreds), and at most MaxInvisible
+// characters in a row that are neither visible nor white space (an emoji
+// tag-sequence flag has seven; a letter followed by 199 zero-width spaces
+// is refused).
+const (
+	MaxMarks     = 8
+	MaxInvisible = 8
+)
+
 // NormalizeName trims white space from name and checks it: valid UTF-8, not
-// empty, at most MaxNameLength characters, no control characters, no
-// bidirectional controls (which can make "invoice\u202efdp.exe" show as
-// "invoiceexe.pdf"), and at least one visible character (see visible), so
-// that no row of the list looks empty. Any other text — HTML, SQL, quotes,
-// zero-width joiners inside emoji — is a valid name, stored as typed. The
-// error wraps ErrInvalidName and says what is wrong in words fit for a user.
-// It is safe for concurrent use.
+// empty, at most MaxNameLength characters, no control characters, no line or
+// paragraph separators (U+2028, U+2029), no noncharacters (U+FDD0–U+FDEF and
+// the last two code points of every plane), no interlinear annotation
+// characters (U+FFF9–U+FFFB), no bidirectional controls (which can make
+// "invoice\u202efdp.exe" show as "invoiceexe.pdf"), at least one visible
+// character (see visible) that is not U+FFFD, the mark of damaged text, so
+// that no row of the list looks empty, and no more than MaxMarks combining
+// marks on a character or MaxInvisible invisible characters in a row. Any
+// other text — HTML, SQL, quotes, zero-width joiners inside emoji — is a
+// valid name, stored as typed. The error wraps ErrInvalidName and says what
+// is wrong in words fit for a user. It is safe for concurrent use.
 func NormalizeName(name string) (string, error) {
 	if !utf8.ValidString(name) {
 		return "", fmt.Errorf("%w: the name is not valid UTF-8 text", ErrInvalidName)
+	}
+	// Before trimming: TrimSpace would take a separator at either end away
+	// silently, and one anywhere is refused.
+	if strings.ContainsAny(name, "\u2028\u2029") {
+		return "", fmt.Errorf("%w: the name contains a line or paragraph separator; a name is one line", ErrInvalidName)
 	}
 	name = strings.TrimSpace(name)
 	switch n := utf8.RuneCountInString(name); {
@@ -131,14 +152,58 @@ func NormalizeName(name string) (string, error) {
 	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
 		return "", fmt.Errorf("%w: the name contains control characters", ErrInvalidName)
 	}
+	if i := strings.IndexFunc(name, isNoncharacter); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(name[i:])
+		return "", fmt.Errorf("%w: the name contains %U, which is not a character (Unicode keeps it for programs' internal use)", ErrInvalidName, r)
+	}
+	if strings.ContainsFunc(name, isAnnotation) {
+		return "", fmt.Errorf("%w: the name contains interlinear annotation characters (U+FFF9–U+FFFB)", ErrInvalidName)
+	}
 	if strings.ContainsFunc(name, isBidiControl) {
 		return "", fmt.Errorf("%w: the name contains bidirectional control characters, which can make text show in a misleading order", ErrInvalidName)
 	}
 	if !strings.ContainsFunc(name, visible) {
 		return "", fmt.Errorf("%w: the name has no visible character", ErrInvalidName)
 	}
-	return name, nil
+	if !strings.ContainsFunc(name, func(r rune) bool { return visible(r) && r != utf8.RuneError }) {
+		return "", fmt.Errorf("%w: the name is only replacement characters (\ufffd), the mark of text damaged on its way", ErrInvalidName)
+	}
+	return name, checkRuns(name)
 }
+
+// checkRuns refuses a name with more than MaxMarks combining marks in a row
+// (on one character) or more than MaxInvisible invisible characters in a
+// row: characters that are neither visible nor white space, such as
+// zero-width spaces, joiners, fillers and combining marks.
+func checkRuns(name string) error {
+	marks, invisible := 0, 0
+	for _, r := range name {
+		marks, invisible = marks+1, invisible+1
+		if !unicode.Is(unicode.M, r) {
+			marks = 0
+		}
+		if visible(r) || unicode.IsSpace(r) {
+			invisible = 0
+		}
+		if marks > MaxMarks {
+			return fmt.Errorf("%w: a character of the name carries more than %d combining marks", ErrInvalidName, MaxMarks)
+		}
+		if invisible > MaxInvisible {
+			return fmt.Errorf("%w: the name has more than %d invisible characters (such as zero-width spaces) in a row", ErrInvalidName, MaxInvisible)
+		}
+	}
+	return nil
+}
+
+// isNoncharacter reports the 66 noncharacters: U+FDD0–U+FDEF and the code
+// points ending in FFFE or FFFF in every plane.
+func isNoncharacter(r rune) bool {
+	return (r >= 0xFDD0 && r <= 0xFDEF) || r&0xFFFE == 0xFFFE
+}
+
+// isAnnotation reports the interlinear annotation characters U+FFF9–U+FFFB,
+// which hide text between them in some renderers.
+func isAnnotation(r rune) bool { return r >= 0xFFF9 && r <= 0xFFFB }
 
 // isBidiControl reports the explicit bidirectional formatting characters:
 // U+061C, U+200E, U+200F, U+202A–U+202E and U+2066–U+2069.

@@ -150,6 +150,7 @@ func headersOf(resp *http.Response) http.Header {
 func TestHTTPAudit(t *testing.T) {
 	o := allLayers
 	o.sessions = session.CachedDB
+	o.pageSize = 20 // two pages: /?after=20 is the second, which the links reach
 	app := newLayered(t, filepath.Join(t.TempDir(), "t.db"), newBackend(t, nil), "audit:", o)
 	srv := httptest.NewServer(app.h)
 	t.Cleanup(srv.Close)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/tasklist/tasklist/internal/tasks"
@@ -106,14 +107,26 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // formField reads the request body as a form and returns the value of the
-// field key ("" when absent). It answers 415 for a body that is not
-// application/x-www-form-urlencoded (or has no Content-Type), 413 for one
+// field key ("" when absent). It answers 400 for a request with more than
+// one Content-Type (which one the body follows is anybody's guess), 415 for
+// a body that is not application/x-www-form-urlencoded (or has no
+// Content-Type) or that declares a charset other than UTF-8 (the form would
+// be read as UTF-8 all the same, and a name stored garbled), 413 for one
 // over MaxBodyBytes, 400 for a malformed one and for a field given more
-// than once (which value was meant is anybody's guess).
+// than once.
 func (s *Server) formField(w http.ResponseWriter, r *http.Request, key string) (string, bool) {
+	if len(r.Header.Values("Content-Type")) > 1 {
+		s.clientError(w, r, http.StatusBadRequest, "The request has more than one Content-Type header.")
+		return "", false
+	}
 	ct := r.Header.Get("Content-Type")
-	if mt, _, _ := mime.ParseMediaType(ct); (ct != "" || r.ContentLength != 0) && mt != "application/x-www-form-urlencoded" {
+	mt, params, _ := mime.ParseMediaType(ct)
+	if (ct != "" || r.ContentLength != 0) && mt != "application/x-www-form-urlencoded" {
 		s.clientError(w, r, http.StatusUnsupportedMediaType, "Forms must be sent as application/x-www-form-urlencoded.")
+		return "", false
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
+		s.clientError(w, r, http.StatusUnsupportedMediaType, "Forms must be sent in UTF-8, not "+strconv.Quote(cs)+".")
 		return "", false
 	}
 	if err := r.ParseForm(); err != nil {

@@ -6,13 +6,20 @@ import (
 	"strings"
 )
 
+// healthPath is the route of the health check, which any Host may ask.
+const healthPath = "/healthz"
+
 // checkHost answers 400 to a request whose Host header names a host that is
 // not allowed. This stops DNS rebinding: a page on evil.example whose name
 // is made to resolve to this server sends requests with Host and Origin both
 // evil.example, which the cross-origin check takes for same-origin ones.
+//
+// /healthz answers any Host: load balancers and restart scripts check an
+// instance by its address, with whatever Host that gives, and the answer
+// shows nothing a rebinding page could use (up or down, nothing more).
 func (s *Server) checkHost(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !hostAllowed(s.hosts, r.Host) {
+		if r.URL.Path != healthPath && !hostAllowed(s.hosts, r.Host) {
 			s.log.WarnContext(r.Context(), "host not allowed (see TASKLIST_ALLOWED_HOSTS)",
 				"host", r.Host, "method", r.Method, "path", r.URL.Path)
 			s.clientError(w, r, http.StatusBadRequest, "This server does not answer for the host name in the request.")

@@ -83,3 +83,21 @@ func TestAnyHost(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthzAnyHost: /healthz answers whatever the Host, as load balancers
+// and restart loops ask an instance by its address; everything else stays
+// behind the Host check.
+func TestHealthzAnyHost(t *testing.T) {
+	srv, err := web.New(web.Config{Tasks: newStore(t), Logger: slog.New(slog.DiscardHandler), AllowedHosts: []string{"tasks.example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"127.0.0.1:8001", "10.0.0.7", "", "evil.example"} {
+		if w := do(srv.Handler(), "GET", "/healthz", nil, "Host", host); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"status":"ok"`) {
+			t.Errorf("GET /healthz with Host %q = %d %s, want 200 ok", host, w.Code, w.Body)
+		}
+		if w := do(srv.Handler(), "GET", "/healthz/x", nil, "Host", host); w.Code != http.StatusBadRequest {
+			t.Errorf("GET /healthz/x with Host %q = %d, want 400", host, w.Code)
+		}
+	}
+}

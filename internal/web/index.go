@@ -171,6 +171,9 @@ func (s *Server) renderListAt(ctx context.Context, after int64, v tasks.Version)
 	if err != nil {
 		return nil, err
 	}
+	if s.gate != nil {
+		s.gate.rendered(after, page)
+	}
 	return s.renderList(ctx, page)
 }
 

@@ -364,8 +364,9 @@ func TestConditionalAndCompressed(t *testing.T) {
 }
 
 // TestPaging: 250 tasks show as pages of 100, 100 and 50 with working
-// links, every page is fresh after a write on another instance, and a bad
-// page parameter is a 400.
+// links, every page is fresh after a write on another instance, a start
+// that is no longer a page's is redirected, and a bad page parameter is a
+// 400.
 func TestPaging(t *testing.T) {
 	a, b := twoInstances(t, allLayers)
 	for i := range 250 {
@@ -417,7 +418,13 @@ func TestPaging(t *testing.T) {
 	if sizes, firsts := walk(a); !cmp.Equal(sizes, []int{100, 100, 49}) || firsts[2] != "task 201" {
 		t.Errorf("after the writes: pages of %v starting %v", sizes, firsts)
 	}
-	if _, body := a.get(t, "/?after=200"); !strings.Contains(body, "task 249 (done)") && !slices.Contains(rows(body), "task 249 (done)") {
+	// Task 150 gone, the last page starts after task 201 (id 201): the
+	// start the old links name, 200, is redirected to the page showing
+	// the task after it.
+	if resp, _ := a.get(t, "/?after=200"); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/?after=100" {
+		t.Errorf("GET /?after=200 after the remove = %d to %q, want 303 to /?after=100", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if _, body := a.get(t, "/?after=201"); !slices.Contains(rows(body), "task 249 (done)") {
 		t.Errorf("last page does not show the toggled task 249: %v", rows(body))
 	}
 	for _, bad := range []string{"/?after=", "/?after=x", "/?after=-1", "/?after=05", "/?after=+5", "/?after=0", "/?after=1&after=2", "/?after=99999999999999999999"} {
@@ -425,8 +432,8 @@ func TestPaging(t *testing.T) {
 			t.Errorf("GET %s = %d, want 400", bad, resp.StatusCode)
 		}
 	}
-	if resp, body := a.get(t, "/?after=100000"); resp.StatusCode != 200 || len(rows(body)) != 0 {
-		t.Errorf("a page past the end = %d with %d rows, want 200 and none", resp.StatusCode, len(rows(body)))
+	if resp, _ := a.get(t, "/?after=100000"); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/?after=201" {
+		t.Errorf("a page past the end = %d to %q, want 303 to the last page", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
 

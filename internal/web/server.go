@@ -159,6 +159,9 @@ type Server struct {
 	indexFrame frame
 	rows       rowTemplate
 	pcache     *pageCache // nil when the page cache is off
+	// gate keeps the fragment and page caches to the pages the links
+	// reach; nil when both are off.
+	gate *pageGate
 
 	versions     Versions            // Config.Versions; nil when no layer is on
 	sessions     *scs.SessionManager // nil: no sessions
@@ -291,6 +294,7 @@ func (s *Server) setUpCaches(cfg Config) error {
 			s.pcache.vary = varyCookieEncoding
 		}
 	}
+	s.gate = newPageGate(cfg.Tasks, s.pageSize)
 	return nil
 }
 
@@ -352,6 +356,9 @@ func (s *Server) Handler() http.Handler {
 			return "index:" + listSelector(after, s.pageSize), ok
 		})
 	}
+	if s.gate != nil {
+		index = s.gate.wrap(index)
+	}
 	mux.Handle("GET /{$}", s.withReaderSession(index))
 	mux.Handle("POST /add", s.withSession(http.HandlerFunc(s.add)))
 	mux.Handle("POST /remove", s.withSession(http.HandlerFunc(s.remove)))
@@ -359,7 +366,7 @@ func (s *Server) Handler() http.Handler {
 	if s.sessions != nil {
 		mux.Handle("POST /undo", s.withSession(http.HandlerFunc(s.undo)))
 	}
-	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET "+healthPath, s.healthz)
 	mux.HandleFunc("GET /static/{name...}", func(w http.ResponseWriter, r *http.Request) {
 		s.serveAsset(w, r, r.PathValue("name"))
 	})
