@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/tasklist/tasklist/internal/cache"
@@ -60,7 +62,7 @@ func webConfig(ctx context.Context, cfg config.Config, log *slog.Logger, db *sql
 		return web.Config{}, nil, err
 	}
 	cached, err := taskcache.New(counted, c, taskcache.Options{
-		Strategy: cfg.Invalidation,
+		Strategy: taskcache.Strategy(cfg.Invalidation),
 		TTL:      cfg.CacheTTL,
 		MaxAge:   cfg.CacheMaxAge,
 		Uncached: !cfg.Layers.Query,
@@ -96,4 +98,18 @@ func webConfig(ctx context.Context, cfg config.Config, log *slog.Logger, db *sql
 // sessionLayer shows the session store's counters as the session layer's.
 func sessionLayer(st session.Store) stats.Layer {
 	return stats.LayerFunc(func() stats.Counts { return stats.Counts(st.Stats()) })
+}
+
+// checkNames checks the configuration's names that the packages owning
+// them define — the strategy and the session engine — as config checks the
+// rest, so that every error of the configuration is reported at once.
+func checkNames(cfg config.Config) error {
+	var errs []error
+	if _, err := taskcache.ParseStrategy(cfg.Invalidation); err != nil {
+		errs = append(errs, fmt.Errorf("config: TASKLIST_INVALIDATION=%q: %w", cfg.Invalidation, err))
+	}
+	if err := session.CheckEngine(cfg.SessionEngine); err != nil {
+		errs = append(errs, fmt.Errorf("config: TASKLIST_SESSION_ENGINE=%q: %w", cfg.SessionEngine, err))
+	}
+	return errors.Join(errs...)
 }

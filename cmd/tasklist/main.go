@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, environ []string, out, logOut io.Wr
 	}
 	getenv := lookup(environ)
 	cfg, err := config.Load(getenv)
-	if err != nil {
+	if err = errors.Join(err, checkNames(cfg)); err != nil {
 		return err
 	}
 	log := newLogger(cfg, logOut)

@@ -151,10 +151,11 @@ func TestBinary(t *testing.T) {
 	})
 
 	t.Run("every line of a start-up report is prefixed", func(t *testing.T) {
-		_, stderr, code := runBin(map[string]string{"PORT": "x", "TASKLIST_LOG_LEVEL": "loud", "TASKLIST_CACHE_TTL": "0s"})
+		_, stderr, code := runBin(map[string]string{"PORT": "x", "TASKLIST_LOG_LEVEL": "loud", "TASKLIST_CACHE_TTL": "0s",
+			"TASKLIST_INVALIDATION": "sometimes", "TASKLIST_SESSION_ENGINE": "files"})
 		lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
-		if code != 1 || len(lines) != 3 {
-			t.Fatalf("exit %d, %d lines, want 1 and 3:\n%s", code, len(lines), stderr)
+		if code != 1 || len(lines) != 5 {
+			t.Fatalf("exit %d, %d lines, want 1 and 5 (config's errors and the names the packages check, at once):\n%s", code, len(lines), stderr)
 		}
 		for _, line := range lines {
 			if !strings.HasPrefix(line, "tasklist: config: ") {
@@ -163,6 +164,14 @@ func TestBinary(t *testing.T) {
 		}
 		if !strings.Contains(stderr, `TASKLIST_LOG_LEVEL="loud"`) {
 			t.Errorf("the log level's error does not show the value:\n%s", stderr)
+		}
+		for _, want := range []string{
+			`TASKLIST_INVALIDATION="sometimes": must be one of version, expire, delete, update`,
+			`TASKLIST_SESSION_ENGINE="files": must be one of cached_db, cache, db`,
+		} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("the report lacks %q:\n%s", want, stderr)
+			}
 		}
 	})
 

@@ -18,8 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/tasklist/tasklist/internal/taskcache"
 )
 
 // Config is the whole configuration. Load fills it; its zero value is not
@@ -57,8 +55,10 @@ type Config struct {
 	CachePrefix string
 	// CacheTimeout bounds one cache operation (TASKLIST_CACHE_TIMEOUT).
 	CacheTimeout time.Duration
-	// Invalidation is the query cache's strategy (TASKLIST_INVALIDATION).
-	Invalidation taskcache.Strategy
+	// Invalidation names the query cache's strategy
+	// (TASKLIST_INVALIDATION); package taskcache knows the names, and the
+	// program checks it with them (config knows no domain package).
+	Invalidation string
 	// CacheTTL is how long a cached list is used under "expire"
 	// (TASKLIST_CACHE_TTL): the staleness bound of that strategy.
 	CacheTTL time.Duration
@@ -89,7 +89,9 @@ type Config struct {
 	// listener serving net/http/pprof (TASKLIST_PPROF_ADDR).
 	PprofAddr string
 
-	// SessionEngine is where sessions are kept (TASKLIST_SESSION_ENGINE).
+	// SessionEngine names where sessions are kept
+	// (TASKLIST_SESSION_ENGINE); package session knows the names, and the
+	// program checks it with them.
 	SessionEngine string
 	// SessionIdle ends a session unused for that long
 	// (TASKLIST_SESSION_IDLE); SessionLifetime ends any session that long

@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/tasklist/tasklist/internal/taskcache"
 )
 
 func env(kv map[string]string) func(string) string {
@@ -36,7 +34,7 @@ func TestLoadDefaults(t *testing.T) {
 		LocalCacheBytes: 64 << 20,
 		CachePrefix:     "tasklist:",
 		CacheTimeout:    100 * time.Millisecond,
-		Invalidation:    taskcache.Version,
+		Invalidation:    "version",
 		CacheTTL:        5 * time.Second,
 		CacheMaxAge:     time.Hour,
 		Layers:          Layers{Query: true, Fragment: true, Page: true},
@@ -104,7 +102,6 @@ func TestLoadErrors(t *testing.T) {
 		{"zero ttl", map[string]string{"TASKLIST_CACHE_TTL": "0s"}, `config: TASKLIST_CACHE_TTL="0s": must be positive`},
 		{"zero max age", map[string]string{"TASKLIST_CACHE_MAX_AGE": "0"}, `config: TASKLIST_CACHE_MAX_AGE="0": must be positive`},
 		{"zero timeout", map[string]string{"TASKLIST_CACHE_TIMEOUT": "0ms"}, `config: TASKLIST_CACHE_TIMEOUT="0ms": must be positive`},
-		{"bad strategy", map[string]string{"TASKLIST_INVALIDATION": "sometimes"}, `config: TASKLIST_INVALIDATION="sometimes": must be one of version, expire, delete, update`},
 		{"bad size", map[string]string{"TASKLIST_LOCAL_CACHE_MB": "-3"}, `config: TASKLIST_LOCAL_CACHE_MB="-3": not a whole number`},
 		{"bad level", map[string]string{"TASKLIST_LOG_LEVEL": "loud"}, `config: TASKLIST_LOG_LEVEL="loud": must be debug, info, warn or error`},
 		{"bad format", map[string]string{"TASKLIST_LOG_FORMAT": "xml"}, `config: TASKLIST_LOG_FORMAT="xml": must be one of text, json`},

@@ -10,9 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tasklist/tasklist/internal/session"
 	"github.com/tasklist/tasklist/internal/sqldb"
-	"github.com/tasklist/tasklist/internal/taskcache"
 )
 
 // Var is one environment variable of the configuration: its name, its
@@ -125,16 +123,11 @@ var vars = []Var{
 			l.c.CacheTimeout, err = duration(v, true)
 			return err
 		}},
-	{Name: "TASKLIST_INVALIDATION", Default: string(taskcache.Version),
+	{Name: "TASKLIST_INVALIDATION", Default: "version",
 		Meaning: "how writes keep the cached task list fresh: `expire`, `delete`, `version` or `update` (see the README's caching section)",
-		parse: func(l *loader, v string) (err error) {
-			var names []string
-			for _, st := range taskcache.Strategies() {
-				names = append(names, string(st))
-			}
-			name, err := oneOf(v, names...)
-			l.c.Invalidation = taskcache.Strategy(name)
-			return err
+		parse: func(l *loader, v string) error {
+			l.c.Invalidation = strings.ToLower(v)
+			return nil
 		}},
 	{Name: "TASKLIST_CACHE_TTL", Default: "5s",
 		Meaning: "how often each instance checks the cache against the database (one small query), so that a change made in SQL by hand, a restored dump or a lost invalidation is shown within it; under `expire`, also how long the list's version read from the database is trusted, counted from the start of that read: the staleness bound",
@@ -212,11 +205,11 @@ var vars = []Var{
 			l.c.ShutdownDrain, err = duration(v, false)
 			return err
 		}},
-	{Name: "TASKLIST_SESSION_ENGINE", Default: session.CachedDB,
+	{Name: "TASKLIST_SESSION_ENGINE", Default: "cached_db",
 		Meaning: "where visitors' sessions (flash messages, undo) are kept: `cache` (in the cache only: lost when it is), `db` (the database), `cached_db` (the database, with copies in the cache)",
-		parse: func(l *loader, v string) (err error) {
-			l.c.SessionEngine, err = oneOf(v, session.Engines()...)
-			return err
+		parse: func(l *loader, v string) error {
+			l.c.SessionEngine = strings.ToLower(v)
+			return nil
 		}},
 	{Name: "TASKLIST_SESSION_IDLE", Default: "30m", Meaning: "a session unused for this long ends",
 		parse: func(l *loader, v string) (err error) {

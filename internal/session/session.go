@@ -50,6 +50,15 @@ const (
 // Engines lists the engines, the default first.
 func Engines() []string { return []string{CachedDB, Cache, DB} }
 
+// CheckEngine reports whether name (TASKLIST_SESSION_ENGINE's value) is an
+// engine, with an error that lists them when it is not.
+func CheckEngine(name string) error {
+	if slices.Contains(Engines(), name) {
+		return nil
+	}
+	return fmt.Errorf("must be one of %s", strings.Join(Engines(), ", "))
+}
+
 // Store is a session store: scs's, with counters.
 type Store interface {
 	scs.CtxStore
@@ -98,8 +107,8 @@ func New(engine string, c *cache.Cache, db *sqldb.DB, opts Options) (Store, erro
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if !slices.Contains(Engines(), engine) {
-		return nil, fmt.Errorf("session: unknown engine %q", engine)
+	if err := CheckEngine(engine); err != nil {
+		return nil, fmt.Errorf("session: engine %q: %w", engine, err)
 	}
 	if engine != DB && c == nil || engine != Cache && db == nil {
 		return nil, fmt.Errorf("session: engine %q needs the cache and/or the database it uses", engine)

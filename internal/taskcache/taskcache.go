@@ -24,8 +24,10 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -133,11 +135,24 @@ type Store struct {
 // Strategies lists the strategies, the default first.
 func Strategies() []Strategy { return []Strategy{Version, Expire, Delete, Update} }
 
+// ParseStrategy returns the strategy named name (TASKLIST_INVALIDATION's
+// value), or an error that lists the names.
+func ParseStrategy(name string) (Strategy, error) {
+	if st := Strategy(name); slices.Contains(Strategies(), st) {
+		return st, nil
+	}
+	names := make([]string, 0, len(Strategies()))
+	for _, st := range Strategies() {
+		names = append(names, string(st))
+	}
+	return "", fmt.Errorf("must be one of %s", strings.Join(names, ", "))
+}
+
 // New returns a Store that caches src's list in c.
 func New(src Source, c *cache.Cache, opts Options) (*Store, error) {
 	opts.Strategy = cmp.Or(opts.Strategy, Version)
-	if !slices.Contains(Strategies(), opts.Strategy) {
-		return nil, errors.New("taskcache: unknown strategy " + string(opts.Strategy))
+	if _, err := ParseStrategy(string(opts.Strategy)); err != nil {
+		return nil, fmt.Errorf("taskcache: strategy %q: %w", opts.Strategy, err)
 	}
 	opts.TTL = cmp.Or(opts.TTL, 5*time.Second)
 	opts.MaxAge = cmp.Or(opts.MaxAge, time.Hour)
