@@ -13,7 +13,6 @@ import (
 
 	"github.com/tasklist/tasklist/internal/reqtrace"
 	"github.com/tasklist/tasklist/internal/stats"
-	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
@@ -41,15 +40,16 @@ type counter struct {
 	nanos         atomic.Int64
 }
 
-// Store is a taskcache.Source with every call counted and timed. It is a
-// taskcache.Source itself, and a stats.Queries. It is safe for concurrent use.
+// Store is the task store with every call counted and timed: it has the
+// store's methods (what the caching layers read the database through) and
+// is a stats.Queries. It is safe for concurrent use.
 type Store struct {
-	src    taskcache.Source
+	src    *tasks.Store
 	counts [numKinds]counter
 }
 
-// New wraps src, the database side of the query cache: *tasks.Store.
-func New(src taskcache.Source) *Store { return &Store{src: src} }
+// New wraps src, the database side of the caching layers.
+func New(src *tasks.Store) *Store { return &Store{src: src} }
 
 // measure counts one query of kind k that began at start and ended with
 // err, and records it in ctx's trace. A task not found, a full list and a
@@ -135,5 +135,3 @@ func (s *Store) QueryStats() []stats.Query {
 	}
 	return out
 }
-
-var _ taskcache.Source = (*Store)(nil)
