@@ -6,8 +6,8 @@
 //	tasklist version    print the module version and VCS revision
 //	tasklist help       list the commands and environment variables
 //
-// Configuration comes from the environment; see "tasklist help" or the
-// README's table.
+// Configuration comes from the environment; see "tasklist help" or
+// docs/configuration.md.
 package main
 
 import (

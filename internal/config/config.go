@@ -3,8 +3,8 @@
 //
 // Every variable is defined once, in the table of vars.go: its name, its
 // default, its meaning and how it is read. Load reads through that table,
-// `tasklist help` prints it, and a test checks that the README's
-// configuration table is the same (go test ./internal/config -run README
+// `tasklist help` prints it, and a test checks that docs/configuration.md's
+// table is the same (go test ./internal/config -run ConfigurationTable
 // -update rewrites it). To add a variable: add a Config field, add a Var to
 // the table whose parse sets the field, and run that command; rules that
 // tie several variables together go in (*loader).check.

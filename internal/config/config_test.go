@@ -184,7 +184,7 @@ func TestLoadWarnings(t *testing.T) {
 }
 
 // TestVarsAreWhatLoadReads: Load asks for exactly the variables Vars lists
-// (which help and the README show), each once; every default is valid.
+// (which help and docs/configuration.md show), each once; every default is valid.
 func TestVarsAreWhatLoadReads(t *testing.T) {
 	var read []string
 	if _, err := Load(func(name string) string { read = append(read, name); return "" }); err != nil {
@@ -202,12 +202,12 @@ func TestVarsAreWhatLoadReads(t *testing.T) {
 	}
 }
 
-var update = flag.Bool("update", false, "rewrite the README's configuration table from Vars")
+var update = flag.Bool("update", false, "rewrite docs/configuration.md's table from Vars")
 
-// TestREADMETable: the README's configuration table is Vars, rendered.
-// go test ./internal/config -run README -update rewrites it.
-func TestREADMETable(t *testing.T) {
-	const path = "../../README.md"
+// TestConfigurationTable: docs/configuration.md's table is Vars, rendered.
+// go test ./internal/config -run ConfigurationTable -update rewrites it.
+func TestConfigurationTable(t *testing.T) {
+	const path = "../../docs/configuration.md"
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +237,7 @@ func TestREADMETable(t *testing.T) {
 		return
 	}
 	if diff := cmp.Diff(want, lines[start:end]); diff != "" {
-		t.Errorf("README configuration table (-Vars +README); run go test ./internal/config -run README -update:\n%s", diff)
+		t.Errorf("%s's table (-Vars +file); run go test ./internal/config -run ConfigurationTable -update:\n%s", path, diff)
 	}
 }
 

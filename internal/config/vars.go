@@ -14,7 +14,7 @@ import (
 )
 
 // Var is one environment variable of the configuration: its name, its
-// default and what it means, as `tasklist help` and the README show them,
+// default and what it means, as `tasklist help` and docs/configuration.md show them,
 // and how Load reads it.
 type Var struct {
 	// Name is the variable's name, e.g. "PORT".
@@ -32,7 +32,7 @@ type Var struct {
 	parse func(l *loader, value string) error
 }
 
-// Vars returns every variable Load reads, in the order help and the README
+// Vars returns every variable Load reads, in the order help and docs/configuration.md
 // list them. The slice is a copy; Vars is safe for concurrent use.
 func Vars() []Var { return append([]Var(nil), vars...) }
 
@@ -124,7 +124,7 @@ var vars = []Var{
 			return err
 		}},
 	{Name: "TASKLIST_INVALIDATION", Default: "version",
-		Meaning: "how writes keep the cached task list fresh: `expire`, `delete`, `version` or `update` (see the README's caching section)",
+		Meaning: "how writes keep the cached task list fresh: `expire`, `delete`, `version` or `update` (see docs/application.md)",
 		parse: func(l *loader, v string) error {
 			l.c.Invalidation = strings.ToLower(v)
 			return nil

@@ -93,7 +93,7 @@ func (s *cachedDB) DeleteCtx(ctx context.Context, token string) error {
 // forget deletes the cached copy of token's session after a database
 // write, retrying briefly. If the cache cannot be reached the write stands
 // (the database has it); a copy left behind is served until the session's
-// next write or its end, which the README documents.
+// next write or its end, which docs/application.md documents.
 func (s *cachedDB) forget(ctx context.Context, token string) {
 	ctx, cancel := withoutCancel(ctx)
 	defer cancel()

@@ -178,16 +178,16 @@ func TestMigrateBadNames(t *testing.T) {
 	}
 }
 
-// TestREADMENamesLockFiles: the README names every file tasklist creates
-// beside an SQLite database, so that an operator knows to keep them.
-func TestREADMENamesLockFiles(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+// TestDocsNameLockFiles: docs/configuration.md names every file tasklist
+// creates beside an SQLite database, so that an operator knows to keep them.
+func TestDocsNameLockFiles(t *testing.T) {
+	readme, err := os.ReadFile("../../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, suffix := range []string{sqldb.MigrateLockSuffix, sqldb.WriteLockSuffix} {
 		if !strings.Contains(string(readme), "`"+suffix+"`") {
-			t.Errorf("README.md does not name the %s file", suffix)
+			t.Errorf("docs/configuration.md does not name the %s file", suffix)
 		}
 	}
 }

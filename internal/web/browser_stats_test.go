@@ -28,7 +28,7 @@ import (
 // its figures by itself under its Content Security Policy, it fits a
 // phone's width without scrolling sideways, and no page logs an error or
 // breaks its policy. It saves a screenshot as stats.png in
-// TASKLIST_SCREENSHOT_DIR (docs/stats.png in the README), or in a
+// TASKLIST_SCREENSHOT_DIR (docs/stats.png in docs/application.md), or in a
 // temporary directory.
 func TestBrowserStats(t *testing.T) {
 	ctx := testenv.Browser(t)
