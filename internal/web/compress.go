@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/tasklist/tasklist/internal/pagecache"
 )
 
 // minGzipBytes is the smallest body worth compressing: below it gzip's own
@@ -48,9 +50,9 @@ func (p *gzipPool) compress(b []byte) []byte {
 func (s *Server) writeCompressed(w http.ResponseWriter, r *http.Request, status int, contentType string, body []byte) {
 	h := w.Header()
 	addVary(h, "Accept-Encoding")
-	if len(body) >= minGzipBytes && acceptsGzip(r) {
+	if len(body) >= minGzipBytes && pagecache.AcceptsGzip(r) {
 		body = s.gzips.compress(body)
-		h["Content-Encoding"] = gzipEncoding[:1:1]
+		h["Content-Encoding"] = pagecache.GzipEncoding[:1:1]
 	}
 	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/tasklist/tasklist/internal/pagecache"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
@@ -36,8 +37,10 @@ type indexView struct {
 }
 
 // index shows one page of the task list: the tasks after the id in the
-// query parameter "after" (none: from the first).
-func (s *Server) index(w http.ResponseWriter, r *http.Request) {
+// query parameter "after" (none: from the first), at version v when the
+// page cache asks for that version (see pagecache.VersionedHandler), else
+// as the list is now.
+func (s *Server) index(w http.ResponseWriter, r *http.Request, v tasks.Version) {
 	after, ok := pageParam(r)
 	if !ok {
 		s.clientError(w, r, http.StatusBadRequest, "The page parameter must be a task id: a positive whole number.")
@@ -49,13 +52,19 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	if flash != nil {
 		list, err = s.listSince(r.Context(), after, flash.wrote)
 	} else {
-		list, err = s.listFragment(r.Context(), after)
+		list, err = s.listFragment(r.Context(), after, v)
 	}
 	if err != nil {
+		if v != (tasks.Version{}) && errors.Is(err, tasks.ErrMoved) {
+			// The page cache asked for a version the list has moved past:
+			// nothing failed, and it serves the request as the list is now.
+			w.WriteHeader(http.StatusConflict)
+			return
+		}
 		s.serverError(w, r, err, unavailableMessage)
 		return
 	}
-	w.Header().Set("Cache-Control", pageCacheControl)
+	w.Header().Set("Cache-Control", pagecache.CacheControl)
 	if flash == nil {
 		// The usual page: the frame around the list, no template run.
 		writeHTML(w, http.StatusOK, s.indexFrame.head, list, s.indexFrame.tail)
@@ -118,36 +127,17 @@ func canonicalID(v string) (int64, bool) {
 	return id, err == nil
 }
 
-// listFragment is the task-list fragment for the page after the id after:
-// from the fragment cache when it is on. A fragment is of exactly the
-// version it is keyed by; when the list moves on while one is made, the
-// version is read again, and after a few such moves the fragment is made
-// without the fragment cache.
-func (s *Server) listFragment(ctx context.Context, after int64) ([]byte, error) {
+// listFragment is the task-list fragment for the page after the id after,
+// at version v (zero: as the list is now): from the fragment cache when it
+// is on (see pagecache.Fragments.List).
+func (s *Server) listFragment(ctx context.Context, after int64, v tasks.Version) ([]byte, error) {
 	if s.frags == nil {
-		return s.renderListAt(ctx, after, renderVersion(ctx))
+		return s.renderListAt(ctx, after, v)
 	}
-	sel := listSelector(after, s.pageSize)
-	for range maxMoves {
-		read, b, err := s.frags.inMemory(ctx, sel)
-		if b != nil || err != nil {
-			return b, err
-		}
-		b, err = s.frags.load(ctx, read, sel, func(ctx context.Context, v tasks.Version) ([]byte, error) {
-			return s.renderListAt(ctx, after, v)
-		})
-		if !errors.Is(err, tasks.ErrMoved) || renderVersion(ctx) != (tasks.Version{}) {
-			// Inside a page's render the version is the page's: its
-			// caller reads it again.
-			return b, err
-		}
-	}
-	return s.renderListAt(ctx, after, tasks.Version{})
+	return s.frags.List(ctx, v, listSelector(after, s.pageSize), func(ctx context.Context, v tasks.Version) ([]byte, error) {
+		return s.renderListAt(ctx, after, v)
+	})
 }
-
-// maxMoves bounds how often a lookup keyed by the version starts again
-// because the list moved on while it made its value.
-const maxMoves = 3
 
 // listSince is the task-list fragment for the page after the id after, for
 // the visitor who just wrote version wrote: never a list older than their
@@ -186,17 +176,6 @@ func (s *Server) page(ctx context.Context, after int64, v tasks.Version) (tasks.
 	return s.versions.PageAt(ctx, after, s.pageSize, v)
 }
 
-// renderVersionKey marks the context of a render whose result the page
-// cache keys by a version: what it shows must be of that version.
-type renderVersionKey struct{}
-
-// renderVersion is the version a render's result is keyed by, zero for
-// none.
-func renderVersion(ctx context.Context) tasks.Version {
-	v, _ := ctx.Value(renderVersionKey{}).(tasks.Version)
-	return v
-}
-
 // listSelector names one page of the list in cache keys.
 func listSelector(after int64, size int) string {
 	return "a" + strconv.FormatInt(after, 10) + ":n" + strconv.Itoa(size)
@@ -232,7 +211,7 @@ func (s *Server) renderList(ctx context.Context, page tasks.Page) ([]byte, error
 	out := make([]byte, 0, len(head)+len(page.Tasks)*(len(rowIndent)+s.rows.size)+len(tail))
 	out = append(out, head...)
 	if s.frags != nil {
-		cached, err := s.frags.rows(ctx, page.DB, page.Tasks, s.renderRow)
+		cached, err := s.frags.Rows(ctx, page.DB, page.Tasks, s.renderRow)
 		if err != nil {
 			return nil, err
 		}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+
+	"github.com/tasklist/tasklist/internal/pagecache"
 )
 
 // render executes page into a buffer first, so a template error becomes a
@@ -21,7 +23,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 // worth compressing (see writeCompressed).
 func (s *Server) renderCompressed(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
 	if b, ok := s.execute(w, r, page, data); ok {
-		s.writeCompressed(w, r, status, htmlType[0], b)
+		s.writeCompressed(w, r, status, pagecache.HTMLType[0], b)
 	}
 }
 

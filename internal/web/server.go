@@ -1,7 +1,8 @@
 // Package web is tasklist's HTTP face: routes, handlers, templates and
 // static files (embedded in the binary), and the middleware around them
 // (request logs, security headers, Host checks, cross-origin protection,
-// body limits).
+// body limits). Package pagecache caches its pages and fragments, package
+// static serves its static files.
 //
 // Pages carry nothing per visitor and no CSRF token: state-changing requests
 // are protected by http.CrossOriginProtection, which reads the browser's
@@ -26,8 +27,9 @@ import (
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/tasklist/tasklist/internal/cache"
-	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/metrics"
+	"github.com/tasklist/tasklist/internal/pagecache"
+	"github.com/tasklist/tasklist/internal/static"
 	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
@@ -99,7 +101,7 @@ type Config struct {
 	LeaseTTL time.Duration
 	// PageMemory bounds, in bytes, the pages of the current version kept
 	// in process memory, and apart from them the list fragments (default
-	// DefaultPageMemory each). Even with the in-process cache they save
+	// pagecache.DefaultMemory each). Even with the in-process cache they save
 	// copying the page out of it per hit.
 	PageMemory int
 	// Personal reports whether the response to r holds something for its
@@ -150,15 +152,15 @@ type Server struct {
 	health   []HealthCheck
 	hosts    []string // AllowedHosts, normalized by hostname
 	pages    map[string]*template.Template
-	assets   *assets
+	assets   *static.Files
 	gzips    gzipPool
 	pageSize int
-	frags    *fragments // nil when the fragment cache is off
+	frags    *pagecache.Fragments // nil when the fragment cache is off
 	// indexFrame is index.html around its list, rendered once; rows is
 	// its task-row template, compiled.
 	indexFrame frame
 	rows       rowTemplate
-	pcache     *pageCache // nil when the page cache is off
+	pcache     *pagecache.Pages // nil when the page cache is off
 	// gate keeps the fragment and page caches to the pages the links
 	// reach; nil when both are off.
 	gate *pageGate
@@ -221,16 +223,16 @@ func New(cfg Config) (*Server, error) {
 
 // loadTemplates reads the embedded static files and parses each page's
 // templates, which get the files' fingerprinted URLs from them.
-func loadTemplates() (map[string]*template.Template, *assets, error) {
-	static, err := fs.Sub(files, "static")
+func loadTemplates() (map[string]*template.Template, *static.Files, error) {
+	fsys, err := fs.Sub(files, "static")
 	if err != nil {
 		return nil, nil, fmt.Errorf("web: static files: %w", err)
 	}
-	a, err := newAssets(static)
+	a, err := static.New(fsys)
 	if err != nil {
 		return nil, nil, err
 	}
-	funcs := template.FuncMap{"static": a.url}
+	funcs := template.FuncMap{"static": a.URL}
 	pages := map[string]*template.Template{}
 	for _, page := range []string{"index.html", "error.html", "stats.html"} {
 		t, err := template.New(page).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/icons.html", "templates/"+page)
@@ -252,10 +254,10 @@ func (s *Server) setUpStats(cfg Config) {
 		layers[name] = l
 	}
 	if s.frags != nil {
-		layers["fragment"] = stats.LayerFunc(func() stats.Counts { return s.frags.stats().counts() })
+		layers["fragment"] = stats.LayerFunc(func() stats.Counts { return s.frags.Stats().Counts() })
 	}
 	if s.pcache != nil {
-		layers["page"] = stats.LayerFunc(func() stats.Counts { return s.pcache.stats().counts() })
+		layers["page"] = stats.LayerFunc(func() stats.Counts { return s.pcache.Stats().Counts() })
 	}
 	s.stats = stats.Sources{
 		Layers: layers, Cache: cfg.Cache, Queries: cfg.Queries,
@@ -278,20 +280,20 @@ func (s *Server) setUpCaches(cfg Config) error {
 	if err != nil {
 		return err
 	}
-	ttl := cmp.Or(cfg.CacheTTL, time.Hour)
-	fo := fill.Options{LeaseTTL: cfg.LeaseTTL}
-	memory := cmp.Or(cfg.PageMemory, DefaultPageMemory)
-	lookup := func(prefix string, decode func([]byte) (*pageEntry, error)) *versioned {
-		return &versioned{versions: cfg.Versions, group: fill.New(cfg.Cache, fo), ttl: ttl, prefix: prefix + build,
-			mem: newPageMemory(memory), decode: decode}
-	}
+	o := pagecache.Options{Cache: cfg.Cache, Versions: cfg.Versions, Build: build,
+		TTL: cfg.CacheTTL, LeaseTTL: cfg.LeaseTTL, Memory: cfg.PageMemory}
 	if cfg.Fragments {
-		s.frags = &fragments{c: cfg.Cache, lists: lookup("frag:list:", fragmentEntry), ttl: ttl, build: build}
+		if s.frags, err = pagecache.NewFragments(o); err != nil {
+			return err
+		}
 	}
 	if cfg.Pages {
-		s.pcache = &pageCache{pages: lookup("page:", decodePage), build: build, personal: s.personal, vary: varyEncoding}
+		po := pagecache.PagesOptions{Personal: s.personal}
 		if s.sessions != nil {
-			s.pcache.vary = varyCookieEncoding
+			po.Vary = varyCookieEncoding[0]
+		}
+		if s.pcache, err = pagecache.NewPages(o, po); err != nil {
+			return err
 		}
 	}
 	s.gate = newPageGate(cfg.Tasks, s.pageSize)
@@ -324,19 +326,19 @@ func templateBuild() (string, error) {
 // CacheStats is what the fragment and page caches did since start; a
 // layer that is off has nil.
 type CacheStats struct {
-	Fragments *FragmentStats
-	Pages     *PageStats
+	Fragments *pagecache.FragmentStats
+	Pages     *pagecache.PageStats
 }
 
 // CacheStats returns the counters of the fragment and page caches.
 func (s *Server) CacheStats() CacheStats {
 	var cs CacheStats
 	if s.frags != nil {
-		st := s.frags.stats()
+		st := s.frags.Stats()
 		cs.Fragments = &st
 	}
 	if s.pcache != nil {
-		st := s.pcache.stats()
+		st := s.pcache.Stats()
 		cs.Pages = &st
 	}
 	return cs
@@ -345,10 +347,10 @@ func (s *Server) CacheStats() CacheStats {
 // Handler returns the application with all its middleware.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	var index http.Handler = http.HandlerFunc(s.index)
+	var index http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.index(w, r, tasks.Version{}) })
 	if s.pcache != nil {
 		first := "index:" + listSelector(0, s.pageSize) // the page most asked for, named once
-		index = s.pcache.wrap(index, func(r *http.Request) (string, bool) {
+		index = s.pcache.Handler(s.index, func(r *http.Request) (string, bool) {
 			after, ok := pageParam(r)
 			if after == 0 {
 				return first, ok
@@ -368,7 +370,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.HandleFunc("GET "+healthPath, s.healthz)
 	mux.HandleFunc("GET /static/{name...}", func(w http.ResponseWriter, r *http.Request) {
-		s.serveAsset(w, r, r.PathValue("name"))
+		if !s.assets.Serve(w, r, r.PathValue("name")) {
+			s.notFound(w, r)
+		}
 	})
 	mux.Handle("GET /stats", s.statsAuth.wrap(http.HandlerFunc(s.statsPage)))
 	mux.Handle("GET /stats.json", s.statsAuth.wrap(http.HandlerFunc(s.statsJSON)))

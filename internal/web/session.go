@@ -116,7 +116,7 @@ func oneCacheControl(h http.Header) {
 }
 
 // varyCookie is the Vary header scs's LoadAndSave adds, and
-// varyCookieEncoding the one pages have under sessions (see pageCache),
+// varyCookieEncoding the one pages have under sessions (see pagecache.PagesOptions),
 // shared like defensiveHeaders (full, so that an Add copies them first).
 var (
 	varyCookie         = []string{"Cookie"}

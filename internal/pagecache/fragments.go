@@ -1,7 +1,8 @@
-package web
+package pagecache
 
 import (
 	"context"
+	"errors"
 	"html/template"
 	"sync/atomic"
 	"time"
@@ -13,7 +14,7 @@ import (
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
-// fragments is the fragment cache, Russian-doll style: the task-list
+// Fragments is the fragment cache, Russian-doll style: the task-list
 // fragment of a page is cached under the list's version and holds the rows;
 // each row is cached under a key derived from everything it shows. A write
 // moves the version on, so the next render of a page re-renders the outer
@@ -31,63 +32,73 @@ import (
 // row, whatever the database does with ids.
 //
 // It is safe for concurrent use.
-type fragments struct {
+type Fragments struct {
 	c     *cache.Cache
 	lists *versioned
 	ttl   time.Duration
-	build string // changes with the templates: see templateBuild
+	build string // Options.Build
 
 	rowHits, rowMisses, rowSets, rowErrors atomic.Uint64
 }
 
-// inMemory and load return the task-list fragment of the page that sel
-// names, for the list's current version: the version and the fragment
-// under the version seen last come in one round trip; a miss renders once
-// for all the requests that want it (package fill).
-//
-// Inside a render of the page cache (see renderVersion) the fragment is the
-// one of the page's version, not of a version read again: two reads can go
-// back (the first from the database, because the cache failed, after a
-// write committed; the second from the cache, before that write
-// invalidated it), and a page keyed by a version must show that revision or
-// a later one.
-//
-// It takes two steps, so that the loader is made on a miss only (a hit
-// allocates none): inMemory reads the version and looks in memory; on a
-// miss, load gets the fragment of the version read.
-func (f *fragments) inMemory(ctx context.Context, sel string) (versionRead, []byte, error) {
-	read := versionRead{v: renderVersion(ctx)} // nothing read with it
-	if read.v == (tasks.Version{}) {
-		var err error
-		if read, err = f.lists.version(ctx, sel, nil); err != nil {
-			return read, nil, err
-		}
-	}
-	if e := f.lists.fromMemory(read, sel); e != nil {
-		reqtrace.From(ctx).Cache(reqtrace.Fragment, fill.Hit)
-		return read, e.body, nil
-	}
-	return read, nil, nil
-}
-
-// load is the second step of a lookup (see inMemory): the fragment from
-// the version read, or rendered through render, given the version.
-func (f *fragments) load(ctx context.Context, read versionRead, sel string, render func(ctx context.Context, v tasks.Version) ([]byte, error)) ([]byte, error) {
-	e, outcome, err := f.lists.entry(ctx, read, sel, render)
+// NewFragments returns the fragment cache.
+func NewFragments(o Options) (*Fragments, error) {
+	lists, err := o.lookup("frag:list:", fragmentEntry)
 	if err != nil {
 		return nil, err
 	}
-	reqtrace.From(ctx).Cache(reqtrace.Fragment, outcome)
-	return e.body, nil
+	return &Fragments{c: o.Cache, lists: lists, ttl: lists.ttl, build: o.Build}, nil
+}
+
+// List returns the task-list fragment that sel names at version v, made by
+// render on a miss, once for all the requests that want it (package fill);
+// render is given the version and must make the fragment of exactly that
+// version, or fail with tasks.ErrMoved.
+//
+// With the zero v it reads the version itself, and the fragment under the
+// version seen last in the same round trip; when the list moves on while
+// the fragment is made, it reads the version again, and after a few such
+// moves has render make it for the list as it is now (the zero version),
+// without the cache. With a v given — inside a page's render, whose
+// version it is — it makes the fragment of that version or fails: two reads
+// of one instance can go back (the first from the database because the
+// cache failed, after a write committed; the second from the cache, before
+// that write invalidated it), and a page keyed by a version must show that
+// version (docs/caching.md).
+func (f *Fragments) List(ctx context.Context, v tasks.Version, sel string, render func(ctx context.Context, v tasks.Version) ([]byte, error)) ([]byte, error) {
+	for range maxMoves {
+		read := versionRead{v: v} // nothing read with it
+		if v == (tasks.Version{}) {
+			var err error
+			if read, err = f.lists.version(ctx, sel, nil); err != nil {
+				return nil, err
+			}
+		}
+		if e := f.lists.fromMemory(read, sel); e != nil {
+			// Looked at before making a loader, so that a hit allocates
+			// none.
+			reqtrace.From(ctx).Cache(reqtrace.Fragment, fill.Hit)
+			return e.body, nil
+		}
+		e, outcome, err := f.lists.entry(ctx, read, sel, render)
+		if err == nil {
+			reqtrace.From(ctx).Cache(reqtrace.Fragment, outcome)
+			return e.body, nil
+		}
+		if !errors.Is(err, tasks.ErrMoved) || v != (tasks.Version{}) {
+			return nil, err
+		}
+	}
+	return render(ctx, tasks.Version{})
 }
 
 // fragmentEntry is a stored list fragment as kept in memory: as it is.
-func fragmentEntry(b []byte) (*pageEntry, error) { return &pageEntry{body: b}, nil }
+func fragmentEntry(b []byte) (*entry, error) { return &entry{body: b}, nil }
 
-// rows returns the rendered row of each task of database db: those in the
-// cache from one multi-get, the others rendered with render and then
-// stored together.
-func (f *fragments) rows(ctx context.Context, db string, ts []tasks.Task, render func(t tasks.Task, seen string) ([]byte, error)) ([]template.HTML, error) {
+// Rows returns the rendered row of each task of database db: those in the
+// cache from one multi-get, the others rendered with render (given the
+// row's seen token, tasks.Seen) and then stored together.
+func (f *Fragments) Rows(ctx context.Context, db string, ts []tasks.Task, render func(t tasks.Task, seen string) ([]byte, error)) ([]template.HTML, error) {
 	keys := make([]string, len(ts))
 	seen := make([]string, len(ts))
 	for i, t := range ts {
@@ -128,7 +139,7 @@ func (f *fragments) rows(ctx context.Context, db string, ts []tasks.Task, render
 // rowKey is the key of a row whose seen token is seen: the token is a hash
 // of all that the row shows (the database, the id, the name, done; see
 // tasks.Seen), and the key adds the templates that render it.
-func (f *fragments) rowKey(seen string) string {
+func (f *Fragments) rowKey(seen string) string {
 	return "frag:row:" + f.build + ":" + seen
 }
 
@@ -144,17 +155,18 @@ type FragmentStats struct {
 	RowHits, RowMisses, RowSets, RowErrors uint64
 }
 
-// counts are the fragment layer's counters as the dashboard shows them:
+// Counts are the fragment layer's counters as the dashboard shows them:
 // list fragments and rows together; a list fragment served from process
 // memory is a hit too.
-func (st FragmentStats) counts() stats.Counts {
+func (st FragmentStats) Counts() stats.Counts {
 	return stats.Counts{
 		Hits: st.Lists.Hits + st.MemoryHits + st.RowHits, Misses: st.Lists.Misses + st.RowMisses,
 		Sets: st.Lists.Sets + st.RowSets, Errors: st.Lists.Bypasses + st.RowErrors,
 	}
 }
 
-func (f *fragments) stats() FragmentStats {
+// Stats returns what the fragment cache did since it was made.
+func (f *Fragments) Stats() FragmentStats {
 	lists, memHits := f.lists.stats()
 	return FragmentStats{Lists: lists, MemoryHits: memHits, RowHits: f.rowHits.Load(), RowMisses: f.rowMisses.Load(),
 		RowSets: f.rowSets.Load(), RowErrors: f.rowErrors.Load()}

@@ -1,4 +1,4 @@
-package web
+package pagecache
 
 import (
 	"context"
@@ -29,9 +29,9 @@ type versioned struct {
 	ttl      time.Duration
 	// prefix starts every key: the kind of value and the templates' build.
 	prefix string
-	mem    *pageMemory
+	mem    *memory
 	// decode turns a stored value into what is kept in memory.
-	decode func([]byte) (*pageEntry, error)
+	decode func([]byte) (*entry, error)
 
 	memHits atomic.Uint64
 }
@@ -65,7 +65,7 @@ func (c *versioned) version(ctx context.Context, name string, want func(guess ta
 // fromMemory returns the value named name under the version read when this
 // process keeps it (a hit), else nil. Callers look here before they make
 // the loader entry needs, so that a hit allocates none.
-func (c *versioned) fromMemory(read versionRead, name string) *pageEntry {
+func (c *versioned) fromMemory(read versionRead, name string) *entry {
 	e := c.mem.get(read.v, name)
 	if e != nil {
 		c.memHits.Add(1)
@@ -77,7 +77,7 @@ func (c *versioned) fromMemory(read versionRead, name string) *pageEntry {
 // memory (see fromMemory): from the read, or loaded through load, which is
 // given the version and must make the value of exactly that version (else
 // fail, with taskcache.ErrMoved); what it returns is kept in memory.
-func (c *versioned) entry(ctx context.Context, read versionRead, name string, load func(ctx context.Context, v tasks.Version) ([]byte, error)) (*pageEntry, fill.Outcome, error) {
+func (c *versioned) entry(ctx context.Context, read versionRead, name string, load func(ctx context.Context, v tasks.Version) ([]byte, error)) (*entry, fill.Outcome, error) {
 	key := c.key(read.v, name)
 	it, gerr := cache.Lookup(read.items, key)
 	res, err := c.group.Resolve(ctx, fill.Spec{

@@ -1,4 +1,4 @@
-package web
+package pagecache
 
 import (
 	"log/slog"
@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/tasklist/tasklist/internal/cache"
-	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/cache/local"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
@@ -18,7 +17,7 @@ import (
 
 // newTestPageCache is a page cache over the in-process cache, keyed by the
 // version of a real (empty) task list.
-func newTestPageCache(t *testing.T, personal func(*http.Request) bool) *pageCache {
+func newTestPageCache(t *testing.T, personal func(*http.Request) bool) *Pages {
 	t.Helper()
 	store, err := tasks.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "t.db"), tasks.Options{})
 	if err != nil {
@@ -38,8 +37,11 @@ func newTestPageCache(t *testing.T, personal func(*http.Request) bool) *pageCach
 	if err != nil {
 		t.Fatal(err)
 	}
-	pages := &versioned{versions: tc, group: fill.New(c, fill.Options{}), prefix: "page:test", decode: decodePage}
-	return &pageCache{pages: pages, build: "test", personal: personal, vary: varyEncoding}
+	p, err := NewPages(Options{Cache: c, Versions: tc, Build: "test"}, PagesOptions{Personal: personal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // TestNothingPersonalIsShared: per-visitor content is neither stored in the
@@ -66,7 +68,7 @@ func TestNothingPersonalIsShared(t *testing.T) {
 		_, err := r.Cookie("flash")
 		return err == nil
 	})
-	h := p.wrap(handler, func(*http.Request) (string, bool) { return "k", true })
+	h := p.Handler(ignoringVersion(handler), func(*http.Request) (string, bool) { return "k", true })
 	get := func(header ...string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest("GET", "/", nil)
 		for i := 0; i+1 < len(header); i += 2 {
@@ -95,7 +97,7 @@ func TestNothingPersonalIsShared(t *testing.T) {
 	if w := get(); strings.Contains(w.Body.String(), "bob") || strings.Contains(w.Body.String(), "flash") {
 		t.Errorf("after bob's visit the shared page is %q", w.Body)
 	}
-	if s := p.stats().Fills.Sets; s != 1 {
+	if s := p.Stats().Fills.Sets; s != 1 {
 		t.Errorf("%d pages stored, want 1", s)
 	}
 }
@@ -119,7 +121,7 @@ func TestResponseSettingCookieIsNeverStored(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := newTestPageCache(t, nil)
-			h := p.wrap(handler, func(*http.Request) (string, bool) { return "k", true })
+			h := p.Handler(ignoringVersion(handler), func(*http.Request) (string, bool) { return "k", true })
 			for _, who := range []string{"alice", "bob", "carol"} {
 				r := httptest.NewRequest("GET", "/", nil)
 				r.Header.Set("X-Who", who)
@@ -132,7 +134,7 @@ func TestResponseSettingCookieIsNeverStored(t *testing.T) {
 					t.Errorf("%s got another visitor's cookie %q", who, c)
 				}
 			}
-			if s := p.stats().Fills.Sets; s != 0 {
+			if s := p.Stats().Fills.Sets; s != 0 {
 				t.Errorf("%d responses stored, want none", s)
 			}
 		})
@@ -143,8 +145,8 @@ func TestResponseSettingCookieIsNeverStored(t *testing.T) {
 // byte bound and drops them when the version moves on, or when a version of
 // another database comes.
 func TestPageMemory(t *testing.T) {
-	m := newPageMemory(100)
-	e := func(n int) *pageEntry { return &pageEntry{body: make([]byte, n)} }
+	m := newMemory(100)
+	e := func(n int) *entry { return &entry{body: make([]byte, n)} }
 	v := func(rev int64) tasks.Version { return tasks.Version{DB: "a", Revision: rev} }
 	m.put(v(1), "a", e(60))
 	m.put(v(1), "b", e(60)) // over the bound: not kept
@@ -167,7 +169,7 @@ func TestPageMemory(t *testing.T) {
 	if m.get(other, "c") == nil || m.get(v(2), "b") != nil {
 		t.Error("another database's version did not replace the pages")
 	}
-	var nilMem *pageMemory
+	var nilMem *memory
 	nilMem.put(v(1), "a", e(1))
 	if nilMem.get(v(1), "a") != nil {
 		t.Error("nil memory kept a page")
@@ -181,7 +183,7 @@ func TestAcceptsGzipAndETagMatch(t *testing.T) {
 	} {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Header.Set("Accept-Encoding", header)
-		if got := acceptsGzip(r); got != want {
+		if got := AcceptsGzip(r); got != want {
 			t.Errorf("acceptsGzip(%q) = %v", header, got)
 		}
 	}
@@ -189,7 +191,7 @@ func TestAcceptsGzipAndETagMatch(t *testing.T) {
 		header string
 		want   bool
 	}{{`"x"`, true}, {`W/"x"`, true}, {`"y", "x"`, true}, {"*", true}, {`"y"`, false}, {"", false}, {`x`, false}} {
-		if got := etagMatch(tt.header, `"x"`); got != tt.want {
+		if got := ETagMatch(tt.header, `"x"`); got != tt.want {
 			t.Errorf("etagMatch(%q) = %v", tt.header, got)
 		}
 	}
@@ -206,4 +208,10 @@ func TestPageCodec(t *testing.T) {
 			t.Errorf("decodePage(%q) succeeded", bad)
 		}
 	}
+}
+
+// ignoringVersion adapts a handler that ignores the version to a
+// VersionedHandler.
+func ignoringVersion(h http.Handler) VersionedHandler {
+	return func(w http.ResponseWriter, r *http.Request, _ tasks.Version) { h.ServeHTTP(w, r) }
 }

@@ -1,4 +1,9 @@
-package web
+// Package static serves tasklist's static files (stylesheets, scripts, the
+// favicon) as HTTP caches like them best: each under a URL with a
+// fingerprint of its content, cached for a year and never revalidated
+// (a changed file has a new URL), with a strong ETag, and gzip-compressed
+// once, at start-up, for the clients that accept it.
+package static
 
 import (
 	"bytes"
@@ -14,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tasklist/tasklist/internal/pagecache"
 )
 
 // Cache-Control of the static files: a year, never revalidated, under a
@@ -30,7 +37,7 @@ const fingerprintLen = 12
 
 // asset is one static file, made ready at start-up: its fingerprint and
 // its bodies, plain and gzip-compressed.
-type asset struct {
+type file struct {
 	url         string // the fingerprinted URL, /static/NAME.FINGERPRINT.EXT
 	fingerprint string
 	contentType []string
@@ -47,26 +54,26 @@ type encoding struct {
 	contentEncoded []string // nil for the file as stored
 }
 
-// assets serves the embedded static files (see docs/frontend.md). Each
-// file is read, hashed and compressed once, when the server starts; a
-// request costs a map lookup and a copy. A file is served under its own
+// Files are the static files of one file system, ready to serve (see
+// docs/frontend.md). Each file is read, hashed and compressed once, by New;
+// a request costs a map lookup and a copy. A file is served under its own
 // name ("/static/app.css", revalidated on every use) and under its
 // fingerprinted URL ("/static/app.3f2a…c1.css", cached for a year), which
-// the templates get from url. Every response carries a strong ETag, so
+// the templates get from URL. Every response carries a strong ETag, so
 // conditional requests and Range work on each representation.
 //
 // It is safe for concurrent use.
-type assets struct {
-	byName map[string]*asset
+type Files struct {
+	byName map[string]*file
 }
 
-// errNoAsset reports a template asking for a static file that is not
+// ErrNoFile reports a template asking for a static file that is not
 // there.
-var errNoAsset = errors.New("web: no such static file")
+var ErrNoFile = errors.New("static: no such file")
 
-// newAssets reads every file of fsys.
-func newAssets(fsys fs.FS) (*assets, error) {
-	a := &assets{byName: map[string]*asset{}}
+// New reads every file of fsys and makes it ready to serve.
+func New(fsys fs.FS) (*Files, error) {
+	a := &Files{byName: map[string]*file{}}
 	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -75,16 +82,16 @@ func newAssets(fsys fs.FS) (*assets, error) {
 		if err != nil {
 			return err
 		}
-		a.byName[name] = newAsset(name, b)
+		a.byName[name] = newFile(name, b)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("web: static files: %w", err)
+		return nil, fmt.Errorf("static: %w", err)
 	}
 	return a, nil
 }
 
-func newAsset(name string, b []byte) *asset {
+func newFile(name string, b []byte) *file {
 	sum := sha256.Sum256(b)
 	fp := hex.EncodeToString(sum[:])[:fingerprintLen]
 	ext := path.Ext(name)
@@ -92,14 +99,14 @@ func newAsset(name string, b []byte) *asset {
 	if ctype == "" {
 		ctype = http.DetectContentType(b)
 	}
-	a := &asset{
+	a := &file{
 		url:         "/static/" + strings.TrimSuffix(name, ext) + "." + fp + ext,
 		fingerprint: fp,
 		contentType: []string{ctype},
 		plain:       newEncoding(b, `"`+fp+`"`, nil),
 	}
 	if gz := gzipBest(b); len(gz) < len(b) {
-		a.gz = newEncoding(gz, `"`+fp+`-gz"`, gzipEncoding)
+		a.gz = newEncoding(gz, `"`+fp+`-gz"`, pagecache.GzipEncoding)
 	}
 	return a
 }
@@ -117,12 +124,12 @@ func gzipBest(b []byte) []byte {
 	return buf.Bytes()
 }
 
-// url returns the fingerprinted URL of the static file name (a path under
-// static/), for the templates.
-func (a *assets) url(name string) (string, error) {
+// URL returns the fingerprinted URL of the static file name (a path in the
+// file system New read), for the templates.
+func (a *Files) URL(name string) (string, error) {
 	f, ok := a.byName[name]
 	if !ok {
-		return "", fmt.Errorf("%w: %q", errNoAsset, name)
+		return "", fmt.Errorf("%w: %q", ErrNoFile, name)
 	}
 	return f.url, nil
 }
@@ -132,7 +139,7 @@ func (a *assets) url(name string) (string, error) {
 // with another fingerprint — a page of an older or newer deploy asking for
 // its own version of the file — is answered with the current file,
 // revalidated rather than kept for a year.
-func (a *assets) lookup(name string) (f *asset, current bool) {
+func (a *Files) lookup(name string) (f *file, current bool) {
 	if f := a.byName[name]; f != nil {
 		return f, false
 	}
@@ -165,13 +172,13 @@ var (
 	revalidateValue = []string{revalidateCacheControl}
 )
 
-// serve answers a request for the static file at name (the path under
-// /static/); a name that is no file is the app's 404 page.
-func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request, name string) {
-	f, current := s.assets.lookup(name)
+// Serve answers a request for the static file at name (the path under
+// /static/) and reports true, or reports false, answering nothing, when
+// name is no file.
+func (a *Files) Serve(w http.ResponseWriter, r *http.Request, name string) bool {
+	f, current := a.lookup(name)
 	if f == nil {
-		s.notFound(w, r)
-		return
+		return false
 	}
 	h := w.Header()
 	h["Content-Type"] = f.contentType[:1:1]
@@ -181,8 +188,8 @@ func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request, name string)
 	}
 	enc := &f.plain
 	if f.gz.body != nil {
-		h["Vary"] = varyEncoding[:1:1]
-		if acceptsGzip(r) {
+		h["Vary"] = pagecache.VaryEncoding[:1:1]
+		if pagecache.AcceptsGzip(r) {
 			enc = &f.gz
 			h["Content-Encoding"] = enc.contentEncoded[:1:1]
 		}
@@ -192,4 +199,5 @@ func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request, name string)
 	// (in case the writer compresses on the fly, which this one does not).
 	h["Content-Length"] = enc.length[:1:1]
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(enc.body))
+	return true
 }
