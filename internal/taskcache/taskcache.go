@@ -119,8 +119,10 @@ type Store struct {
 	olderThanVersion, moved             atomic.Uint64
 	confirms, confirmMismatches         atomic.Uint64
 	// lastRevision is the revision of the version this process saw last
-	// (see VersionWith).
-	lastRevision atomic.Int64
+	// (see VersionWith); lastVersionKey the version's key made last (see
+	// versionKey).
+	lastRevision   atomic.Int64
+	lastVersionKey atomic.Pointer[dbKey]
 	// lastDecoded is the list decoded last (see decode).
 	lastDecoded atomic.Pointer[decoded]
 	// tooLarge is set while the list is too large to cache (see Page).

@@ -94,12 +94,21 @@ func (s *Store) versionWith(ctx context.Context, extra func(guess tasks.Version)
 
 // versionKey is where the version of database db is kept:
 // expireVersionKey under Expire, else versionKey (see the keys' comment).
+// Every read of the version asks, so it is made once per identity.
 func (s *Store) versionKey(db string) string {
-	if s.opts.Strategy == Expire {
-		return expireVersionKey(db)
+	if k := s.lastVersionKey.Load(); k != nil && k.db == db {
+		return k.key
 	}
-	return versionKey(db)
+	k := &dbKey{db: db, key: versionKey(db)}
+	if s.opts.Strategy == Expire {
+		k.key = expireVersionKey(db)
+	}
+	s.lastVersionKey.Store(k)
+	return k.key
 }
+
+// dbKey is a key made for the database db.
+type dbKey struct{ db, key string }
 
 // versionSpec says how the version of database db is filled: from the
 // database's revision, when the database is still db.

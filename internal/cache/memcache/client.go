@@ -159,7 +159,8 @@ func (c *Client) Close() error {
 // Options.Volatile is read as GetMulti reads it, with the notes on the
 // other servers (see notes.go).
 func (c *Client) Get(ctx context.Context, key string) (cache.Item, error) {
-	if c.isVolatile(key) {
+	if len(c.servers) > 1 && c.isVolatile(key) { // with one server, no other holds notes
+		// Read with the notes for the key's server (see notes.go).
 		items, err := c.GetMulti(ctx, []string{key})
 		if it, ok := items[key]; ok {
 			return it, nil
