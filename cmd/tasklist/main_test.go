@@ -79,17 +79,22 @@ func start(t *testing.T, env map[string]string, logs io.Writer) (string, context
 
 func TestServeAndGracefulShutdown(t *testing.T) {
 	var logs testenv.LockedBuffer
-	base, stop, done := start(t, map[string]string{
-		"TASKLIST_ADDR":       "127.0.0.1:0",
-		"DATABASE_URL":        "sqlite:" + filepath.Join(t.TempDir(), "app.db"),
-		"TASKLIST_SLOW_QUERY": "1s",
-	}, &logs)
+	var base string
+	var stop context.CancelFunc
+	var done <-chan error
+	labelled(t.Name(), func() {
+		base, stop, done = start(t, map[string]string{
+			"TASKLIST_ADDR":       "127.0.0.1:0",
+			"DATABASE_URL":        "sqlite:" + filepath.Join(t.TempDir(), "app.db"),
+			"TASKLIST_SLOW_QUERY": "1s",
+		}, &logs)
+	})
 
-	resp, err := http.PostForm(base+"/add", url.Values{"name": {"survive shutdown"}})
-	if err != nil {
-		t.Fatal(err)
+	// Not followed to the list: the list is read first by the request in
+	// flight, which must run the slow query.
+	if r := do(http.MethodPost, base+"/add", url.Values{"name": {"survive shutdown"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("POST /add = %d, %v", r.status, r.err)
 	}
-	resp.Body.Close()
 
 	// A request in flight when the signal comes still gets its answer.
 	type result struct {
@@ -108,7 +113,9 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		inflight <- result{status: resp.StatusCode, body: string(b)}
 	}()
-	time.Sleep(300 * time.Millisecond) // let the request reach the slow query
+	testenv.WaitFor(t, "the request reaching the slow query", func() bool {
+		return goroutinesIn(t, t.Name(), "github.com/tasklist/tasklist/internal/tasks.(*Store).slow") > 0
+	})
 	stop()
 	r := <-inflight
 	if r.err != nil || r.status != 200 || !strings.Contains(r.body, "survive shutdown") {

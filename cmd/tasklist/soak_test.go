@@ -10,7 +10,6 @@ import (
 	"os"
 	"regexp"
 	"runtime"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -48,9 +47,6 @@ func renderNginx(t *testing.T, listen string, instances []string) string {
 	return strings.Replace(conf, "listen 80;", "listen "+listen+";", 1)
 }
 
-// soakLabel is the profiler label on the goroutines of TestSoak's instances.
-const soakLabel = "tasklist-soak"
-
 // soakStats is the Go runtime's state: the live heap after a collection (the
 // instances' and the clients', which share the process) and the instances'
 // goroutines.
@@ -64,23 +60,7 @@ func readSoakStats(t *testing.T) soakStats {
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	var b strings.Builder
-	if err := pprof.Lookup("goroutine").WriteTo(&b, 1); err != nil {
-		t.Fatal(err)
-	}
-	// debug=1: one block per stack, "N @ addresses" then, for labelled
-	// goroutines, "# labels: {...}".
-	n := 0
-	for _, block := range strings.Split(b.String(), "\n\n") {
-		if !strings.Contains(block, `"`+soakLabel+`":"instance"`) {
-			continue
-		}
-		var count int
-		if _, err := fmt.Sscanf(block, "%d @", &count); err == nil {
-			n += count
-		}
-	}
-	return soakStats{heap: m.HeapAlloc, goroutines: n}
+	return soakStats{heap: m.HeapAlloc, goroutines: goroutinesIn(t, "soak")}
 }
 
 // soakLedger is what the soak's clients were told: adds and removes answered
@@ -134,9 +114,9 @@ func TestSoak(t *testing.T) {
 		var base string
 		var stop context.CancelFunc
 		var done <-chan error
-		// The label marks the instance's goroutines (those it starts inherit
-		// it), so that they are counted apart from the clients'.
-		pprof.Do(t.Context(), pprof.Labels(soakLabel, "instance"), func(context.Context) {
+		// The label marks the instances' goroutines, so that they are
+		// counted apart from the clients'.
+		labelled("soak", func() {
 			base, stop, done = start(t, map[string]string{
 				"TASKLIST_ADDR":      "127.0.0.1:0",
 				"DATABASE_URL":       dbURL,
