@@ -100,13 +100,18 @@ func TestDatabaseStall(t *testing.T) {
 func testDatabaseStall(t *testing.T, dbURL, layers string) {
 	proxy := testenv.StartProxy(t, serverOf(t, dbURL))
 	var logs testenv.LockedBuffer
-	base, stop, done := start(t, map[string]string{
-		"TASKLIST_ADDR":             "127.0.0.1:0",
-		"DATABASE_URL":              viaProxy(t, dbURL, proxy),
-		"TASKLIST_DB_TIMEOUT":       "1s",
-		"TASKLIST_CACHE_LAYERS":     layers,
-		"TASKLIST_SHUTDOWN_TIMEOUT": "25s",
-	}, &logs)
+	var base string
+	var stop context.CancelFunc
+	var done <-chan error
+	labelled(t.Name(), func() {
+		base, stop, done = start(t, map[string]string{
+			"TASKLIST_ADDR":             "127.0.0.1:0",
+			"DATABASE_URL":              viaProxy(t, dbURL, proxy),
+			"TASKLIST_DB_TIMEOUT":       "1s",
+			"TASKLIST_CACHE_LAYERS":     layers,
+			"TASKLIST_SHUTDOWN_TIMEOUT": "25s",
+		}, &logs)
+	})
 	addTask(t, base, "before the stall")
 
 	proxy.Stall()
@@ -142,20 +147,18 @@ func testDatabaseStall(t *testing.T, dbURL, layers string) {
 	// The add of unknown outcome is shown once the instance has checked the
 	// cache against the database, which answers again.
 	var r response
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	testenv.WaitFor(t, "the add of unknown outcome shown after the stall", func() bool {
 		r = do(http.MethodGet, base+"/", nil)
-		if strings.Contains(r.body, "answer lost") || time.Now().After(deadline) {
-			break
-		}
-	}
-	if r.status != http.StatusOK || !strings.Contains(r.body, "before the stall") || !strings.Contains(r.body, "answer lost") ||
-		strings.Contains(r.body, "never reached the database") {
-		t.Errorf("after the stall GET / = %d, %v, want 200 with the tasks added and the one that was not, within 10 s; body:\n%s", r.status, r.err, r.body)
+		return strings.Contains(r.body, "answer lost")
+	})
+	if r.status != http.StatusOK || !strings.Contains(r.body, "before the stall") || strings.Contains(r.body, "never reached the database") {
+		t.Errorf("after the stall GET / = %d, %v, want 200 with the tasks added and not the one that was not; body:\n%s", r.status, r.err, r.body)
 	}
 
 	// Requests in flight when the server is told to stop.
 	proxy.Stall()
 	var wg sync.WaitGroup
+	var answered atomic.Int32
 	results := make([]response, 6)
 	for i := range results {
 		wg.Go(func() {
@@ -164,9 +167,17 @@ func testDatabaseStall(t *testing.T, dbURL, layers string) {
 			} else {
 				results[i] = do(http.MethodPost, base+"/add", url.Values{"name": {"during shutdown"}})
 			}
+			answered.Add(1)
 		})
 	}
-	time.Sleep(200 * time.Millisecond) // let them reach the database
+	// The stop comes once each request has been answered (a cached page,
+	// or the database's timeout) or waits in the server for the database.
+	// Answers are counted first: a request that waits for the database has
+	// no answer yet, so none is counted twice.
+	testenv.WaitFor(t, "every request answered or waiting for the database", func() bool {
+		n := int(answered.Load())
+		return n+goroutinesIn(t, t.Name(), requestFrame, "database/sql.") >= len(results)
+	})
 	stop()
 	wg.Wait()
 	for i, r := range results {
