@@ -44,5 +44,5 @@ func TestRollingChange(t *testing.T) {
 	}
 	checked = append(checked, newInstance(taskcache.Options{Strategy: taskcache.Version, Uncached: true}))
 	expire := newInstance(taskcache.Options{Strategy: taskcache.Expire, TTL: time.Hour})
-	runCoherence(t, checked, []instance{expire}, ms, 3*time.Second)
+	runCoherence(t, checked, []instance{expire}, ms)
 }
