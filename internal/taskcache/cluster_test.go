@@ -24,6 +24,7 @@ import (
 type instance struct {
 	*taskcache.Store
 	src *source
+	mc  *memcache.Client
 }
 
 // newCluster starts n instances sharing the database at dbURL and the
@@ -57,7 +58,7 @@ func newClusterWith(t *testing.T, n int, dbURL string, mo memcache.Options, co c
 		out[i] = instance{newStore(t, src, c, taskcache.Options{
 			Strategy: strategy,
 			LeaseTTL: fill.LeaseTTL(slow),
-		}), src}
+		}), src, mc}
 	}
 	return out
 }
