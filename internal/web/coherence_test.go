@@ -313,7 +313,7 @@ func runPageCoherence(t *testing.T, cluster []*stack, db *tasks.Store, lag time.
 
 	// Once quiet (and, under expire, once the TTL has passed), every
 	// instance serves exactly the database's list.
-	time.Sleep(lag)
+	time.Sleep(lag) // the clock is what is tested: under expire, the TTL must pass (else lag is 0)
 	final, err := db.List(t.Context())
 	if err != nil {
 		t.Fatal(err)
