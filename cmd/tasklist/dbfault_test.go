@@ -101,18 +101,13 @@ func TestDatabaseStall(t *testing.T) {
 func testDatabaseStall(t *testing.T, dbURL, layers string) {
 	proxy := testenv.StartProxy(t, serverOf(t, dbURL))
 	var logs testenv.LockedBuffer
-	var base string
-	var stop context.CancelFunc
-	var done <-chan error
-	labelled(t.Name(), func() {
-		base, stop, done = start(t, map[string]string{
-			"TASKLIST_ADDR":             "127.0.0.1:0",
-			"DATABASE_URL":              viaProxy(t, dbURL, proxy),
-			"TASKLIST_DB_TIMEOUT":       "1s",
-			"TASKLIST_CACHE_LAYERS":     layers,
-			"TASKLIST_SHUTDOWN_TIMEOUT": "25s",
-		}, &logs)
-	})
+	base, stop, done := startLabelled(t, t.Name(), map[string]string{
+		"TASKLIST_ADDR":             "127.0.0.1:0",
+		"DATABASE_URL":              viaProxy(t, dbURL, proxy),
+		"TASKLIST_DB_TIMEOUT":       "1s",
+		"TASKLIST_CACHE_LAYERS":     layers,
+		"TASKLIST_SHUTDOWN_TIMEOUT": "25s",
+	}, &logs)
 	addTask(t, base, "before the stall")
 
 	proxy.Stall()

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"runtime/pprof"
 	"strings"
 	"testing"
@@ -15,10 +16,13 @@ import (
 // own goroutines and other instances'.
 const instanceLabel = "tasklist-instance"
 
-// labelled runs f, which starts an instance, with the instance's
-// goroutines labelled name.
-func labelled(name string, f func()) {
-	pprof.Do(context.Background(), pprof.Labels(instanceLabel, name), func(context.Context) { f() })
+// startLabelled is start with the instance's goroutines labelled name.
+func startLabelled(t *testing.T, name string, env map[string]string, logs io.Writer) (base string, stop context.CancelFunc, done <-chan error) {
+	t.Helper()
+	pprof.Do(context.Background(), pprof.Labels(instanceLabel, name), func(context.Context) {
+		base, stop, done = start(t, env, logs)
+	})
+	return base, stop, done
 }
 
 // requestFrame is in the stack of every goroutine that serves a request.

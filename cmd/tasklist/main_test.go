@@ -79,16 +79,11 @@ func start(t *testing.T, env map[string]string, logs io.Writer) (string, context
 
 func TestServeAndGracefulShutdown(t *testing.T) {
 	var logs testenv.LockedBuffer
-	var base string
-	var stop context.CancelFunc
-	var done <-chan error
-	labelled(t.Name(), func() {
-		base, stop, done = start(t, map[string]string{
-			"TASKLIST_ADDR":       "127.0.0.1:0",
-			"DATABASE_URL":        "sqlite:" + filepath.Join(t.TempDir(), "app.db"),
-			"TASKLIST_SLOW_QUERY": "1s",
-		}, &logs)
-	})
+	base, stop, done := startLabelled(t, t.Name(), map[string]string{
+		"TASKLIST_ADDR":       "127.0.0.1:0",
+		"DATABASE_URL":        "sqlite:" + filepath.Join(t.TempDir(), "app.db"),
+		"TASKLIST_SLOW_QUERY": "1s",
+	}, &logs)
 
 	// Not followed to the list: the list is read first by the request in
 	// flight, which must run the slow query.

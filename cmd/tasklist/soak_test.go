@@ -111,23 +111,18 @@ func TestSoak(t *testing.T) {
 	var stops []context.CancelFunc
 	var dones []<-chan error
 	for range 3 {
-		var base string
-		var stop context.CancelFunc
-		var done <-chan error
 		// The label marks the instances' goroutines, so that they are
 		// counted apart from the clients'.
-		labelled("soak", func() {
-			base, stop, done = start(t, map[string]string{
-				"TASKLIST_ADDR":      "127.0.0.1:0",
-				"DATABASE_URL":       dbURL,
-				"MEMCACHE_SERVERS":   mc.Addr(),
-				"TASKLIST_MAX_TASKS": "10000000",
-				// Three instances and the other packages' tests share the
-				// server's 100 connections (docs/reliability.md, "Load").
-				"TASKLIST_DB_MAX_CONNS": "8",
-				"TASKLIST_LOG_LEVEL":    "warn",
-			}, &logs)
-		})
+		base, stop, done := startLabelled(t, "soak", map[string]string{
+			"TASKLIST_ADDR":      "127.0.0.1:0",
+			"DATABASE_URL":       dbURL,
+			"MEMCACHE_SERVERS":   mc.Addr(),
+			"TASKLIST_MAX_TASKS": "10000000",
+			// Three instances and the other packages' tests share the
+			// server's 100 connections (docs/reliability.md, "Load").
+			"TASKLIST_DB_MAX_CONNS": "8",
+			"TASKLIST_LOG_LEVEL":    "warn",
+		}, &logs)
 		instances = append(instances, strings.TrimPrefix(base, "http://"))
 		stops, dones = append(stops, stop), append(dones, done)
 	}
