@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,7 +101,7 @@ func TestDatabaseStall(t *testing.T) {
 func testDatabaseStall(t *testing.T, dbURL, layers string) {
 	proxy := testenv.StartProxy(t, serverOf(t, dbURL))
 	var logs testenv.LockedBuffer
-	base, stop, done := start(t, map[string]string{
+	base, stop, done := startLabelled(t, t.Name(), map[string]string{
 		"TASKLIST_ADDR":             "127.0.0.1:0",
 		"DATABASE_URL":              viaProxy(t, dbURL, proxy),
 		"TASKLIST_DB_TIMEOUT":       "1s",
@@ -142,20 +143,18 @@ func testDatabaseStall(t *testing.T, dbURL, layers string) {
 	// The add of unknown outcome is shown once the instance has checked the
 	// cache against the database, which answers again.
 	var r response
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	testenv.WaitFor(t, "the add of unknown outcome shown after the stall", func() bool {
 		r = do(http.MethodGet, base+"/", nil)
-		if strings.Contains(r.body, "answer lost") || time.Now().After(deadline) {
-			break
-		}
-	}
-	if r.status != http.StatusOK || !strings.Contains(r.body, "before the stall") || !strings.Contains(r.body, "answer lost") ||
-		strings.Contains(r.body, "never reached the database") {
-		t.Errorf("after the stall GET / = %d, %v, want 200 with the tasks added and the one that was not, within 10 s; body:\n%s", r.status, r.err, r.body)
+		return strings.Contains(r.body, "answer lost")
+	})
+	if r.status != http.StatusOK || !strings.Contains(r.body, "before the stall") || strings.Contains(r.body, "never reached the database") {
+		t.Errorf("after the stall GET / = %d, %v, want 200 with the tasks added and not the one that was not; body:\n%s", r.status, r.err, r.body)
 	}
 
 	// Requests in flight when the server is told to stop.
 	proxy.Stall()
 	var wg sync.WaitGroup
+	var answered atomic.Int32
 	results := make([]response, 6)
 	for i := range results {
 		wg.Go(func() {
@@ -164,9 +163,17 @@ func testDatabaseStall(t *testing.T, dbURL, layers string) {
 			} else {
 				results[i] = do(http.MethodPost, base+"/add", url.Values{"name": {"during shutdown"}})
 			}
+			answered.Add(1)
 		})
 	}
-	time.Sleep(200 * time.Millisecond) // let them reach the database
+	// The stop comes once each request has been answered (a cached page,
+	// or the database's timeout) or waits in the server for the database.
+	// Answers are counted first: a request that waits for the database has
+	// no answer yet, so none is counted twice.
+	testenv.WaitFor(t, "every request answered or waiting for the database", func() bool {
+		n := int(answered.Load())
+		return n+goroutinesIn(t, t.Name(), requestFrame, "database/sql.") >= len(results)
+	})
 	stop()
 	wg.Wait()
 	for i, r := range results {
@@ -181,20 +188,22 @@ func testDatabaseStall(t *testing.T, dbURL, layers string) {
 	}
 }
 
-// refusedFor is how long TestDatabaseRefused keeps the database unreachable.
-const refusedFor = 2 * time.Second
-
 // TestDatabaseRefused runs three instances of serve on MariaDB, through a
 // TCP proxy, sharing one memcached with every cache layer on, under steady
 // reads and writes, while the proxy refuses connections (and cuts the open
-// ones) for refusedFor, then forwards again. With TASKLIST_DB_TIMEOUT=1s:
-// no request is dropped and none takes 10 s; GET / answers 200 (a cached
-// page: failed writes invalidate nothing) or 503 (the version of a write
-// just before the fault needs the database once), /healthz 503, a write
-// 303 or 503; the goroutines of the
-// test process come back to about their number before the load; afterwards
-// every instance serves pages and accepts writes, and serves exactly the
-// tasks the database holds, including after writes whose commit failed.
+// ones) until the load has met the fault (refusedAnswers answers, among
+// them a 503 of /healthz and of an add), then forwards again. With
+// TASKLIST_DB_TIMEOUT=1s: no request is dropped and none takes 10 s; GET /
+// answers 200 (a cached page: failed writes invalidate nothing) or 503 (the
+// version of a write just before the fault needs the database once),
+// /healthz 503, a write 303 or 503; the goroutines of the test process come
+// back to about their number before the load; afterwards every instance
+// serves pages and accepts writes, and serves exactly the tasks the
+// database holds, including after writes whose commit failed.
+// refusedAnswers is how many answers TestDatabaseRefused's load gets while
+// the database refuses.
+const refusedAnswers = 100
+
 func TestDatabaseRefused(t *testing.T) {
 	dbURL := testenv.MySQLURL(t)
 	proxy := testenv.StartProxy(t, serverOf(t, dbURL))
@@ -219,40 +228,73 @@ func TestDatabaseRefused(t *testing.T) {
 		bases = append(bases, base)
 	}
 	addTask(t, bases[0], "before the fault")
-	var refused atomic.Bool
+	// phase is where the load is: before the fault, refused, or after it.
+	const (
+		before = iota
+		refused
+		after
+	)
+	var phase atomic.Int32
+	var answers atomic.Int64 // answers of the current load
 	var mu sync.Mutex
 	var during []time.Duration // elapsed of the requests sent while refused
 	var statuses = map[string]int{}
-	var names []string // every task a writer tried to add
-	var unknown int    // writes whose outcome is unknown: their COMMIT went unanswered
+	var duringStatuses = map[string]int{} // of the answers while refused
+	var names []string                    // every task a writer tried to add
+	var unknown int                       // writes whose outcome is unknown: their COMMIT went unanswered
+	var accepting [3]atomic.Bool          // an instance accepted a write after the fault
 	note := func(what string, r response, ok ...int) {
 		mu.Lock()
 		defer mu.Unlock()
+		answers.Add(1)
 		statuses[fmt.Sprintf("%s %d", what, r.status)]++
 		if strings.Contains(r.body, "may or may not have been saved") {
 			unknown++
 		}
-		if refused.Load() {
+		if phase.Load() == refused {
 			during = append(during, r.elapsed)
+			duringStatuses[fmt.Sprintf("%s %d", what, r.status)]++
 		}
 		if r.err != nil || !slices.Contains(ok, r.status) || r.elapsed > 10*time.Second {
 			t.Errorf("%s = %d, %v after %v, want one of %v within 10 s", what, r.status, r.err, r.elapsed, ok)
 		}
 	}
 	// load sends steady reads and writes to every instance while fault
-	// runs; run is its number, which names its tasks.
+	// runs; run is its number, which names its tasks. A writer adds at most
+	// maxAdds tasks per load, then reads, so that the list stays within one
+	// page (TASKLIST_PAGE_SIZE).
+	const maxAdds = 100
 	load := func(run int, fault func()) {
 		ctx, cancel := context.WithCancel(t.Context())
 		var wg sync.WaitGroup
+		defer func() {
+			cancel()
+			wg.Wait()
+			// The clients' idle keep-alive connections are not the app's.
+			patientClient.CloseIdleConnections()
+			http.DefaultClient.CloseIdleConnections()
+		}()
+		answers.Store(0)
 		for w := range 3 {
 			wg.Go(func() {
+				added := 0
 				for n := 0; ctx.Err() == nil; n++ {
+					if added == maxAdds {
+						note("GET /", do(http.MethodGet, bases[n%3]+"/", nil), http.StatusOK, http.StatusServiceUnavailable)
+						continue
+					}
 					name := fmt.Sprintf("load %d %d %d", run, w, n)
 					mu.Lock()
 					names = append(names, name)
 					mu.Unlock()
-					note("POST /add", do(http.MethodPost, bases[n%3]+"/add", url.Values{"name": {name}}), http.StatusSeeOther, http.StatusServiceUnavailable)
-					time.Sleep(20 * time.Millisecond) // keep the list within one page
+					r := do(http.MethodPost, bases[n%3]+"/add", url.Values{"name": {name}})
+					note("POST /add", r, http.StatusSeeOther, http.StatusServiceUnavailable)
+					if r.status == http.StatusSeeOther {
+						added++
+						if phase.Load() == after {
+							accepting[n%3].Store(true)
+						}
+					}
 				}
 			})
 		}
@@ -268,39 +310,42 @@ func TestDatabaseRefused(t *testing.T) {
 			})
 		}
 		fault()
-		cancel()
-		wg.Wait()
-		// The clients' idle keep-alive connections are not the app's.
-		patientClient.CloseIdleConnections()
-		http.DefaultClient.CloseIdleConnections()
+	}
+	steady := func(n int64) func() {
+		return func() {
+			testenv.WaitFor(t, fmt.Sprintf("%d answers of a steady load", n), func() bool { return answers.Load() >= n })
+		}
 	}
 
 	// A warm-up without fault fills the pools: the goroutines after it are
 	// the baseline.
-	load(0, func() { time.Sleep(time.Second) })
-	before := runtime.NumGoroutine()
+	load(0, steady(200))
+	baseline := runtime.NumGoroutine()
 	load(1, func() {
-		time.Sleep(300 * time.Millisecond)
-		refused.Store(true)
+		steady(60)()
+		phase.Store(refused)
 		proxy.Refuse()
-		time.Sleep(refusedFor)
+		// The fault lasts until the load has met it: the instances said
+		// the database is down, refused a write, and kept answering.
+		testenv.WaitFor(t, "a 503 of /healthz and of an add, and "+strconv.Itoa(refusedAnswers)+" answers, while the database refused", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return duringStatuses["GET /healthz 503"] > 0 && duringStatuses["POST /add 503"] > 0 && len(during) >= refusedAnswers
+		})
 		if err := proxy.Forward(); err != nil {
 			t.Error(err)
 		}
-		refused.Store(false)
-		time.Sleep(time.Second)
+		phase.Store(after)
+		testenv.WaitFor(t, "every instance accepting a write of the load after the fault", func() bool {
+			return accepting[0].Load() && accepting[1].Load() && accepting[2].Load()
+		})
 	})
 
 	slices.Sort(during)
 	if len(during) > 0 {
 		t.Logf("%d requests while refused: p50 %v, p99 %v, slowest %v", len(during), during[len(during)/2], during[len(during)*99/100], during[len(during)-1])
 	}
-	t.Logf("answers: %v", statuses)
-	for _, want := range []string{"GET /healthz 503", "POST /add 503"} {
-		if statuses[want] == 0 {
-			t.Errorf("no %s while the database was unreachable; answers: %v", want, statuses)
-		}
-	}
+	t.Logf("answers: %v; while refused: %v", statuses, duringStatuses)
 	// Failed writes change nothing and invalidate nothing; a write of
 	// unknown outcome waits for the database to say. What reads cannot be
 	// served from the cache is the version a write made just before the
@@ -321,12 +366,7 @@ func TestDatabaseRefused(t *testing.T) {
 	}
 
 	// The goroutines of the failed requests end.
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before+50 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Logf("goroutines: %d after a load without fault, %d after the fault", before, runtime.NumGoroutine())
-	if n := runtime.NumGoroutine(); n > before+50 {
-		t.Errorf("%d goroutines after the fault, %d before: they piled up", n, before)
-	}
+	testenv.WaitFor(t, fmt.Sprintf("the goroutines coming back near their %d after a load without fault", baseline), func() bool {
+		return runtime.NumGoroutine() <= baseline+50
+	})
 }

@@ -79,17 +79,17 @@ func start(t *testing.T, env map[string]string, logs io.Writer) (string, context
 
 func TestServeAndGracefulShutdown(t *testing.T) {
 	var logs testenv.LockedBuffer
-	base, stop, done := start(t, map[string]string{
+	base, stop, done := startLabelled(t, t.Name(), map[string]string{
 		"TASKLIST_ADDR":       "127.0.0.1:0",
 		"DATABASE_URL":        "sqlite:" + filepath.Join(t.TempDir(), "app.db"),
 		"TASKLIST_SLOW_QUERY": "1s",
 	}, &logs)
 
-	resp, err := http.PostForm(base+"/add", url.Values{"name": {"survive shutdown"}})
-	if err != nil {
-		t.Fatal(err)
+	// Not followed to the list: the list is read first by the request in
+	// flight, which must run the slow query.
+	if r := do(http.MethodPost, base+"/add", url.Values{"name": {"survive shutdown"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("POST /add = %d, %v", r.status, r.err)
 	}
-	resp.Body.Close()
 
 	// A request in flight when the signal comes still gets its answer.
 	type result struct {
@@ -108,7 +108,9 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		inflight <- result{status: resp.StatusCode, body: string(b)}
 	}()
-	time.Sleep(300 * time.Millisecond) // let the request reach the slow query
+	testenv.WaitFor(t, "the request reaching the slow query", func() bool {
+		return goroutinesIn(t, t.Name(), "github.com/tasklist/tasklist/internal/tasks.(*Store).slow") > 0
+	})
 	stop()
 	r := <-inflight
 	if r.err != nil || r.status != 200 || !strings.Contains(r.body, "survive shutdown") {
@@ -242,13 +244,9 @@ func TestPlainMemcacheAndUnreachableServer(t *testing.T) {
 	mc.Start()
 	// Once the server answers again (after the client's backoff), the
 	// cache is used: /healthz reports it up.
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(get(t, base+"/healthz"), `"cache":{"status":"up"}`) {
-		if time.Now().After(deadline) {
-			t.Fatal("the cache never came back after memcached restarted")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.WaitFor(t, "the cache coming back after memcached restarted", func() bool {
+		return strings.Contains(get(t, base+"/healthz"), `"cache":{"status":"up"}`)
+	})
 	if body := get(t, base+"/"); !strings.Contains(body, "served without a cache") {
 		t.Errorf("page lacks the task after memcached came back")
 	}

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -227,12 +226,7 @@ func TestSASLScript(t *testing.T) {
 			return
 		}
 		// It is not our child: wait until the process is gone.
-		for deadline := time.Now().Add(10 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Errorf("memcached %d still runs after SIGTERM", pid)
-				return
-			}
-		}
+		testenv.WaitFor(t, "memcached "+strconv.Itoa(pid)+" ending after SIGTERM", func() bool { return syscall.Kill(pid, 0) != nil })
 	}
 	t.Cleanup(stop)
 	if env["MEMCACHIER_USERNAME"] != "tasklist-operator" || len(env["MEMCACHIER_PASSWORD"]) < 16 {

@@ -68,6 +68,16 @@ func (a *activated) start() {
 	a.proc = p
 }
 
+// exited reports whether the process has exited.
+func (a *activated) exited() bool {
+	select {
+	case <-a.proc.Exited():
+		return true
+	default:
+		return false
+	}
+}
+
 // stop sends SIGTERM (by the process id it started), kills the process if
 // it is still running after limit, and returns its exit status.
 func (a *activated) stop(limit time.Duration) error {
@@ -75,21 +85,21 @@ func (a *activated) stop(limit time.Duration) error {
 	return a.proc.Err()
 }
 
-// healthz polls the instance's /healthz until it answers want, for up to
-// limit, and reports whether it did.
-func (a *activated) healthz(want int, limit time.Duration) bool {
+// healthz reports whether the instance's /healthz answers want.
+func (a *activated) healthz(want int) bool {
 	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		resp, err := c.Get("http://" + a.addr + "/healthz")
-		if err != nil {
-			continue
-		}
-		resp.Body.Close()
-		if resp.StatusCode == want {
-			return true
-		}
+	resp, err := c.Get("http://" + a.addr + "/healthz")
+	if err != nil {
+		return false
 	}
-	return false
+	resp.Body.Close()
+	return resp.StatusCode == want
+}
+
+// up waits until the instance's /healthz answers 200.
+func (a *activated) up() {
+	a.t.Helper()
+	testenv.WaitFor(a.t, "instance "+a.addr+" answering /healthz 200", func() bool { return a.healthz(http.StatusOK) })
 }
 
 // TestRollingRestart runs deploy/nginx.conf in front of three instances of
@@ -137,9 +147,7 @@ func TestRollingRestart(t *testing.T) {
 			"TASKLIST_LOG_LEVEL=warn",
 		}}
 		a.start()
-		if !a.healthz(http.StatusOK, 30*time.Second) {
-			t.Fatalf("instance %s: /healthz never answered 200", addr)
-		}
+		a.up()
 		t.Cleanup(func() { a.stop(stopLimit) })
 		instances[i] = a
 		addrs = append(addrs, addr)
@@ -171,12 +179,21 @@ func TestRollingRestart(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(time.Second)
+	testenv.WaitFor(t, "a steady load: 4 answers per client", func() bool {
+		ledger.mu.Lock()
+		defer ledger.mu.Unlock()
+		return ledger.requests >= 4*clients
+	})
 	for _, a := range instances {
 		t.Logf("%s SIGTERM %s", time.Now().Format("15:04:05.000"), a.addr)
 		stopped := make(chan error, 1)
 		go func() { stopped <- a.stop(stopLimit) }()
-		if !a.healthz(http.StatusServiceUnavailable, drain/2) {
+		draining := false
+		testenv.WaitFor(t, "instance "+a.addr+" answering /healthz 503 or exiting", func() bool {
+			draining = a.healthz(http.StatusServiceUnavailable)
+			return draining || a.exited()
+		})
+		if !draining {
 			t.Errorf("instance %s: /healthz did not answer 503 while draining", a.addr)
 		}
 		if err := <-stopped; err != nil {
@@ -184,9 +201,7 @@ func TestRollingRestart(t *testing.T) {
 		}
 		t.Logf("%s exited %s", time.Now().Format("15:04:05.000"), a.addr)
 		a.start()
-		if !a.healthz(http.StatusOK, 30*time.Second) {
-			t.Fatalf("instance %s: /healthz never answered 200 after the restart", a.addr)
-		}
+		a.up()
 		t.Logf("%s up %s", time.Now().Format("15:04:05.000"), a.addr)
 	}
 	endLoad()

@@ -68,6 +68,7 @@ func shutdownUnderLoad(t *testing.T, dbURL string) {
 	var (
 		mu       sync.Mutex
 		outcomes []shutdownOutcome
+		steady   atomic.Int64 // requests answered before the stop
 		wg       sync.WaitGroup
 		stopping atomic.Bool
 		// sentAt holds, per client, when its request now waiting for an
@@ -81,29 +82,31 @@ func shutdownUnderLoad(t *testing.T, dbURL string) {
 				mu.Lock()
 				outcomes = append(outcomes, o)
 				mu.Unlock()
-				if o.answered.IsZero() {
-					time.Sleep(10 * time.Millisecond) // refused: the server is going; do not spin
+				if o.answered.IsZero() && stopping.Load() {
+					return // refused: the server is going
+				}
+				if !stopping.Load() {
+					steady.Add(1)
 				}
 			}
 		})
 	}
 
-	// Steady load first; then the stop comes once some requests have been
-	// waiting long enough to count as in flight (below). A stop at a fixed
-	// moment could fall where the clients, which go in step, had all just
-	// sent a quick add (seen: 0 of 20 in flight).
-	time.Sleep(time.Second)
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	// Steady load first (every client answered a few times); then the stop
+	// comes once some requests have been waiting long enough to count as in
+	// flight (below). A stop at a fixed moment could fall where the
+	// clients, which go in step, had all just sent a quick add (seen: 0 of
+	// 20 in flight).
+	testenv.WaitFor(t, "a steady load: 3 answers per client", func() bool { return steady.Load() >= 3*clients })
+	testenv.WaitFor(t, "3 requests waiting long enough to be in flight", func() bool {
 		waiting := 0
 		for g := range sentAt {
 			if at := sentAt[g].Load(); at != 0 && time.Since(time.Unix(0, at)) > slowQuery/2+20*time.Millisecond {
 				waiting++
 			}
 		}
-		if waiting >= 3 {
-			break
-		}
-	}
+		return waiting >= 3
+	})
 	stopAt := time.Now()
 	stopping.Store(true)
 	stop()

@@ -10,7 +10,6 @@ import (
 	"os"
 	"regexp"
 	"runtime"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -48,9 +47,6 @@ func renderNginx(t *testing.T, listen string, instances []string) string {
 	return strings.Replace(conf, "listen 80;", "listen "+listen+";", 1)
 }
 
-// soakLabel is the profiler label on the goroutines of TestSoak's instances.
-const soakLabel = "tasklist-soak"
-
 // soakStats is the Go runtime's state: the live heap after a collection (the
 // instances' and the clients', which share the process) and the instances'
 // goroutines.
@@ -64,23 +60,7 @@ func readSoakStats(t *testing.T) soakStats {
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	var b strings.Builder
-	if err := pprof.Lookup("goroutine").WriteTo(&b, 1); err != nil {
-		t.Fatal(err)
-	}
-	// debug=1: one block per stack, "N @ addresses" then, for labelled
-	// goroutines, "# labels: {...}".
-	n := 0
-	for _, block := range strings.Split(b.String(), "\n\n") {
-		if !strings.Contains(block, `"`+soakLabel+`":"instance"`) {
-			continue
-		}
-		var count int
-		if _, err := fmt.Sscanf(block, "%d @", &count); err == nil {
-			n += count
-		}
-	}
-	return soakStats{heap: m.HeapAlloc, goroutines: n}
+	return soakStats{heap: m.HeapAlloc, goroutines: goroutinesIn(t, "soak")}
 }
 
 // soakLedger is what the soak's clients were told: adds and removes answered
@@ -131,23 +111,18 @@ func TestSoak(t *testing.T) {
 	var stops []context.CancelFunc
 	var dones []<-chan error
 	for range 3 {
-		var base string
-		var stop context.CancelFunc
-		var done <-chan error
-		// The label marks the instance's goroutines (those it starts inherit
-		// it), so that they are counted apart from the clients'.
-		pprof.Do(t.Context(), pprof.Labels(soakLabel, "instance"), func(context.Context) {
-			base, stop, done = start(t, map[string]string{
-				"TASKLIST_ADDR":      "127.0.0.1:0",
-				"DATABASE_URL":       dbURL,
-				"MEMCACHE_SERVERS":   mc.Addr(),
-				"TASKLIST_MAX_TASKS": "10000000",
-				// Three instances and the other packages' tests share the
-				// server's 100 connections (docs/reliability.md, "Load").
-				"TASKLIST_DB_MAX_CONNS": "8",
-				"TASKLIST_LOG_LEVEL":    "warn",
-			}, &logs)
-		})
+		// The label marks the instances' goroutines, so that they are
+		// counted apart from the clients'.
+		base, stop, done := startLabelled(t, "soak", map[string]string{
+			"TASKLIST_ADDR":      "127.0.0.1:0",
+			"DATABASE_URL":       dbURL,
+			"MEMCACHE_SERVERS":   mc.Addr(),
+			"TASKLIST_MAX_TASKS": "10000000",
+			// Three instances and the other packages' tests share the
+			// server's 100 connections (docs/reliability.md, "Load").
+			"TASKLIST_DB_MAX_CONNS": "8",
+			"TASKLIST_LOG_LEVEL":    "warn",
+		}, &logs)
 		instances = append(instances, strings.TrimPrefix(base, "http://"))
 		stops, dones = append(stops, stop), append(dones, done)
 	}
@@ -170,20 +145,30 @@ func TestSoak(t *testing.T) {
 	ctx, endLoad := context.WithCancel(t.Context())
 	defer endLoad()
 	var wg sync.WaitGroup
+	began := time.Now()
 	for c := range clients {
 		wg.Go(func() { soakClient(ctx, client, store, base, c, c < removers, ledger) })
 	}
 
-	warmUp := duration / 4
-	time.Sleep(warmUp)
+	// The warm-up, while pools and caches fill, lasts until every client has
+	// had a few answers; then the heap and goroutines are the baseline.
+	testenv.WaitFor(t, "a warm-up of 4 requests per client", func() bool {
+		ledger.mu.Lock()
+		defer ledger.mu.Unlock()
+		return ledger.requests >= 4*clients
+	})
+	warmUp := time.Since(began)
 	before := readSoakStats(t)
-	time.Sleep(duration - warmUp)
+	// Time itself is what a soak tests: heap and goroutines must stay flat
+	// while the load goes on for the rest of its duration.
+	time.Sleep(max(duration-warmUp, duration*3/4))
 	after := readSoakStats(t)
 	endLoad()
 	wg.Wait()
+	took := time.Since(began)
 
 	t.Logf("%d requests through nginx in %v (%d reads, %d adds and %d removes acknowledged; %d adds and %d removes not, or cut off by the end); statuses %v",
-		ledger.requests, duration, ledger.reads, len(ledger.added), len(ledger.removed), ledger.addsNotAcked, len(ledger.uncertain), ledger.statuses)
+		ledger.requests, took.Round(time.Second), ledger.reads, len(ledger.added), len(ledger.removed), ledger.addsNotAcked, len(ledger.uncertain), ledger.statuses)
 	t.Logf("after the warm-up (%v): heap %.1f MiB, %d goroutines of the instances; at the end: heap %.1f MiB, %d goroutines",
 		warmUp, float64(before.heap)/(1<<20), before.goroutines, float64(after.heap)/(1<<20), after.goroutines)
 	for _, p := range ledger.problems {

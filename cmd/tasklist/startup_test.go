@@ -92,7 +92,9 @@ func slowServer(t *testing.T, target string, delay time.Duration) string {
 					if err != nil {
 						return
 					}
-					time.Sleep(delay) // the slowness this server models, not an ordering
+					// The clock is what is tested: each answer comes later than
+					// the client's request timeout.
+					time.Sleep(delay)
 					if _, err := client.Write(buf[:n]); err != nil {
 						return
 					}

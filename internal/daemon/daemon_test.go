@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tasklist/tasklist/internal/daemon"
+	"github.com/tasklist/tasklist/internal/testenv"
 )
 
 // freeAddr returns a 127.0.0.1 address nobody listens on.
@@ -49,7 +50,7 @@ func TestWaitListening(t *testing.T) {
 		}
 		defer p.Stop(syscall.SIGTERM, 10*time.Second)
 		if _, err := os.Stat("/proc/net/tcp"); err != nil {
-			t.Skip("no /proc to tell whose port it is")
+			testenv.Unavailable(t, "/proc/net/tcp", "Linux's /proc tells whose port it is")
 		}
 		if err := p.WaitListening(l.Addr().String(), 200*time.Millisecond); err == nil {
 			t.Error("WaitListening took another process's port for this one's")
@@ -74,12 +75,7 @@ func TestWaitListening(t *testing.T) {
 // without a master process, is one nginx accepts (nginx -t), and nginx
 // serves from it on the site's address.
 func TestNginxCommand(t *testing.T) {
-	bin := os.Getenv("TASKLIST_TEST_NGINX")
-	if bin == "" {
-		if bin, _ = exec.LookPath("nginx"); bin == "" {
-			t.Skip("nginx not installed (scripts/test.sh installs it)")
-		}
-	}
+	bin := testenv.NginxPath(t)
 	for _, master := range []bool{false, true} {
 		dir := t.TempDir()
 		addr := freeAddr(t)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tasklist/tasklist/internal/testenv"
 )
 
 // sink records each write it gets. Safe for concurrent use.
@@ -74,13 +76,7 @@ func TestFlushesByItself(t *testing.T) {
 	w := New(&s, 10*time.Millisecond)
 	defer w.Close()
 	fmt.Fprintf(w, "hello\n")
-	deadline := time.Now().Add(10 * time.Second)
-	for s.String() != "hello\n" {
-		if time.Now().After(deadline) {
-			t.Fatalf("output = %q after 10s", s.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.WaitFor(t, "the line reaching the output", func() bool { return s.String() == "hello\n" })
 }
 
 // TestLinesStayWholeAndInOrder: lines from many goroutines, some larger

@@ -24,6 +24,7 @@ import (
 type instance struct {
 	*taskcache.Store
 	src *source
+	mc  *memcache.Client
 }
 
 // newCluster starts n instances sharing the database at dbURL and the
@@ -57,7 +58,7 @@ func newClusterWith(t *testing.T, n int, dbURL string, mo memcache.Options, co c
 		out[i] = instance{newStore(t, src, c, taskcache.Options{
 			Strategy: strategy,
 			LeaseTTL: fill.LeaseTTL(slow),
-		}), src}
+		}), src, mc}
 	}
 	return out
 }
@@ -115,9 +116,9 @@ func TestStampedeAcrossInstances(t *testing.T) {
 }
 
 // TestCoherence runs randomized writers and readers on three instances that
-// share a two-server memcached cluster and one database, for a bounded time,
-// while one memcached server is restarted and, later, memcached stops
-// answering for a moment. Every read must include every write that had
+// share a two-server memcached cluster and one database while one memcached
+// server is restarted and, later, memcached stops answering, each fault
+// lasting while a given number of writes and reads answer. Every read must include every write that had
 // answered before the read began (no stale read), and the database must end
 // with exactly the writes made (no lost write).
 func TestCoherence(t *testing.T) {
@@ -132,7 +133,7 @@ func TestCoherence(t *testing.T) {
 			t.Run(db+"/"+string(strategy), func(t *testing.T) {
 				// A short timeout, so that load and faults mark servers down.
 				cluster := newCluster(t, 3, databases[db](t), servers, strategy, 0, 100*time.Millisecond)
-				runCoherence(t, cluster, nil, ms, 2*time.Second)
+				runCoherence(t, cluster, nil, ms)
 			})
 		}
 	}
@@ -144,8 +145,8 @@ type ownTasks map[int64]bool
 // runCoherence runs the randomized load and faults of TestCoherence on
 // cluster; writersOnly are instances that write too but are not read from
 // (under Expire a read may be stale by design).
-func runCoherence(t *testing.T, cluster, writersOnly []instance, ms []*testenv.Memcached, d time.Duration) {
-	ctx, cancel := context.WithTimeout(t.Context(), d)
+func runCoherence(t *testing.T, cluster, writersOnly []instance, ms []*testenv.Memcached) {
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 
 	var answered atomic.Int64 // the highest revision whose write has answered
@@ -189,24 +190,37 @@ func runCoherence(t *testing.T, cluster, writersOnly []instance, ms []*testenv.M
 			}
 		})
 	}
-	// Faults: restart one memcached server at a third of the run; at two
-	// thirds, make every server stop answering for a moment.
+	// Faults, each begun and ended by the traffic: once the load is steady,
+	// one memcached server is restarted, down while writes and reads go on;
+	// then every server stops answering (SIGSTOP) while reads go on. The run
+	// ends after more traffic.
 	wg.Go(func() {
-		if !sleepCtx(ctx, d/3) {
+		defer cancel()
+		// traffic waits until w more writes and r more reads have answered.
+		traffic := func(what string, w, r int64) bool {
+			w, r = writes.Load()+w, reads.Load()+r
+			return testenv.Await(t, fmt.Sprintf("the load reaching %d writes and %d reads %s", w, r, what), func() bool {
+				return writes.Load() >= w && reads.Load() >= r
+			})
+		}
+		if !traffic("before the faults", 20, 60) {
 			return
 		}
 		ms[0].Stop()
-		time.Sleep(150 * time.Millisecond)
+		ok := traffic("while a server is down", 5, 15)
 		ms[0].Start()
-		if !sleepCtx(ctx, d/3) {
+		if !ok || !traffic("after the restart", 10, 30) {
 			return
 		}
 		for _, m := range ms {
 			m.Pause()
 		}
-		time.Sleep(300 * time.Millisecond)
+		ok = traffic("while every server is paused", 0, 10)
 		for _, m := range ms {
 			m.Resume()
+		}
+		if ok {
+			traffic("after the pause", 10, 30)
 		}
 	})
 	wg.Wait()
@@ -291,14 +305,5 @@ func writer(t *testing.T, ctx context.Context, in instance, own ownTasks, answer
 		}
 		writes.Add(1)
 		answered(v.Revision)
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	select {
-	case <-time.After(d):
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

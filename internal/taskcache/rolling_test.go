@@ -36,7 +36,7 @@ func TestRollingChange(t *testing.T) {
 		c := cache.New(mc, cache.Options{Prefix: prefix})
 		t.Cleanup(func() { c.Close() })
 		opts.LeaseTTL = fill.LeaseTTL(0)
-		return instance{newStore(t, src, c, opts), src}
+		return instance{newStore(t, src, c, opts), src, mc}
 	}
 	var checked []instance
 	for _, strategy := range strategies {
@@ -44,5 +44,5 @@ func TestRollingChange(t *testing.T) {
 	}
 	checked = append(checked, newInstance(taskcache.Options{Strategy: taskcache.Version, Uncached: true}))
 	expire := newInstance(taskcache.Options{Strategy: taskcache.Expire, TTL: time.Hour})
-	runCoherence(t, checked, []instance{expire}, ms, 3*time.Second)
+	runCoherence(t, checked, []instance{expire}, ms)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/tasklist/tasklist/internal/cache/local"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/testenv"
 )
 
 var strategies = []taskcache.Strategy{taskcache.Delete, taskcache.Version, taskcache.Update}
@@ -293,17 +294,26 @@ func TestStampede(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := newStore(t, src, newLocalCache(t, nil), taskcache.Options{Strategy: strategy})
-			// 100 at once, then 100 more arriving while the query runs.
+			// 100 at once, then 100 more arriving while the query runs: the
+			// query waits for them to have called List.
+			var late sync.WaitGroup
+			late.Add(100)
+			src.setHook(late.Wait)
 			var wg sync.WaitGroup
-			for i := range 200 {
-				if i >= 100 {
-					time.Sleep(time.Millisecond)
+			read := func() {
+				snap, err := s.List(t.Context())
+				if err != nil || len(snap.Tasks) != 1 {
+					t.Errorf("List = %v, %v", names(snap), err)
 				}
+			}
+			for range 100 {
+				wg.Go(read)
+			}
+			testenv.WaitFor(t, "the query starting", func() bool { return src.queries.Load() > 0 })
+			for range 100 {
 				wg.Go(func() {
-					snap, err := s.List(t.Context())
-					if err != nil || len(snap.Tasks) != 1 {
-						t.Errorf("List = %v, %v", names(snap), err)
-					}
+					late.Done()
+					read()
 				})
 			}
 			wg.Wait()

@@ -30,7 +30,7 @@ type Nginx struct {
 // CI=true) without nginx.
 func StartNginx(t testing.TB, site func(listen string) string) *Nginx {
 	t.Helper()
-	bin := findProgram(t, NginxEnv, "nginx", "install nginx or set "+NginxEnv)
+	bin := NginxPath(t)
 	dir := t.TempDir()
 	addr, release := reservePort(t)
 	cmd, err := daemon.NginxCommand(bin, daemon.NginxOptions{Dir: dir, Site: site(addr), Master: true})
@@ -50,6 +50,14 @@ func StartNginx(t testing.TB, site func(listen string) string) *Nginx {
 		t.Fatalf("nginx: %v: %s%s", err, out.String(), n.ErrorLog())
 	}
 	return n
+}
+
+// NginxPath returns the nginx program's path ($TASKLIST_TEST_NGINX, else
+// found on PATH or in /usr/sbin). It skips the test (fails under CI=true)
+// without nginx.
+func NginxPath(t testing.TB) string {
+	t.Helper()
+	return findProgram(t, NginxEnv, "nginx", "install nginx or set "+NginxEnv)
 }
 
 // Addr is the host:port nginx listens on.

@@ -11,19 +11,47 @@ const WaitLimit = 30 * time.Second
 
 // WaitFor polls cond every millisecond until it holds, and fails the test
 // naming what did not happen if it still does not after WaitLimit. Tests
-// wait with it for a condition instead of sleeping for time to pass.
+// wait with it for a condition instead of sleeping for time to pass. Like
+// t.Fatal, it must be called from the test's goroutine (see Await).
 func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
+	if err := poll(t, cond); err != "" {
+		t.Fatalf("%s %s", what, err)
+	}
+}
+
+// Await is WaitFor for other goroutines than the test's (a fault injected
+// while the test's goroutine runs the load): it reports a condition that
+// did not hold with t.Errorf and returns false instead of ending the test.
+func Await(t testing.TB, what string, cond func() bool) bool {
+	t.Helper()
+	if err := poll(t, cond); err != "" {
+		t.Errorf("%s %s", what, err)
+		return false
+	}
+	return true
+}
+
+// poll polls cond every millisecond until it holds, WaitLimit passes or the
+// test ends, and says which of the last two happened ("" when cond held).
+// In a Cleanup, where the test's context has ended already, only WaitLimit
+// bounds it.
+func poll(t testing.TB, cond func() bool) string {
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	deadline := time.After(WaitLimit)
+	ended := t.Context().Done()
+	if t.Context().Err() != nil {
+		ended = nil
+	}
 	for !cond() {
 		select {
 		case <-tick.C:
 		case <-deadline:
-			t.Fatalf("%s did not happen within %v", what, WaitLimit)
-		case <-t.Context().Done():
-			t.Fatalf("%s: the test ended while waiting", what)
+			return "did not happen within " + WaitLimit.String()
+		case <-ended:
+			return "was still awaited when the test ended"
 		}
 	}
+	return ""
 }

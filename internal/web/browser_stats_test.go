@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -39,7 +40,8 @@ func TestBrowserStats(t *testing.T) {
 	console := watchConsole(t, ctx)
 
 	// Traffic over several samples: reloads of the list, and now and then
-	// a new task, which makes the next reloads miss.
+	// a new task, which makes the next reloads miss. Each round has a
+	// sample of its own: the next begins once the sampler has taken one.
 	for round := range 12 {
 		if round%4 == 0 {
 			postForm(t, base+"/add", url.Values{"name": {"Task " + strconv.Itoa(round)}})
@@ -47,7 +49,8 @@ func TestBrowserStats(t *testing.T) {
 		for range 5 + 3*round {
 			getOK(t, base+"/")
 		}
-		time.Sleep(150 * time.Millisecond) // spread over the samples, not a check
+		last := newestRate(t, base)
+		testenv.WaitFor(t, "a new sample of the statistics", func() bool { return newestRate(t, base).After(last) })
 	}
 
 	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(base+"/stats"))
@@ -134,6 +137,25 @@ func startStatsApp(t *testing.T) string {
 	srv := httptest.NewServer(app.Handler())
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// newestRate returns when the newest rate of base's /stats.json was
+// sampled (zero before the second sample).
+func newestRate(t *testing.T, base string) time.Time {
+	t.Helper()
+	resp, err := http.Get(base + "/stats.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var rep stats.Report
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+		t.Fatalf("/stats.json: %v", err)
+	}
+	if len(rep.Rates) == 0 {
+		return time.Time{}
+	}
+	return rep.Rates[len(rep.Rates)-1].At
 }
 
 func getOK(t *testing.T, u string) {

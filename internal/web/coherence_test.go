@@ -118,7 +118,7 @@ func TestPageCoherence(t *testing.T) {
 			if c.strategy == taskcache.Expire {
 				lag = expireTTL
 			}
-			runPageCoherence(t, cluster, openStore(t, dbURL, 0, false), lag)
+			runPageCoherence(t, cluster, openStore(t, dbURL, 0, false), lag, nil)
 		})
 	}
 }
@@ -216,9 +216,18 @@ func (h *history) check(began, ended uint64, start time.Time, lag time.Duration,
 
 // runPageCoherence runs writers and readers against cluster (see
 // coherenceRun), then checks the end state against the database db. lag
-// is the staleness allowed: the TTL under expire, else 0.
-func runPageCoherence(t *testing.T, cluster []*stack, db *tasks.Store, lag time.Duration) {
-	ctx, cancel := context.WithTimeout(t.Context(), maxCoherenceRun)
+// is the staleness allowed: the TTL under expire, else 0. When until is
+// not nil, the run also lasts until it holds (a fault injected meanwhile is
+// over); such a fault's waits are bounded by testenv's, two at most, which
+// extend maxCoherenceRun.
+func runPageCoherence(t *testing.T, cluster []*stack, db *tasks.Store, lag time.Duration, until func() bool) {
+	limit := maxCoherenceRun
+	if until != nil {
+		limit += 2 * testenv.WaitLimit
+	} else {
+		until = func() bool { return true }
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), limit)
 	defer cancel()
 	h := &history{writes: map[string][]write{}}
 	var reads, revalidated, writes atomic.Int64
@@ -234,7 +243,7 @@ func runPageCoherence(t *testing.T, cluster []*stack, db *tasks.Store, lag time.
 			case <-ctx.Done():
 				return
 			}
-			if time.Since(start) >= coherenceRun && writes.Load() >= minTraffic && reads.Load() >= minTraffic {
+			if time.Since(start) >= coherenceRun && writes.Load() >= minTraffic && reads.Load() >= minTraffic && until() {
 				cancel()
 				return
 			}
@@ -304,7 +313,7 @@ func runPageCoherence(t *testing.T, cluster []*stack, db *tasks.Store, lag time.
 
 	// Once quiet (and, under expire, once the TTL has passed), every
 	// instance serves exactly the database's list.
-	time.Sleep(lag)
+	time.Sleep(lag) // the clock is what is tested: under expire, the TTL must pass (else lag is 0)
 	final, err := db.List(t.Context())
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -21,6 +22,9 @@ const (
 	faultTimeout    = 500 * time.Millisecond
 	maxFaultLatency = 10 * time.Second
 	quietReads      = 10 // GET / per instance in the recovery phase
+	// faultRequests and faultWrites are how many requests, and of them
+	// writes, a fault lasts for: it ends once that many have met it.
+	faultRequests, faultWrites = 50, 5
 )
 
 // TestMemcachedFaults runs TestPageCoherence's load (three instances, every
@@ -123,17 +127,28 @@ func memcachedFault(t *testing.T, dbURL string, c memcachedFaultCase) {
 	}
 
 	var wg sync.WaitGroup
+	var mended atomic.Bool // the run goes on until the fault is over
 	if c.fault != nil {
 		wg.Go(func() {
-			time.Sleep(300 * time.Millisecond) // steady load first
+			defer mended.Store(true)
+			if !testenv.Await(t, fmt.Sprintf("a steady load of %d requests", faultRequests), func() bool { return lat.served.Load() >= faultRequests }) {
+				return
+			}
 			lat.during.Store(true)
 			mend := c.fault(servers)
-			time.Sleep(time.Second)
+			// The fault lasts until enough requests, writes among them,
+			// have met it.
+			testenv.Await(t, fmt.Sprintf("%d requests, %d of them writes, meeting the fault", faultRequests, faultWrites), func() bool {
+				n, writes := lat.met()
+				return n >= faultRequests && writes >= faultWrites
+			})
 			mend()
 			lat.during.Store(false)
 		})
+	} else {
+		mended.Store(true)
 	}
-	runPageCoherence(t, cluster, openStore(t, dbURL, 0, false), 0)
+	runPageCoherence(t, cluster, openStore(t, dbURL, 0, false), 0, mended.Load)
 	wg.Wait()
 	lat.during.Store(false)
 
@@ -180,11 +195,14 @@ func pageCounts(cluster []*stack) [2]uint64 {
 
 // latencies records how long requests took that began or ended while
 // during was set: those that met the fault, also when the fault ended
-// before they did. It is safe for concurrent use.
+// before they did. It counts every request it served. It is safe for
+// concurrent use.
 type latencies struct {
 	during atomic.Bool
+	served atomic.Int64
 	mu     sync.Mutex
 	took   []time.Duration
+	writes int // of the requests in took
 }
 
 // wrap times the requests h serves.
@@ -192,12 +210,24 @@ func (l *latencies) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start, began := time.Now(), l.during.Load()
 		h.ServeHTTP(w, r)
+		l.served.Add(1)
 		if began || l.during.Load() { // the request overlapped the fault
 			l.mu.Lock()
 			l.took = append(l.took, time.Since(start))
+			if r.Method == http.MethodPost {
+				l.writes++
+			}
 			l.mu.Unlock()
 		}
 	})
+}
+
+// met returns how many requests met the fault, and how many of them were
+// writes.
+func (l *latencies) met() (n, writes int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.took), l.writes
 }
 
 // summary returns how many requests were timed, their median, 99th

@@ -278,15 +278,9 @@ func TestConfirmRuns(t *testing.T) {
 	post(in.handler, "/add", url.Values{"name": {"by the app"}})
 	names(t, in.handler)
 	testenv.ExecSQL(t, dbURL, "UPDATE tasks SET name = 'by hand'")
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if got := names(t, in.handler); slices.Equal(got, []string{"by hand"}) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a hand edit not shown 10 s later, with checks every 100 ms (%d checks ran)", in.cached.Stats().Confirms)
-		}
-		time.Sleep(10 * time.Millisecond) // polling
-	}
+	testenv.WaitFor(t, "the hand edit shown, with checks every 100 ms,", func() bool {
+		return slices.Equal(names(t, in.handler), []string{"by hand"})
+	})
 }
 
 // TestRestoredDump: a dump restored (pg_dump/pg_restore, mysqldump/mysql)

@@ -130,6 +130,8 @@ func oneSidedPartition(t *testing.T, layers config.Layers, which partitionCut) {
 		if time.Since(answered) > partitionBound {
 			t.Fatalf("B does not show the task added on A %v after A answered (bound %v)", time.Since(answered).Round(time.Millisecond), partitionBound)
 		}
+		// Polling against a clock: how soon B shows the write (a TTL) is
+		// what is tested.
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Logf("B showed the task added on A within %v (bound %v), after %d reads that did not", time.Since(answered).Round(time.Millisecond), partitionBound, polls)

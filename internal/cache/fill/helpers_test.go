@@ -422,7 +422,7 @@ func waitOnLease(t *testing.T, waiter, holder instance, src *source, spec fill.S
 	holding = goGet(t.Context(), holder.g, spec)
 	load.held(t, "the lease holder's load")
 	waiting = goGet(t.Context(), waiter.g, spec)
-	waitUntil(t, "a look at the lease", func() bool { return waiter.g.Stats().LeaseWaits > 0 })
+	testenv.WaitFor(t, "a look at the lease", func() bool { return waiter.g.Stats().LeaseWaits > 0 })
 	return waiting, holding, load
 }
 
@@ -457,19 +457,6 @@ func stacks(fn string, selecting bool) []string {
 		}
 	}
 	return out
-}
-
-// waitUntil polls cond until it holds, and fails the test if it does not
-// within waitLimit.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not happen within %v", what, waitLimit)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // waiting reports whether n requests wait for a flight.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/testenv"
 )
 
 // raceOptions make lease waits quick to notice and never run out: no test
@@ -133,9 +134,9 @@ func TestLateJoiner(t *testing.T) {
 				}
 				r2 := goGet(t.Context(), a.g, spec) // arrives after the write answered
 				if tc.joins {
-					waitUntil(t, "request 2 joins request 1's flight", waiting(2))
+					testenv.WaitFor(t, "request 2 joins request 1's flight", waiting(2))
 				} else {
-					waitUntil(t, "request 2 gets its answer without waiting for request 1's flight", r2.finished)
+					testenv.WaitFor(t, "request 2 gets its answer without waiting for request 1's flight", r2.finished)
 				}
 				held.open()
 
@@ -207,7 +208,7 @@ func TestStampede(t *testing.T) {
 		for i := range calls {
 			calls[i] = goGet(t.Context(), in[i%instances].g, spec)
 		}
-		waitUntil(t, "every request waits for a flight", waiting(requests))
+		testenv.WaitFor(t, "every request waits for a flight", waiting(requests))
 		if fl := stacks(inFly, false); len(fl) != instances {
 			t.Errorf("%d requests on %d instances run %d flights, want one per instance:\n%s", requests, instances, len(fl), strings.Join(fl, "\n\n"))
 		}

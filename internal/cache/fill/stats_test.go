@@ -8,6 +8,7 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache/cachetest"
 	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/testenv"
 )
 
 // TestStats: each way a request can go moves the counters as Stats
@@ -64,7 +65,7 @@ func TestStats(t *testing.T) {
 			c1 := goGet(t.Context(), in.g, spec)
 			held.held(t, "the lease")
 			c2 := goGet(t.Context(), in.g, spec)
-			waitUntil(t, "both requests wait for the flight", waiting(2))
+			testenv.WaitFor(t, "both requests wait for the flight", waiting(2))
 			held.open()
 			c1.want(t, "Get 1", value(0), fill.Miss)
 			c2.want(t, "Get 2", value(0), fill.Miss)

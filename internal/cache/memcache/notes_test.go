@@ -63,16 +63,7 @@ func noteGuards(t *testing.T, k kind, fault string) {
 	}
 	deleted := func(step string) {
 		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); ; {
-			err := writer.Delete(ctx, key)
-			if err == nil {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: Delete still fails after 10 s: %v", step, err)
-			}
-			time.Sleep(10 * time.Millisecond) // as cache.DeleteRetrying does
-		}
+		testenv.WaitFor(t, step+": a Delete that succeeds", func() bool { return writer.Delete(ctx, key) == nil })
 	}
 	deleted("first write")
 	if err := reader.Set(ctx, cache.Item{Key: key, Value: []byte("old")}); err != nil {
@@ -90,11 +81,7 @@ func noteGuards(t *testing.T, k kind, fault string) {
 	if err := proxy.Forward(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); !writer.health.up(home); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the writer's replay did not bring the server back within 10 s")
-		}
-	}
+	testenv.WaitFor(t, "the writer's replay bringing the server back", func() bool { return writer.health.up(home) })
 	if it, err := plain.Get(ctx, key); !errors.Is(err, cache.ErrMiss) {
 		t.Errorf("after the replay the server holds %q, %v; want a miss", it.Value, err)
 	}
