@@ -55,8 +55,10 @@ type Options struct {
 	// that keeps its visitors' state elsewhere would use them.
 	NoSessions bool
 	// StatsInterval is how often Run samples the statistics for the
-	// dashboard's chart (default web.DefaultStatsInterval).
+	// dashboard's chart, and StatsSamples how many samples the chart
+	// shows (defaults web.DefaultStatsInterval, web.DefaultStatsSamples).
 	StatsInterval time.Duration
+	StatsSamples  int
 }
 
 // App is the application New builds. Its methods are safe for concurrent
@@ -115,6 +117,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		StatsUser:     cfg.StatsUser,
 		StatsPassword: cfg.StatsPassword,
 		StatsInterval: opts.StatsInterval,
+		StatsSamples:  opts.StatsSamples,
 	}
 	// A lease must outlive the slow query it covers, and a page or
 	// fragment render includes that query.

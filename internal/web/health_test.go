@@ -116,7 +116,8 @@ func report(status, database, cache string) map[string]any {
 // TestPagesDegradeWithoutDatabase: with the database gone the pages answer
 // 503, not a crash.
 func TestPagesDegradeWithoutDatabase(t *testing.T) {
-	store, h := newApp(t)
+	app := newStack(t, stackOptions{})
+	store, h := app.Tasks(), app.handler
 	store.Close()
 	if w := do(h, "GET", "/", nil); w.Code != 503 || !strings.Contains(w.Body.String(), "unavailable") {
 		t.Errorf("GET / with the database closed = %d", w.Code)
