@@ -74,6 +74,9 @@ type App struct {
 	sessions *scs.SessionManager
 	server   *web.Server
 	handler  http.Handler
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // sessionCleanupInterval is how often Run deletes ended sessions from the
@@ -258,16 +261,21 @@ func (a *App) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// Close closes the cache and the database. Run must have returned.
+// Close closes the cache and the database; Run must have returned. The
+// handler then answers as with both gone. Later calls do nothing and
+// return the first one's error.
 func (a *App) Close() error {
-	var errs []error
-	if a.cache != nil {
-		errs = append(errs, a.cache.Close())
-	}
-	if a.db != nil {
-		errs = append(errs, a.store.Close(), a.db.Close())
-	}
-	return errors.Join(errs...)
+	a.closeOnce.Do(func() {
+		var errs []error
+		if a.cache != nil {
+			errs = append(errs, a.cache.Close())
+		}
+		if a.db != nil {
+			errs = append(errs, a.store.Close(), a.db.Close())
+		}
+		a.closeErr = errors.Join(errs...)
+	})
+	return a.closeErr
 }
 
 // sessionLayer shows the session store's counters as the session layer's.

@@ -117,9 +117,8 @@ func report(status, database, cache string) map[string]any {
 // 503, not a crash.
 func TestPagesDegradeWithoutDatabase(t *testing.T) {
 	app := newStack(t, stackOptions{})
-	store, h := app.Tasks(), app.handler
-	store.Close()
-	if w := do(h, "GET", "/", nil); w.Code != 503 || !strings.Contains(w.Body.String(), "unavailable") {
+	app.Close()
+	if w := do(app.handler, "GET", "/", nil); w.Code != 503 || !strings.Contains(w.Body.String(), "unavailable") {
 		t.Errorf("GET / with the database closed = %d", w.Code)
 	}
 }

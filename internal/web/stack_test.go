@@ -154,8 +154,8 @@ func (s *stack) lists() int64     { return s.queries("list") }
 func (s *stack) revisions() int64 { return s.queries("revision") }
 func (s *stack) reads() int64     { return s.queries("list") + s.queries("page") }
 
-// migrate creates the schema of the database at dbURL, before any
-// instance opens it, for a test that writes to it first.
+// migrate creates the schema of the database at dbURL before any instance
+// opens it (app.New migrates too; migrations are safe to run at once).
 func migrate(tb testing.TB, dbURL string) {
 	tb.Helper()
 	openStore(tb, dbURL)
