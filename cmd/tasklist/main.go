@@ -26,11 +26,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tasklist/tasklist/internal/app"
 	"github.com/tasklist/tasklist/internal/config"
 	"github.com/tasklist/tasklist/internal/logbuf"
-	"github.com/tasklist/tasklist/internal/session"
-	"github.com/tasklist/tasklist/internal/sqldb"
-	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/web"
 )
 
@@ -79,7 +77,7 @@ func run(ctx context.Context, args []string, environ []string, out, logOut io.Wr
 	}
 	getenv := lookup(environ)
 	cfg, err := config.Load(getenv)
-	if err = errors.Join(err, checkNames(cfg)); err != nil {
+	if err = errors.Join(err, app.CheckNames(cfg)); err != nil {
 		return err
 	}
 	log := newLogger(cfg, logOut)
@@ -87,32 +85,18 @@ func run(ctx context.Context, args []string, environ []string, out, logOut io.Wr
 		log.Warn(w)
 	}
 
-	db, err := sqldb.Open(ctx, cfg.DatabaseURL, sqldb.Options{Timeout: cfg.DBTimeout, MaxConns: cfg.DBMaxConns})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	store := tasks.New(db, tasks.Options{SlowQuery: cfg.SlowQuery, MaxTasks: cfg.MaxTasks})
-	if err := store.Migrate(ctx, log); err != nil {
-		return err
-	}
-	if err := session.Migrate(ctx, db, log); err != nil {
-		return err
-	}
 	if cmd == "migrate" {
+		if err := app.Migrate(ctx, cfg, log); err != nil {
+			return err
+		}
 		log.Info("database is up to date", "database", config.RedactURL(cfg.DatabaseURL))
 		return nil
 	}
-
-	wc, closeCache, err := webConfig(ctx, cfg, log, db, store)
+	a, err := app.New(ctx, cfg, app.Options{Logger: log})
 	if err != nil {
 		return err
 	}
-	defer closeCache()
-	app, err := web.New(wc)
-	if err != nil {
-		return err
-	}
+	defer a.Close()
 	if cfg.PprofAddr != "" {
 		pctx, stopPprof := context.WithCancel(ctx)
 		wait, err := startPprof(pctx, cfg.PprofAddr, log)
@@ -123,13 +107,21 @@ func run(ctx context.Context, args []string, environ []string, out, logOut io.Wr
 		defer wait()
 		defer stopPprof()
 	}
-	go app.SampleStats(ctx)
-	go session.RunCleanup(ctx, db, sessionCleanupInterval, log)
+	runCtx, stopRun := context.WithCancel(ctx)
+	running := make(chan struct{})
+	go func() {
+		defer close(running)
+		a.Run(runCtx)
+	}()
+	defer func() {
+		stopRun()
+		<-running
+	}()
 	ln, err := listen(cfg, getenv)
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, log, ln, app.Handler(), ready)
+	return serve(ctx, cfg, log, ln, a.Handler(), ready)
 }
 
 // lookup returns os.Getenv over environ: the value of the first NAME=
@@ -144,10 +136,6 @@ func lookup(environ []string) func(string) string {
 		return ""
 	}
 }
-
-// sessionCleanupInterval is how often ended sessions are deleted from the
-// database.
-const sessionCleanupInterval = 10 * time.Minute
 
 // readHeaderTimeout is how long a client has to send a request's headers:
 // a slow client holding connections open is cut off after it.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tasklist/tasklist/internal/app"
 	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
@@ -253,7 +254,7 @@ func postNoFollow(t *testing.T, u string, form url.Values) *http.Cookie {
 		t.Fatalf("POST %s: status %d, want 303", u, resp.StatusCode)
 	}
 	for _, c := range resp.Cookies() {
-		if c.Name == sessionCookie {
+		if c.Name == app.SessionCookie {
 			return c
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -76,12 +75,15 @@ func (h hostile) bytes() (method string, req []byte) {
 // should not, and none is a 5xx. docs/reliability.md lists the classes.
 func TestBadInput(t *testing.T) {
 	t.Run("uncached", func(t *testing.T) {
-		store, h := newApp(t)
+		app := newStack(t, stackOptions{})
+		store, h := app.Tasks(), app.handler
 		testBadInput(t, store, h)
 	})
 	t.Run("all cache layers", func(t *testing.T) {
-		l := newLayered(t, filepath.Join(t.TempDir(), "layers.db"), newBackend(t, nil), "t:", allLayers)
-		testBadInput(t, l.src.Store, l.h)
+		o := allLayers
+		o.prefix = "t:"
+		l := newStack(t, o)
+		testBadInput(t, l.Tasks(), l.handler)
 	})
 }
 

@@ -36,7 +36,7 @@ func BenchmarkIndex(b *testing.B) {
 		name string
 		open backendOpener
 	}{
-		{"local", func(tb testing.TB, _ string, _ interface{ Identity() string }) cache.Backend { return localBackend(tb) }},
+		{"local", localBackend},
 		{"memcache", func(tb testing.TB, prefix string, db interface{ Identity() string }) cache.Backend {
 			return memcachedBackend(startMemcacheds(tb, 1), 0)(tb, prefix, db)
 		}},
@@ -45,7 +45,7 @@ func BenchmarkIndex(b *testing.B) {
 	for _, n := range []int{100, 1000} {
 		dbURL := "sqlite:" + filepath.Join(b.TempDir(), "bench"+strconv.Itoa(n)+".db")
 		migrate(b, dbURL)
-		seed := openStore(b, dbURL, 0, false)
+		seed := openStore(b, dbURL)
 		for i := range n {
 			if _, _, err := seed.Add(b.Context(), "task "+strconv.Itoa(i)); err != nil {
 				b.Fatal(err)
@@ -93,14 +93,14 @@ func benchmarkIndex(b *testing.B, o stackOptions) {
 	if s.backend != nil {
 		calls0 = s.backend.calls.Load()
 	}
-	queries0 := s.src.queries()
+	queries0 := s.reads()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
 		get()
 	}
 	b.StopTimer()
-	queries := s.src.queries() - queries0
+	queries := s.reads() - queries0
 	if o.layers.Query && queries != 0 {
 		b.Errorf("%d timed requests reached the database with the query cache on", queries)
 	}

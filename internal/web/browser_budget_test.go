@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -117,11 +116,12 @@ func TestBrowserFirstVisitBudget(t *testing.T) {
 	ctx := testenv.Browser(t)
 	o := allLayers
 	o.sessions = session.CachedDB
-	app := newLayered(t, filepath.Join(t.TempDir(), "t.db"), newBackend(t, nil), "budget:", o)
+	o.prefix = "budget:"
+	app := newStack(t, o)
 	for i := range web.DefaultPageSize {
 		app.post(t, "/add", url.Values{"name": {"Task number " + strconv.Itoa(i+1) + " of the first page"}})
 	}
-	srv := httptest.NewServer(app.h)
+	srv := httptest.NewServer(app.handler)
 	t.Cleanup(srv.Close)
 
 	tr := watchTransfers(t, ctx)

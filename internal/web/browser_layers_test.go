@@ -6,7 +6,6 @@ import (
 	"html/template"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,11 +13,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/session"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/testenv"
-	"github.com/tasklist/tasklist/internal/web"
 )
 
 // TestBrowserCachedLayers drives the application with every caching layer
@@ -35,18 +32,13 @@ import (
 // add did not show.)
 func TestBrowserCachedLayers(t *testing.T) {
 	ctx := testenv.Browser(t)
-	dbPath := filepath.Join(t.TempDir(), "tasks.db")
-	migrate(t, "sqlite:"+dbPath)
 	app := newStack(t, stackOptions{
-		dbURL:    "sqlite:" + dbPath,
 		backend:  memcachedBackend(startMemcacheds(t, 1), 0),
 		prefix:   testenv.RandomName("browser") + ":",
 		strategy: taskcache.Version,
 		layers:   everyLayer,
 		pageSize: 3,
-		configure: func(cfg *web.Config, c *cache.Cache) { // sessions, as cmd/tasklist has them
-			cfg.Sessions = newSessions(t, dbPath, c, session.CachedDB)
-		},
+		sessions: session.CachedDB, // as cmd/tasklist has them
 	})
 	srv := httptest.NewServer(app.handler)
 	t.Cleanup(srv.Close)
@@ -111,7 +103,7 @@ func TestBrowserCachedLayers(t *testing.T) {
 
 	// Another origin's page submits the app's forms: refused, and nothing
 	// changes.
-	before, err := app.src.Store.List(t.Context())
+	before, err := app.Tasks().List(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +122,7 @@ func TestBrowserCachedLayers(t *testing.T) {
 		if status != http.StatusForbidden || !strings.Contains(text, "Cross-origin requests that change data are refused.") {
 			t.Errorf("a form on %s posting to %s was answered %d:\n%s", attacker.URL, attack.action, status, text)
 		}
-		after, err := app.src.Store.List(t.Context())
+		after, err := app.Tasks().List(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,13 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/tasklist/tasklist/internal/cache"
-	"github.com/tasklist/tasklist/internal/cache/local"
-	"github.com/tasklist/tasklist/internal/dbstats"
-	"github.com/tasklist/tasklist/internal/stats"
-	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/testenv"
-	"github.com/tasklist/tasklist/internal/web"
 )
 
 // TestBrowserStats opens /stats in headless Chromium with traffic behind
@@ -36,7 +29,14 @@ func TestBrowserStats(t *testing.T) {
 	if _, err := chromedp.Run(ctx, chromedp.EmulateViewport(1100, 760)); err != nil {
 		t.Fatal(err)
 	}
-	base := startStatsApp(t)
+	// Every caching layer on the in-process cache, the statistics sampled
+	// every 200 ms, on 127.0.0.1 (the statistics answer loopback without a
+	// password).
+	app := newStack(t, stackOptions{layers: everyLayer, hosts: []string{"127.0.0.1"},
+		statsInterval: 200 * time.Millisecond, statsSamples: 20, run: true})
+	srv := httptest.NewServer(app.handler)
+	t.Cleanup(srv.Close)
+	base := srv.URL
 	console := watchConsole(t, ctx)
 
 	// Traffic over several samples: reloads of the list, and now and then
@@ -103,40 +103,6 @@ func TestBrowserStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	console.checkClean(t, ctx)
-}
-
-// startStatsApp serves the application wired as cmd/tasklist wires it,
-// every caching layer on the in-process cache, with the statistics
-// sampled every 200 ms, on 127.0.0.1 (the statistics answer loopback
-// without a password); it returns the base URL.
-func startStatsApp(t *testing.T) string {
-	t.Helper()
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	store := newStore(t)
-	b, err := local.New(local.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := cache.New(b, cache.Options{Logger: log})
-	t.Cleanup(func() { c.Close() })
-	db := dbstats.New(store)
-	tc, err := taskcache.New(db, c, taskcache.Options{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := web.New(web.Config{
-		Tasks: tc, Logger: log, AllowedHosts: []string{"127.0.0.1"},
-		Cache: c, Versions: tc, Fragments: true, Pages: true,
-		StatsLayers: map[string]stats.Layer{"query": tc}, Queries: db,
-		StatsInterval: 200 * time.Millisecond, StatsSamples: 20,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go app.SampleStats(t.Context())
-	srv := httptest.NewServer(app.Handler())
-	t.Cleanup(srv.Close)
-	return srv.URL
 }
 
 // newestRate returns when the newest rate of base's /stats.json was

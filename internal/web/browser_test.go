@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"image/png"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,9 +20,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/testenv"
-	"github.com/tasklist/tasklist/internal/web"
 )
 
 // stepTimeout bounds one step in the browser: a page load after a click, a
@@ -39,7 +36,9 @@ const stepTimeout = 15 * time.Second
 // task in TASKLIST_SCREENSHOT_DIR, or in a temporary directory.
 func TestBrowserTaskList(t *testing.T) {
 	ctx := testenv.Browser(t)
-	base := startApp(t)
+	srv := httptest.NewServer(newStack(t, stackOptions{hosts: []string{"127.0.0.1"}}).handler)
+	t.Cleanup(srv.Close)
+	base := srv.URL
 	console := watchConsole(t, ctx)
 
 	// The empty list.
@@ -89,28 +88,6 @@ func TestBrowserTaskList(t *testing.T) {
 	checkRows(t, ctx, "after deleting the first task", []taskRow{second})
 
 	console.checkClean(t, ctx)
-}
-
-// startApp serves the real application, over a fresh SQLite database, on
-// 127.0.0.1 for the test, and returns its base URL.
-func startApp(t *testing.T) string {
-	t.Helper()
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	store, err := tasks.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "tasks.db"), tasks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(t.Context(), log); err != nil {
-		t.Fatal(err)
-	}
-	app, err := web.New(web.Config{Tasks: store, Logger: log, AllowedHosts: []string{"127.0.0.1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(app.Handler())
-	t.Cleanup(srv.Close)
-	return srv.URL
 }
 
 // taskRow is what the page shows of one task: a tr[data-task-id].

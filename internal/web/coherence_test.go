@@ -118,7 +118,7 @@ func TestPageCoherence(t *testing.T) {
 			if c.strategy == taskcache.Expire {
 				lag = expireTTL
 			}
-			runPageCoherence(t, cluster, openStore(t, dbURL, 0, false), lag, nil)
+			runPageCoherence(t, cluster, openStore(t, dbURL), lag, nil)
 		})
 	}
 }

@@ -54,10 +54,10 @@ func TestDerivedCachesAfterVersionLoss(t *testing.T) {
 			t.Run(string(strategy)+"/"+l.String(), func(t *testing.T) {
 				dbURL := "sqlite:" + filepath.Join(t.TempDir(), "derived.db")
 				migrate(t, dbURL)
-				c := cache.New(localBackend(t), cache.Options{Prefix: "derived:"})
+				c := cache.New(localBackend(t, "", nil), cache.Options{Prefix: "derived:"})
 				t.Cleanup(func() { c.Close() })
 				instance := func() (*committedSource, http.Handler) {
-					src := &committedSource{Store: openStore(t, dbURL, 0, false)}
+					src := &committedSource{Store: openStore(t, dbURL)}
 					store, err := taskcache.New(src, c, taskcache.Options{Strategy: strategy})
 					if err != nil {
 						t.Fatal(err)
@@ -144,14 +144,14 @@ func TestPageOfAVersionFromTheDatabase(t *testing.T) {
 		t.Run(string(strategy), func(t *testing.T) {
 			dbURL := "sqlite:" + filepath.Join(t.TempDir(), "goesback.db")
 			migrate(t, dbURL)
-			local := localBackend(t)
+			local := localBackend(t, "", nil)
 			backend := &versionReadFailures{Backend: local, key: "goesback:tasks:version"}
 			if strategy == taskcache.Expire {
 				backend.key = "goesback:tasks:version:ttl"
 			}
 			c := cache.New(backend, cache.Options{Prefix: "goesback:"})
 			t.Cleanup(func() { c.Close() })
-			src := &committedSource{Store: openStore(t, dbURL, 0, false)}
+			src := &committedSource{Store: openStore(t, dbURL)}
 			store, err := taskcache.New(src, c, taskcache.Options{Strategy: strategy})
 			if err != nil {
 				t.Fatal(err)

@@ -148,7 +148,7 @@ func memcachedFault(t *testing.T, dbURL string, c memcachedFaultCase) {
 	} else {
 		mended.Store(true)
 	}
-	runPageCoherence(t, cluster, openStore(t, dbURL, 0, false), 0, mended.Load)
+	runPageCoherence(t, cluster, openStore(t, dbURL), 0, mended.Load)
 	wg.Wait()
 	lat.during.Store(false)
 
@@ -185,7 +185,7 @@ func memcachedFault(t *testing.T, dbURL string, c memcachedFaultCase) {
 func pageCounts(cluster []*stack) [2]uint64 {
 	var c [2]uint64
 	for _, s := range cluster {
-		if st := s.server.CacheStats().Pages; st != nil {
+		if st := s.Server().CacheStats().Pages; st != nil {
 			c[0] += st.Fills.Hits + st.MemoryHits
 			c[1] += st.Fills.Misses
 		}

@@ -8,7 +8,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -151,8 +150,9 @@ func TestHTTPAudit(t *testing.T) {
 	o := allLayers
 	o.sessions = session.CachedDB
 	o.pageSize = 20 // two pages: /?after=20 is the second, which the links reach
-	app := newLayered(t, filepath.Join(t.TempDir(), "t.db"), newBackend(t, nil), "audit:", o)
-	srv := httptest.NewServer(app.h)
+	o.prefix = "audit:"
+	app := newStack(t, o)
+	srv := httptest.NewServer(app.handler)
 	t.Cleanup(srv.Close)
 	for i := range 40 {
 		app.post(t, "/add", url.Values{"name": {"task number " + strconv.Itoa(i)}})
@@ -270,7 +270,7 @@ func equalHeaders(a, b http.Header) bool {
 // the same strong ETag; Range and If-None-Match work on both encodings;
 // names that are no file are 404.
 func TestStaticFiles(t *testing.T) {
-	_, h := newApp(t)
+	h := newStack(t, stackOptions{}).handler
 	page := do(h, "GET", "/", nil).Body.String()
 	links := regexp.MustCompile(`(?:href|src)="(/static/[^"]+)"`).FindAllStringSubmatch(page, -1)
 	if len(links) < 3 { // Bootstrap, app.css, the favicon

@@ -26,7 +26,8 @@ var formRoutes = []struct{ path, field string }{{"/add", "name"}, {"/toggle", "i
 // 404 for an id no task has; else 303 and a change (the revision moves
 // on). Nothing changes on any other answer.
 func FuzzForm(f *testing.F) {
-	store, h := newApp(f)
+	app := newStack(f, stackOptions{})
+	store, h := app.Tasks(), app.handler
 	for _, name := range []string{"one", "two", "three"} {
 		if w := do(h, "POST", "/add", url.Values{"name": {name}}); w.Code != http.StatusSeeOther {
 			f.Fatal(w.Code)

@@ -3,48 +3,12 @@ package web_test
 import (
 	"html"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/tasklist/tasklist/internal/tasks"
-	"github.com/tasklist/tasklist/internal/web"
 )
-
-// newStore opens a fresh, migrated SQLite store, closed when t ends.
-func newStore(t testing.TB) *tasks.Store {
-	t.Helper()
-	store, err := tasks.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "web.db"), tasks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(t.Context(), slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
-	return store
-}
-
-// newApp serves the real app over a fresh SQLite store.
-func newApp(t testing.TB) (*tasks.Store, http.Handler) {
-	t.Helper()
-	store := newStore(t)
-	srv, err := web.New(web.Config{
-		Tasks:  store,
-		Logger: slog.New(slog.DiscardHandler),
-		Health: []web.HealthCheck{{Name: "database", Critical: true, Check: store.Ping}},
-		// example.com is the host of httptest.NewRequest.
-		AllowedHosts: []string{"example.com", "127.0.0.1"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return store, srv.Handler()
-}
 
 // do sends one request to h. form, when not nil, is the url-encoded body;
 // header holds name, value pairs ("Host" sets the request's Host).
@@ -71,7 +35,8 @@ func doBody(h http.Handler, method, target string, body io.Reader, header ...str
 }
 
 func TestTaskLifecycle(t *testing.T) {
-	store, h := newApp(t)
+	app := newStack(t, stackOptions{})
+	store, h := app.Tasks(), app.handler
 	w := do(h, "GET", "/", nil)
 	if w.Code != 200 || !strings.Contains(w.Body.String(), "No tasks yet") {
 		t.Fatalf("GET / on an empty list = %d:\n%s", w.Code, w.Body)
@@ -120,7 +85,7 @@ func TestTaskLifecycle(t *testing.T) {
 }
 
 func TestSecurityHeaders(t *testing.T) {
-	_, h := newApp(t)
+	h := newStack(t, stackOptions{}).handler
 	w := do(h, "GET", "/", nil)
 	for header, want := range map[string]string{
 		"Content-Security-Policy": "default-src 'none'",

@@ -116,9 +116,9 @@ func report(status, database, cache string) map[string]any {
 // TestPagesDegradeWithoutDatabase: with the database gone the pages answer
 // 503, not a crash.
 func TestPagesDegradeWithoutDatabase(t *testing.T) {
-	store, h := newApp(t)
-	store.Close()
-	if w := do(h, "GET", "/", nil); w.Code != 503 || !strings.Contains(w.Body.String(), "unavailable") {
+	app := newStack(t, stackOptions{})
+	app.Close()
+	if w := do(app.handler, "GET", "/", nil); w.Code != 503 || !strings.Contains(w.Body.String(), "unavailable") {
 		t.Errorf("GET / with the database closed = %d", w.Code)
 	}
 }

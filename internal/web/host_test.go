@@ -15,17 +15,13 @@ import (
 // ".domain" matches the domain and its subdomains. (TestBadInput has the
 // DNS rebinding request, whose Origin matches its Host.)
 func TestAllowedHosts(t *testing.T) {
-	store := newStore(t)
 	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	if _, err := web.New(web.Config{Tasks: store}); err == nil {
+	app := newStack(t, stackOptions{log: slog.New(slog.NewTextHandler(&logs, nil)),
+		hosts: []string{"localhost", "127.0.0.1", "::1", "Tasks.Example.com", ".example.org"}})
+	if _, err := web.New(web.Config{Tasks: app.Tasks()}); err == nil {
 		t.Error("web.New without AllowedHosts succeeded")
 	}
-	srv, err := web.New(web.Config{Tasks: store, Logger: log, AllowedHosts: []string{"localhost", "127.0.0.1", "::1", "Tasks.Example.com", ".example.org"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := srv.Handler()
+	h := app.handler
 	tests := []struct {
 		host string
 		ok   bool
@@ -73,12 +69,9 @@ func TestAllowedHosts(t *testing.T) {
 
 // TestAnyHost: "*" allows every host, even an empty one.
 func TestAnyHost(t *testing.T) {
-	srv, err := web.New(web.Config{Tasks: newStore(t), Logger: slog.New(slog.DiscardHandler), AllowedHosts: []string{"*"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newStack(t, stackOptions{hosts: []string{"*"}}).handler
 	for _, host := range []string{"evil.example", "", "anything:1"} {
-		if w := do(srv.Handler(), "GET", "/", nil, "Host", host); w.Code != http.StatusOK {
+		if w := do(h, "GET", "/", nil, "Host", host); w.Code != http.StatusOK {
 			t.Errorf("GET / with Host %q = %d, want 200", host, w.Code)
 		}
 	}
@@ -88,15 +81,12 @@ func TestAnyHost(t *testing.T) {
 // and restart loops ask an instance by its address; everything else stays
 // behind the Host check.
 func TestHealthzAnyHost(t *testing.T) {
-	srv, err := web.New(web.Config{Tasks: newStore(t), Logger: slog.New(slog.DiscardHandler), AllowedHosts: []string{"tasks.example.com"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newStack(t, stackOptions{hosts: []string{"tasks.example.com"}}).handler
 	for _, host := range []string{"127.0.0.1:8001", "10.0.0.7", "", "evil.example"} {
-		if w := do(srv.Handler(), "GET", "/healthz", nil, "Host", host); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"status":"ok"`) {
+		if w := do(h, "GET", "/healthz", nil, "Host", host); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"status":"ok"`) {
 			t.Errorf("GET /healthz with Host %q = %d %s, want 200 ok", host, w.Code, w.Body)
 		}
-		if w := do(srv.Handler(), "GET", "/healthz/x", nil, "Host", host); w.Code != http.StatusBadRequest {
+		if w := do(h, "GET", "/healthz/x", nil, "Host", host); w.Code != http.StatusBadRequest {
 			t.Errorf("GET /healthz/x with Host %q = %d, want 400", host, w.Code)
 		}
 	}

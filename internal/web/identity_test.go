@@ -13,12 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/config"
 	"github.com/tasklist/tasklist/internal/session"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/testenv"
-	"github.com/tasklist/tasklist/internal/web"
 )
 
 // The tests of this file prove that a cache entry names the database and
@@ -201,7 +199,7 @@ func threeInstances(t *testing.T, dbURL string, strategy taskcache.Strategy, lay
 func confirmAll(t *testing.T, cluster []*stack) {
 	t.Helper()
 	for _, in := range cluster {
-		if err := in.cached.Confirm(t.Context()); err != nil {
+		if err := in.Cached().Confirm(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -248,17 +246,17 @@ func TestHandEditsReachEveryInstance(t *testing.T) {
 					}
 					// Idle: each check is one query, and finds nothing to do.
 					in := cluster[2]
-					queries, heads := in.src.queries(), in.src.revisions.Load()
-					mismatches := in.cached.Stats().ConfirmMismatches
+					queries, heads := in.reads(), in.revisions()
+					mismatches := in.Cached().Stats().ConfirmMismatches
 					for range 5 {
-						if err := in.cached.Confirm(t.Context()); err != nil {
+						if err := in.Cached().Confirm(t.Context()); err != nil {
 							t.Fatal(err)
 						}
 					}
-					if q, h := in.src.queries()-queries, in.src.revisions.Load()-heads; q != 0 || h != 5 {
+					if q, h := in.reads()-queries, in.revisions()-heads; q != 0 || h != 5 {
 						t.Errorf("5 checks of an unchanged cache ran %d list queries and %d version queries, want 0 and 5", q, h)
 					}
-					if n := in.cached.Stats().ConfirmMismatches - mismatches; n != 0 {
+					if n := in.Cached().Stats().ConfirmMismatches - mismatches; n != 0 {
 						t.Errorf("5 checks of an unchanged cache invalidated %d times", n)
 					}
 				})
@@ -274,7 +272,7 @@ func TestConfirmRuns(t *testing.T) {
 	migrate(t, dbURL)
 	in := newStack(t, stackOptions{dbURL: dbURL, backend: memcachedBackend(startMemcacheds(t, 1), time.Second),
 		layers: everyLayer, ttl: 100 * time.Millisecond})
-	go in.cached.Run(t.Context())
+	go in.Cached().Run(t.Context())
 	post(in.handler, "/add", url.Values{"name": {"by the app"}})
 	names(t, in.handler)
 	testenv.ExecSQL(t, dbURL, "UPDATE tasks SET name = 'by hand'")
@@ -435,10 +433,7 @@ func TestReadYourOwnWriteUnderExpire(t *testing.T) {
 	var cluster []*stack
 	for range 2 {
 		cluster = append(cluster, newStack(t, stackOptions{dbURL: dbURL, backend: memcachedBackend(servers, time.Second),
-			strategy: taskcache.Expire, ttl: time.Hour, layers: everyLayer,
-			configure: func(cfg *web.Config, c *cache.Cache) {
-				cfg.Sessions = newSessions(t, filepath.Join(dir, "sessions.db"), c, session.Cache)
-			}}))
+			strategy: taskcache.Expire, ttl: time.Hour, layers: everyLayer, sessions: session.Cache}))
 	}
 	var bases []string
 	for _, in := range cluster {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -17,16 +16,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/scs/v2"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tasklist/tasklist/internal/cache"
-	"github.com/tasklist/tasklist/internal/cache/local"
-	"github.com/tasklist/tasklist/internal/cache/memcache"
+	"github.com/tasklist/tasklist/internal/config"
 	"github.com/tasklist/tasklist/internal/taskcache"
-	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/testenv"
-	"github.com/tasklist/tasklist/internal/web"
 )
 
 // countingBackend counts the calls that reach the backend: with one server,
@@ -85,110 +80,24 @@ func (b *countingBackend) Delete(ctx context.Context, key string) error {
 	return b.Backend.Delete(ctx, key)
 }
 
-// countingSource counts the queries that reach the database.
-type countingSource struct {
-	*tasks.Store
-	lists, revisions atomic.Int64
-}
+// allLayers is an instance with every caching layer on.
+var allLayers = stackOptions{layers: everyLayer}
 
-func (s *countingSource) List(ctx context.Context) (tasks.Snapshot, error) {
-	s.lists.Add(1)
-	return s.Store.List(ctx)
-}
-
-func (s *countingSource) Head(ctx context.Context) (tasks.Version, error) {
-	s.revisions.Add(1)
-	return s.Store.Head(ctx)
-}
-
-// layered is one app instance with caching layers.
-type layered struct {
-	h        http.Handler
-	srv      *web.Server
-	src      *countingSource
-	backend  *countingBackend
-	sessions *scs.SessionManager // nil without sessions
-}
-
-type layerOptions struct {
-	query, fragment, page bool
-	strategy              taskcache.Strategy
-	pageSize, maxTasks    int
-	personal              func(*http.Request) bool
-	// sessions, when set, is the session engine (session.Cache, ...);
-	// sessionIdle its idle timeout.
-	sessions    string
-	sessionIdle time.Duration
-	// now is the app's clock (nil: time.Now).
-	now func() time.Time
-}
-
-var allLayers = layerOptions{query: true, fragment: true, page: true}
-
-// newBackend is the in-process cache, or a client of the memcached
-// servers at addrs.
-func newBackend(t *testing.T, addrs []string) cache.Backend {
-	t.Helper()
-	var (
-		b   cache.Backend
-		err error
-	)
+// backendOf opens in-process caches when addrs is nil, else clients of
+// the memcached servers at addrs.
+func backendOf(addrs []string) backendOpener {
 	if addrs == nil {
-		b, err = local.New(local.Options{})
-	} else {
-		b, err = memcache.New(memcache.Options{Servers: addrs, Timeout: 5 * time.Second})
+		return localBackend
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// newLayered starts an instance on the SQLite database dbPath (migrated),
-// caching in b under prefix.
-func newLayered(t *testing.T, dbPath string, b cache.Backend, prefix string, o layerOptions) *layered {
-	t.Helper()
-	store, err := tasks.Open(t.Context(), "sqlite:"+dbPath, tasks.Options{MaxTasks: o.maxTasks})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	log := slog.New(slog.DiscardHandler)
-	if err := store.Migrate(t.Context(), log); err != nil {
-		t.Fatal(err)
-	}
-	src := &countingSource{Store: store}
-	cb := &countingBackend{Backend: b}
-	c := cache.New(cb, cache.Options{Prefix: prefix})
-	t.Cleanup(func() { c.Close() })
-	tc, err := taskcache.New(src, c, taskcache.Options{Strategy: o.strategy, Uncached: !o.query})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sessions *scs.SessionManager
-	if o.sessions != "" {
-		sessions = newSessions(t, dbPath, c, o.sessions)
-	}
-	srv, err := web.New(web.Config{
-		Tasks: tc, Logger: log, PageSize: o.pageSize,
-		Cache: c, Versions: tc, Fragments: o.fragment, Pages: o.page, Personal: o.personal,
-		AllowedHosts: []string{"example.com", "127.0.0.1"}, // httptest.NewRequest's, httptest.Server's
-		Sessions:     sessions,
-		SessionIdle:  o.sessionIdle,
-		Now:          o.now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &layered{h: srv.Handler(), srv: srv, src: src, backend: cb, sessions: sessions}
+	return memcachedBackend(addrs, 5*time.Second)
 }
 
 // sameOrigin marks a POST as coming from the app's own page.
 var sameOrigin = []string{"Sec-Fetch-Site", "same-origin"}
 
-func (l *layered) post(t *testing.T, path string, form url.Values) {
+func (l *stack) post(t *testing.T, path string, form url.Values) {
 	t.Helper()
-	if w := do(l.h, "POST", path, form, sameOrigin...); w.Code != http.StatusSeeOther {
+	if w := do(l.handler, "POST", path, form, sameOrigin...); w.Code != http.StatusSeeOther {
 		t.Fatalf("POST %s %v = %d:\n%s", path, form, w.Code, w.Body)
 	}
 }
@@ -208,9 +117,9 @@ func rows(body string) []string {
 	return out
 }
 
-func (l *layered) get(t *testing.T, target string, header ...string) (*http.Response, string) {
+func (l *stack) get(t *testing.T, target string, header ...string) (*http.Response, string) {
 	t.Helper()
-	w := do(l.h, "GET", target, nil, header...)
+	w := do(l.handler, "GET", target, nil, header...)
 	return w.Result(), w.Body.String()
 }
 
@@ -227,19 +136,20 @@ func TestPageHitCost(t *testing.T) {
 				t.Run(string(strategy), func(t *testing.T) {
 					o := allLayers
 					o.strategy = strategy
-					app := newLayered(t, filepath.Join(t.TempDir(), "t.db"), newBackend(t, addrs), testenv.RandomName("hit")+":", o)
+					o.backend, o.prefix = backendOf(addrs), testenv.RandomName("hit")+":"
+					app := newStack(t, o)
 					app.post(t, "/add", url.Values{"name": {"one"}})
 					app.post(t, "/add", url.Values{"name": {"two"}})
 					if _, body := app.get(t, "/"); !slices2(rows(body), "one", "two") {
 						t.Fatalf("first GET / rows = %v", rows(body))
 					}
 					for i := range 3 {
-						lists, revs, calls, keys := app.src.lists.Load(), app.src.revisions.Load(), app.backend.calls.Load(), app.backend.keysRead.Load()
+						lists, revs, calls, keys := app.lists(), app.revisions(), app.backend.calls.Load(), app.backend.keysRead.Load()
 						resp, body := app.get(t, "/")
 						if resp.StatusCode != 200 || !slices2(rows(body), "one", "two") {
 							t.Fatalf("hit %d: %d %v", i, resp.StatusCode, rows(body))
 						}
-						if d := app.src.lists.Load() - lists + app.src.revisions.Load() - revs; d != 0 {
+						if d := app.lists() - lists + app.revisions() - revs; d != 0 {
 							t.Errorf("hit %d ran %d database queries, want 0", i, d)
 						}
 						if d := app.backend.calls.Load() - calls; d > 1 {
@@ -264,12 +174,12 @@ func slices2(got []string, want ...string) bool { return cmp.Equal(got, want) }
 // one change takes every other row from the cache and renders and stores
 // just the changed one; a changed row never shows its old state.
 func TestFragmentsRenderOnlyChangedRows(t *testing.T) {
-	app := newLayered(t, filepath.Join(t.TempDir(), "t.db"), newBackend(t, nil), "frag:", layerOptions{query: true, fragment: true})
+	app := newStack(t, stackOptions{prefix: "frag:", layers: config.Layers{Query: true, Fragment: true}})
 	for _, n := range []string{"a", "b", "c", "d", "e"} {
 		app.post(t, "/add", url.Values{"name": {n}})
 	}
 	_, body := app.get(t, "/")
-	st := *app.srv.CacheStats().Fragments
+	st := *app.Server().CacheStats().Fragments
 	if st.RowSets != 5 || st.RowMisses != 5 {
 		t.Fatalf("first render: %+v, want 5 rows rendered and stored", st)
 	}
@@ -279,7 +189,7 @@ func TestFragmentsRenderOnlyChangedRows(t *testing.T) {
 	if got, want := rows(body), []string{"a", "b", "c (done)", "d", "e"}; !cmp.Equal(got, want) {
 		t.Errorf("after toggle rows = %v, want %v", got, want)
 	}
-	st2 := *app.srv.CacheStats().Fragments
+	st2 := *app.Server().CacheStats().Fragments
 	if st2.RowSets-st.RowSets != 1 || st2.RowHits-st.RowHits != 4 {
 		t.Errorf("render after one toggle stored %d rows and reused %d, want 1 and 4", st2.RowSets-st.RowSets, st2.RowHits-st.RowHits)
 	}
@@ -291,9 +201,9 @@ func TestFragmentsRenderOnlyChangedRows(t *testing.T) {
 	}
 	// The list fragment is reused while nothing changes, from process
 	// memory: only the version is read from the cache.
-	lists, keys := app.src.lists.Load(), app.backend.keysRead.Load()
+	lists, keys := app.lists(), app.backend.keysRead.Load()
 	app.get(t, "/")
-	if app.src.lists.Load() != lists {
+	if app.lists() != lists {
 		t.Errorf("an unchanged page queried the list again")
 	}
 	if d := app.backend.keysRead.Load() - keys; d != 1 {
@@ -303,12 +213,12 @@ func TestFragmentsRenderOnlyChangedRows(t *testing.T) {
 
 // twoInstances starts two instances on one SQLite database sharing a
 // memcached server, as two processes behind a load balancer would.
-func twoInstances(t *testing.T, o layerOptions) (*layered, *layered) {
+func twoInstances(t *testing.T, o stackOptions) (*stack, *stack) {
 	t.Helper()
-	db := filepath.Join(t.TempDir(), "t.db")
-	addrs := []string{testenv.StartMemcached(t, testenv.MemcachedOptions{}).Addr()}
-	prefix := testenv.RandomName("two") + ":"
-	return newLayered(t, db, newBackend(t, addrs), prefix, o), newLayered(t, db, newBackend(t, addrs), prefix, o)
+	o.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "t.db")
+	o.backend = memcachedBackend([]string{testenv.StartMemcached(t, testenv.MemcachedOptions{}).Addr()}, 5*time.Second)
+	o.prefix = testenv.RandomName("two") + ":"
+	return newStack(t, o), newStack(t, o)
 }
 
 // TestConditionalAndCompressed: ETag and 304 across instances that share
@@ -326,7 +236,7 @@ func TestConditionalAndCompressed(t *testing.T) {
 	if resp, _ := b.get(t, "/", "If-None-Match", etag); resp.StatusCode != http.StatusNotModified || resp.Header.Get("ETag") != etag {
 		t.Errorf("conditional GET on the other instance = %d (ETag %q), want 304 with %q", resp.StatusCode, resp.Header.Get("ETag"), etag)
 	}
-	if b.src.lists.Load() != 0 {
+	if b.lists() != 0 {
 		t.Errorf("the 304 queried the list")
 	}
 
@@ -348,14 +258,14 @@ func TestConditionalAndCompressed(t *testing.T) {
 	if resp, _ := b.get(t, "/", "Accept-Encoding", "gzip;q=0"); resp.Header.Get("Content-Encoding") != "" {
 		t.Errorf("gzip;q=0 got Content-Encoding %q", resp.Header.Get("Content-Encoding"))
 	}
-	w := do(b.h, "HEAD", "/", nil)
+	w := do(b.handler, "HEAD", "/", nil)
 	if w.Code != 200 || w.Body.Len() != 0 || w.Header().Get("ETag") != etag || w.Header().Get("Content-Length") != fmt.Sprint(len(plain)) {
 		t.Errorf("HEAD / = %d, %d body bytes, headers %v", w.Code, w.Body.Len(), w.Header())
 	}
 
 	// A write on one instance: the old ETag no longer matches on either.
 	b.post(t, "/add", url.Values{"name": {"second"}})
-	for name, in := range map[string]*layered{"writer": b, "other": a} {
+	for name, in := range map[string]*stack{"writer": b, "other": a} {
 		resp, body := in.get(t, "/", "If-None-Match", etag)
 		if resp.StatusCode != 200 || resp.Header.Get("ETag") == etag || !slices2(rows(body), "&lt;b&gt;bold&lt;/b&gt; &amp; co", "second") {
 			t.Errorf("%s after a write: %d, ETag %q, rows %v", name, resp.StatusCode, resp.Header.Get("ETag"), rows(body))
@@ -370,13 +280,13 @@ func TestConditionalAndCompressed(t *testing.T) {
 func TestPaging(t *testing.T) {
 	a, b := twoInstances(t, allLayers)
 	for i := range 250 {
-		if _, _, err := a.src.Store.Add(t.Context(), fmt.Sprintf("task %03d", i)); err != nil {
+		if _, _, err := a.Tasks().Add(t.Context(), fmt.Sprintf("task %03d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	a.post(t, "/toggle", url.Values{"id": {"1"}, "done": {"1"}}) // a write through the app, so the caches know
 	linkRE := regexp.MustCompile(`id="(prev|next)-page" href="([^"]*)"`)
-	walk := func(in *layered) (sizes []int, firsts []string) {
+	walk := func(in *stack) (sizes []int, firsts []string) {
 		target := "/"
 		for range 5 {
 			resp, body := in.get(t, target)
@@ -401,7 +311,7 @@ func TestPaging(t *testing.T) {
 		t.Fatal("more than 5 pages")
 		return nil, nil
 	}
-	for name, in := range map[string]*layered{"a": a, "b": b} {
+	for name, in := range map[string]*stack{"a": a, "b": b} {
 		sizes, firsts := walk(in)
 		if !cmp.Equal(sizes, []int{100, 100, 50}) || !cmp.Equal(firsts, []string{"task 000 (done)", "task 100", "task 200"}) {
 			t.Errorf("%s: pages of %v starting %v", name, sizes, firsts)
@@ -447,18 +357,18 @@ func TestListCap(t *testing.T) {
 		a.post(t, "/add", url.Values{"name": {n}})
 	}
 	_, before := b.get(t, "/")
-	rev, err := a.src.Store.Head(t.Context())
+	rev, err := a.Tasks().Head(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := do(b.h, "POST", "/add", url.Values{"name": {"d"}}, sameOrigin...)
+	w := do(b.handler, "POST", "/add", url.Values{"name": {"d"}}, sameOrigin...)
 	if w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "full") {
 		t.Errorf("fourth add = %d:\n%s", w.Code, w.Body)
 	}
-	if rev2, _ := a.src.Store.Head(t.Context()); rev2 != rev {
+	if rev2, _ := a.Tasks().Head(t.Context()); rev2 != rev {
 		t.Errorf("a refused add moved the version from %v to %v", rev, rev2)
 	}
-	for _, in := range []*layered{a, b} {
+	for _, in := range []*stack{a, b} {
 		if _, body := in.get(t, "/"); !slices2(rows(body), "a", "b", "c") || body != before {
 			t.Errorf("list after the refused add = %v", rows(body))
 		}
@@ -480,7 +390,7 @@ func TestCrossOriginRefusedWithCaching(t *testing.T) {
 		{"Sec-Fetch-Site", "cross-site"},
 		{"Origin", "http://evil.example"},
 	} {
-		if w := do(a.h, "POST", "/add", url.Values{"name": {"forged"}}, h...); w.Code != http.StatusForbidden {
+		if w := do(a.handler, "POST", "/add", url.Values{"name": {"forged"}}, h...); w.Code != http.StatusForbidden {
 			t.Errorf("POST with %v = %d, want 403", h, w.Code)
 		}
 	}

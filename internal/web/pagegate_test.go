@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/tasklist/tasklist/internal/config"
 )
 
 // TestPageGate: with 95 tasks in pages of 10, some removed, every start a
@@ -22,16 +23,18 @@ import (
 func TestPageGate(t *testing.T) {
 	for _, layers := range []struct {
 		name string
-		o    layerOptions
+		o    stackOptions
 	}{
-		{"all layers", layerOptions{query: true, fragment: true, page: true, pageSize: 10}},
-		{"fragments and pages, no query cache", layerOptions{fragment: true, page: true, pageSize: 10}},
-		{"fragments only", layerOptions{query: true, fragment: true, pageSize: 10}},
+		{"all layers", stackOptions{layers: config.Layers{Query: true, Fragment: true, Page: true}, pageSize: 10}},
+		{"fragments and pages, no query cache", stackOptions{layers: config.Layers{Fragment: true, Page: true}, pageSize: 10}},
+		{"fragments only", stackOptions{layers: config.Layers{Query: true, Fragment: true}, pageSize: 10}},
 	} {
 		t.Run(layers.name, func(t *testing.T) {
-			l := newLayered(t, filepath.Join(t.TempDir(), "gate.db"), newBackend(t, nil), "g:", layers.o)
+			o := layers.o
+			o.prefix = "g:"
+			l := newStack(t, o)
 			for i := range 95 {
-				if _, _, err := l.src.Store.Add(t.Context(), fmt.Sprintf("task %02d", i+1)); err != nil {
+				if _, _, err := l.Tasks().Add(t.Context(), fmt.Sprintf("task %02d", i+1)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -39,7 +42,7 @@ func TestPageGate(t *testing.T) {
 				l.post(t, "/remove", url.Values{"id": {strconv.Itoa(id)}})
 			}
 			check := func(pass string) {
-				snap, err := l.src.Store.List(t.Context())
+				snap, err := l.Tasks().List(t.Context())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -87,9 +90,9 @@ func TestPageGate(t *testing.T) {
 					target = m[1]
 				}
 			}
-			before := l.srv.CacheStats()
+			before := l.Server().CacheStats()
 			check("flood")
-			after := l.srv.CacheStats()
+			after := l.Server().CacheStats()
 			if before.Pages != nil && after.Pages.Fills.Loads != before.Pages.Fills.Loads {
 				t.Errorf("the flood rendered %d pages for the page cache, want none", after.Pages.Fills.Loads-before.Pages.Fills.Loads)
 			}

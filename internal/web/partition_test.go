@@ -91,7 +91,7 @@ func oneSidedPartition(t *testing.T, layers config.Layers, which partitionCut) {
 	mo := memcache.Options{Servers: addrs, Timeout: partitionTimeout, Backoff: memcache.DefaultBackoff}
 	o.backend = memcachedClients(mo)
 	b := newStack(t, o)
-	go b.cached.Run(t.Context())
+	go b.Cached().Run(t.Context())
 	mo.DialContext = viaProxies
 	o.backend = memcachedClients(mo)
 	a := newStack(t, o)
@@ -107,7 +107,7 @@ func oneSidedPartition(t *testing.T, layers config.Layers, which partitionCut) {
 	for _, s := range []*stack{a, b, a, b} { // the version and the pages cached
 		shows(s, "")
 	}
-	versionAt := versionServer(t, addrs, o.prefix, a.src)
+	versionAt := versionServer(t, addrs, o.prefix, a.Tasks())
 	cut := []string{versionAt}
 	switch which {
 	case otherServerCut:

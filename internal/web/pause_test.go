@@ -112,7 +112,7 @@ func serverPauses(t *testing.T, dbURL string, layers config.Layers, run time.Dur
 	}
 	addrs := []string{servers[0].Addr(), servers[1].Addr()}
 	migrate(t, dbURL)
-	db := openStore(t, dbURL, 0, false)
+	db := openStore(t, dbURL)
 	h := &history{writes: map[string][]write{}}
 	ids := make([]int64, pauseTasks)
 	names := make([]string, pauseTasks)
@@ -144,7 +144,7 @@ func serverPauses(t *testing.T, dbURL string, layers config.Layers, run time.Dur
 	}
 
 	do(cluster[0].handler, "GET", "/", nil) // the version cached
-	versionAt := slices.Index(addrs, versionServer(t, addrs, o.prefix, cluster[0].src))
+	versionAt := slices.Index(addrs, versionServer(t, addrs, o.prefix, cluster[0].Tasks()))
 
 	ctx, cancel := context.WithTimeout(t.Context(), run)
 	defer cancel()

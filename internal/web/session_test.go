@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -13,36 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/scs/v2"
-
-	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/cachetest"
 	"github.com/tasklist/tasklist/internal/session"
-	"github.com/tasklist/tasklist/internal/sqldb"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
-
-// newSessions is a session manager on engine over the SQLite database at
-// dbPath and the cache c, as cmd/tasklist builds it.
-func newSessions(t *testing.T, dbPath string, c *cache.Cache, engine string) *scs.SessionManager {
-	t.Helper()
-	db, err := sqldb.Open(t.Context(), "sqlite:"+dbPath, sqldb.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := session.Migrate(t.Context(), db, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
-	st, err := session.New(engine, c, db, session.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := scs.New()
-	m.Store = st
-	m.Cookie.Name = "tasklist_session"
-	return m
-}
 
 // visitor is a browser: a cookie jar, talking to any of the instances.
 type visitor struct {
@@ -98,18 +71,18 @@ func flashOf(body string) string {
 func TestSessionsAcrossInstances(t *testing.T) {
 	for _, engine := range session.Engines() {
 		t.Run(engine, func(t *testing.T) {
-			db := filepath.Join(t.TempDir(), "t.db")
-			addrs := []string{testenv.StartMemcached(t, testenv.MemcachedOptions{}).Addr()}
-			prefix := testenv.RandomName("sess") + ":"
 			o := allLayers
+			o.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "t.db")
+			o.backend = backendOf([]string{testenv.StartMemcached(t, testenv.MemcachedOptions{}).Addr()})
+			o.prefix = testenv.RandomName("sess") + ":"
 			o.sessions = engine
 			var (
-				apps  []*layered
+				apps  []*stack
 				bases []string
 			)
 			for range 3 {
-				app := newLayered(t, db, newBackend(t, addrs), prefix, o)
-				srv := httptest.NewServer(app.h)
+				app := newStack(t, o)
+				srv := httptest.NewServer(app.handler)
 				t.Cleanup(srv.Close)
 				apps, bases = append(apps, app), append(bases, srv.URL)
 			}
@@ -123,7 +96,7 @@ func TestSessionsAcrossInstances(t *testing.T) {
 			pageHits := func() uint64 {
 				var n uint64
 				for _, a := range apps {
-					st := a.srv.CacheStats().Pages
+					st := a.Server().CacheStats().Pages
 					n += st.Fills.Hits + st.MemoryHits
 				}
 				return n
@@ -207,8 +180,9 @@ func TestSessionsAcrossInstances(t *testing.T) {
 func TestBadSessionCookies(t *testing.T) {
 	o := allLayers
 	o.sessions = session.CachedDB
-	app := newLayered(t, filepath.Join(t.TempDir(), "t.db"), newBackend(t, nil), "bad:", o)
-	srv := httptest.NewServer(app.h)
+	o.prefix = "bad:"
+	app := newStack(t, o)
+	srv := httptest.NewServer(app.handler)
 	defer srv.Close()
 	real := newVisitor(t)
 	real.do("POST", srv.URL, "/add", url.Values{"name": {"x"}})
@@ -252,8 +226,9 @@ func TestIdleSessionEnds(t *testing.T) {
 	o.sessionIdle = 30 * time.Minute
 	clock := cachetest.NewClock()
 	o.now = clock.Now
-	app := newLayered(t, filepath.Join(t.TempDir(), "t.db"), newBackend(t, nil), "idle:", o)
-	srv := httptest.NewServer(app.h)
+	o.prefix = "idle:"
+	app := newStack(t, o)
+	srv := httptest.NewServer(app.handler)
 	defer srv.Close()
 	v := newVisitor(t)
 	v.do("POST", srv.URL, "/add", url.Values{"name": {"a"}})

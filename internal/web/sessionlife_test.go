@@ -18,7 +18,7 @@ import (
 // over an SQLite file and the in-process cache; rows counts its stored
 // sessions (for the engines that store them in the database).
 type sessionApp struct {
-	*layered
+	*stack
 	url string
 	db  *sqldb.DB
 }
@@ -28,15 +28,17 @@ func newSessionApp(t *testing.T, engine string) *sessionApp {
 	path := filepath.Join(t.TempDir(), "t.db")
 	o := allLayers
 	o.sessions = engine
-	app := newLayered(t, path, newBackend(t, nil), testenv.RandomName("life")+":", o)
-	srv := httptest.NewServer(app.h)
+	o.dbURL = "sqlite:" + path
+	o.prefix = testenv.RandomName("life") + ":"
+	app := newStack(t, o)
+	srv := httptest.NewServer(app.handler)
 	t.Cleanup(srv.Close)
 	db, err := sqldb.Open(t.Context(), "sqlite:"+path, sqldb.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return &sessionApp{layered: app, url: srv.URL, db: db}
+	return &sessionApp{stack: app, url: srv.URL, db: db}
 }
 
 func (a *sessionApp) rows(t *testing.T) int {
@@ -49,7 +51,7 @@ func (a *sessionApp) rows(t *testing.T) int {
 }
 
 // sets is how many sessions the store has written.
-func (a *sessionApp) sets() uint64 { return a.sessions.Store.(session.Store).Stats().Sets }
+func (a *sessionApp) sets() uint64 { return a.Sessions().Store.(session.Store).Stats().Sets }
 
 // sessionToken is the session token resp sets ("" for none, or for a
 // cookie that deletes it).

@@ -9,20 +9,19 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tasklist/tasklist/internal/app"
 	"github.com/tasklist/tasklist/internal/cache"
-	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/cache/local"
 	"github.com/tasklist/tasklist/internal/cache/memcache"
 	"github.com/tasklist/tasklist/internal/config"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/testenv"
-	"github.com/tasklist/tasklist/internal/web"
 )
 
 // The layer sets the tests use most.
@@ -31,105 +30,150 @@ var (
 	everyLayer = config.Layers{Query: true, Fragment: true, Page: true}
 )
 
-// stackOptions describe one app instance as cmd/tasklist wires it (see
-// its webConfig): its own database pool and, with any layer on, its own
-// cache client, query cache and web server.
+// stackOptions describe one app instance, built by app.New as cmd/tasklist
+// builds it: its own database pool and, with any layer on, its own cache
+// client, query cache and web server. Zero fields keep the configuration's
+// defaults.
 type stackOptions struct {
+	// dbURL is the database (migrated by app.New); empty: a fresh SQLite
+	// file.
 	dbURL string
 	// backend opens this instance's cache client for keys under prefix;
-	// unused with no layer.
+	// nil: the in-process cache. Unused with no layer.
 	backend  backendOpener
 	prefix   string // the key prefix: one per app, shared by its instances
 	strategy taskcache.Strategy
-	ttl      time.Duration // the staleness bound under Expire (default 5s)
+	ttl      time.Duration // the staleness bound under Expire
 	layers   config.Layers
 	slow     time.Duration // the simulated slow list query
 	pageSize int
-	// configure, when set, completes the web server's configuration with
-	// the instance's cache (sessions, for instance); unused with no layer.
-	configure func(cfg *web.Config, c *cache.Cache)
+	maxTasks int // unlimited when zero
+	// sessions is the session engine (session.Cache, ...); empty: no
+	// sessions. sessionIdle is their idle timeout.
+	sessions    string
+	sessionIdle time.Duration
+	// now is the app's clock (nil: time.Now).
+	now func() time.Time
+	// hosts are the allowed hosts (default example.com and 127.0.0.1:
+	// httptest.NewRequest's and httptest.Server's).
+	hosts []string
+	// statsUser, statsPassword, statsInterval and statsSamples set the
+	// statistics routes and their sampling.
+	statsUser, statsPassword string
+	statsInterval            time.Duration
+	statsSamples             int
+	// run starts the app's periodic work (app.App.Run) until the test
+	// ends: the cache's check against the database every ttl, and the
+	// statistics' sampling. Tests that count queries leave it off.
+	run bool
+	// log receives the app's logs (default: warnings and errors, in the
+	// test's output).
+	log *slog.Logger
 }
 
 // stack is one app instance.
 type stack struct {
+	*app.App
 	handler http.Handler
-	server  *web.Server
-	src     *querySource
 	backend *countingBackend // nil with no layer on
-	cached  *taskcache.Store // nil with no layer on
 }
 
-// querySource is the real task store, counting the queries of the list
-// or of a page's rows (countingSource counts the list and revision ones;
-// a page reads its own rows when the query cache is off).
-type querySource struct {
-	*countingSource
-	pages atomic.Int64
+// newStack builds one app instance with app.New, closed when tb ends.
+func newStack(tb testing.TB, o stackOptions) *stack {
+	tb.Helper()
+	cfg, err := config.Load(func(string) string { return "" })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg.DatabaseURL = cmp.Or(o.dbURL, "sqlite:"+filepath.Join(tb.TempDir(), "tasks.db"))
+	cfg.CachePrefix = o.prefix
+	cfg.Invalidation = string(cmp.Or(o.strategy, taskcache.Version))
+	cfg.CacheTTL = cmp.Or(o.ttl, cfg.CacheTTL)
+	cfg.Layers = o.layers
+	cfg.SlowQuery = o.slow
+	cfg.PageSize = cmp.Or(o.pageSize, cfg.PageSize)
+	cfg.MaxTasks = o.maxTasks
+	cfg.SessionIdle = cmp.Or(o.sessionIdle, cfg.SessionIdle)
+	cfg.SessionEngine = cmp.Or(o.sessions, cfg.SessionEngine)
+	cfg.AllowedHosts = o.hosts
+	if o.hosts == nil {
+		cfg.AllowedHosts = []string{"example.com", "127.0.0.1"}
+	}
+	cfg.StatsUser = cmp.Or(o.statsUser, cfg.StatsUser)
+	cfg.StatsPassword = o.statsPassword
+	s := &stack{}
+	opts := app.Options{
+		Logger:        cmp.Or(o.log, slog.New(slog.NewTextHandler(tb.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))),
+		Now:           o.now,
+		NoSessions:    o.sessions == "",
+		StatsInterval: o.statsInterval,
+		StatsSamples:  o.statsSamples,
+		OpenBackend: func(_ context.Context, cfg config.Config, db app.Database) (cache.Backend, error) {
+			open := o.backend
+			if open == nil {
+				open = localBackend
+			}
+			s.backend = &countingBackend{Backend: open(tb, cfg.CachePrefix, db)}
+			return s.backend.counted(), nil
+		},
+	}
+	if s.App, err = app.New(tb.Context(), cfg, opts); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	s.handler = s.Handler()
+	if o.run {
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.Run(ctx)
+		}()
+		tb.Cleanup(func() {
+			stop()
+			<-done
+		})
+	}
+	return s
 }
 
-func (s *querySource) Page(ctx context.Context, after int64, n int) (tasks.Page, error) {
-	s.pages.Add(1)
-	return s.Store.Page(ctx, after, n)
+// queries counts the queries of kind (dbstats's names: "list", "page",
+// "revision", ...) that reached the database.
+func (s *stack) queries(kind string) int64 {
+	for _, q := range s.Queries().QueryStats() {
+		if q.Kind == kind {
+			return int64(q.Count)
+		}
+	}
+	panic("no query kind " + kind)
 }
 
-// queries is how many list and page queries reached the database.
-func (s *querySource) queries() int64 { return s.lists.Load() + s.pages.Load() }
+// lists, revisions and reads count the list, revision, and list or page
+// queries.
+func (s *stack) lists() int64     { return s.queries("list") }
+func (s *stack) revisions() int64 { return s.queries("revision") }
+func (s *stack) reads() int64     { return s.queries("list") + s.queries("page") }
 
-// migrate creates the schema of the database at dbURL, once, before any
-// instance opens it.
+// migrate creates the schema of the database at dbURL before any instance
+// opens it (app.New migrates too; migrations are safe to run at once).
 func migrate(tb testing.TB, dbURL string) {
 	tb.Helper()
-	openStore(tb, dbURL, 0, true)
+	openStore(tb, dbURL)
 }
 
-func openStore(tb testing.TB, dbURL string, slow time.Duration, migrate bool) *tasks.Store {
+// openStore opens the task store at dbURL, migrated, closed when tb ends:
+// the database as it is, neither cached nor counted.
+func openStore(tb testing.TB, dbURL string) *tasks.Store {
 	tb.Helper()
-	st, err := tasks.Open(tb.Context(), dbURL, tasks.Options{SlowQuery: slow})
+	st, err := tasks.Open(tb.Context(), dbURL, tasks.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	if migrate {
-		if err := st.Migrate(tb.Context(), slog.New(slog.DiscardHandler)); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return st
-}
-
-// newStack starts one app instance over a migrated database.
-func newStack(tb testing.TB, o stackOptions) *stack {
-	tb.Helper()
-	s := &stack{src: &querySource{countingSource: &countingSource{Store: openStore(tb, o.dbURL, o.slow, false)}}}
-	cfg := web.Config{Tasks: s.src, Logger: slog.New(slog.DiscardHandler), PageSize: o.pageSize,
-		AllowedHosts: []string{"example.com", "127.0.0.1"}} // httptest.NewRequest's, httptest.Server's
-	if o.layers.Any() {
-		s.backend = &countingBackend{Backend: o.backend(tb, o.prefix, s.src)}
-		c := cache.New(s.backend.counted(), cache.Options{Prefix: o.prefix})
-		tb.Cleanup(func() { c.Close() })
-		lease := fill.LeaseTTL(o.slow)
-		store, err := taskcache.New(s.src, c, taskcache.Options{
-			Strategy: o.strategy,
-			TTL:      o.ttl,
-			Uncached: !o.layers.Query,
-			LeaseTTL: lease,
-		})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		s.cached = store
-		cfg.Tasks, cfg.Cache, cfg.Versions = store, c, store
-		cfg.Fragments, cfg.Pages, cfg.LeaseTTL = o.layers.Fragment, o.layers.Page, lease
-		if o.configure != nil {
-			o.configure(&cfg, c)
-		}
-	}
-	srv, err := web.New(cfg)
-	if err != nil {
+	if err := st.Migrate(tb.Context(), slog.New(slog.DiscardHandler)); err != nil {
 		tb.Fatal(err)
 	}
-	s.server, s.handler = srv, srv.Handler()
-	return s
+	return st
 }
 
 // backendOpener opens an instance's cache client for keys under prefix, of
@@ -160,8 +204,8 @@ func memcachedClients(mo memcache.Options) backendOpener {
 	}
 }
 
-// localBackend opens an in-process cache.
-func localBackend(tb testing.TB) cache.Backend {
+// localBackend opens an in-process cache; it is a backendOpener.
+func localBackend(tb testing.TB, _ string, _ interface{ Identity() string }) cache.Backend {
 	l, err := local.New(local.Options{})
 	if err != nil {
 		tb.Fatal(err)

@@ -26,7 +26,7 @@ func TestPageStampedeAcrossInstances(t *testing.T) {
 		t.Run(string(strategy), func(t *testing.T) {
 			dbURL := "sqlite:" + filepath.Join(t.TempDir(), "stampede.db")
 			migrate(t, dbURL)
-			seed := openStore(t, dbURL, 0, false)
+			seed := openStore(t, dbURL)
 			task, _, err := seed.Add(t.Context(), "the task")
 			if err != nil {
 				t.Fatal(err)
@@ -70,8 +70,8 @@ func TestPageStampedeAcrossInstances(t *testing.T) {
 			}
 			var queries, pages, lists uint64
 			for _, s := range cluster {
-				queries += uint64(s.src.queries())
-				st := s.server.CacheStats()
+				queries += uint64(s.reads())
+				st := s.Server().CacheStats()
 				pages += st.Pages.Fills.Loads
 				lists += st.Fragments.Lists.Loads
 			}

@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -11,27 +10,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/memcache"
 	"github.com/tasklist/tasklist/internal/testenv"
-	"github.com/tasklist/tasklist/internal/web"
 )
 
 var statsRoutes = []string{"/stats", "/stats.json", "/metrics"}
-
-// newStatsApp serves the app with cfg's statistics settings over a fresh
-// store.
-func newStatsApp(t *testing.T, cfg web.Config) http.Handler {
-	t.Helper()
-	cfg.Tasks = newStore(t)
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	cfg.AllowedHosts = []string{"*"}
-	srv, err := web.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv.Handler()
-}
 
 // statsRequest is a GET of a statistics route from remote (RemoteAddr),
 // with header pairs and, when user is not empty, basic auth.
@@ -54,9 +37,9 @@ func statsRequest(h http.Handler, route, remote, user, password string, header .
 // say, and tell others how to enable remote access; with it, every request
 // needs the user and password in basic auth, from anywhere.
 func TestStatsAccess(t *testing.T) {
-	open := newStatsApp(t, web.Config{})
-	guarded := newStatsApp(t, web.Config{StatsUser: "watcher", StatsPassword: "stats-password"})
-	defaultUser := newStatsApp(t, web.Config{StatsPassword: "stats-password"})
+	open := newStack(t, stackOptions{hosts: []string{"*"}}).handler
+	guarded := newStack(t, stackOptions{hosts: []string{"*"}, statsUser: "watcher", statsPassword: "stats-password"}).handler
+	defaultUser := newStack(t, stackOptions{hosts: []string{"*"}, statsPassword: "stats-password"}).handler
 	forged := []string{"X-Forwarded-For", "127.0.0.1", "X-Real-IP", "127.0.0.1", "Forwarded", "for=127.0.0.1"}
 	tests := []struct {
 		name           string
@@ -117,13 +100,9 @@ func TestStatsAccess(t *testing.T) {
 func TestStatsShowNoSecret(t *testing.T) {
 	const cachePassword, statsPassword = "cache-secret-4711", "stats-secret-0815"
 	mc := testenv.StartMemcached(t, testenv.MemcachedOptions{Username: "tasklist", Password: cachePassword})
-	b, err := memcache.New(memcache.Options{Servers: []string{mc.Addr()}, Username: "tasklist", Password: cachePassword, Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := cache.New(b, cache.Options{})
-	t.Cleanup(func() { c.Close() })
-	h := newStatsApp(t, web.Config{Cache: c, StatsPassword: statsPassword})
+	h := newStack(t, stackOptions{hosts: []string{"*"}, layers: everyLayer, statsPassword: statsPassword,
+		backend: memcachedClients(memcache.Options{Servers: []string{mc.Addr()}, Username: "tasklist", Password: cachePassword, Timeout: 5 * time.Second}),
+	}).handler
 	for _, route := range statsRoutes {
 		for _, auth := range [][2]string{{"admin", statsPassword}, {"admin", "wrong"}, {}} {
 			w := statsRequest(h, route, "192.0.2.7:40000", auth[0], auth[1])
@@ -149,7 +128,7 @@ func headerText(h http.Header) string {
 // script and fetch from its own origin, and nothing else; every other
 // page runs no script at all.
 func TestStatsScriptOnlyThere(t *testing.T) {
-	h := newStatsApp(t, web.Config{})
+	h := newStack(t, stackOptions{hosts: []string{"*"}}).handler
 	csp := func(route string) string {
 		w := statsRequest(h, route, "127.0.0.1:40000", "", "")
 		if w.Code != http.StatusOK {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache/cachetest"
 	"github.com/tasklist/tasklist/internal/loginlimit"
-	"github.com/tasklist/tasklist/internal/web"
 )
 
 // TestStatsLoginLimit: 3,000 wrong passwords from one address get a few
@@ -21,7 +20,7 @@ import (
 // right passwords are not counted.
 func TestStatsLoginLimit(t *testing.T) {
 	clock := cachetest.NewClock()
-	h := newStatsApp(t, web.Config{StatsPassword: "right", Now: clock.Now})
+	h := newStack(t, stackOptions{hosts: []string{"*"}, statsPassword: "right", now: clock.Now}).handler
 	get := func(remote, password string, header ...string) *http.Response {
 		t.Helper()
 		user := "admin"

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -16,27 +16,13 @@ import (
 	"github.com/tasklist/tasklist/internal/taskcache"
 )
 
-// openCache builds the cache the configuration selects: MemCachier (SASL),
-// a plain memcached cluster, or the in-process cache. db is the database
-// the cached data comes from (its identity names the keys; see
-// taskcache.VolatileKeysSent).
-func openCache(ctx context.Context, cfg config.Config, log *slog.Logger, db interface{ Identity() string }) (*cache.Cache, error) {
-	backend, err := openBackend(ctx, cfg, log, db)
-	if err != nil {
-		return nil, err
-	}
-	return cache.New(backend, cache.Options{
-		Prefix:     cfg.CachePrefix,
-		GetTimeout: cfg.CacheTimeout,
-		Logger:     log,
-	}), nil
-}
-
-// openBackend opens the backend and logs its state (servers and user are in
-// the config line). Wrong credentials, and plain servers that turn out to
-// need SASL, stop start-up; unreachable servers do not: the app runs
-// uncached until they answer.
-func openBackend(ctx context.Context, cfg config.Config, log *slog.Logger, db interface{ Identity() string }) (cache.Backend, error) {
+// OpenBackend opens the cache backend cfg selects — MemCachier (SASL), a
+// plain memcached cluster, or the in-process cache — for data of the
+// database db, and logs its state (servers and user are in the config
+// line). Wrong credentials, and plain servers that turn out to need SASL,
+// are errors; unreachable servers are not: the app runs uncached until
+// they answer.
+func OpenBackend(ctx context.Context, cfg config.Config, log *slog.Logger, db Database) (cache.Backend, error) {
 	if len(cfg.CacheServers) == 0 {
 		b, err := local.New(local.Options{MaxBytes: cfg.LocalCacheBytes})
 		if err != nil {

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"log/slog"
@@ -12,8 +12,8 @@ import (
 	"github.com/tasklist/tasklist/internal/sqldb"
 )
 
-// sessionCookie names the session cookie.
-const sessionCookie = "tasklist_session"
+// SessionCookie names the session cookie.
+const SessionCookie = "tasklist_session"
 
 // sessionManager builds the visitors' sessions on the store
 // TASKLIST_SESSION_ENGINE names. Without a cache (TASKLIST_CACHE_LAYERS=none)
@@ -32,7 +32,7 @@ func sessionManager(cfg config.Config, c *cache.Cache, db *sqldb.DB, leaseTTL ti
 	m := scs.New()
 	m.Store = st
 	m.Lifetime = cfg.SessionLifetime
-	m.Cookie.Name = sessionCookie
+	m.Cookie.Name = SessionCookie
 	m.Cookie.Secure = cfg.SecureCookies
 	return m, st, nil
 }

@@ -1,20 +1,15 @@
-package main
+package app_test
 
 import (
-	"io"
-	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tasklist/tasklist/internal/app"
 	"github.com/tasklist/tasklist/internal/cache"
-	"github.com/tasklist/tasklist/internal/config"
-	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/testenv"
-	"github.com/tasklist/tasklist/internal/web"
 )
 
 // TestHealthzLeavesCacheStatsAlone: /healthz checks the cache without
@@ -51,28 +46,8 @@ func TestHealthzLeavesCacheStatsAlone(t *testing.T) {
 			// Generous, so that a loaded machine does not make a live
 			// server look down.
 			env["TASKLIST_CACHE_TIMEOUT"] = "10s"
-			cfg, err := config.Load(lookup(envOf(env)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			log := slog.New(slog.NewTextHandler(io.Discard, nil))
-			store, err := tasks.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "h.db"), tasks.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer store.Close()
-			c, err := openCache(t.Context(), cfg, log, store)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			app, err := web.New(web.Config{Tasks: store, Logger: log, AllowedHosts: []string{"*"}, Health: []web.HealthCheck{
-				{Name: "database", Critical: true, Check: store.Ping},
-				{Name: "cache", Check: cacheHealth(c)},
-			}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			a := newApp(t, env, app.Options{})
+			c := a.Cache()
 			// Some traffic first, so that the counts are not all zero.
 			c.Get(t.Context(), "absent")
 			c.Set(t.Context(), cache.Item{Key: "present", Value: []byte("v")})
@@ -85,7 +60,7 @@ func TestHealthzLeavesCacheStatsAlone(t *testing.T) {
 			want := `"cache":{"status":"` + tt.wantCache + `"}`
 			for range 3 {
 				w := httptest.NewRecorder()
-				app.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/healthz", nil))
+				a.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/healthz", nil))
 				if body := w.Body.String(); !strings.Contains(body, want) {
 					t.Errorf("/healthz = %s, want %s", body, want)
 				}
