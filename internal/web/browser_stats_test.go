@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
