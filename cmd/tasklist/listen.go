@@ -60,7 +60,7 @@ func listen(cfg config.Config, getenv func(string) string) (net.Listener, error)
 // the connection that has been idle (between keep-alive requests) the
 // longest, so that a new visitor is not kept out by connections nobody
 // uses; with none idle it waits until one closes (a client that does not
-// read is cut off answerTimeout after its answer started). Meanwhile new
+// read is cut off by the server's WriteTimeout). Meanwhile new
 // connections wait in the listen queue.
 //
 // It is safe for concurrent use.

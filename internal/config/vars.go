@@ -189,7 +189,7 @@ var vars = []Var{
 			return err
 		}},
 	{Name: "TASKLIST_MAX_REQUESTS", Default: "64",
-		Meaning: "the most requests one instance works on at once (1–100000); others wait their turn in the order they came, so that a visitor waits behind the requests already queued, not behind everything every connection has sent. A request's turn ends when its answer starts going out: a client that does not read holds none, and is cut off 10 s after its answer started",
+		Meaning: "the most requests one instance works on at once (1–100000); others wait their turn in the order they came, so that a visitor waits behind the requests already queued, not behind everything every connection has sent. A request's turn ends when its answer starts going out: a client that does not read holds none, and is cut off by the server's write timeout (30 s plus `TASKLIST_SLOW_QUERY`)",
 		parse: func(l *loader, v string) (err error) {
 			l.c.MaxRequests, err = wholeNumber(v, 1, 100_000)
 			return err

@@ -15,7 +15,14 @@ const WaitLimit = 30 * time.Second
 // t.Fatal, it must be called from the test's goroutine (see Await).
 func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	if err := poll(t, cond); err != "" {
+	WaitForWithin(t, WaitLimit, what, cond)
+}
+
+// WaitForWithin is WaitFor with a limit of its own, for a condition that
+// waits out a timeout of the code under test longer than WaitLimit.
+func WaitForWithin(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if err := poll(t, limit, cond); err != "" {
 		t.Fatalf("%s %s", what, err)
 	}
 }
@@ -25,21 +32,21 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 // did not hold with t.Errorf and returns false instead of ending the test.
 func Await(t testing.TB, what string, cond func() bool) bool {
 	t.Helper()
-	if err := poll(t, cond); err != "" {
+	if err := poll(t, WaitLimit, cond); err != "" {
 		t.Errorf("%s %s", what, err)
 		return false
 	}
 	return true
 }
 
-// poll polls cond every millisecond until it holds, WaitLimit passes or the
+// poll polls cond every millisecond until it holds, limit passes or the
 // test ends, and says which of the last two happened ("" when cond held).
-// In a Cleanup, where the test's context has ended already, only WaitLimit
+// In a Cleanup, where the test's context has ended already, only limit
 // bounds it.
-func poll(t testing.TB, cond func() bool) string {
+func poll(t testing.TB, limit time.Duration, cond func() bool) string {
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
-	deadline := time.After(WaitLimit)
+	deadline := time.After(limit)
 	ended := t.Context().Done()
 	if t.Context().Err() != nil {
 		ended = nil
@@ -48,7 +55,7 @@ func poll(t testing.TB, cond func() bool) string {
 		select {
 		case <-tick.C:
 		case <-deadline:
-			return "did not happen within " + WaitLimit.String()
+			return "did not happen within " + limit.String()
 		case <-ended:
 			return "was still awaited when the test ended"
 		}
