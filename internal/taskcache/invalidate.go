@@ -7,7 +7,7 @@ import (
 )
 
 // invalidate makes the cache forget the list from before the write that
-// produced version v, by deleting the keys that hold it: the list and the
+// produced version v (a committed one: its database is known), by deleting the keys that hold it: the list and the
 // version, under every strategy — also under Expire, whose own readers do
 // not need it, because instances with other strategies may share the cache
 // (a rolling change) and read those keys. A cache Delete reaches every
@@ -23,7 +23,7 @@ func (s *Store) invalidate(ctx context.Context, v tasks.Version) {
 	// The write is committed: finish even if the client has gone.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.InvalidateTimeout)
 	defer cancel()
-	if err := s.c.DeleteRetrying(ctx, VolatileKeys(s.databaseOf(v))...); err != nil {
+	if err := s.c.DeleteRetrying(ctx, VolatileKeys(v.DB)...); err != nil {
 		s.invalidationFailures.Add(1)
 		s.log.Error("cache invalidation failed; the cached task list may be stale until the next check against the database",
 			"strategy", s.opts.Strategy, "version", v.String(), "check_every", s.opts.ConfirmEvery, "err", err)
@@ -35,14 +35,4 @@ func (s *Store) invalidate(ctx context.Context, v tasks.Version) {
 		// list behind it.
 		s.List(ctx)
 	}
-}
-
-// databaseOf is the identity of the database a write of version v went
-// to: v's, or, for a write whose outcome is unknown (no version), the one
-// read last.
-func (s *Store) databaseOf(v tasks.Version) string {
-	if v.DB != "" {
-		return v.DB
-	}
-	return s.src.Identity()
 }

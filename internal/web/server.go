@@ -69,10 +69,7 @@ type HealthCheck struct {
 // makes every instance use new entries at once; it names the database, so
 // that databases sharing a cache never share an entry.
 type Versions interface {
-	// VersionWith returns the version, and reads in the same round trip
-	// the keys that extra names for the version guess; items holds what
-	// was found under them when the guess was right, nil otherwise.
-	VersionWith(ctx context.Context, extra func(guess tasks.Version) []string) (v tasks.Version, items map[string]cache.Item, err error)
+	pagecache.Versions
 	// PageAt is TaskService.Page for what is keyed by version v: the page
 	// of exactly version v, or tasks.ErrMoved; for the zero v, the page as
 	// the database has it now, read from the database.
