@@ -7,8 +7,8 @@ import (
 )
 
 // invalidate makes the cache forget the list from before the write that
-// produced version v (a committed one: its database is known), by deleting the keys that hold it: the list and the
-// version, under every strategy — also under Expire, whose own readers do
+// produced version v (a committed one: its database is known), by deleting
+// the keys that hold it: the list and the version, under every strategy — also under Expire, whose own readers do
 // not need it, because instances with other strategies may share the cache
 // (a rolling change) and read those keys. A cache Delete reaches every
 // server that may hold a copy (see cache.Backend), so no instance can read
