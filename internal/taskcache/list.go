@@ -56,11 +56,10 @@ func VolatileKeys(db string) []string {
 // concurrent use.
 func VolatileKeysSent(prefix string, src interface{ Identity() string }) func() []string {
 	return func() []string {
-		db := src.Identity()
-		if db == "" {
-			return []string{cache.Key(prefix, legacyListKey), cache.Key(prefix, legacyVersionKey)}
+		keys := []string{legacyListKey, legacyVersionKey}
+		if db := src.Identity(); db != "" {
+			keys = VolatileKeys(db)
 		}
-		keys := VolatileKeys(db)
 		for i, k := range keys {
 			keys[i] = cache.Key(prefix, k)
 		}

@@ -379,7 +379,7 @@ func (c *Client) usable(ctx context.Context) func(i int) bool {
 		if c.health.up(i) {
 			return true
 		}
-		return c.health.probe(i, c.volatile(), func(keys []string) error { return c.replay(ctx, i, keys) })
+		return c.health.probe(i, c.volatile, func(keys []string) error { return c.replay(ctx, i, keys) })
 	}
 }
 

@@ -136,10 +136,12 @@ func (h *health) replayDone(i int) {
 }
 
 // probe tries to bring server i, marked down, back once its backoff has
-// passed (see bringBack). Only one request at a time probes a server, and
-// the next waits a backoff.
-func (h *health) probe(i int, always []string, replay func(keys []string) error) bool {
-	return h.usable(i) && h.bringBack(i, always, replay)
+// passed (see bringBack), deleting there the keys always returns too; it
+// asks for them only then, not on every request that finds the server
+// down. Only one request at a time probes a server, and the next waits a
+// backoff.
+func (h *health) probe(i int, always func() []string, replay func(keys []string) error) bool {
+	return h.usable(i) && h.bringBack(i, always(), replay)
 }
 
 // bringBack tries to bring server i, marked down, back: replay deletes

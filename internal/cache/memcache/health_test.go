@@ -56,14 +56,14 @@ func TestHealth(t *testing.T) {
 	// With nothing to replay, a probe still needs the server's answer (a
 	// server that accepts connections and never answers stays down).
 	contacts := 0
-	if h.probe(0, nil, func(keys []string) error { contacts++; return errDown }) || h.up(0) {
+	if h.probe(0, keys(), func(keys []string) error { contacts++; return errDown }) || h.up(0) {
 		t.Error("a probe with nothing to replay brought the server back without an answer")
 	}
 	if contacts != 1 {
 		t.Errorf("a probe with nothing to replay contacted the server %d times, want 1", contacts)
 	}
 	clock.Advance(backoff)
-	if !h.probe(0, nil, func([]string) error { return nil }) {
+	if !h.probe(0, keys(), func([]string) error { return nil }) {
 		t.Error("third probe: the server is not back")
 	}
 	check("probe succeeded", true, true)
@@ -122,15 +122,15 @@ func TestHealthReplaysDeferredDeletes(t *testing.T) {
 			return nil
 		}
 	}
-	if h.probe(0, []string{"v"}, replay(false)) {
+	if h.probe(0, keys("v"), replay(false)) {
 		t.Error("probe during the backoff")
 	}
 	clock.Advance(backoff)
-	if h.probe(0, []string{"v"}, replay(true)) || h.up(0) {
+	if h.probe(0, keys("v"), replay(true)) || h.up(0) {
 		t.Error("a failed replay brought the server back")
 	}
 	clock.Advance(backoff)
-	if !h.probe(0, []string{"v"}, replay(false)) || !h.up(0) {
+	if !h.probe(0, keys("v"), replay(false)) || !h.up(0) {
 		t.Error("a replay that worked did not bring the server back")
 	}
 	want := [][]string{{"k1", "k2", "v"}, {"k1", "k2", "v"}}
@@ -179,3 +179,6 @@ func TestPing(t *testing.T) {
 		}
 	})
 }
+
+// keys is Options.Volatile returning ks.
+func keys(ks ...string) func() []string { return func() []string { return ks } }
