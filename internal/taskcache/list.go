@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/tasklist/tasklist/internal/cache"
@@ -52,17 +54,29 @@ func VolatileKeys(db string) []string {
 
 // VolatileKeysSent returns, as a cache with prefix sends them to its backend
 // (see cache.Key), the VolatileKeys of the database src reads (its Identity
-// when called): what memcache.Options.Volatile returns. It is safe for
-// concurrent use.
+// when called): what memcache.Options.Volatile returns. The memcached client
+// asks on every read (see its notes), so the keys are made once per identity;
+// callers must not modify the slice. It is safe for concurrent use.
 func VolatileKeysSent(prefix string, src interface{ Identity() string }) func() []string {
+	type sent struct {
+		db   string
+		keys []string
+	}
+	var last atomic.Pointer[sent]
 	return func() []string {
+		db := src.Identity()
+		if k := last.Load(); k != nil && k.db == db {
+			return k.keys
+		}
 		keys := []string{legacyListKey, legacyVersionKey}
-		if db := src.Identity(); db != "" {
+		if db != "" {
 			keys = VolatileKeys(db)
 		}
 		for i, k := range keys {
 			keys[i] = cache.Key(prefix, k)
 		}
+		keys = slices.Clip(keys) // an append by a caller copies
+		last.Store(&sent{db, keys})
 		return keys
 	}
 }

@@ -13,12 +13,12 @@ import (
 
 // TestSickServer: one of two memcached servers stops answering (SIGSTOP),
 // or is restarted with other SASL credentials, while one of three instances
-// writes and the others read. A stalled server may cost the first write its
-// full invalidation retry (InvalidateTimeout, 3 s: until then another
-// instance may have a read in flight to it), but once it has been failing
-// that long it is known down and no further write waits for it; a
-// rejection of the credentials is never retried. So at most one write (none
-// for the credentials) may end with an invalidation failure, not each.
+// writes and the others read. A stalled server costs the first write the
+// requests that mark it down (with the other server to hold the writer's
+// note; without one it would cost the full invalidation retry,
+// InvalidateTimeout, 3 s), and no further write waits for it; a rejection of
+// the credentials is never retried. So at most one write (none for the
+// credentials) may end with an invalidation failure, not each.
 // Every read must show every write that answered before it, during the
 // fault and after the server is back, and at the end every instance serves
 // the database's list. Each server in turn is the sick one.

@@ -189,11 +189,13 @@ func memcachedBackend(addrs []string, timeout time.Duration) backendOpener {
 
 // memcachedClients returns an opener of memcached clients with options mo
 // (servers, credentials, timeout), set up as cmd/tasklist sets them up
-// (Volatile) but with a shorter Backoff, for short tests.
+// (Volatile) but, unless mo sets one, with a shorter Backoff, for short
+// tests.
 func memcachedClients(mo memcache.Options) backendOpener {
 	return func(tb testing.TB, prefix string, db interface{ Identity() string }) cache.Backend {
 		mo := mo
-		mo.Backoff, mo.Volatile = 200*time.Millisecond, taskcache.VolatileKeysSent(prefix, db)
+		mo.Backoff = cmp.Or(mo.Backoff, 200*time.Millisecond)
+		mo.Volatile = taskcache.VolatileKeysSent(prefix, db)
 		mc, err := memcache.New(mo)
 		if err != nil {
 			tb.Fatal(err)

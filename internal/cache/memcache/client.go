@@ -155,8 +155,21 @@ func (c *Client) Close() error {
 	return errors.Join(errs...)
 }
 
-// Get returns the item stored under key, or cache.ErrMiss.
+// Get returns the item stored under key, or cache.ErrMiss. A key of
+// Options.Volatile is read as GetMulti reads it, with the notes on the
+// other servers (see notes.go).
 func (c *Client) Get(ctx context.Context, key string) (cache.Item, error) {
+	if len(c.servers) > 1 && c.isVolatile(key) { // with one server, no other holds notes
+		// Read with the notes for the key's server (see notes.go).
+		items, err := c.GetMulti(ctx, []string{key})
+		if it, ok := items[key]; ok {
+			return it, nil
+		}
+		if err == nil {
+			err = cache.ErrMiss
+		}
+		return cache.Item{}, err
+	}
 	i, err := c.route(ctx, key)
 	if err != nil {
 		return cache.Item{}, err
@@ -178,6 +191,10 @@ func (c *Client) Get(ctx context.Context, key string) (cache.Item, error) {
 // the failed servers and wraps their errors, which name them; a server's
 // items are all left out if it failed part way. An invalid key fails the
 // whole call with cache.ErrInvalid.
+//
+// Keys of Options.Volatile from a server for which another client has
+// noted that it holds deletes (see notes.go) are left out as a failed
+// server's are: they may be what those deletes were meant to remove.
 func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]cache.Item, error) {
 	for _, key := range keys {
 		if err := c.check(key); err != nil {
@@ -192,20 +209,17 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]cache.
 		}
 		groups[i] = append(groups[i], key)
 	}
+	notes := c.noteReads(groups)
 	results := make([][]cache.Item, len(c.servers))
 	errs := make([]error, len(c.servers))
 	fetch := func(i int) {
-		results[i], errs[i] = c.servers[i].getMulti(ctx, groups[i])
+		results[i], errs[i] = c.servers[i].getMulti(ctx, slices.Concat(groups[i], notes[i]))
 		c.done(ctx, i, errs[i])
-		if errs[i] == nil { // a failed server's keys are neither hits nor misses
-			c.counters[i].hits.Add(uint64(len(results[i])))
-			c.counters[i].misses.Add(uint64(len(groups[i]) - len(results[i])))
-		}
 	}
 	var wg sync.WaitGroup
 	last := -1 // the last group runs on this goroutine
 	for i, g := range groups {
-		if len(g) == 0 {
+		if len(g)+len(notes[i]) == 0 {
 			continue
 		}
 		if j := last; j >= 0 {
@@ -217,16 +231,41 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]cache.
 		fetch(last)
 	}
 	wg.Wait()
+	all := make(map[string]cache.Item, len(keys))
+	for i, items := range results {
+		for _, it := range items {
+			if errs[i] == nil {
+				all[it.Key] = it
+			}
+		}
+	}
 	found := make(map[string]cache.Item, len(keys))
 	var unanswered []string
-	for i, items := range results {
-		if errs[i] != nil {
-			unanswered = append(unanswered, groups[i]...)
+	for i, g := range groups {
+		if errs[i] == nil && c.anyVolatile(g) && c.noted(all, i) {
+			errs[i] = notSent(c.addrs[i], errNoted)
+			for _, key := range g {
+				if c.isVolatile(key) {
+					unanswered = append(unanswered, key)
+				} else if it, ok := all[key]; ok {
+					found[key] = it
+				}
+			}
 			continue
 		}
-		for _, it := range items {
-			found[it.Key] = it
+		if errs[i] != nil { // a failed server's keys are neither hits nor misses
+			unanswered = append(unanswered, g...)
+			continue
 		}
+		hits := 0
+		for _, key := range g {
+			if it, ok := all[key]; ok {
+				found[key] = it
+				hits++
+			}
+		}
+		c.counters[i].hits.Add(uint64(hits))
+		c.counters[i].misses.Add(uint64(len(g) - hits))
 	}
 	if unanswered != nil {
 		return found, &cache.PartialError{Unanswered: unanswered, Err: errors.Join(errs...)}
@@ -287,11 +326,15 @@ func (c *Client) store(ctx context.Context, mode storeMode, item cache.Item) err
 // good as done for this process. docs/caching.md says what another
 // instance may read from such a server meanwhile.
 //
-// Deleting an absent key is not an error, and neither is a refused
-// connection: no memcached is running there, and a restarted one starts
-// empty. Any other failure of a server that is not marked down, such as a
-// first timeout, is returned (matching cache.ErrUnavailable) so that the
-// caller can retry.
+// Before deferring a delete for a server, the client stores a note saying
+// so on the other servers (see notes.go), which every client reads along
+// with the volatile keys; without another server to hold it, a server is
+// known down only once it has failed for Options.DeferAfter.
+//
+// Deleting an absent key is not an error. Any other failure of a server
+// that is not deferred, such as a first timeout or a refused connection
+// (the server may be running, and reachable by other instances), is
+// returned (matching cache.ErrUnavailable) so that the caller can retry.
 //
 // A key removed from any server counts as one delete, on the first server
 // that held it (see cache.ServerStats); an absent key counts none.
@@ -302,7 +345,7 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 	errs := make([]error, len(c.servers))
 	removed := make([]bool, len(c.servers))
 	c.eachServer(func(i int) {
-		if c.deferDelete(i, key) {
+		if c.deferDelete(ctx, i, key) {
 			return
 		}
 		err := c.servers[i].delete(ctx, key)
@@ -314,12 +357,11 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 		case err == nil:
 			removed[i] = true
 		case errors.Is(err, cache.ErrMiss):
-		case errors.Is(err, syscall.ECONNREFUSED):
 		default:
 			if errors.Is(err, cache.ErrRejected) {
 				c.health.markDown(i, err) // retrying cannot help
 			}
-			if !c.deferDelete(i, key) { // not down (yet), or too much waiting
+			if !c.deferDelete(ctx, i, key) { // not down (yet), or too much waiting
 				errs[i] = err
 			}
 		}
@@ -388,10 +430,14 @@ func (c *Client) usable(ctx context.Context) func(i int) bool {
 const replayInterval = 100 * time.Millisecond
 
 // deferDelete records key for deletion on server i if it is marked down
-// (see health.deferDelete) and reports whether it did; the first such key
-// starts a background replay, so that the server gets the deletes as soon
-// as it answers again, not only when a request of this process probes it.
-func (c *Client) deferDelete(i int, key string) bool {
+// (see health.deferDelete), storing the note for i first when it is due,
+// and reports whether it did; the first such key starts a background
+// replay, so that the server gets the deletes as soon as it answers again,
+// not only when a request of this process probes it.
+func (c *Client) deferDelete(ctx context.Context, i int, key string) bool {
+	if c.health.needsNote(i, false) {
+		c.note(ctx, i)
+	}
 	deferred, start := c.health.deferDelete(i, key)
 	if start {
 		go c.keepReplaying(i)
@@ -400,7 +446,8 @@ func (c *Client) deferDelete(i int, key string) bool {
 }
 
 // keepReplaying tries every replayInterval to bring server i back by
-// replaying its deferred deletes, until it is up or the client is closed.
+// replaying its deferred deletes, until it is up or the client is closed,
+// and renews the note for i (see notes.go) while deletes wait.
 func (c *Client) keepReplaying(i int) {
 	defer c.health.replayDone(i)
 	ticker := time.NewTicker(replayInterval)
@@ -408,6 +455,9 @@ func (c *Client) keepReplaying(i int) {
 	for range ticker.C {
 		if c.closed.Load() {
 			return
+		}
+		if c.health.needsNote(i, true) {
+			c.note(context.Background(), i) // each store is bounded by Options.Timeout
 		}
 		// Each delete is bounded by Options.Timeout.
 		up := c.health.bringBack(i, c.volatile(), func(keys []string) error { return c.replay(context.Background(), i, keys) })

@@ -13,8 +13,8 @@ import (
 
 // TestDeleteReachesEveryServer: a copy of a key on a server other than the
 // one it hashes to (written there while that one was marked down) is deleted
-// too, and counted once; a stopped server counts as done; a paused one is
-// an error to retry.
+// too, and counted once; a stopped or paused server is an error to retry,
+// until it is marked down and the delete deferred.
 func TestDeleteReachesEveryServer(t *testing.T) {
 	eachKind(t, func(t *testing.T, k kind) {
 		ctx := t.Context()
@@ -57,12 +57,19 @@ func TestDeleteReachesEveryServer(t *testing.T) {
 			t.Errorf("Deletes per server after removing copies from both, then deleting again (-want +got):\n%s", diff)
 		}
 
+		// A refused connection is a failure to retry, not a delete done:
+		// the server may be running, and reachable by other instances.
+		// Once the server is marked down (FailureThreshold failures), the
+		// delete is deferred, after a note on the other server.
 		plant(0)
 		servers[1].Stop()
-		if err := c.Delete(ctx, "k"); err != nil {
-			t.Errorf("Delete with a stopped server = %v; a server that is not running holds nothing", err)
+		if err := c.Delete(ctx, "k"); !errors.Is(err, cache.ErrUnavailable) {
+			t.Errorf("Delete with a stopped server = %v, want an error matching cache.ErrUnavailable", err)
 		}
 		gone(0)
+		if err := c.Delete(ctx, "k"); err != nil {
+			t.Errorf("Delete once the stopped server is marked down = %v, want it deferred", err)
+		}
 		servers[1].Start()
 
 		opts := k.options(servers)

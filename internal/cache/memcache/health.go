@@ -42,12 +42,19 @@ type serverHealth struct {
 	// set when the server refused the credentials (see markDown).
 	failingSince time.Time
 	rejected     bool
+	// answering is set when the server, marked down, answered since its
+	// last failure: deletes go to it again (see deferDelete).
+	answering bool
 	// pending holds the keys deleted while the server was down, to be
 	// deleted on it before it is used again.
 	pending map[string]struct{}
 	// probing is set while a probe replays (one at a time); replaying while
 	// a background replay (see Client.keepReplaying) runs.
 	probing, replaying bool
+	// notedUntil is when the note this client stored on the other servers,
+	// saying that it holds deletes for this one, may expire (see
+	// Client.note).
+	notedUntil time.Time
 }
 
 func newHealth(addrs []string, threshold int, backoff, deferAfter time.Duration, now func() time.Time, log *slog.Logger) *health {
@@ -83,7 +90,8 @@ func (h *health) usable(i int) bool {
 }
 
 // success records that server i answered. It does not bring a down server
-// back: only probe does, after replaying what the server missed.
+// back: only probe does, after replaying what the server missed; but
+// deletes are no longer deferred for it (see deferDelete).
 func (h *health) success(i int) {
 	s := &h.servers[i]
 	if s.failures.Load() == 0 {
@@ -93,20 +101,25 @@ func (h *health) success(i int) {
 	defer s.mu.Unlock()
 	if !s.down.Load() {
 		s.failures.Store(0)
+		return
 	}
+	s.answering = true
 }
 
-// deferDelete records key for deletion on server i if it is known down,
-// and reports whether it did: the delete is then as good as done for this
-// process, since a probe replays it before the server is used again. Known
-// down means marked down and either failing for deferAfter already (so a
-// write has waited that long for it, and given up) or refusing the
-// credentials. Until then a delete that fails is retried by its caller:
-// another instance may have a read in flight to a server that only stalls,
-// which the server would answer from the old entry as soon as it resumes.
-// It does not record, and reports false, for a server that is up or
-// already has maxPending keys waiting. startReplay is true for the first deferred delete while no
-// background replay runs: the caller starts one.
+// deferDelete records key for deletion on server i if it is marked down
+// and either noted (see noted: every other instance reading the server's
+// volatile keys learns that they may be stale) or known down, and reports
+// whether it did: the delete is then as good as done for this process,
+// since a probe replays it before the server is used again. Known down
+// means failing for deferAfter already (so a write has waited that long for
+// it, and given up) or refusing the credentials: the rule for a cluster
+// with no other server to hold the note. Until then a delete that fails is
+// retried by its caller. It does not record, and reports false, for a
+// server that is up, that answered since it last failed (a delete reaches
+// it: deferring one would leave it to whoever reads the server before the
+// replay), or that already has maxPending keys waiting. startReplay is
+// true for the first deferred delete while no background replay runs: the
+// caller starts one.
 func (h *health) deferDelete(i int, key string) (deferred, startReplay bool) {
 	s := &h.servers[i]
 	if !s.down.Load() {
@@ -114,8 +127,9 @@ func (h *health) deferDelete(i int, key string) (deferred, startReplay bool) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	known := s.rejected || h.now().Sub(s.failingSince) >= h.deferAfter
-	if !s.down.Load() || !known || len(s.pending) >= maxPending {
+	now := h.now()
+	known := s.rejected || now.Sub(s.failingSince) >= h.deferAfter || now.Before(s.notedUntil)
+	if !s.down.Load() || !known || s.answering || len(s.pending) >= maxPending {
 		return false, false
 	}
 	if s.pending == nil {
@@ -125,6 +139,38 @@ func (h *health) deferDelete(i int, key string) (deferred, startReplay bool) {
 	startReplay = !s.replaying
 	s.replaying = true
 	return true, startReplay
+}
+
+// needsNote reports whether deletes for server i may be deferred (it is
+// marked down, has not answered since its last failure, and has room for
+// more) and this client's note for it (see noted) is missing or past half
+// its life: the caller stores it again before deferring. With pending set
+// it also asks that deletes be waiting for the server: a background replay
+// renews the note only while there are.
+func (h *health) needsNote(i int, pending bool) bool {
+	s := &h.servers[i]
+	if !s.down.Load() {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.answering || len(s.pending) >= maxPending || pending && len(s.pending) == 0 {
+		return false
+	}
+	return h.now().Add(noteTTL / 2).After(s.notedUntil)
+}
+
+// noted records that a note for server i, stored at start, is readable on
+// another server until it may expire.
+func (h *health) noted(i int, start time.Time) {
+	s := &h.servers[i]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// memcached counts expiry in whole seconds, and may end an item up to
+	// a second early.
+	if until := start.Add(noteTTL - 2*time.Second); until.After(s.notedUntil) {
+		s.notedUntil = until
+	}
 }
 
 // replayDone records that the background replay of server i has ended.
@@ -219,6 +265,7 @@ func (h *health) fail(i int, err error, now bool) {
 	if n == 1 {
 		s.failingSince = h.now()
 	}
+	s.answering = false
 	s.rejected = s.rejected || now
 	if s.down.Load() || int(n) >= h.threshold || now {
 		s.retryAt = h.now().Add(h.backoff)

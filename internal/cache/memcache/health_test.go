@@ -182,3 +182,32 @@ func TestPing(t *testing.T) {
 
 // keys is Options.Volatile returning ks.
 func keys(ks ...string) func() []string { return func() []string { return ks } }
+
+// TestHealthSendsDeletesToAnAnsweringServer: a server marked down that has
+// answered since its last failure gets its deletes again, however long ago
+// its failures began: this client keeps it down until a probe, but others
+// may read it already, and a deferred delete would reach it only with the
+// replay. Before, once the failures had begun deferAfter ago, every delete
+// was deferred (TestServerPauses found stale reads so, 2 s after a 1 s
+// pause); a new failure makes it deferrable again.
+func TestHealthSendsDeletesToAnAnsweringServer(t *testing.T) {
+	const deferAfter = 3 * time.Second
+	clock := cachetest.NewClock()
+	h := newHealth([]string{"a:1", "b:1"}, 1, time.Minute, deferAfter, clock.Now, nil)
+	h.failure(0, errors.New("timeout"))
+	clock.Advance(deferAfter)
+	h.success(0) // an answer, to a delete say: the server is back
+	if d, _ := h.deferDelete(0, "k"); d || h.up(0) {
+		t.Error("a delete for a server that answered since it failed was deferred (or the answer brought it back without a probe)")
+	}
+	if h.needsNote(0, false) {
+		t.Error("a note asked for a server that answered since it failed: readers would shun it for nothing")
+	}
+	h.failure(0, errors.New("timeout"))
+	if !h.needsNote(0, false) {
+		t.Error("no note asked for a server failing again")
+	}
+	if d, _ := h.deferDelete(0, "k"); !d {
+		t.Error("a delete for a server failing again, for deferAfter since its failures began, was not deferred")
+	}
+}
