@@ -345,7 +345,7 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 	errs := make([]error, len(c.servers))
 	removed := make([]bool, len(c.servers))
 	c.eachServer(func(i int) {
-		if c.deferDelete(ctx, i, key) {
+		if c.deferDelete(ctx, i, key, false) {
 			return
 		}
 		err := c.servers[i].delete(ctx, key)
@@ -361,7 +361,7 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 			if errors.Is(err, cache.ErrRejected) {
 				c.health.markDown(i, err) // retrying cannot help
 			}
-			if !c.deferDelete(ctx, i, key) { // not down (yet), or too much waiting
+			if !c.deferDelete(ctx, i, key, true) { // not down (yet), or too much waiting
 				errs[i] = err
 			}
 		}
@@ -434,11 +434,11 @@ const replayInterval = 100 * time.Millisecond
 // and reports whether it did; the first such key starts a background
 // replay, so that the server gets the deletes as soon as it answers again,
 // not only when a request of this process probes it.
-func (c *Client) deferDelete(ctx context.Context, i int, key string) bool {
+func (c *Client) deferDelete(ctx context.Context, i int, key string, tried bool) bool {
 	if c.health.needsNote(i, false) {
 		c.note(ctx, i)
 	}
-	deferred, start := c.health.deferDelete(i, key)
+	deferred, start := c.health.deferDelete(i, key, tried)
 	if start {
 		go c.keepReplaying(i)
 	}

@@ -1,10 +1,12 @@
 package memcache
 
 import (
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -42,6 +44,10 @@ type serverHealth struct {
 	// set when the server refused the credentials (see markDown).
 	failingSince time.Time
 	rejected     bool
+	// refused is set when the last failure was a refused connection: no
+	// memcached was listening, and one may have started since, empty and
+	// readable by other instances (see deferDelete).
+	refused bool
 	// answering is set when the server, marked down, answered since its
 	// last failure: deletes go to it again (see deferDelete).
 	answering bool
@@ -120,13 +126,22 @@ func (h *health) success(i int) {
 // replay), or that already has maxPending keys waiting. startReplay is
 // true for the first deferred delete while no background replay runs: the
 // caller starts one.
-func (h *health) deferDelete(i int, key string) (deferred, startReplay bool) {
+//
+// Before it has tried (tried false), a delete for a server that last
+// refused the connection is not deferred: a refusal costs nothing, and the
+// server may have restarted since, empty, and been filled by an instance
+// that brought it back, with a value this delete must remove (a server
+// killed and started again: TestDeleteReachesARestartedServer).
+func (h *health) deferDelete(i int, key string, tried bool) (deferred, startReplay bool) {
 	s := &h.servers[i]
 	if !s.down.Load() {
 		return false, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !tried && s.refused {
+		return false, false
+	}
 	now := h.now()
 	known := s.rejected || now.Sub(s.failingSince) >= h.deferAfter || now.Before(s.notedUntil)
 	if !s.down.Load() || !known || s.answering || len(s.pending) >= maxPending {
@@ -266,6 +281,7 @@ func (h *health) fail(i int, err error, now bool) {
 		s.failingSince = h.now()
 	}
 	s.answering = false
+	s.refused = errors.Is(err, syscall.ECONNREFUSED)
 	s.rejected = s.rejected || now
 	if s.down.Load() || int(n) >= h.threshold || now {
 		s.retryAt = h.now().Add(h.backoff)

@@ -93,21 +93,21 @@ func TestHealthReplaysDeferredDeletes(t *testing.T) {
 	const backoff, deferAfter = time.Second, 3 * time.Second
 	clock := cachetest.NewClock()
 	h := newHealth([]string{"a:1", "b:1"}, 1, backoff, deferAfter, clock.Now, nil)
-	if d, _ := h.deferDelete(0, "k0"); d {
+	if d, _ := h.deferDelete(0, "k0", true); d {
 		t.Error("a delete for a server that is up was deferred")
 	}
 	h.failure(0, errors.New("timeout"))
-	if d, _ := h.deferDelete(0, "k0"); d {
+	if d, _ := h.deferDelete(0, "k0", true); d {
 		t.Error("a delete for a server down for less than deferAfter was deferred")
 	}
 	h.markDown(1, errors.New("authentication failed"))
-	if d, _ := h.deferDelete(1, "k0"); !d {
+	if d, _ := h.deferDelete(1, "k0", true); !d {
 		t.Error("a delete for a server refusing the credentials was not deferred")
 	}
 	clock.Advance(deferAfter)
 	h.failure(0, errors.New("timeout")) // a probe failed: down for another backoff
 	for i, k := range []string{"k1", "k2", "k1"} {
-		if d, start := h.deferDelete(0, k); !d || start != (i == 0) {
+		if d, start := h.deferDelete(0, k, true); !d || start != (i == 0) {
 			t.Errorf("delete of %s for a down server: deferred %v, start a replay %v; want true, %v", k, d, start, i == 0)
 		}
 	}
@@ -197,7 +197,7 @@ func TestHealthSendsDeletesToAnAnsweringServer(t *testing.T) {
 	h.failure(0, errors.New("timeout"))
 	clock.Advance(deferAfter)
 	h.success(0) // an answer, to a delete say: the server is back
-	if d, _ := h.deferDelete(0, "k"); d || h.up(0) {
+	if d, _ := h.deferDelete(0, "k", true); d || h.up(0) {
 		t.Error("a delete for a server that answered since it failed was deferred (or the answer brought it back without a probe)")
 	}
 	if h.needsNote(0, false) {
@@ -207,7 +207,39 @@ func TestHealthSendsDeletesToAnAnsweringServer(t *testing.T) {
 	if !h.needsNote(0, false) {
 		t.Error("no note asked for a server failing again")
 	}
-	if d, _ := h.deferDelete(0, "k"); !d {
+	if d, _ := h.deferDelete(0, "k", true); !d {
 		t.Error("a delete for a server failing again, for deferAfter since its failures began, was not deferred")
 	}
+}
+
+// TestDeleteReachesARestartedServer: a server killed (its port refuses
+// connections) is marked down and known down, so its deletes could be
+// deferred; it starts again, empty, and another instance fills a key there
+// with a value a write then deletes. The delete must reach it — a refusal
+// costs nothing to try again — rather than be recorded for a replay that
+// another instance's reads may precede. Before, the value stayed until the
+// writer's replay.
+func TestDeleteReachesARestartedServer(t *testing.T) {
+	eachKind(t, func(t *testing.T, k kind) {
+		servers := k.start(t, 1)
+		opts, clock := k.clocked(servers, 1)
+		opts.DeferAfter = time.Second
+		writer := newClient(t, opts)
+		other := newClient(t, k.options(servers))
+		servers[0].Stop()
+		if err := writer.Delete(t.Context(), "k"); err == nil {
+			t.Fatal("a delete to a killed server succeeded")
+		}
+		clock.Advance(2 * opts.DeferAfter) // known down: its deletes may be deferred
+		servers[0].Start()
+		if err := other.Set(t.Context(), cache.Item{Key: "k", Value: []byte("before the write")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := writer.Delete(t.Context(), "k"); err != nil {
+			t.Fatalf("the delete after the restart: %v", err)
+		}
+		if it, err := other.Get(t.Context(), "k"); !errors.Is(err, cache.ErrMiss) {
+			t.Errorf("after the write's delete, another instance reads %q (%v): the delete was deferred, not made", it.Value, err)
+		}
+	})
 }
