@@ -193,8 +193,10 @@ func (c *Client) Get(ctx context.Context, key string) (cache.Item, error) {
 // whole call with cache.ErrInvalid.
 //
 // Keys of Options.Volatile from a server for which another client has
-// noted that it holds deletes (see notes.go) are left out as a failed
-// server's are: they may be what those deletes were meant to remove.
+// noted that it holds deletes (see notes.go), or whose notes could not be
+// read (another server is marked down, or failed), are left out as a
+// failed server's are: they may be what those deletes were meant to
+// remove.
 func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]cache.Item, error) {
 	for _, key := range keys {
 		if err := c.check(key); err != nil {
@@ -209,7 +211,7 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]cache.
 		}
 		groups[i] = append(groups[i], key)
 	}
-	notes := c.noteReads(groups)
+	notes, blind := c.noteReads(groups)
 	results := make([][]cache.Item, len(c.servers))
 	errs := make([]error, len(c.servers))
 	fetch := func(i int) {
@@ -241,17 +243,20 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]cache.
 	}
 	found := make(map[string]cache.Item, len(keys))
 	var unanswered []string
+	fetchErrs := slices.Clone(errs)
 	for i, g := range groups {
-		if errs[i] == nil && c.anyVolatile(g) && c.noted(all, i) {
-			errs[i] = notSent(c.addrs[i], errNoted)
-			for _, key := range g {
-				if c.isVolatile(key) {
-					unanswered = append(unanswered, key)
-				} else if it, ok := all[key]; ok {
-					found[key] = it
+		if errs[i] == nil && c.anyVolatile(g) {
+			if err := c.guarded(i, blind[i], fetchErrs, all); err != nil {
+				errs[i] = notSent(c.addrs[i], err)
+				for _, key := range g {
+					if c.isVolatile(key) {
+						unanswered = append(unanswered, key)
+					} else if it, ok := all[key]; ok {
+						found[key] = it
+					}
 				}
+				continue
 			}
-			continue
 		}
 		if errs[i] != nil { // a failed server's keys are neither hits nor misses
 			unanswered = append(unanswered, g...)

@@ -38,8 +38,12 @@ type health struct {
 type serverHealth struct {
 	down     atomic.Bool  // read without the lock on every request
 	failures atomic.Int32 // consecutive; written under mu
-	mu       sync.Mutex
-	retryAt  time.Time // while down: when the next probe may go
+	// failed counts every failure ever recorded, so that a note held by
+	// this server can be known to have lived through no failure (see
+	// noteRecord).
+	failed  atomic.Uint64
+	mu      sync.Mutex
+	retryAt time.Time // while down: when the next probe may go
 	// failingSince is when the current run of failures began; rejected is
 	// set when the server refused the credentials (see markDown).
 	failingSince time.Time
@@ -57,10 +61,25 @@ type serverHealth struct {
 	// probing is set while a probe replays (one at a time); replaying while
 	// a background replay (see Client.keepReplaying) runs.
 	probing, replaying bool
-	// notedUntil is when the note this client stored on the other servers,
-	// saying that it holds deletes for this one, may expire (see
-	// Client.note).
-	notedUntil time.Time
+	// note is the note this client stored on other servers, saying that
+	// it holds deletes for this one (see Client.note).
+	note noteRecord
+}
+
+// noteRecord is a note a client stored for a server: until when it lives
+// at most, and on which servers, with how many failures each had recorded
+// before the store. The note counts (see health.noteValid) while it lives
+// and one of its holders has recorded no failure since: a holder that
+// failed may have been restarted, empty, or be one that readers cannot
+// reach, and then nobody reads the note there.
+type noteRecord struct {
+	until   time.Time
+	holders []noteHolder
+}
+
+type noteHolder struct {
+	server int
+	failed uint64
 }
 
 func newHealth(addrs []string, threshold int, backoff, deferAfter time.Duration, now func() time.Time, log *slog.Logger) *health {
@@ -143,7 +162,7 @@ func (h *health) deferDelete(i int, key string, tried bool) (deferred, startRepl
 		return false, false
 	}
 	now := h.now()
-	known := s.rejected || now.Sub(s.failingSince) >= h.deferAfter || now.Before(s.notedUntil)
+	known := s.rejected || now.Sub(s.failingSince) >= h.deferAfter || h.noteValid(s, now)
 	if !s.down.Load() || !known || s.answering || len(s.pending) >= maxPending {
 		return false, false
 	}
@@ -172,20 +191,36 @@ func (h *health) needsNote(i int, pending bool) bool {
 	if s.answering || len(s.pending) >= maxPending || pending && len(s.pending) == 0 {
 		return false
 	}
-	return h.now().Add(noteTTL / 2).After(s.notedUntil)
+	now := h.now()
+	return !h.noteValid(s, now.Add(noteTTL/2))
 }
 
+// noteValid reports whether the note recorded in s still counts at t: it
+// lives until then, and a server holding it has recorded no failure since
+// it was stored. The caller holds s.mu.
+func (h *health) noteValid(s *serverHealth, t time.Time) bool {
+	if !t.Before(s.note.until) {
+		return false
+	}
+	return slices.ContainsFunc(s.note.holders, func(n noteHolder) bool {
+		return h.servers[n.server].failed.Load() == n.failed
+	})
+}
+
+// failedCount returns how many failures server j has recorded, for a note
+// about to be stored there (see noted).
+func (h *health) failedCount(j int) uint64 { return h.servers[j].failed.Load() }
+
 // noted records that a note for server i, stored at start, is readable on
-// another server until it may expire.
-func (h *health) noted(i int, start time.Time) {
+// holders (with the failures each had recorded before the store) until it
+// may expire.
+func (h *health) noted(i int, start time.Time, holders []noteHolder) {
 	s := &h.servers[i]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// memcached counts expiry in whole seconds, and may end an item up to
 	// a second early.
-	if until := start.Add(noteTTL - 2*time.Second); until.After(s.notedUntil) {
-		s.notedUntil = until
-	}
+	s.note = noteRecord{until: start.Add(noteTTL - 2*time.Second), holders: holders}
 }
 
 // replayDone records that the background replay of server i has ended.
@@ -239,6 +274,7 @@ func (h *health) bringBack(i int, always []string, replay func(keys []string) er
 		if len(keys) == 0 && contacted {
 			s.failures.Store(0)
 			s.rejected = false
+			s.note = noteRecord{} // the next outage needs a note of its own
 			s.down.Store(false)
 			s.mu.Unlock()
 			if h.log != nil {
@@ -276,6 +312,7 @@ func (h *health) fail(i int, err error, now bool) {
 	s := &h.servers[i]
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.failed.Add(1)
 	n := s.failures.Add(1)
 	if n == 1 {
 		s.failingSince = h.now()

@@ -243,3 +243,43 @@ func TestDeleteReachesARestartedServer(t *testing.T) {
 		}
 	})
 }
+
+// TestNoteCountsWhileItsHolderHasNotFailed: deletes for a down server are
+// deferred on the strength of a note only while a server holding the note
+// has recorded no failure since it was stored (it may have restarted empty,
+// or be out of readers' reach) and only in the outage it was stored for.
+// Before, a note stored in one outage let deletes be deferred in the next,
+// while its holder was paused and no reader could see it: TestCoherence
+// found stale reads so, after a server restarted and then every server
+// paused.
+func TestNoteCountsWhileItsHolderHasNotFailed(t *testing.T) {
+	clock := cachetest.NewClock()
+	h := newHealth([]string{"a:1", "b:1"}, 1, time.Minute, time.Hour, clock.Now, nil)
+	noteOnB := func() { h.noted(0, clock.Now(), []noteHolder{{server: 1, failed: h.failedCount(1)}}) }
+
+	h.failure(0, errors.New("timeout"))
+	if d, _ := h.deferDelete(0, "k", true); d {
+		t.Fatal("a delete was deferred without a note, long before deferAfter")
+	}
+	noteOnB()
+	if d, _ := h.deferDelete(0, "k", true); !d {
+		t.Fatal("a delete was not deferred with a note in place")
+	}
+
+	h.failure(1, errors.New("timeout")) // the note's holder fails
+	if !h.needsNote(0, false) {
+		t.Error("no new note asked for after its holder failed")
+	}
+	if d, _ := h.deferDelete(0, "k2", true); d {
+		t.Error("a delete was deferred on a note whose holder failed since it was stored")
+	}
+
+	noteOnB()
+	if !h.bringBack(0, nil, func([]string) error { return nil }) {
+		t.Fatal("the server did not come back after its replay")
+	}
+	h.failure(0, errors.New("timeout")) // the next outage
+	if d, _ := h.deferDelete(0, "k3", true); d {
+		t.Error("a delete was deferred on the note of an earlier outage")
+	}
+}

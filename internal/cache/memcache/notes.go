@@ -17,10 +17,14 @@ import (
 // defers a delete for server i, it stores a note on every other server
 // that answers; and a read of a volatile key (Options.Volatile) from server
 // i reads the notes for i from the other servers in the same round trip,
-// and takes the key for unavailable if one is there. The note lives
-// noteTTL, and the client renews it while deletes wait for the server, so
-// it outlives the last of them. docs/caching.md ("A server some instances
-// cannot reach") has the races this closes.
+// and takes the key for unavailable if one is there, or if it could not
+// read them all (a server it has marked down, or one that failed): a note
+// may be there. So while an instance sees one server down, it reads what
+// the volatile keys hold from the source. The note lives noteTTL, and the
+// client renews it while deletes wait for the server, so it outlives the
+// last of them; it counts for the client only while a server holding it
+// has not failed since (see noteRecord). docs/caching.md ("A server some
+// instances cannot reach") has the races this closes.
 
 // noteTTL is how long a note lives; a client renews its note once half of
 // it has passed.
@@ -30,6 +34,10 @@ const noteTTL = 6 * time.Second
 // client has noted deletes it could not make yet: the value may be one
 // those deletes were meant to remove.
 var errNoted = errors.New("another client holds deletes for this server (a note is set): its volatile keys may be stale")
+
+// errBlind reports a volatile key read from a server while the notes for it
+// on another server could not be read: one may be there.
+var errBlind = errors.New("the notes for this server on another server could not be read: its volatile keys may be stale")
 
 // noteKey is the key of the note for server i.
 func (c *Client) noteKey(i int) string { return "memcache:deferred:" + c.addrs[i] }
@@ -43,41 +51,68 @@ func (c *Client) note(ctx context.Context, i int) bool {
 	item := cache.Item{Key: c.noteKey(i), Value: []byte(c.addrs[i])}
 	exp, _ := c.expiration(noteTTL)
 	var mu sync.Mutex
-	stored := false
+	var holders []noteHolder
 	c.eachServer(func(j int) {
 		if j == i || !c.health.up(j) {
 			return
 		}
+		failed := c.health.failedCount(j)
 		err := c.servers[j].store(ctx, storeSet, item, exp)
 		c.done(ctx, j, err)
 		if err == nil {
 			mu.Lock()
-			stored = true
+			holders = append(holders, noteHolder{server: j, failed: failed})
 			mu.Unlock()
 		}
 	})
-	if stored {
-		c.health.noted(i, start)
+	if holders != nil {
+		c.health.noted(i, start, holders)
 	}
-	return stored
+	return holders != nil
 }
 
 // noteReads returns, for each server, the note keys to read there along
 // with the keys of groups (keys by server): for every server whose group
 // holds a volatile key, its note key on every other server not marked down.
-func (c *Client) noteReads(groups [][]string) [][]string {
-	notes := make([][]string, len(groups))
+// blind[i] is set for such a server when another server is marked down:
+// its notes cannot be read, so the group's volatile keys cannot be trusted
+// (see guarded).
+func (c *Client) noteReads(groups [][]string) (notes [][]string, blind []bool) {
+	notes = make([][]string, len(groups))
+	blind = make([]bool, len(groups))
 	for i, g := range groups {
 		if !c.anyVolatile(g) {
 			continue
 		}
 		for j := range groups {
-			if j != i && c.health.up(j) {
+			switch {
+			case j == i:
+			case c.health.up(j):
 				notes[j] = append(notes[j], c.noteKey(i))
+			default:
+				blind[i] = true
 			}
 		}
 	}
-	return notes
+	return notes, blind
+}
+
+// guarded reports why the volatile keys read from server i, along with the
+// notes for it (see noteReads), cannot be trusted, or nil when they can:
+// another server's notes went unread (it is marked down, or its read
+// failed: fetchErrs, by server), or one of them says that a client holds
+// deletes for i.
+func (c *Client) guarded(i int, blind bool, fetchErrs []error, found map[string]cache.Item) error {
+	for j, err := range fetchErrs {
+		blind = blind || j != i && err != nil
+	}
+	if blind {
+		return errBlind
+	}
+	if _, ok := found[c.noteKey(i)]; ok {
+		return errNoted
+	}
+	return nil
 }
 
 // anyVolatile reports whether keys hold a key of Options.Volatile.
@@ -86,10 +121,3 @@ func (c *Client) anyVolatile(keys []string) bool { return slices.ContainsFunc(ke
 // isVolatile reports whether key is one of Options.Volatile, whose reads
 // check the notes.
 func (c *Client) isVolatile(key string) bool { return slices.Contains(c.volatile(), key) }
-
-// noted reports whether found, items read with noteReads, holds a note for
-// server i.
-func (c *Client) noted(found map[string]cache.Item, i int) bool {
-	_, ok := found[c.noteKey(i)]
-	return ok
-}

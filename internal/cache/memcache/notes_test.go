@@ -77,6 +77,14 @@ func noteGuards(t *testing.T, k kind, fault string) {
 	if _, ok := items[key]; ok || !errors.Is(err, cache.ErrUnavailable) {
 		t.Errorf("GetMulti after the deferred delete = %v, %v; want the key left out as unavailable", items, err)
 	}
+	// A reader that cannot read the note (it has the note's server marked
+	// down: it was paused too, as the reader saw it) must not trust the
+	// key either.
+	blind := newClient(t, opts)
+	blind.health.markDown(1-home, errors.New("the note's server failed, as this reader saw it"))
+	if it, err := blind.Get(ctx, key); !errors.Is(err, cache.ErrUnavailable) {
+		t.Errorf("Get by a reader that cannot read the notes = %q, %v; want an error matching cache.ErrUnavailable", it.Value, err)
+	}
 
 	if err := proxy.Forward(); err != nil {
 		t.Fatal(err)
