@@ -71,6 +71,8 @@ func (s *Store) measure(ctx context.Context, k kind, start time.Time, err error)
 	s.note(ctx, err)
 }
 
+// answer reports whether err is the database's answer to a call (no such
+// task, a full list, ...) rather than a failure.
 func answer(err error) bool {
 	return errors.Is(err, tasks.ErrNotFound) || errors.Is(err, tasks.ErrFull) || errors.Is(err, tasks.ErrExists) || errors.Is(err, tasks.ErrChanged)
 }
