@@ -11,6 +11,11 @@
 //	tasklist-bench [flags]               run the benchmark
 //	tasklist-bench serve-bytes FILE ADDR serve FILE at ADDR (the three-header handler)
 //	tasklist-bench serve-page FILE ADDR  serve the captured responses in FILE at ADDR (the same-response handler)
+//	tasklist-bench flood-after [flags]   thousands of distinct ?after= values against one instance
+//	tasklist-bench flood-unread [flags]  connections that pipeline requests and never read
+//
+// The floods (docs/reliability.md, "Bounded resources") start their own
+// instance on 127.0.0.1, with 10,000 tasks, and stop it when done.
 //
 // Run it from the module root: it builds ./cmd/tasklist.
 package main
@@ -50,6 +55,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("usage: tasklist-bench %s FILE ADDR", args[0])
 		}
 		return bench.ServeReference(ctx, args[0], args[1], args[2])
+	}
+	if len(args) > 0 && (args[0] == "flood-after" || args[0] == "flood-unread") {
+		return runFlood(ctx, args[0], args[1:], out)
 	}
 	opts, err := options(args, out)
 	if errors.Is(err, flag.ErrHelp) {
@@ -135,6 +143,47 @@ func options(args []string, out io.Writer) (bench.Options, error) {
 	o.Command = strings.TrimSpace("tasklist-bench " + strings.Join(args, " "))
 	o.Progress = out
 	return o, nil
+}
+
+// runFlood runs the flood named name with the flags in args. Its bounds
+// keep a mistyped flag from running for hours or opening more connections
+// than a test machine has ports for.
+func runFlood(ctx context.Context, name string, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("tasklist-bench "+name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	o := bench.FloodOptions{Out: out}
+	fs.IntVar(&o.Tasks, "tasks", 10000, "tasks in the list, named with 200 characters each (100 to 100,000)")
+	if name == "flood-after" {
+		fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long each phase lasts (1s to 5m)")
+		fs.IntVar(&o.Connections, "connections", 32, "connections sending the flood (2 to 1,000)")
+	} else {
+		fs.IntVar(&o.Unread, "connections", 1500, "connections that never read (1 to 5,000)")
+		fs.IntVar(&o.Pipelined, "pipelined", 20, "GET / each sends at once (1 to 100)")
+		fs.DurationVar(&o.Hold, "hold", 40*time.Second, "how long they stay open (1s to 5m; the server's WriteTimeout is 30s)")
+	}
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	within := func(v, lo, hi int) bool { return lo <= v && v <= hi }
+	if !within(o.Tasks, 100, 100_000) ||
+		name == "flood-after" && (!within(o.Connections, 2, 1000) || o.Duration < time.Second || o.Duration > 5*time.Minute) ||
+		name == "flood-unread" && (!within(o.Unread, 1, 5000) || !within(o.Pipelined, 1, 100) || o.Hold < time.Second || o.Hold > 5*time.Minute) {
+		return errors.New("a flag is out of its bounds (see -h)")
+	}
+	if o.RepoDir, err = moduleRoot(); err != nil {
+		return err
+	}
+	if name == "flood-after" {
+		return bench.FloodAfter(ctx, o)
+	}
+	return bench.FloodUnread(ctx, o)
 }
 
 // program finds a program: the variable env, else name on PATH or in

@@ -18,14 +18,20 @@ import (
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
-// response is what a client got: a status and body, or an error (a dropped
-// connection, or no answer within the client's timeout).
+// response is what a client got: a status, Server-Timing header and body,
+// or an error (a dropped connection, or no answer within the client's
+// timeout).
 type response struct {
 	status  int
+	timing  string
 	body    string
 	err     error
 	elapsed time.Duration
 }
+
+// dbUnavailable reports whether the response's Server-Timing says the
+// database is unavailable.
+func (r response) dbUnavailable() bool { return strings.Contains(r.timing, `db;desc="unavailable`) }
 
 // patientClient waits far longer than any deadline of the app: a request
 // it gives up on has hung.
@@ -48,7 +54,7 @@ func do(method, u string, form url.Values) response {
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, body: string(b), err: err, elapsed: time.Since(start)}
+	return response{status: resp.StatusCode, timing: resp.Header.Get("Server-Timing"), body: string(b), err: err, elapsed: time.Since(start)}
 }
 
 // viaProxy returns rawURL with its host:port replaced by the proxy's.
@@ -81,9 +87,11 @@ func serverOf(t *testing.T, rawURL string) string {
 // dropped; requests in flight when the server is stopped end, and the
 // shutdown finishes without using up its grace period; once the proxy
 // forwards again everything works. With every cache layer on (the
-// in-process cache), the page cached before the stall is served meanwhile
-// (200), also after the add that failed: it changed nothing, so it
-// invalidated nothing.
+// in-process cache), /healthz answers 200 "degraded", the database down and
+// serving from the cache, and the page cached before the stall is served
+// meanwhile (200), its Server-Timing saying the database is unavailable,
+// also after the add that failed: it changed nothing, so it invalidated
+// nothing. Once the database answers again, pages no longer say so.
 func TestDatabaseStall(t *testing.T) {
 	for _, db := range []struct {
 		name  string
@@ -111,32 +119,36 @@ func testDatabaseStall(t *testing.T, dbURL, layers string) {
 	addTask(t, base, "before the stall")
 
 	proxy.Stall()
-	expect503 := func(what string, r response, says string) {
+	expect := func(what string, r response, status int, says string) {
 		t.Helper()
-		t.Logf("%s during the stall: %d after %v", what, r.status, r.elapsed.Round(time.Millisecond))
-		if r.err != nil || r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, says) {
-			t.Errorf("%s during the stall = %d, %v, want 503 saying %q; body:\n%s", what, r.status, r.err, says, r.body)
+		t.Logf("%s during the stall: %d after %v, Server-Timing %s", what, r.status, r.elapsed.Round(time.Millisecond), r.timing)
+		if r.err != nil || r.status != status || !strings.Contains(r.body, says) || !r.dbUnavailable() {
+			t.Errorf("%s during the stall = %d, %v, Server-Timing %s; want %d saying %q, the database unavailable; body:\n%s",
+				what, r.status, r.err, r.timing, status, says, r.body)
 		}
+	}
+	cachedPage := func(what string) {
+		t.Helper()
+		expect(what, do(http.MethodGet, base+"/", nil), http.StatusOK, "before the stall")
 	}
 	if layers == "none" {
-		expect503("GET /", do(http.MethodGet, base+"/", nil), "unavailable at the moment")
-	} else if r := do(http.MethodGet, base+"/", nil); r.status != http.StatusOK || !strings.Contains(r.body, "before the stall") {
-		t.Errorf("GET / of the cached page during the stall = %d, %v, want 200 with the task", r.status, r.err)
+		expect("GET /healthz", do(http.MethodGet, base+"/healthz", nil), http.StatusServiceUnavailable, `"database":{"status":"down"}`)
+		expect("GET /", do(http.MethodGet, base+"/", nil), http.StatusServiceUnavailable, "unavailable at the moment")
+	} else {
+		expect("GET /healthz", do(http.MethodGet, base+"/healthz", nil), http.StatusOK, `"status":"degraded","serving":"cache","checks":{`)
+		cachedPage("GET / of the page cached before")
 	}
-	expect503("GET /healthz", do(http.MethodGet, base+"/healthz", nil), `"database":{"status":"down"}`)
-	expect503("an add", do(http.MethodPost, base+"/add", url.Values{"name": {"never reached the database"}}), "was not saved")
+	expect("an add", do(http.MethodPost, base+"/add", url.Values{"name": {"never reached the database"}}), http.StatusServiceUnavailable, "was not saved")
 	if layers != "none" { // the add changed nothing, and invalidated nothing
-		if r := do(http.MethodGet, base+"/", nil); r.status != http.StatusOK || !strings.Contains(r.body, "before the stall") {
-			t.Errorf("GET / after the failed add during the stall = %d, %v, want 200 with the cached page", r.status, r.err)
-		}
+		cachedPage("GET / after the failed add")
 	}
 
 	if err := proxy.Forward(); err != nil {
 		t.Fatal(err)
 	}
 	proxy.StallOn("commit")
-	expect503("an add whose COMMIT went unanswered", do(http.MethodPost, base+"/add", url.Values{"name": {"answer lost"}}),
-		"may or may not have been saved")
+	expect("an add whose COMMIT went unanswered", do(http.MethodPost, base+"/add", url.Values{"name": {"answer lost"}}),
+		http.StatusServiceUnavailable, "may or may not have been saved")
 	if err := proxy.Forward(); err != nil {
 		t.Fatal(err)
 	}
@@ -147,8 +159,9 @@ func testDatabaseStall(t *testing.T, dbURL, layers string) {
 		r = do(http.MethodGet, base+"/", nil)
 		return strings.Contains(r.body, "answer lost")
 	})
-	if r.status != http.StatusOK || !strings.Contains(r.body, "before the stall") || strings.Contains(r.body, "never reached the database") {
-		t.Errorf("after the stall GET / = %d, %v, want 200 with the tasks added and not the one that was not; body:\n%s", r.status, r.err, r.body)
+	if r.status != http.StatusOK || !strings.Contains(r.body, "before the stall") || strings.Contains(r.body, "never reached the database") || r.dbUnavailable() {
+		t.Errorf("after the stall GET / = %d, %v, Server-Timing %s; want 200 with the tasks added and not the one that was not, the database available; body:\n%s",
+			r.status, r.err, r.timing, r.body)
 	}
 
 	// Requests in flight when the server is told to stop.
@@ -192,14 +205,17 @@ func testDatabaseStall(t *testing.T, dbURL, layers string) {
 // TCP proxy, sharing one memcached with every cache layer on, under steady
 // reads and writes, while the proxy refuses connections (and cuts the open
 // ones) until the load has met the fault (refusedAnswers answers, among
-// them a 503 of /healthz and of an add), then forwards again. With
-// TASKLIST_DB_TIMEOUT=1s: no request is dropped and none takes 10 s; GET /
-// answers 200 (a cached page: failed writes invalidate nothing) or 503 (the
-// version of a write just before the fault needs the database once),
-// /healthz 503, a write 303 or 503; the goroutines of the test process come
-// back to about their number before the load; afterwards every instance
-// serves pages and accepts writes, and serves exactly the tasks the
-// database holds, including after writes whose commit failed.
+// them a /healthz serving from the cache and a 503 of an add), then
+// forwards again. With TASKLIST_DB_TIMEOUT=1s: no request is dropped and
+// none takes 10 s; GET / answers 200 (a cached page: failed writes
+// invalidate nothing) or 503 (the version of a write just before the fault
+// needs the database once), /healthz 200 (with the database down, serving
+// from the cache), a write 303 or 503; the goroutines of the test process
+// come back to about their number before the load; afterwards every
+// instance serves pages and accepts writes, and serves exactly the tasks
+// the database holds, including after writes whose commit failed. It logs
+// how many of the pages served while refused said in Server-Timing that
+// the database was unavailable.
 // refusedAnswers is how many answers TestDatabaseRefused's load gets while
 // the database refuses.
 const refusedAnswers = 100
@@ -247,6 +263,12 @@ func TestDatabaseRefused(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		answers.Add(1)
+		switch {
+		case strings.Contains(r.body, `"serving":"cache"`):
+			what += " serving from the cache"
+		case r.status == http.StatusOK && what == "GET /" && r.dbUnavailable():
+			what += " (database unavailable)"
+		}
 		statuses[fmt.Sprintf("%s %d", what, r.status)]++
 		if strings.Contains(r.body, "may or may not have been saved") {
 			unknown++
@@ -304,7 +326,7 @@ func TestDatabaseRefused(t *testing.T) {
 					base := bases[(n+r)%3]
 					note("GET /", do(http.MethodGet, base+"/", nil), http.StatusOK, http.StatusServiceUnavailable)
 					if n%5 == 0 {
-						note("GET /healthz", do(http.MethodGet, base+"/healthz", nil), http.StatusOK, http.StatusServiceUnavailable)
+						note("GET /healthz", do(http.MethodGet, base+"/healthz", nil), http.StatusOK)
 					}
 				}
 			})
@@ -327,10 +349,10 @@ func TestDatabaseRefused(t *testing.T) {
 		proxy.Refuse()
 		// The fault lasts until the load has met it: the instances said
 		// the database is down, refused a write, and kept answering.
-		testenv.WaitFor(t, "a 503 of /healthz and of an add, and "+strconv.Itoa(refusedAnswers)+" answers, while the database refused", func() bool {
+		testenv.WaitFor(t, "a /healthz serving from the cache, a 503 of an add, and "+strconv.Itoa(refusedAnswers)+" answers, while the database refused", func() bool {
 			mu.Lock()
 			defer mu.Unlock()
-			return duringStatuses["GET /healthz 503"] > 0 && duringStatuses["POST /add 503"] > 0 && len(during) >= refusedAnswers
+			return duringStatuses["GET /healthz serving from the cache 200"] > 0 && duringStatuses["POST /add 503"] > 0 && len(during) >= refusedAnswers
 		})
 		if err := proxy.Forward(); err != nil {
 			t.Error(err)

@@ -15,10 +15,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	floods "github.com/tasklist/tasklist/internal/bench/flood"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -230,20 +230,15 @@ func TestAnswersNotRead(t *testing.T) {
 // requests on each, and never reads; the test's end closes them.
 func flood(t *testing.T, addr string, n int, requests string) {
 	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	for i := range n {
-		conn, err := d.DialContext(t.Context(), "tcp", addr)
-		if err != nil {
-			t.Fatalf("connection %d: %v", i, err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		if _, err := io.WriteString(conn, requests); err != nil {
-			t.Fatalf("connection %d: %v", i, err)
-		}
+	conns, err := floods.Unread(t.Context(), addr, n, requests)
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
 }
 
 // TestConnectionCap: with TASKLIST_MAX_CONNS=20, 50 clients that each make

@@ -107,11 +107,18 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 	}
 	// Every query is counted and timed, whichever layer asks for it.
 	a.queries = dbstats.New(a.store)
+	database := web.HealthCheck{Name: "database", Critical: true, Check: a.queries.Ping}
+	if cfg.Layers.Any() {
+		// While the database is down, what the caches hold of the last
+		// version known is served: with the cache up, the instance is
+		// degraded, not unavailable (docs/reliability.md says why).
+		database.Fallback = "cache"
+	}
 	wc := web.Config{
 		Tasks:         a.queries,
 		Logger:        log,
 		PageSize:      cfg.PageSize,
-		Health:        []web.HealthCheck{{Name: "database", Critical: true, Check: a.store.Ping}},
+		Health:        []web.HealthCheck{database},
 		SessionIdle:   cfg.SessionIdle,
 		Now:           opts.Now,
 		AllowedHosts:  cfg.AllowedHosts,
@@ -165,12 +172,13 @@ func (a *App) openLayers(ctx context.Context, opts Options, lease time.Duration,
 		Logger:     a.log,
 	})
 	a.cached, err = taskcache.New(a.queries, a.cache, taskcache.Options{
-		Strategy: taskcache.Strategy(a.cfg.Invalidation),
-		TTL:      a.cfg.CacheTTL,
-		MaxAge:   a.cfg.CacheMaxAge,
-		Uncached: !a.cfg.Layers.Query,
-		LeaseTTL: lease,
-		Logger:   a.log,
+		Strategy:    taskcache.Strategy(a.cfg.Invalidation),
+		TTL:         a.cfg.CacheTTL,
+		MaxAge:      a.cfg.CacheMaxAge,
+		Uncached:    !a.cfg.Layers.Query,
+		LeaseTTL:    lease,
+		Unavailable: a.queries.Unavailable,
+		Logger:      a.log,
 	})
 	if err != nil {
 		return err

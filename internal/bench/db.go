@@ -34,6 +34,8 @@ type databases struct {
 	serverURLs map[string]string
 	templates  map[int]string // SQLite files by number of tasks
 	created    []func()       // drops what was created on servers
+	// name names the i-th seeded task; nil means taskName.
+	name func(i int) string
 }
 
 // taskName is the name of the i-th seeded task: about 45 characters, like
@@ -42,8 +44,8 @@ func taskName(i int) string {
 	return fmt.Sprintf("Task %d: write up the quarterly report for team %d", i, i%7)
 }
 
-// seed migrates the database at dbURL and adds n tasks.
-func seed(ctx context.Context, dbURL string, n int) error {
+// seed migrates the database at dbURL and adds n tasks, named by name.
+func seed(ctx context.Context, dbURL string, n int, name func(i int) string) error {
 	db, err := sqldb.Open(ctx, dbURL, sqldb.Options{})
 	if err != nil {
 		return err
@@ -54,11 +56,19 @@ func seed(ctx context.Context, dbURL string, n int) error {
 		return err
 	}
 	for i := 1; i <= n; i++ {
-		if _, _, err := store.Add(ctx, taskName(i)); err != nil {
+		if _, _, err := store.Add(ctx, name(i)); err != nil {
 			return fmt.Errorf("seed task %d: %w", i, err)
 		}
 	}
 	return nil
+}
+
+// nameOf names the i-th seeded task.
+func (d *databases) nameOf(i int) string {
+	if d.name != nil {
+		return d.name(i)
+	}
+	return taskName(i)
 }
 
 // fresh returns the URL of a new database of kind holding n tasks.
@@ -78,7 +88,7 @@ func (d *databases) freshSQLite(ctx context.Context, n int) (string, error) {
 		tmpl = filepath.Join(d.dir, fmt.Sprintf("template-%d.db", n))
 		// The seeding alone skips the wait for the disk: the copies
 		// the app opens have SQLite's default durability.
-		if err := seed(ctx, "sqlite:"+tmpl+"?_pragma=synchronous(OFF)", n); err != nil {
+		if err := seed(ctx, "sqlite:"+tmpl+"?_pragma=synchronous(OFF)", n, d.nameOf); err != nil {
 			return "", fmt.Errorf("seed SQLite: %w", err)
 		}
 		d.templates[n] = tmpl
@@ -104,7 +114,7 @@ func (d *databases) freshServer(ctx context.Context, kind string, n int) (string
 	d.created = append(d.created, func() { d.drop(kind, name) })
 	u, _ := url.Parse(d.serverURLs[kind])
 	u.Path = "/" + name
-	if err := seed(ctx, u.String(), n); err != nil {
+	if err := seed(ctx, u.String(), n, d.nameOf); err != nil {
 		return "", fmt.Errorf("seed %s: %w", kind, err)
 	}
 	return u.String(), nil

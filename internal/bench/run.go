@@ -6,8 +6,10 @@
 // static file). It reads what each run cost (memcached's own counters,
 // the app's, the process's peak memory), times the adds of the mixed
 // workload, and checks the figures against the targets of
-// docs/benchmarks.md. Everything it starts listens on 127.0.0.1 and is
-// stopped, by process id, before Run returns.
+// docs/benchmarks.md. FloodAfter and FloodUnread run the floods of
+// docs/reliability.md against one instance. Everything it starts listens
+// on 127.0.0.1 and is stopped, by process id, before Run (or the flood)
+// returns.
 package bench
 
 import (
@@ -138,13 +140,8 @@ func Run(ctx context.Context, opts Options) (*report.Run, error) {
 
 func (r *runner) run(ctx context.Context) error {
 	r.started = time.Now()
-	r.say("building tasklist")
-	r.bin = filepath.Join(r.work, "tasklist")
-	args := append(append([]string{"build"}, r.opts.BuildFlags...), "-o", r.bin, "./cmd/tasklist")
-	build := exec.CommandContext(ctx, "go", args...)
-	build.Dir = r.opts.RepoDir
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/tasklist: %w\n%s", err, out)
+	if err := r.build(ctx); err != nil {
+		return err
 	}
 	var servers []string
 	for _, db := range []string{Postgres, MySQL} {
@@ -206,6 +203,19 @@ func (r *runner) run(ctx context.Context) error {
 		}
 		r.out.Stampede = s
 		r.done++
+	}
+	return nil
+}
+
+// build builds tasklist into the scratch folder.
+func (r *runner) build(ctx context.Context) error {
+	r.say("building tasklist")
+	r.bin = filepath.Join(r.work, "tasklist")
+	args := append(append([]string{"build"}, r.opts.BuildFlags...), "-o", r.bin, "./cmd/tasklist")
+	build := exec.CommandContext(ctx, "go", args...)
+	build.Dir = r.opts.RepoDir
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/tasklist: %w\n%s", err, out)
 	}
 	return nil
 }

@@ -1,8 +1,10 @@
 // Package dbstats counts and times the task store's database queries by
 // kind, for the statistics pages and Prometheus, and records each one in
 // the request's trace (package reqtrace), so that a response can say how
-// much database time it took. It wraps the store rather than changing it:
-// the store stays about SQL, and the counting sits in one place.
+// much database time it took. Seeing every call's outcome, it also knows
+// whether the database is unavailable: whether its last call failed. It
+// wraps the store rather than changing it: the store stays about SQL, and
+// the counting sits in one place.
 package dbstats
 
 import (
@@ -46,23 +48,60 @@ type counter struct {
 type Store struct {
 	src    *tasks.Store
 	counts [numKinds]counter
+	// down is set while the database is unavailable (see Unavailable).
+	down atomic.Bool
 }
 
 // New wraps src, the database side of the caching layers.
 func New(src *tasks.Store) *Store { return &Store{src: src} }
 
 // measure counts one query of kind k that began at start and ended with
-// err, and records it in ctx's trace. A task not found, a full list and a
-// task restored already are answers, not failures.
+// err, and records it in ctx's trace. A task not found, a full list, a
+// task restored already and a task changed since it was shown are
+// answers, not failures.
 func (s *Store) measure(ctx context.Context, k kind, start time.Time, err error) {
 	d := time.Since(start)
 	c := &s.counts[k]
 	c.count.Add(1)
 	c.nanos.Add(int64(d))
-	if err != nil && !errors.Is(err, tasks.ErrNotFound) && !errors.Is(err, tasks.ErrFull) && !errors.Is(err, tasks.ErrExists) && !errors.Is(err, tasks.ErrChanged) {
+	if err != nil && !answer(err) {
 		c.errors.Add(1)
 	}
 	reqtrace.From(ctx).DB(d)
+	s.note(ctx, err)
+}
+
+// answer reports whether err is the database's answer to a call (no such
+// task, a full list, ...) rather than a failure.
+func answer(err error) bool {
+	return errors.Is(err, tasks.ErrNotFound) || errors.Is(err, tasks.ErrFull) || errors.Is(err, tasks.ErrExists) || errors.Is(err, tasks.ErrChanged)
+}
+
+// note keeps what a call that ended with err says of the database: up
+// when it answered, unavailable when it failed. A caller that went away
+// says nothing. A failure is recorded in ctx's trace.
+func (s *Store) note(ctx context.Context, err error) {
+	switch {
+	case err == nil || answer(err):
+		s.down.Store(false)
+	case errors.Is(ctx.Err(), context.Canceled):
+	default:
+		s.down.Store(true)
+		reqtrace.From(ctx).DBUnavailable()
+	}
+}
+
+// Unavailable reports whether the database failed the last call that
+// reached it (a query, or Ping): the caches then serve what they hold of
+// the last version known. It is a load of one flag.
+func (s *Store) Unavailable() bool { return s.down.Load() }
+
+// Ping checks that the database answers, for /healthz. Its outcome is
+// kept as a query's is (see Unavailable); it is not counted as a query.
+func (s *Store) Ping(ctx context.Context) error {
+	err := s.src.Ping(ctx)
+	s.note(ctx, err)
+	return err
 }
 
 // List reads the whole list (the query cache's fill).

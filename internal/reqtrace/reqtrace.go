@@ -70,6 +70,8 @@ type Trace struct {
 	outcomes  [numLayers]atomic.Uint32
 	dbQueries atomic.Uint32
 	dbNanos   atomic.Int64
+	// dbDown is set by DBUnavailable.
+	dbDown atomic.Bool
 }
 
 type key struct{}
@@ -117,6 +119,15 @@ func (t *Trace) DB(d time.Duration) {
 	}
 	t.dbQueries.Add(1)
 	t.dbNanos.Add(int64(d))
+}
+
+// DBUnavailable records that the database could not serve the request,
+// or that the request was served from the cache while the database is
+// known to be unavailable: what it shows may be older than the database.
+func (t *Trace) DBUnavailable() {
+	if t != nil {
+		t.dbDown.Store(true)
+	}
 }
 
 // Outcome returns the worst outcome layer l recorded, or "" for none.
@@ -185,12 +196,20 @@ var summaries = func() []string {
 // database time and the total, in milliseconds, e.g.
 //
 //	cache;desc="page hit", db;desc="0 queries";dur=0, total;dur=0.213
+//
+// and, after DBUnavailable, the database's description begins with
+// "unavailable" (a page served from the cache through an outage):
+//
+//	cache;desc="page hit", db;desc="unavailable, 0 queries";dur=0, total;dur=0.213
 func (t *Trace) ServerTiming(total time.Duration) string {
 	n, d := t.DBTime()
 	b := make([]byte, 0, 96)
 	b = append(b, `cache;desc="`...)
 	b = append(b, t.Summary()...)
 	b = append(b, `", db;desc="`...)
+	if t != nil && t.dbDown.Load() {
+		b = append(b, "unavailable, "...)
+	}
 	b = strconv.AppendInt(b, int64(n), 10)
 	if n == 1 {
 		b = append(b, ` query";dur=`...)

@@ -19,17 +19,20 @@ func TestTrace(t *testing.T) {
 		name    string
 		caches  []cacheRecord
 		db      []time.Duration
+		dbDown  bool
 		summary string
 		timing  string
 	}{
-		{"nothing", nil, nil, "none", `cache;desc="none", db;desc="0 queries";dur=0, total;dur=1.5`},
-		{"page hit", []cacheRecord{{Page, Hit}}, nil, "page hit", `cache;desc="page hit", db;desc="0 queries";dur=0, total;dur=1.5`},
+		{"nothing", nil, nil, false, "none", `cache;desc="none", db;desc="0 queries";dur=0, total;dur=1.5`},
+		{"page hit", []cacheRecord{{Page, Hit}}, nil, false, "page hit", `cache;desc="page hit", db;desc="0 queries";dur=0, total;dur=1.5`},
 		{"every layer, recorded inside out", []cacheRecord{{Query, Miss}, {Fragment, Miss}, {Page, Miss}},
-			[]time.Duration{250 * time.Microsecond, 500 * time.Microsecond},
+			[]time.Duration{250 * time.Microsecond, 500 * time.Microsecond}, false,
 			"page miss, fragment miss, query miss", `cache;desc="page miss, fragment miss, query miss", db;desc="2 queries";dur=0.75, total;dur=1.5`},
 		{"the worst outcome wins", []cacheRecord{{Query, Miss}, {Query, Hit}, {Fragment, Bypass}, {Fragment, Miss}},
-			[]time.Duration{time.Millisecond}, "fragment bypass, query miss", `cache;desc="fragment bypass, query miss", db;desc="1 query";dur=1, total;dur=1.5`},
-		{"sessions too", []cacheRecord{{Session, Hit}, {Page, Hit}}, nil, "page hit, session hit", `cache;desc="page hit, session hit", db;desc="0 queries";dur=0, total;dur=1.5`},
+			[]time.Duration{time.Millisecond}, false, "fragment bypass, query miss", `cache;desc="fragment bypass, query miss", db;desc="1 query";dur=1, total;dur=1.5`},
+		{"sessions too", []cacheRecord{{Session, Hit}, {Page, Hit}}, nil, false, "page hit, session hit", `cache;desc="page hit, session hit", db;desc="0 queries";dur=0, total;dur=1.5`},
+		{"a cached page through an outage", []cacheRecord{{Page, Hit}}, nil, true, "page hit", `cache;desc="page hit", db;desc="unavailable, 0 queries";dur=0, total;dur=1.5`},
+		{"a query that failed", []cacheRecord{{Page, Miss}}, []time.Duration{time.Second}, true, "page miss", `cache;desc="page miss", db;desc="unavailable, 1 query";dur=1000, total;dur=1.5`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,6 +42,9 @@ func TestTrace(t *testing.T) {
 			}
 			for _, d := range tt.db {
 				From(Detach(ctx)).DB(d) // as a shared fill does
+			}
+			if tt.dbDown {
+				From(Detach(ctx)).DBUnavailable()
 			}
 			tr := From(ctx)
 			got := []string{tr.Summary(), tr.ServerTiming(1500 * time.Microsecond)}
@@ -55,6 +61,7 @@ func TestNoTrace(t *testing.T) {
 	ctx := context.Background()
 	From(ctx).Cache(Page, Hit)
 	From(ctx).DB(time.Second)
+	From(ctx).DBUnavailable()
 	if got := From(ctx).Summary(); got != "none" {
 		t.Errorf("Summary without a trace = %q, want none", got)
 	}

@@ -171,9 +171,11 @@ func TestMigrateBadNames(t *testing.T) {
 		component("Sessions", ""),
 		component("x; DROP TABLE y", ""),
 		component("ok", "bad-table"),
+		{Component: "ok", FS: component("ok", "").FS, Previous: sqldb.PreviousTable{Name: "bad-table"}},
+		{Component: "ok", FS: component("ok", "").FS, Previous: sqldb.PreviousTable{Name: "ok", Tables: []string{"x; DROP TABLE y"}}},
 	} {
 		if err := db.Migrate(t.Context(), m, log); err == nil {
-			t.Errorf("Migrate(component %q, table %q) succeeded", m.Component, m.VersionTable)
+			t.Errorf("Migrate(component %q, table %q, previous %+v) succeeded", m.Component, m.VersionTable, m.Previous)
 		}
 	}
 }

@@ -121,6 +121,7 @@ func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
 			s.c.Delete(ctx, r.key)
 			return s.src.List(ctx)
 		}
+		s.served(ctx)
 		return snap, nil
 	}
 	// Writes keep moving the list on: read it as it is now, uncached.

@@ -33,6 +33,7 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/reqtrace"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
@@ -99,6 +100,11 @@ type Options struct {
 	// ConfirmEvery is how often Run confirms the cached version against the
 	// database (see Confirm); default TTL.
 	ConfirmEvery time.Duration
+	// Unavailable reports whether the database failed its last call
+	// (dbstats.Store.Unavailable); nil means never. A read served from the
+	// cache meanwhile says so in its trace (reqtrace.Trace.DBUnavailable):
+	// what it shows is the last version known, which may be behind.
+	Unavailable func() bool
 	// Logger receives invalidation failures; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -132,6 +138,14 @@ type Store struct {
 	// check now.
 	unsure atomic.Bool
 	wake   chan struct{}
+}
+
+// served records in ctx's trace that a read was served while the database
+// is unavailable (see Options.Unavailable): from the cache.
+func (s *Store) served(ctx context.Context) {
+	if s.opts.Unavailable != nil && s.opts.Unavailable() {
+		reqtrace.From(ctx).DBUnavailable()
+	}
 }
 
 // Strategies lists the strategies, the default first.

@@ -89,6 +89,7 @@ func (s *Store) versionWith(ctx context.Context, extra func(guess tasks.Version)
 	if v != guess {
 		items = nil
 	}
+	s.served(ctx)
 	return v, items, nil
 }
 

@@ -67,6 +67,17 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// versionTable is where the store's migrations are recorded.
+// previousVersionTable is where builds before it recorded them: goose's
+// default table, which another program using goose may share, so Migrate
+// takes its records over only for a database that has the store's tables,
+// and never changes it (see sqldb.PreviousTable); once no such build runs
+// and no other program uses it, an operator may drop it.
+const (
+	versionTable         = "tasklist_tasks_db_version"
+	previousVersionTable = "goose_db_version"
+)
+
 // Migrate brings the tasks tables up to date with the migrations embedded
 // in the binary and logs each one it applies (see sqldb.DB.Migrate), and
 // gives a database without an identity its own (see Head). It is safe to
@@ -77,11 +88,10 @@ func (s *Store) Migrate(ctx context.Context, log *slog.Logger) error {
 		return fmt.Errorf("tasks: migrations: %w", err)
 	}
 	err = s.db.Migrate(ctx, sqldb.Migrations{
-		Component: "tasks",
-		FS:        fsys,
-		// goose's default table, which databases migrated before other
-		// components existed already have.
-		VersionTable: "goose_db_version",
+		Component:    "tasks",
+		FS:           fsys,
+		VersionTable: versionTable,
+		Previous:     sqldb.PreviousTable{Name: previousVersionTable, Tables: []string{"tasks", "tasklist_meta"}},
 	}, log)
 	if err != nil {
 		return err

@@ -178,8 +178,8 @@ func testConcurrentAdds(t *testing.T, rawURL string) {
 }
 
 // TestNewSharesTheDatabase: a Store made by New keeps its migrations in
-// goose's default version table, as databases migrated before sqldb have
-// it, and leaves the database open on Close for its other users.
+// its own version table, tasklist_tasks_db_version, and leaves the
+// database open on Close for its other users.
 func TestNewSharesTheDatabase(t *testing.T) {
 	db, err := sqldb.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "shared.db"), sqldb.Options{})
 	if err != nil {
@@ -191,8 +191,8 @@ func TestNewSharesTheDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	var version int64
-	if err := db.QueryRowContext(t.Context(), "SELECT MAX(version_id) FROM goose_db_version").Scan(&version); err != nil || version != 2 {
-		t.Errorf("tasks version in goose_db_version = %d, %v; want 2 (the latest migration)", version, err)
+	if err := db.QueryRowContext(t.Context(), "SELECT MAX(version_id) FROM tasklist_tasks_db_version").Scan(&version); err != nil || version != 2 {
+		t.Errorf("tasks version in tasklist_tasks_db_version = %d, %v; want 2 (the latest migration)", version, err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

@@ -13,8 +13,12 @@ import (
 const healthTimeout = 2 * time.Second
 
 type healthReport struct {
-	Status string                 `json:"status"` // ok, degraded or unavailable
-	Checks map[string]checkResult `json:"checks"`
+	Status string `json:"status"` // ok, degraded or unavailable
+	// Serving names the check whose dependency serves in the place of a
+	// failing critical one (see HealthCheck.Fallback): "cache" while the
+	// database is down and the cache answers.
+	Serving string                 `json:"serving,omitempty"`
+	Checks  map[string]checkResult `json:"checks"`
 }
 
 type checkResult struct {
@@ -22,9 +26,11 @@ type checkResult struct {
 }
 
 // healthz runs every check at once and reports them as JSON: 200 when all
-// critical checks pass (even if others fail: "degraded"), else 503. Anyone
-// may ask, so the answer is up or down and nothing more: why a check failed
-// (addresses, driver messages) goes to the log, one line per failing check.
+// critical checks pass (even if others fail: "degraded"), or when a failing
+// critical check's fallback passes ("degraded", and "serving" names the
+// fallback), else 503. Anyone may ask, so the answer is up or down and
+// nothing more: why a check failed (addresses, driver messages) goes to
+// the log, one line per failing check.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	report := healthReport{Status: "ok", Checks: make(map[string]checkResult, len(s.health))}
 	var (
@@ -36,26 +42,36 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 			ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 			defer cancel()
 			res := checkResult{Status: "up"}
-			err := c.Check(ctx)
-			if err != nil {
+			if err := c.Check(ctx); err != nil {
 				res.Status = "down"
 				s.log.WarnContext(r.Context(), "healthz: check failed", "check", c.Name, "critical", c.Critical, "err", err)
 			}
 			mu.Lock()
 			defer mu.Unlock()
 			report.Checks[c.Name] = res
-			switch {
-			case err != nil && c.Critical:
-				report.Status = "unavailable"
-			case err != nil && report.Status == "ok":
-				report.Status = "degraded"
-			}
 		})
 	}
 	wg.Wait()
+	degrade := func() {
+		if report.Status == "ok" {
+			report.Status = "degraded"
+		}
+	}
+	for _, c := range s.health {
+		switch {
+		case report.Checks[c.Name].Status == "up":
+		case c.Critical && c.Fallback != "" && report.Checks[c.Fallback].Status == "up":
+			report.Serving = c.Fallback
+			degrade()
+		case c.Critical:
+			report.Status = "unavailable"
+		default:
+			degrade()
+		}
+	}
 	status := http.StatusOK
 	if report.Status == "unavailable" {
-		status = http.StatusServiceUnavailable
+		status, report.Serving = http.StatusServiceUnavailable, ""
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

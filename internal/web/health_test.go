@@ -18,15 +18,19 @@ import (
 )
 
 // TestHealthz: /healthz answers 200 while the critical checks pass
-// ("degraded" when another fails) and 503 when one fails, and tells the
-// client only up or down: why a check failed, which may name servers or
-// hold a driver's message, goes to the log, once per failing check.
+// ("degraded" when another fails) and 503 when one fails, unless its
+// fallback passes: the database down with the cache up (a caching layer
+// on) is "degraded", serving from the cache, as the cached pages are still
+// served. It tells the client only up or down: why a check failed, which
+// may name servers or hold a driver's message, goes to the log, once per
+// failing check.
 func TestHealthz(t *testing.T) {
 	// What a failing cache check might say; none of it may reach the client.
 	errCache := errors.New("memcache: 10.1.2.3:11211: dial tcp: connection refused (user tasklist)")
 	tests := []struct {
 		name       string
 		dbDown     bool
+		noFallback bool // no caching layer: nothing serves without the database
 		cacheErr   error
 		wantCode   int
 		wantReport map[string]any
@@ -41,7 +45,11 @@ func TestHealthz(t *testing.T) {
 			wantReport: report("degraded", "up", "down"), wantLogged: []string{"cache"},
 		},
 		{
-			name: "database down", dbDown: true, wantCode: 503,
+			name: "database down", dbDown: true, wantCode: 200,
+			wantReport: serving(report("degraded", "down", "up")), wantLogged: []string{"database"},
+		},
+		{
+			name: "database down, no cache to serve from", dbDown: true, noFallback: true, wantCode: 503,
 			wantReport: report("unavailable", "down", "up"), wantLogged: []string{"database"},
 		},
 		{
@@ -59,13 +67,17 @@ func TestHealthz(t *testing.T) {
 			if tt.dbDown {
 				store.Close()
 			}
+			fallback := "cache"
+			if tt.noFallback {
+				fallback = ""
+			}
 			var logs testenv.LockedBuffer
 			srv, err := web.New(web.Config{
 				Tasks:        store,
 				Logger:       slog.New(slog.NewTextHandler(&logs, nil)),
 				AllowedHosts: []string{"*"},
 				Health: []web.HealthCheck{
-					{Name: "database", Critical: true, Check: store.Ping},
+					{Name: "database", Critical: true, Fallback: fallback, Check: store.Ping},
 					{Name: "cache", Check: func(context.Context) error { return tt.cacheErr }},
 				},
 			})
@@ -111,6 +123,12 @@ func report(status, database, cache string) map[string]any {
 			"cache":    map[string]any{"status": cache},
 		},
 	}
+}
+
+// serving is report r of an instance serving from the cache.
+func serving(r map[string]any) map[string]any {
+	r["serving"] = "cache"
+	return r
 }
 
 // TestPagesDegradeWithoutDatabase: with the database gone the pages answer

@@ -61,6 +61,10 @@ type TaskService interface {
 type HealthCheck struct {
 	Name     string
 	Critical bool
+	// Fallback names the check whose dependency serves in this one's place
+	// (the cache, for the database): while it passes, this check failing
+	// makes /healthz "degraded", serving from it, not 503.
+	Fallback string
 	Check    func(ctx context.Context) error
 }
 
