@@ -16,8 +16,8 @@ var (
 	ErrNotStored = errors.New("cache: not stored")
 	// ErrTooLarge reports a value larger than the backend's item limit.
 	ErrTooLarge = errors.New("cache: value too large")
-	// ErrInvalid reports a malformed request: a negative TTL, a key a backend
-	// cannot take, or Increment on a value that is not a decimal number.
+	// ErrInvalid reports a malformed request: a negative TTL or a key a
+	// backend cannot take.
 	ErrInvalid = errors.New("cache: invalid request")
 	// ErrUnavailable reports that the backend could not answer: a server is
 	// down, unreachable or too slow. It is never the caller's fault.
@@ -89,13 +89,6 @@ type Backend interface {
 	// Deleting an absent key is not an error. An error means some copy may
 	// remain; the caller should retry.
 	Delete(ctx context.Context, key string) error
-	// Increment adds delta to the decimal number stored at key, wrapping at
-	// 2^64, and returns the new value, or ErrMiss when key is absent. When
-	// the number gets shorter the stored text may keep trailing spaces
-	// (memcached rewrites it in place); readers trim them.
-	Increment(ctx context.Context, key string, delta uint64) (uint64, error)
-	// Touch gives key a new TTL without reading it, or ErrMiss.
-	Touch(ctx context.Context, key string, ttl time.Duration) error
 	// Ping reports whether the backend can serve requests: nil when every
 	// server answers. It reads and writes no key and counts nothing (see
 	// ServerStats), so a health check does not change the statistics.
@@ -133,8 +126,7 @@ type Backend interface {
 //   - Errors counts requests for a key that reached the server and failed
 //     or were refused (too large, invalid); the in-process cache sends none.
 //
-// Increment and Touch count in none but Errors. Ping and Stats, which read
-// no key, count in none at all: a health check or a dashboard does not
+// Ping and Stats, which read no key, count in none at all: a health check or a dashboard does not
 // change what it shows.
 type ServerStats struct {
 	// Addr is the server's address, or "local" for the in-process cache.

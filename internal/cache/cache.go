@@ -30,8 +30,8 @@ type Options struct {
 	// GetTimeout bounds Get, GetMulti, Ping and Stats; zero means
 	// DefaultGetTimeout.
 	GetTimeout time.Duration
-	// WriteTimeout bounds Set, Add, CompareAndSwap, Delete, Increment and
-	// Touch; zero means DefaultWriteTimeout.
+	// WriteTimeout bounds Set, Add, CompareAndSwap and Delete; zero means
+	// DefaultWriteTimeout.
 	WriteTimeout time.Duration
 	// MaxItemSize, if positive, replaces the backend's MaxItemSize as the
 	// largest value passed on to it.
@@ -263,31 +263,6 @@ func (c *Cache) Delete(ctx context.Context, key string) error {
 		return c.fail(ctx, "delete", err)
 	}
 	c.stats.deletes.Add(1)
-	return nil
-}
-
-// Increment adds delta to the decimal number stored at key and returns the
-// new value; ErrMiss if key is absent, ErrInvalid if its value is not a
-// number.
-func (c *Cache) Increment(ctx context.Context, key string, delta uint64) (uint64, error) {
-	tctx, cancel := c.withTimeout(ctx, c.writeTimeout)
-	n, err := c.b.Increment(tctx, Key(c.prefix, key), delta)
-	cancel()
-	if err != nil {
-		return 0, c.fail(ctx, "incr", err)
-	}
-	c.stats.increments.Add(1)
-	return n, nil
-}
-
-// Touch gives key a new TTL without reading it, or returns ErrMiss.
-func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) error {
-	tctx, cancel := c.withTimeout(ctx, c.writeTimeout)
-	err := c.b.Touch(tctx, Key(c.prefix, key), ttl)
-	cancel()
-	if err != nil {
-		return c.fail(ctx, "touch", err)
-	}
 	return nil
 }
 

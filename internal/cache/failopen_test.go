@@ -50,15 +50,11 @@ func (f *failing) Set(ctx context.Context, _ cache.Item) error            { retu
 func (f *failing) Add(ctx context.Context, _ cache.Item) error            { return f.do(ctx) }
 func (f *failing) CompareAndSwap(ctx context.Context, _ cache.Item) error { return f.do(ctx) }
 func (f *failing) Delete(ctx context.Context, _ string) error             { return f.do(ctx) }
-func (f *failing) Increment(ctx context.Context, _ string, _ uint64) (uint64, error) {
-	return 0, f.do(ctx)
-}
-func (f *failing) Touch(ctx context.Context, _ string, _ time.Duration) error { return f.do(ctx) }
-func (f *failing) Ping(ctx context.Context) error                             { return f.do(ctx) }
-func (f *failing) Stats(ctx context.Context) ([]cache.ServerStats, error)     { return nil, f.do(ctx) }
-func (f *failing) MaxItemSize() int                                           { return 100 }
-func (f *failing) Name() string                                               { return "failing" }
-func (f *failing) Close() error                                               { return nil }
+func (f *failing) Ping(ctx context.Context) error                         { return f.do(ctx) }
+func (f *failing) Stats(ctx context.Context) ([]cache.ServerStats, error) { return nil, f.do(ctx) }
+func (f *failing) MaxItemSize() int                                       { return 100 }
+func (f *failing) Name() string                                           { return "failing" }
+func (f *failing) Close() error                                           { return nil }
 
 // calls are one call of each Cache method; read says whether it is bounded
 // by GetTimeout rather than WriteTimeout.
@@ -76,8 +72,6 @@ var calls = []struct {
 		return c.CompareAndSwap(ctx, cache.Item{Key: "k"})
 	}},
 	{"Delete", false, func(ctx context.Context, c *cache.Cache) error { return c.Delete(ctx, "k") }},
-	{"Increment", false, func(ctx context.Context, c *cache.Cache) error { _, err := c.Increment(ctx, "k", 1); return err }},
-	{"Touch", false, func(ctx context.Context, c *cache.Cache) error { return c.Touch(ctx, "k", 0) }},
 }
 
 func TestFailOpen(t *testing.T) {

@@ -15,10 +15,10 @@ type Stats struct {
 	// CompareAndSwap; an Add or CompareAndSwap that did not store is not
 	// counted.
 	Sets, Adds, CASes uint64
-	// Deletes and Increments count the calls that succeeded. A Delete
-	// succeeds whether or not the key was there: Deletes counts the
-	// invalidations made, the servers' Deletes the keys they removed.
-	Deletes, Increments uint64
+	// Deletes counts the calls that succeeded. A Delete succeeds whether
+	// or not the key was there: Deletes counts the invalidations made, the
+	// servers' Deletes the keys they removed.
+	Deletes uint64
 	// Errors counts calls the backend failed (ErrUnavailable), not counting
 	// those whose caller's context ended first.
 	Errors uint64
@@ -33,8 +33,8 @@ type Stats struct {
 
 // counters are a Cache's statistics: atomic, so the hot path takes no lock.
 type counters struct {
-	hits, misses, deletes, increments, errors, tooLarge, bytesRead, bytesWritten atomic.Uint64
-	stored                                                                       [numWriteOps]atomic.Uint64
+	hits, misses, deletes, errors, tooLarge, bytesRead, bytesWritten atomic.Uint64
+	stored                                                           [numWriteOps]atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -45,7 +45,6 @@ func (c *counters) snapshot() Stats {
 		Adds:         c.stored[opAdd].Load(),
 		CASes:        c.stored[opCAS].Load(),
 		Deletes:      c.deletes.Load(),
-		Increments:   c.increments.Load(),
 		Errors:       c.errors.Load(),
 		TooLarge:     c.tooLarge.Load(),
 		BytesRead:    c.bytesRead.Load(),

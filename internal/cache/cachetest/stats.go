@@ -3,7 +3,6 @@ package cachetest
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -15,7 +14,7 @@ import (
 // summed over the servers, and no errors.
 func testStats(t *testing.T, b cache.Backend) {
 	ctx, p := t.Context(), prefix()
-	a, absent, added, n := p+"a", p+"absent", p+"added", p+"n"
+	a, absent, added := p+"a", p+"absent", p+"added"
 	var token cache.Item // read by one step, swapped by a later one
 	read := func(key string) func() error {
 		return func() error {
@@ -55,10 +54,6 @@ func testStats(t *testing.T, b cache.Backend) {
 		{"Delete of a present key is a delete", func() error { return b.Delete(ctx, a) }, nil, cache.ServerStats{Deletes: 1}},
 		{"Delete of an absent key is not", func() error { return b.Delete(ctx, a) }, nil, cache.ServerStats{}},
 		{"CompareAndSwap of a deleted item is not a set", swap, cache.ErrMiss, cache.ServerStats{}},
-		{"Set of a number", func() error { return b.Set(ctx, cache.Item{Key: n, Value: []byte("1")}) }, nil, cache.ServerStats{Sets: 1}},
-		{"Increment counts nothing", func() error { _, err := b.Increment(ctx, n, 1); return err }, nil, cache.ServerStats{}},
-		{"Increment of an absent key counts nothing", func() error { _, err := b.Increment(ctx, absent, 1); return err }, cache.ErrMiss, cache.ServerStats{}},
-		{"Touch counts nothing", func() error { return b.Touch(ctx, n, time.Hour) }, nil, cache.ServerStats{}},
 		{"Ping counts nothing", func() error { return b.Ping(ctx) }, nil, cache.ServerStats{}},
 		{"a value too large is not a set", func() error {
 			return b.Set(ctx, cache.Item{Key: absent, Value: make([]byte, b.MaxItemSize()+1)})

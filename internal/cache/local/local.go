@@ -5,8 +5,8 @@
 // estimate of each entry's overhead), expires each entry on its own TTL and
 // makes a write readable at once. On top of that it gives the memcached
 // semantics the cache package promises, so that code tested against it
-// behaves the same against memcached: CAS tokens, atomic Add, CompareAndSwap
-// and Increment, TTLs rounded up to whole seconds and an item size limit.
+// behaves the same against memcached: CAS tokens, atomic Add and
+// CompareAndSwap, TTLs rounded up to whole seconds and an item size limit.
 package local
 
 import (
@@ -14,7 +14,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -72,9 +71,6 @@ type entry struct {
 	value []byte
 	cas   uint64
 	ttl   time.Duration // rounded up to whole seconds; 0 is forever
-	// keepDeadline marks an entry written by Increment, which, as in
-	// memcached, keeps the expiry time of the entry it replaces.
-	keepDeadline bool
 }
 
 // New returns a Backend configured by opts.
@@ -117,9 +113,6 @@ func (expiry) ExpireAfterCreate(e otter.Entry[string, *entry]) time.Duration {
 }
 
 func (expiry) ExpireAfterUpdate(e otter.Entry[string, *entry], _ *entry) time.Duration {
-	if e.Value.keepDeadline {
-		return e.ExpiresAfter() // the time left: the deadline stays
-	}
 	return lifetime(e.Value.ttl)
 }
 
@@ -263,54 +256,6 @@ func (b *Backend) Delete(_ context.Context, key string) error {
 		b.deletes.Add(1)
 	}
 	return nil
-}
-
-// errNotNumber is Increment's complaint about a value that is not a decimal
-// uint64; it matches cache.ErrInvalid.
-var errNotNumber = fmt.Errorf("local: increment: value is not a decimal number: %w", cache.ErrInvalid)
-
-// Increment adds delta to the decimal number at key, wrapping at 2^64 as
-// memcached does, and keeps the item's expiry time.
-func (b *Backend) Increment(_ context.Context, key string, delta uint64) (uint64, error) {
-	var n uint64
-	err := b.update(key, func(old *entry) (*entry, error) {
-		v, err := strconv.ParseUint(string(old.value), 10, 64)
-		if err != nil {
-			return nil, errNotNumber
-		}
-		n = v + delta
-		return &entry{value: strconv.AppendUint(nil, n, 10), cas: b.casSeq.Add(1), keepDeadline: true}, nil
-	})
-	return n, err
-}
-
-// Touch gives key a new TTL, keeping its value and CAS token, or returns
-// cache.ErrMiss.
-func (b *Backend) Touch(_ context.Context, key string, ttl time.Duration) error {
-	ttl, err := roundTTL("touch", ttl)
-	if err != nil {
-		return err
-	}
-	return b.update(key, func(old *entry) (*entry, error) {
-		return &entry{value: old.value, cas: old.cas, ttl: ttl}, nil
-	})
-}
-
-// update atomically replaces the entry at key with next(old), or returns
-// cache.ErrMiss if there is none, or next's error.
-func (b *Backend) update(key string, next func(old *entry) (*entry, error)) error {
-	err := cache.ErrMiss
-	b.store.Compute(key, func(old *entry, found bool) (*entry, otter.ComputeOp) {
-		if !found {
-			return old, otter.CancelOp
-		}
-		e, nerr := next(old)
-		if err = nerr; err != nil {
-			return old, otter.CancelOp
-		}
-		return e, otter.WriteOp
-	})
-	return err
 }
 
 // Ping returns nil: the in-process cache is always there.

@@ -26,8 +26,6 @@ type server interface {
 	getMulti(ctx context.Context, keys []string) ([]cache.Item, error)
 	store(ctx context.Context, mode storeMode, item cache.Item, exp uint32) error
 	delete(ctx context.Context, key string) error
-	increment(ctx context.Context, key string, delta uint64) (uint64, error)
-	touch(ctx context.Context, key string, exp uint32) error
 	// ping makes a round trip (and, with SASL, authenticates if the
 	// connection is new).
 	ping(ctx context.Context) error
@@ -375,34 +373,6 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 		c.counters[i].deletes.Add(1)
 	}
 	return errors.Join(errs...)
-}
-
-// Increment adds delta to the decimal number stored at key, wrapping at
-// 2^64, and returns the new value; cache.ErrMiss if key is absent,
-// cache.ErrInvalid if its value is not a number. The item keeps its TTL.
-func (c *Client) Increment(ctx context.Context, key string, delta uint64) (uint64, error) {
-	i, err := c.route(ctx, key)
-	if err != nil {
-		return 0, err
-	}
-	n, err := c.servers[i].increment(ctx, key, delta)
-	c.done(ctx, i, err)
-	return n, err
-}
-
-// Touch gives key a new TTL, or cache.ErrMiss.
-func (c *Client) Touch(ctx context.Context, key string, ttl time.Duration) error {
-	exp, err := c.expiration(ttl)
-	if err != nil {
-		return err
-	}
-	i, err := c.route(ctx, key)
-	if err != nil {
-		return err
-	}
-	err = c.servers[i].touch(ctx, key, exp)
-	c.done(ctx, i, err)
-	return err
 }
 
 // route checks key and returns the server for it.
