@@ -47,24 +47,21 @@ var errUncacheable = errors.New("pagecache: response is not cacheable")
 // renders the page once for all the requests that want it, across
 // instances (package fill).
 //
-// Nothing per visitor is ever stored or served: requests for which Personal
-// reports true bypass the cache; the shared page is rendered from a copy of
-// the request without cookies; and a response that is not a 200, sets a
-// cookie, or says no-store is never stored.
+// Nothing per visitor is ever stored or served: requests the handler's key
+// function does not name (one with a flash message waiting) bypass the
+// cache; the shared page is rendered from a copy of the request without
+// cookies; and a response that is not a 200, sets a cookie, or says
+// no-store is never stored.
 //
 // It is safe for concurrent use.
 type Pages struct {
-	pages    *versioned
-	build    string
-	personal func(*http.Request) bool
-	vary     []string
+	pages *versioned
+	build string
+	vary  []string
 }
 
 // PagesOptions are what Pages needs beyond Options.
 type PagesOptions struct {
-	// Personal reports whether the response to r holds something for its
-	// visitor alone (a flash message): such requests bypass the cache.
-	Personal func(r *http.Request) bool
 	// Vary is the Vary header of every page served, in one value: the
 	// default is "Accept-Encoding"; under sessions "Cookie,
 	// Accept-Encoding", so that a page says the same whether it is served
@@ -78,7 +75,7 @@ func NewPages(o Options, po PagesOptions) (*Pages, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Pages{pages: v, build: o.Build, personal: po.Personal, vary: []string{cmp.Or(po.Vary, "Accept-Encoding")}}, nil
+	return &Pages{pages: v, build: o.Build, vary: []string{cmp.Or(po.Vary, "Accept-Encoding")}}, nil
 }
 
 // entry is a cached page, the body as rendered and gzip-compressed, or a
@@ -96,12 +93,13 @@ type VersionedHandler func(w http.ResponseWriter, r *http.Request, v tasks.Versi
 
 // Handler serves h's responses through the cache. key names the response
 // among those of the route; ok false (a request it cannot name, such as
-// one with a malformed parameter) sends the request to h uncached, with the
-// zero version, like every request that bypasses the cache.
+// one with a malformed parameter, or whose response holds something for
+// its visitor alone) sends the request to h uncached, with the zero
+// version, like every request that bypasses the cache.
 func (p *Pages) Handler(h VersionedHandler, key func(*http.Request) (string, bool)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k, ok := key(r)
-		if !ok || (p.personal != nil && p.personal(r)) {
+		if !ok {
 			h(w, r, tasks.Version{})
 			return
 		}
