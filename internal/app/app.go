@@ -136,7 +136,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		if err != nil {
 			return nil, err
 		}
-		a.sessions, wc.Sessions, a.stats.Layers["session"] = m, m, sessionLayer(st)
+		a.sessions, wc.Sessions, a.stats.Layers["session"] = m, m, st
 	}
 	if err := a.openPageCaches(lease, &wc); err != nil {
 		return nil, err
@@ -217,7 +217,7 @@ func (a *App) openPageCaches(lease time.Duration, wc *web.Config) error {
 		if err != nil {
 			return err
 		}
-		wc.Fragments, a.stats.Layers["fragment"] = f, stats.LayerFunc(func() stats.Counts { return f.Stats().Counts() })
+		wc.Fragments, a.stats.Layers["fragment"] = f, f
 	}
 	if a.cfg.Layers.Page {
 		var po pagecache.PagesOptions
@@ -228,7 +228,7 @@ func (a *App) openPageCaches(lease time.Duration, wc *web.Config) error {
 		if err != nil {
 			return err
 		}
-		wc.Pages, a.stats.Layers["page"] = p, stats.LayerFunc(func() stats.Counts { return p.Stats().Counts() })
+		wc.Pages, a.stats.Layers["page"] = p, p
 	}
 	return nil
 }
@@ -320,11 +320,6 @@ func (a *App) Close() error {
 		a.closeErr = errors.Join(errs...)
 	})
 	return a.closeErr
-}
-
-// sessionLayer shows the session store's counters as the session layer's.
-func sessionLayer(st session.Store) stats.Layer {
-	return stats.LayerFunc(func() stats.Counts { return stats.Counts(st.Stats()) })
 }
 
 // CheckNames checks the configuration's names that the packages owning

@@ -97,7 +97,7 @@ func TestNothingPersonalIsShared(t *testing.T) {
 	if w := get(); strings.Contains(w.Body.String(), "bob") || strings.Contains(w.Body.String(), "flash") {
 		t.Errorf("after bob's visit the shared page is %q", w.Body)
 	}
-	if s := p.Stats().Fills.Sets; s != 1 {
+	if s := p.Counts().Sets; s != 1 {
 		t.Errorf("%d pages stored, want 1", s)
 	}
 }
@@ -134,7 +134,7 @@ func TestResponseSettingCookieIsNeverStored(t *testing.T) {
 					t.Errorf("%s got another visitor's cookie %q", who, c)
 				}
 			}
-			if s := p.Stats().Fills.Sets; s != 0 {
+			if s := p.Counts().Sets; s != 0 {
 				t.Errorf("%d responses stored, want none", s)
 			}
 		})

@@ -154,7 +154,7 @@ func (s *stack) queries(kind string) int64 {
 // off.
 func (s *stack) layer(name string) stats.Counts {
 	if l, ok := s.Stats().Layers[name]; ok {
-		return l.LayerCounts()
+		return l.Counts()
 	}
 	return stats.Counts{}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/maypok86/otter/v2"
 
 	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/stats"
 )
 
 const (
@@ -57,7 +58,8 @@ type Backend struct {
 	maxItemSize int
 	casSeq      atomic.Uint64 // the last CAS token handed out
 
-	hits, misses, sets, deletes, evictions atomic.Uint64
+	counts    stats.Counter // the client's counters (see cache.Backend's Stats)
+	evictions atomic.Uint64
 }
 
 var _ cache.Immediate = (*Backend)(nil)
@@ -175,10 +177,10 @@ func (e *entry) item(key string) cache.Item {
 func (b *Backend) Get(_ context.Context, key string) (cache.Item, error) {
 	e, ok := b.store.GetIfPresent(key)
 	if !ok {
-		b.misses.Add(1)
+		b.counts.Misses.Add(1)
 		return cache.Item{}, cache.ErrMiss
 	}
-	b.hits.Add(1)
+	b.counts.Hits.Add(1)
 	return e.item(key), nil
 }
 
@@ -190,8 +192,8 @@ func (b *Backend) GetMulti(_ context.Context, keys []string) (map[string]cache.I
 			items[k] = e.item(k)
 		}
 	}
-	b.hits.Add(uint64(len(items)))
-	b.misses.Add(uint64(len(keys) - len(items)))
+	b.counts.Hits.Add(uint64(len(items)))
+	b.counts.Misses.Add(uint64(len(keys) - len(items)))
 	return items, nil
 }
 
@@ -202,7 +204,7 @@ func (b *Backend) Set(_ context.Context, item cache.Item) error {
 		return err
 	}
 	b.store.Set(item.Key, e)
-	b.sets.Add(1)
+	b.counts.Sets.Add(1)
 	return nil
 }
 
@@ -244,16 +246,16 @@ func (b *Backend) write(op string, item cache.Item, check func(old *entry, found
 		return e, otter.WriteOp
 	})
 	if err == nil {
-		b.sets.Add(1)
+		b.counts.Sets.Add(1)
 	}
 	return err
 }
 
 // Delete removes key; deleting an absent key is not an error, and is not
-// counted as a delete (see cache.ServerStats).
+// counted as a delete (see cache.Backend's Stats).
 func (b *Backend) Delete(_ context.Context, key string) error {
 	if _, removed := b.store.Invalidate(key); removed {
-		b.deletes.Add(1)
+		b.counts.Deletes.Add(1)
 	}
 	return nil
 }
@@ -265,21 +267,19 @@ func (b *Backend) Ping(context.Context) error { return nil }
 // otter's estimates; Bytes includes the per-entry overhead. As the cache
 // has no other clients, its own figures (GetHits, GetMisses, CmdSet) are
 // the client's counters; Uptime is left unknown (the process's own).
-func (b *Backend) Stats(context.Context) ([]cache.ServerStats, error) {
-	return []cache.ServerStats{{
+func (b *Backend) Stats(context.Context) ([]stats.Server, error) {
+	c := b.counts.Counts()
+	return []stats.Server{{
 		Addr:       "local",
 		Up:         true,
-		Hits:       b.hits.Load(),
-		Misses:     b.misses.Load(),
-		Sets:       b.sets.Load(),
-		Deletes:    b.deletes.Load(),
+		Client:     c,
 		Items:      uint64(b.store.EstimatedSize()),
 		Bytes:      b.store.WeightedSize(),
 		LimitBytes: uint64(b.maxBytes),
 		Evictions:  b.evictions.Load(),
-		GetHits:    b.hits.Load(),
-		GetMisses:  b.misses.Load(),
-		CmdSet:     b.sets.Load(),
+		GetHits:    c.Hits,
+		GetMisses:  c.Misses,
+		CmdSet:     c.Sets,
 	}}, nil
 }
 

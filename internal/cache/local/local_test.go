@@ -11,6 +11,7 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/cachetest"
+	"github.com/tasklist/tasklist/internal/stats"
 )
 
 func newBackend(t testing.TB, opts Options) *Backend {
@@ -130,8 +131,8 @@ func TestStatsFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []cache.ServerStats{{
-		Addr: "local", Up: true, Sets: 1, CmdSet: 1,
+	want := []stats.Server{{
+		Addr: "local", Up: true, Client: stats.Counts{Sets: 1}, CmdSet: 1,
 		Items: 1, Bytes: uint64(len("key") + len("value") + entryOverhead), LimitBytes: 1 << 20,
 	}}
 	if diff := cmp.Diff(want, got); diff != "" {

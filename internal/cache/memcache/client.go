@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/stats"
 )
 
 // server is one memcached server as a wire client speaks to it: plainServer
@@ -51,7 +52,7 @@ type Client struct {
 	name     string
 	addrs    []string
 	servers  []server
-	counters []counters
+	counters []stats.Counter // per server (see cache.Backend's Stats)
 	ring     *ring
 	health   *health
 	now      func() time.Time
@@ -76,7 +77,7 @@ func New(opts Options) (*Client, error) {
 		name:     "memcache",
 		addrs:    opts.Servers,
 		servers:  make([]server, len(opts.Servers)),
-		counters: make([]counters, len(opts.Servers)),
+		counters: make([]stats.Counter, len(opts.Servers)),
 		ring:     newRing(opts.Servers),
 		health:   newHealth(opts.Servers, opts.FailureThreshold, opts.Backoff, opts.DeferAfter, opts.Now, opts.Logger),
 		now:      opts.Now,
@@ -176,9 +177,9 @@ func (c *Client) Get(ctx context.Context, key string) (cache.Item, error) {
 	c.done(ctx, i, err)
 	switch {
 	case err == nil:
-		c.counters[i].hits.Add(1)
+		c.counters[i].Hits.Add(1)
 	case errors.Is(err, cache.ErrMiss):
-		c.counters[i].misses.Add(1)
+		c.counters[i].Misses.Add(1)
 	}
 	return it, err
 }
@@ -267,8 +268,8 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]cache.
 				hits++
 			}
 		}
-		c.counters[i].hits.Add(uint64(hits))
-		c.counters[i].misses.Add(uint64(len(g) - hits))
+		c.counters[i].Hits.Add(uint64(hits))
+		c.counters[i].Misses.Add(uint64(len(g) - hits))
 	}
 	if unanswered != nil {
 		return found, &cache.PartialError{Unanswered: unanswered, Err: errors.Join(errs...)}
@@ -311,7 +312,7 @@ func (c *Client) store(ctx context.Context, mode storeMode, item cache.Item) err
 	err = c.servers[i].store(ctx, mode, item, exp)
 	c.done(ctx, i, err)
 	if err == nil {
-		c.counters[i].sets.Add(1)
+		c.counters[i].Sets.Add(1)
 	}
 	return err
 }
@@ -340,7 +341,7 @@ func (c *Client) store(ctx context.Context, mode storeMode, item cache.Item) err
 // returned (matching cache.ErrUnavailable) so that the caller can retry.
 //
 // A key removed from any server counts as one delete, on the first server
-// that held it (see cache.ServerStats); an absent key counts none.
+// that held it (see cache.Backend's Stats); an absent key counts none.
 func (c *Client) Delete(ctx context.Context, key string) error {
 	if err := c.check(key); err != nil {
 		return err
@@ -370,7 +371,7 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 		}
 	})
 	if i := slices.Index(removed, true); i >= 0 {
-		c.counters[i].deletes.Add(1)
+		c.counters[i].Deletes.Add(1)
 	}
 	return errors.Join(errs...)
 }
@@ -484,7 +485,7 @@ func (c *Client) check(key string) error {
 // health and error counter.
 func (c *Client) done(ctx context.Context, i int, err error) {
 	if err != nil && !errors.Is(err, cache.ErrMiss) && !errors.Is(err, cache.ErrNotStored) {
-		c.counters[i].errors.Add(1)
+		c.counters[i].Errors.Add(1)
 	}
 	c.observe(ctx, i, err)
 }

@@ -194,7 +194,7 @@ func TestTooLarge(t *testing.T) {
 			t.Errorf("the connection was replaced after a refused value: new connections %v", dials)
 		}
 		st, err := c.Stats(t.Context())
-		if err != nil || !st[0].Up || st[0].Errors != 3 {
+		if err != nil || !st[0].Up || st[0].Client.Errors != 3 {
 			t.Errorf("Stats: %+v, %v; want the server up with 3 errors", st, err)
 		}
 	})
@@ -270,7 +270,7 @@ func TestServerStats(t *testing.T) {
 				t.Errorf("server %d: %+v; want its address, up, 64 MiB limit, connections and bytes", i, s)
 			}
 			got.Items += s.Items
-			got.Sets += s.Sets
+			got.Sets += s.Client.Sets
 			got.GetHits += s.GetHits
 			got.GetMisses += s.GetMisses
 			got.CmdSet += s.CmdSet
