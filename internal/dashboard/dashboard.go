@@ -160,10 +160,8 @@ type View struct {
 
 // LayerRow is one caching layer's line, or the total's.
 type LayerRow struct {
-	Name                                string
-	On                                  bool
-	Hits, Misses, Sets, Deletes, Errors uint64
-	Ratio                               string
+	stats.LayerReport
+	Name, Ratio string
 }
 
 // ServerRow is one cache server's card.
@@ -212,7 +210,7 @@ func newLayerRow(name string, l stats.LayerReport) LayerRow {
 	if l.Hits+l.Misses > 0 {
 		ratio = strconv.FormatFloat(100*l.HitRatio, 'f', 1, 64) + "%"
 	}
-	return LayerRow{Name: name, On: l.On, Hits: l.Hits, Misses: l.Misses, Sets: l.Sets, Deletes: l.Deletes, Errors: l.Errors, Ratio: ratio}
+	return LayerRow{LayerReport: l, Name: name, Ratio: ratio}
 }
 
 // formatBytes writes n in B, KiB, MiB or GiB, with one decimal above B.

@@ -2,7 +2,9 @@
 // static files (embedded in the binary), and the middleware around them
 // (request logs, security headers, Host checks, cross-origin protection,
 // body limits). Package pagecache caches its pages and fragments, package
-// static serves its static files.
+// static serves its static files, package paging names its pages, and
+// package dashboard answers its statistics routes. Package app builds all
+// of them and hands them to New.
 //
 // Pages carry nothing per visitor and no CSRF token: state-changing requests
 // are protected by http.CrossOriginProtection, which reads the browser's
