@@ -1,7 +1,7 @@
 // Package app builds the whole tasklist application from a configuration:
 // the database, opened and migrated; the cache the configuration names; the
-// task-list cache; the visitors' sessions; the web server with its
-// statistics and health checks. cmd/tasklist serves what it builds, and the
+// task-list cache; the fragment and page caches; the visitors' sessions;
+// the statistics dashboard; the web server with its health checks. cmd/tasklist serves what it builds, and the
 // tests build the application through it too, so that what they test is
 // wired as what runs.
 package app
@@ -20,7 +20,9 @@ import (
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/config"
+	"github.com/tasklist/tasklist/internal/dashboard"
 	"github.com/tasklist/tasklist/internal/dbstats"
+	"github.com/tasklist/tasklist/internal/pagecache"
 	"github.com/tasklist/tasklist/internal/session"
 	"github.com/tasklist/tasklist/internal/sqldb"
 	"github.com/tasklist/tasklist/internal/stats"
@@ -47,7 +49,8 @@ type Options struct {
 	// It is called only when a caching layer is on.
 	OpenBackend func(ctx context.Context, cfg config.Config, db Database) (cache.Backend, error)
 	// Now is the clock of the sessions' idle timeout and of the statistics
-	// login's failure limit (web.Config.Now); nil means time.Now.
+	// login's failure limit (web.Config.Now, dashboard.Config.Now); nil
+	// means time.Now.
 	Now func() time.Time
 	// NoSessions builds the application without visitors' sessions: no
 	// flash message after a write, no undo, nothing stored per visitor.
@@ -56,7 +59,7 @@ type Options struct {
 	NoSessions bool
 	// StatsInterval is how often Run samples the statistics for the
 	// dashboard's chart, and StatsSamples how many samples the chart
-	// shows (defaults web.DefaultStatsInterval, web.DefaultStatsSamples).
+	// shows (defaults dashboard.DefaultInterval, dashboard.DefaultSamples).
 	StatsInterval time.Duration
 	StatsSamples  int
 }
@@ -72,7 +75,8 @@ type App struct {
 	cache    *cache.Cache     // nil with no caching layer on
 	cached   *taskcache.Store // nil with no caching layer on
 	sessions *scs.SessionManager
-	server   *web.Server
+	stats    stats.Sources
+	dash     *dashboard.Dashboard
 	handler  http.Handler
 
 	closeOnce sync.Once
@@ -86,8 +90,8 @@ const sessionCleanupInterval = 10 * time.Minute
 // New builds the application cfg describes: it opens the database and
 // brings its tables up to date, opens the cache when a caching layer is on
 // (wrong credentials stop it; unreachable servers do not: the application
-// runs uncached until they answer), and wires the layers, sessions and web
-// server. Nothing runs in the background until Run.
+// runs uncached until they answer), and wires the layers, sessions,
+// dashboard and web server. Nothing runs in the background until Run.
 func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err error) {
 	if err := CheckNames(cfg); err != nil {
 		return nil, err
@@ -107,6 +111,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 	}
 	// Every query is counted and timed, whichever layer asks for it.
 	a.queries = dbstats.New(a.store)
+	a.stats = stats.Sources{Layers: map[string]stats.Layer{}, Queries: a.queries}
 	database := web.HealthCheck{Name: "database", Critical: true, Check: a.queries.Ping}
 	if cfg.Layers.Any() {
 		// While the database is down, what the caches hold of the last
@@ -115,25 +120,19 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		database.Fallback = "cache"
 	}
 	wc := web.Config{
-		Tasks:         a.queries,
-		Logger:        log,
-		PageSize:      cfg.PageSize,
-		Health:        []web.HealthCheck{database},
-		SessionIdle:   cfg.SessionIdle,
-		Now:           opts.Now,
-		AllowedHosts:  cfg.AllowedHosts,
-		StatsLayers:   map[string]stats.Layer{},
-		Queries:       a.queries,
-		StatsUser:     cfg.StatsUser,
-		StatsPassword: cfg.StatsPassword,
-		StatsInterval: opts.StatsInterval,
-		StatsSamples:  opts.StatsSamples,
+		Tasks:        a.queries,
+		Logger:       log,
+		PageSize:     cfg.PageSize,
+		Health:       []web.HealthCheck{database},
+		SessionIdle:  cfg.SessionIdle,
+		Now:          opts.Now,
+		AllowedHosts: cfg.AllowedHosts,
 	}
 	// A lease must outlive the slow query it covers, and a page or
 	// fragment render includes that query.
 	lease := fill.LeaseTTL(cfg.SlowQuery)
 	if cfg.Layers.Any() {
-		if err := a.openLayers(ctx, opts, lease, &wc); err != nil {
+		if err := a.openCache(ctx, opts, lease, &wc); err != nil {
 			return nil, err
 		}
 	} else {
@@ -144,18 +143,32 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		if err != nil {
 			return nil, err
 		}
-		a.sessions, wc.Sessions, wc.StatsLayers["session"] = m, m, sessionLayer(st)
+		a.sessions, wc.Sessions, a.stats.Layers["session"] = m, m, st
 	}
-	if a.server, err = web.New(wc); err != nil {
+	if err := a.openPageCaches(lease, &wc); err != nil {
 		return nil, err
 	}
-	a.handler = a.server.Handler()
+	a.dash = dashboard.New(dashboard.Config{
+		Sources:  a.stats,
+		User:     cfg.StatsUser,
+		Password: cfg.StatsPassword,
+		Now:      opts.Now,
+		Interval: opts.StatsInterval,
+		Samples:  opts.StatsSamples,
+		Logger:   log,
+	})
+	wc.Dashboard = a.dash
+	server, err := web.New(wc)
+	if err != nil {
+		return nil, err
+	}
+	a.handler = server.Handler()
 	return a, nil
 }
 
-// openLayers opens the cache and the task-list cache, and sets in wc the
-// caching layers that a.cfg turns on.
-func (a *App) openLayers(ctx context.Context, opts Options, lease time.Duration, wc *web.Config) error {
+// openCache opens the cache and the task-list cache, and sets in wc what
+// the web server reads through them.
+func (a *App) openCache(ctx context.Context, opts Options, lease time.Duration, wc *web.Config) error {
 	openBackend := opts.OpenBackend
 	if openBackend == nil {
 		openBackend = func(ctx context.Context, cfg config.Config, db Database) (cache.Backend, error) {
@@ -185,15 +198,46 @@ func (a *App) openLayers(ctx context.Context, opts Options, lease time.Duration,
 	}
 	wc.Tasks = a.cached
 	if a.cfg.Layers.Query {
-		wc.StatsLayers["query"] = a.cached
+		a.stats.Layers["query"] = a.cached
 	}
-	wc.Cache = a.cache
+	a.stats.Cache = a.cache
 	wc.Versions = a.cached
-	wc.Fragments = a.cfg.Layers.Fragment
-	wc.Pages = a.cfg.Layers.Page
-	wc.CacheTTL = a.cfg.CacheMaxAge
-	wc.LeaseTTL = lease
 	wc.Health = append(wc.Health, web.HealthCheck{Name: "cache", Check: cacheHealth(a.cache)})
+	return nil
+}
+
+// openPageCaches builds the fragment and page caches a.cfg turns on, for
+// the web server's templates, after the cache and the sessions: pages
+// under sessions vary by the cookie too (web.SessionVary).
+func (a *App) openPageCaches(lease time.Duration, wc *web.Config) error {
+	if !a.cfg.Layers.Fragment && !a.cfg.Layers.Page {
+		return nil
+	}
+	build, err := web.Build()
+	if err != nil {
+		return err
+	}
+	// Pages and fragments are keyed by version and never stale: their TTL
+	// only lets old versions age out.
+	o := pagecache.Options{Cache: a.cache, Versions: a.cached, Build: build, TTL: a.cfg.CacheMaxAge, LeaseTTL: lease}
+	if a.cfg.Layers.Fragment {
+		f, err := pagecache.NewFragments(o)
+		if err != nil {
+			return err
+		}
+		wc.Fragments, a.stats.Layers["fragment"] = f, f
+	}
+	if a.cfg.Layers.Page {
+		var po pagecache.PagesOptions
+		if wc.Sessions != nil {
+			po.Vary = web.SessionVary
+		}
+		p, err := pagecache.NewPages(o, po)
+		if err != nil {
+			return err
+		}
+		wc.Pages, a.stats.Layers["page"] = p, p
+	}
 	return nil
 }
 
@@ -230,9 +274,9 @@ func open(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqldb.DB, 
 // Handler is the application's HTTP handler, with all its middleware.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Server is the web server: its routes, and the fragment and page caches
-// with their counters.
-func (a *App) Server() *web.Server { return a.server }
+// Stats are where the dashboard's figures come from: every caching
+// layer's counters, the cache's, the database queries.
+func (a *App) Stats() stats.Sources { return a.stats }
 
 // Tasks is the task store on the database, neither cached nor counted:
 // what the database holds, for a caller that must see it as it is.
@@ -262,7 +306,7 @@ func (a *App) Run(ctx context.Context) {
 	if a.cached != nil {
 		wg.Go(func() { a.cached.Run(ctx) })
 	}
-	wg.Go(func() { a.server.SampleStats(ctx) })
+	wg.Go(func() { a.dash.Sample(ctx) })
 	if a.sessions != nil {
 		wg.Go(func() { session.RunCleanup(ctx, a.db, sessionCleanupInterval, a.log) })
 	}
@@ -284,11 +328,6 @@ func (a *App) Close() error {
 		a.closeErr = errors.Join(errs...)
 	})
 	return a.closeErr
-}
-
-// sessionLayer shows the session store's counters as the session layer's.
-func sessionLayer(st session.Store) stats.Layer {
-	return stats.LayerFunc(func() stats.Counts { return stats.Counts(st.Stats()) })
 }
 
 // CheckNames checks the configuration's names that the packages owning

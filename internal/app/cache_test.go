@@ -9,6 +9,7 @@ import (
 
 	"github.com/tasklist/tasklist/internal/app"
 	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -72,15 +73,13 @@ func TestHealthzLeavesCacheStatsAlone(t *testing.T) {
 	}
 }
 
-// counts are a Cache's counters and its servers' client-side ones.
-func counts(t *testing.T, c *cache.Cache) cache.Stats {
+// counts are a Cache's counters, then its servers' client-side ones.
+func counts(t *testing.T, c *cache.Cache) []stats.Counts {
 	t.Helper()
-	s, _ := c.Stats(t.Context()) // the counters are read before the servers are asked
-	out := cache.Stats{Hits: s.Hits, Misses: s.Misses, Sets: s.Sets, Deletes: s.Deletes, Errors: s.Errors}
-	for _, srv := range s.Servers {
-		out.Servers = append(out.Servers, cache.ServerStats{
-			Addr: srv.Addr, Hits: srv.Hits, Misses: srv.Misses, Sets: srv.Sets, Deletes: srv.Deletes, Errors: srv.Errors,
-		})
+	out := []stats.Counts{c.Counts()} // read before the servers are asked
+	servers, _ := c.Stats(t.Context())
+	for _, srv := range servers {
+		out = append(out, srv.Client)
 	}
 	return out
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/tasklist/tasklist/internal/stats"
 )
 
 // Errors shared by all backends. Backends wrap them with %w, so test with
@@ -16,8 +18,8 @@ var (
 	ErrNotStored = errors.New("cache: not stored")
 	// ErrTooLarge reports a value larger than the backend's item limit.
 	ErrTooLarge = errors.New("cache: value too large")
-	// ErrInvalid reports a malformed request: a negative TTL, a key a backend
-	// cannot take, or Increment on a value that is not a decimal number.
+	// ErrInvalid reports a malformed request: a negative TTL or a key a
+	// backend cannot take.
 	ErrInvalid = errors.New("cache: invalid request")
 	// ErrUnavailable reports that the backend could not answer: a server is
 	// down, unreachable or too slow. It is never the caller's fault.
@@ -89,19 +91,36 @@ type Backend interface {
 	// Deleting an absent key is not an error. An error means some copy may
 	// remain; the caller should retry.
 	Delete(ctx context.Context, key string) error
-	// Increment adds delta to the decimal number stored at key, wrapping at
-	// 2^64, and returns the new value, or ErrMiss when key is absent. When
-	// the number gets shorter the stored text may keep trailing spaces
-	// (memcached rewrites it in place); readers trim them.
-	Increment(ctx context.Context, key string, delta uint64) (uint64, error)
-	// Touch gives key a new TTL without reading it, or ErrMiss.
-	Touch(ctx context.Context, key string, ttl time.Duration) error
 	// Ping reports whether the backend can serve requests: nil when every
 	// server answers. It reads and writes no key and counts nothing (see
-	// ServerStats), so a health check does not change the statistics.
+	// Stats), so a health check does not change the statistics.
 	Ping(ctx context.Context) error
-	// Stats reports each server's state and counters.
-	Stats(ctx context.Context) ([]ServerStats, error)
+	// Stats reports each server (stats.Server): its state, what the
+	// server's own "stats" command reports (memcached), and the client's
+	// counters for it, which mean the same on every backend, so that they
+	// can be added up and compared on a dashboard:
+	//
+	//   - Hits and Misses count keys read by Get and GetMulti: a key the
+	//     server returned is a hit, a key it answered it does not hold
+	//     (never stored, deleted, expired, evicted) is a miss. A GetMulti
+	//     of n keys reads n keys. A key whose server failed to answer is
+	//     neither; the failure is counted in Errors.
+	//   - Sets counts stores that happened: every Set, an Add that found
+	//     its key absent, a CompareAndSwap that found the item unchanged.
+	//     An Add or a CompareAndSwap that stored nothing (ErrNotStored,
+	//     ErrMiss) is not counted, nor is a value refused as too large or
+	//     invalid.
+	//   - Deletes counts keys actually removed. Deleting an absent key
+	//     removes nothing and is not counted. A Delete that removes copies
+	//     of one key from several servers (see Delete) counts one, on the
+	//     first of those servers in the order Stats lists them.
+	//   - Errors counts requests for a key that reached the server and
+	//     failed or were refused (too large, invalid); the in-process cache
+	//     sends none.
+	//
+	// Ping and Stats, which read no key, count in none at all: a health
+	// check or a dashboard does not change what it shows.
+	Stats(ctx context.Context) ([]stats.Server, error)
 	// MaxItemSize is the largest value, in bytes, the backend stores.
 	MaxItemSize() int
 	// Name says which backend this is ("local", "memcache", "memcache+sasl"),
@@ -109,46 +128,4 @@ type Backend interface {
 	Name() string
 	// Close releases connections. The Backend is unusable afterwards.
 	Close() error
-}
-
-// ServerStats is one server's view: the client's counters for it and, for
-// memcached, what the server's own "stats" command reports.
-//
-// The client-side counters mean the same on every backend, so that they can
-// be added up and compared on a dashboard:
-//
-//   - Hits and Misses count keys read by Get and GetMulti: a key the server
-//     returned is a hit, a key it answered it does not hold (never stored,
-//     deleted, expired, evicted) is a miss. A GetMulti of n keys reads n
-//     keys. A key whose server failed to answer is neither; the failure is
-//     counted in Errors.
-//   - Sets counts stores that happened: every Set, an Add that found its key
-//     absent, a CompareAndSwap that found the item unchanged. An Add or a
-//     CompareAndSwap that stored nothing (ErrNotStored, ErrMiss) is not
-//     counted, nor is a value refused as too large or invalid.
-//   - Deletes counts keys actually removed. Deleting an absent key removes
-//     nothing and is not counted. A Delete that removes copies of one key
-//     from several servers (see Backend.Delete) counts one, on the first of
-//     those servers in the order Stats lists them.
-//   - Errors counts requests for a key that reached the server and failed
-//     or were refused (too large, invalid); the in-process cache sends none.
-//
-// Increment and Touch count in none but Errors. Ping and Stats, which read
-// no key, count in none at all: a health check or a dashboard does not
-// change what it shows.
-type ServerStats struct {
-	// Addr is the server's address, or "local" for the in-process cache.
-	Addr string
-	// Up is false while the server is marked down after failures, or when
-	// it did not answer the "stats" request that this report asked of it.
-	Up bool
-	// Client-side counters for this server (see above).
-	Hits, Misses, Sets, Deletes, Errors uint64
-	// Server-reported figures (memcached "stats"); zero where unknown.
-	Items, Bytes, LimitBytes, Evictions, CurrConnections, Uptime uint64
-	// GetHits, GetMisses and CmdSet are the server's own get_hits,
-	// get_misses and cmd_set: every client's reads and stores since the
-	// server started, as MemCachier's dashboard shows them. The in-process
-	// cache reports its own reads and stores here.
-	GetHits, GetMisses, CmdSet uint64
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/tasklist/tasklist/internal/stats"
 )
 
 const (
@@ -30,8 +32,8 @@ type Options struct {
 	// GetTimeout bounds Get, GetMulti, Ping and Stats; zero means
 	// DefaultGetTimeout.
 	GetTimeout time.Duration
-	// WriteTimeout bounds Set, Add, CompareAndSwap, Delete, Increment and
-	// Touch; zero means DefaultWriteTimeout.
+	// WriteTimeout bounds Set, Add, CompareAndSwap and Delete; zero means
+	// DefaultWriteTimeout.
 	WriteTimeout time.Duration
 	// MaxItemSize, if positive, replaces the backend's MaxItemSize as the
 	// largest value passed on to it.
@@ -65,7 +67,7 @@ type Cache struct {
 	getTimeout   time.Duration
 	writeTimeout time.Duration
 	maxItemSize  int
-	stats        counters
+	counts       stats.Counter
 	errs         *errorLog
 }
 
@@ -127,14 +129,13 @@ func (c *Cache) Get(ctx context.Context, key string) (Item, error) {
 	it, err := c.b.Get(tctx, Key(c.prefix, key))
 	cancel()
 	if errors.Is(err, ErrMiss) {
-		c.stats.misses.Add(1)
+		c.counts.Misses.Add(1)
 		return Item{}, err
 	}
 	if err != nil {
 		return Item{}, c.fail(ctx, "get", err)
 	}
-	c.stats.hits.Add(1)
-	c.stats.bytesRead.Add(uint64(len(it.Value)))
+	c.counts.Hits.Add(1)
 	it.Key = key
 	return it, nil
 }
@@ -179,7 +180,7 @@ func (c *Cache) GetMulti(ctx context.Context, keys []string) (map[string]Item, e
 		}
 	}
 	items := make(map[string]Item, len(found))
-	var hits, misses, bytes uint64
+	var hits, misses uint64
 	var unanswered []string
 	for i, bk := range bkeys {
 		it, ok := found[bk]
@@ -188,16 +189,14 @@ func (c *Cache) GetMulti(ctx context.Context, keys []string) (map[string]Item, e
 			it.Key = keys[i]
 			items[keys[i]] = it
 			hits++
-			bytes += uint64(len(it.Value))
 		case answered(bk):
 			misses++
 		default:
 			unanswered = append(unanswered, keys[i])
 		}
 	}
-	c.stats.hits.Add(hits)
-	c.stats.misses.Add(misses)
-	c.stats.bytesRead.Add(bytes)
+	c.counts.Hits.Add(hits)
+	c.counts.Misses.Add(misses)
 	if err != nil {
 		return items, &PartialError{Unanswered: unanswered, Err: err}
 	}
@@ -231,7 +230,7 @@ func (c *Cache) CompareAndSwap(ctx context.Context, item Item) error {
 
 func (c *Cache) store(ctx context.Context, op writeOp, item Item) error {
 	if len(item.Value) > c.maxItemSize {
-		c.stats.tooLarge.Add(1)
+		c.counts.Errors.Add(1)
 		return fmt.Errorf("cache: %s: value of %d bytes exceeds %d: %w", writeOpNames[op], len(item.Value), c.maxItemSize, ErrTooLarge)
 	}
 	item.Key = Key(c.prefix, item.Key)
@@ -249,8 +248,7 @@ func (c *Cache) store(ctx context.Context, op writeOp, item Item) error {
 	if err != nil {
 		return c.fail(ctx, writeOpNames[op], err)
 	}
-	c.stats.stored[op].Add(1)
-	c.stats.bytesWritten.Add(uint64(len(item.Value)))
+	c.counts.Sets.Add(1)
 	return nil
 }
 
@@ -262,40 +260,15 @@ func (c *Cache) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return c.fail(ctx, "delete", err)
 	}
-	c.stats.deletes.Add(1)
-	return nil
-}
-
-// Increment adds delta to the decimal number stored at key and returns the
-// new value; ErrMiss if key is absent, ErrInvalid if its value is not a
-// number.
-func (c *Cache) Increment(ctx context.Context, key string, delta uint64) (uint64, error) {
-	tctx, cancel := c.withTimeout(ctx, c.writeTimeout)
-	n, err := c.b.Increment(tctx, Key(c.prefix, key), delta)
-	cancel()
-	if err != nil {
-		return 0, c.fail(ctx, "incr", err)
-	}
-	c.stats.increments.Add(1)
-	return n, nil
-}
-
-// Touch gives key a new TTL without reading it, or returns ErrMiss.
-func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) error {
-	tctx, cancel := c.withTimeout(ctx, c.writeTimeout)
-	err := c.b.Touch(tctx, Key(c.prefix, key), ttl)
-	cancel()
-	if err != nil {
-		return c.fail(ctx, "touch", err)
-	}
+	c.counts.Deletes.Add(1)
 	return nil
 }
 
 // Ping reports whether the backend can serve requests (see Backend.Ping),
 // waiting at most GetTimeout, for health checks. It reads no key and counts
-// nothing, so health checks leave Stats as they are. Its error, which
-// matches ErrUnavailable, is neither counted nor logged: the caller reports
-// it.
+// nothing, so health checks leave Counts and Stats as they are. Its error,
+// which matches ErrUnavailable, is neither counted nor logged: the caller
+// reports it.
 func (c *Cache) Ping(ctx context.Context) error {
 	tctx, cancel := c.withTimeout(ctx, c.getTimeout)
 	defer cancel()
@@ -309,22 +282,34 @@ func (c *Cache) Ping(ctx context.Context) error {
 	return fmt.Errorf("cache: ping on %s: %w", c.b.Name(), err)
 }
 
-// Stats returns this Cache's counters and the backend's view of each
-// server. If the backend cannot answer within GetTimeout, the counters come
-// back with an error matching ErrUnavailable and whatever servers the
-// backend reported (memcached: every server, those that did not answer
-// marked down).
-func (c *Cache) Stats(ctx context.Context) (Stats, error) {
-	s := c.stats.snapshot()
-	s.Backend = c.b.Name()
+// Counts returns this Cache's own counters since New, every key of every
+// layer included:
+//
+//   - Hits and Misses count keys read by Get and GetMulti, as the
+//     backend's Stats defines them; a read that failed counts in Errors
+//     instead.
+//   - Sets counts values stored by Set, Add and CompareAndSwap; an Add or
+//     CompareAndSwap that did not store is not counted.
+//   - Deletes counts the Deletes that succeeded, whether or not the key
+//     was there: the invalidations made (the servers' Deletes count the
+//     keys they removed).
+//   - Errors counts the calls the backend failed (ErrUnavailable), not
+//     counting those whose caller's context ended first, and the values
+//     refused as larger than MaxItemSize.
+func (c *Cache) Counts() stats.Counts { return c.counts.Counts() }
+
+// Stats returns the backend's view of each server (see Backend.Stats). If
+// the backend cannot answer within GetTimeout, it comes back with an error
+// matching ErrUnavailable and whatever servers the backend reported
+// (memcached: every server, those that did not answer marked down).
+func (c *Cache) Stats(ctx context.Context) ([]stats.Server, error) {
 	tctx, cancel := c.withTimeout(ctx, c.getTimeout)
 	servers, err := c.b.Stats(tctx)
 	cancel()
-	s.Servers = servers
 	if err != nil {
-		return s, c.fail(ctx, "stats", err)
+		return servers, c.fail(ctx, "stats", err)
 	}
-	return s, nil
+	return servers, nil
 }
 
 // MaxItemSize is the largest value, in bytes, that Set, Add and

@@ -17,7 +17,7 @@ import (
 func (c *Cache) fail(ctx context.Context, op string, err error) error {
 	switch {
 	case errors.Is(err, ErrTooLarge):
-		c.stats.tooLarge.Add(1)
+		c.counts.Errors.Add(1)
 		return err
 	case errors.Is(err, ErrMiss), errors.Is(err, ErrNotStored), errors.Is(err, ErrInvalid):
 		return err
@@ -27,7 +27,7 @@ func (c *Cache) fail(ctx context.Context, op string, err error) error {
 	}
 	err = fmt.Errorf("cache: %s on %s: %w", op, c.b.Name(), err)
 	if ctx.Err() == nil {
-		c.stats.errors.Add(1)
+		c.counts.Errors.Add(1)
 		c.errs.record(op, err)
 	}
 	return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/cachetest"
+	"github.com/tasklist/tasklist/internal/stats"
 )
 
 // failing is a Backend whose every call returns err, or, if block is set,
@@ -50,15 +51,11 @@ func (f *failing) Set(ctx context.Context, _ cache.Item) error            { retu
 func (f *failing) Add(ctx context.Context, _ cache.Item) error            { return f.do(ctx) }
 func (f *failing) CompareAndSwap(ctx context.Context, _ cache.Item) error { return f.do(ctx) }
 func (f *failing) Delete(ctx context.Context, _ string) error             { return f.do(ctx) }
-func (f *failing) Increment(ctx context.Context, _ string, _ uint64) (uint64, error) {
-	return 0, f.do(ctx)
-}
-func (f *failing) Touch(ctx context.Context, _ string, _ time.Duration) error { return f.do(ctx) }
-func (f *failing) Ping(ctx context.Context) error                             { return f.do(ctx) }
-func (f *failing) Stats(ctx context.Context) ([]cache.ServerStats, error)     { return nil, f.do(ctx) }
-func (f *failing) MaxItemSize() int                                           { return 100 }
-func (f *failing) Name() string                                               { return "failing" }
-func (f *failing) Close() error                                               { return nil }
+func (f *failing) Ping(ctx context.Context) error                         { return f.do(ctx) }
+func (f *failing) Stats(ctx context.Context) ([]stats.Server, error)      { return nil, f.do(ctx) }
+func (f *failing) MaxItemSize() int                                       { return 100 }
+func (f *failing) Name() string                                           { return "failing" }
+func (f *failing) Close() error                                           { return nil }
 
 // calls are one call of each Cache method; read says whether it is bounded
 // by GetTimeout rather than WriteTimeout.
@@ -76,8 +73,6 @@ var calls = []struct {
 		return c.CompareAndSwap(ctx, cache.Item{Key: "k"})
 	}},
 	{"Delete", false, func(ctx context.Context, c *cache.Cache) error { return c.Delete(ctx, "k") }},
-	{"Increment", false, func(ctx context.Context, c *cache.Cache) error { _, err := c.Increment(ctx, "k", 1); return err }},
-	{"Touch", false, func(ctx context.Context, c *cache.Cache) error { return c.Touch(ctx, "k", 0) }},
 }
 
 func TestFailOpen(t *testing.T) {
@@ -88,14 +83,13 @@ func TestFailOpen(t *testing.T) {
 		want            []error // what the error must match
 		wantUnavailable bool
 		wantErrors      uint64 // counted per call
-		wantTooLarge    uint64
 	}{
-		{"backend failure", refused, []error{cache.ErrUnavailable, refused}, true, 1, 0},
-		{"backend says unavailable", cache.ErrUnavailable, []error{cache.ErrUnavailable}, true, 1, 0},
-		{"miss", cache.ErrMiss, []error{cache.ErrMiss}, false, 0, 0},
-		{"not stored", cache.ErrNotStored, []error{cache.ErrNotStored}, false, 0, 0},
-		{"invalid", cache.ErrInvalid, []error{cache.ErrInvalid}, false, 0, 0},
-		{"too large", cache.ErrTooLarge, []error{cache.ErrTooLarge}, false, 0, 1},
+		{"backend failure", refused, []error{cache.ErrUnavailable, refused}, true, 1},
+		{"backend says unavailable", cache.ErrUnavailable, []error{cache.ErrUnavailable}, true, 1},
+		{"miss", cache.ErrMiss, []error{cache.ErrMiss}, false, 0},
+		{"not stored", cache.ErrNotStored, []error{cache.ErrNotStored}, false, 0},
+		{"invalid", cache.ErrInvalid, []error{cache.ErrInvalid}, false, 0},
+		{"too large", cache.ErrTooLarge, []error{cache.ErrTooLarge}, false, 1},
 	}
 	for _, tt := range tests {
 		for _, op := range calls {
@@ -110,10 +104,8 @@ func TestFailOpen(t *testing.T) {
 				if got := errors.Is(err, cache.ErrUnavailable); got != tt.wantUnavailable {
 					t.Errorf("errors.Is(%v, ErrUnavailable) = %v, want %v", err, got, tt.wantUnavailable)
 				}
-				// Stats reads the counters before it calls the backend.
-				s, _ := c.Stats(t.Context())
-				if s.Errors != tt.wantErrors || s.TooLarge != tt.wantTooLarge {
-					t.Errorf("Errors, TooLarge = %d, %d; want %d, %d", s.Errors, s.TooLarge, tt.wantErrors, tt.wantTooLarge)
+				if n := c.Counts().Errors; n != tt.wantErrors {
+					t.Errorf("Errors = %d, want %d", n, tt.wantErrors)
 				}
 			})
 		}
@@ -157,8 +149,8 @@ func TestTimeouts(t *testing.T) {
 		if !errors.Is(err, cache.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("error = %v, want it to match %v and %v", err, cache.ErrUnavailable, context.DeadlineExceeded)
 		}
-		if s, _ := c.Stats(ctx); s.Errors != 1 {
-			t.Errorf("Errors = %d, want 1", s.Errors)
+		if n := c.Counts().Errors; n != 1 {
+			t.Errorf("Errors = %d, want 1", n)
 		}
 	})
 
@@ -185,8 +177,8 @@ func TestCallerGone(t *testing.T) {
 	if !errors.Is(err, cache.ErrUnavailable) || !errors.Is(err, context.Canceled) {
 		t.Errorf("error = %v, want it to match %v and %v", err, cache.ErrUnavailable, context.Canceled)
 	}
-	if s, _ := c.Stats(ctx); s.Errors != 0 || log.Len() != 0 {
-		t.Errorf("Errors = %d, log %q; want 0 and nothing logged", s.Errors, log.String())
+	if n := c.Counts().Errors; n != 0 || log.Len() != 0 {
+		t.Errorf("Errors = %d, log %q; want 0 and nothing logged", n, log.String())
 	}
 }
 
@@ -255,8 +247,8 @@ func TestTooLargeNeverReachesBackend(t *testing.T) {
 	if len(f.deadlines) != 0 {
 		t.Errorf("backend saw %d calls, want none", len(f.deadlines))
 	}
-	if s, _ := c.Stats(t.Context()); s.TooLarge != 2 {
-		t.Errorf("TooLarge = %d, want 2", s.TooLarge)
+	if n := c.Counts().Errors; n != 2 {
+		t.Errorf("Errors = %d, want 2: the values refused as too large", n)
 	}
 }
 
@@ -273,7 +265,7 @@ func TestGetMultiNothingAnswered(t *testing.T) {
 	if diff := cmp.Diff(keys, partial.Unanswered); diff != "" {
 		t.Errorf("Unanswered (-want +got):\n%s", diff)
 	}
-	s, _ := c.Stats(t.Context())
+	s := c.Counts()
 	if s.Hits != 0 || s.Misses != 0 || s.Errors != 1 {
 		t.Errorf("Hits, Misses, Errors = %d, %d, %d; want 0, 0, 1", s.Hits, s.Misses, s.Errors)
 	}
@@ -310,9 +302,8 @@ func TestPing(t *testing.T) {
 			if dl := f.deadlines[0]; dl.Before(before.Add(time.Hour)) || dl.After(time.Now().Add(time.Hour)) {
 				t.Errorf("backend deadline is %v after the call, want GetTimeout", dl.Sub(before))
 			}
-			logged := log.String() // before Stats, which logs its own failure
-			if s, _ := c.Stats(t.Context()); s.Errors != 0 || logged != "" {
-				t.Errorf("Errors = %d, log %q; want 0 and nothing logged", s.Errors, logged)
+			if n := c.Counts().Errors; n != 0 || log.Len() != 0 {
+				t.Errorf("Errors = %d, log %q; want 0 and nothing logged", n, log.String())
 			}
 		})
 	}

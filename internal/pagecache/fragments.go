@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"html/template"
-	"sync/atomic"
 	"time"
 
 	"github.com/tasklist/tasklist/internal/cache"
@@ -37,17 +36,19 @@ type Fragments struct {
 	lists *versioned
 	ttl   time.Duration
 	build string // Options.Build
-
-	rowHits, rowMisses, rowSets, rowErrors atomic.Uint64
+	// counts is the layer's counter (see Counts).
+	counts stats.Counter
 }
 
 // NewFragments returns the fragment cache.
 func NewFragments(o Options) (*Fragments, error) {
-	lists, err := o.lookup("frag:list:", fragmentEntry)
+	f := &Fragments{c: o.Cache, build: o.Build}
+	lists, err := o.lookup("frag:list:", fragmentEntry, &f.counts)
 	if err != nil {
 		return nil, err
 	}
-	return &Fragments{c: o.Cache, lists: lists, ttl: lists.ttl, build: o.Build}, nil
+	f.lists, f.ttl = lists, lists.ttl
+	return f, nil
 }
 
 // List returns the task-list fragment that sel names at version v, made by
@@ -108,7 +109,7 @@ func (f *Fragments) Rows(ctx context.Context, db string, ts []tasks.Task, render
 	// On an error the map holds what the servers that answered had.
 	items, err := f.c.GetMulti(ctx, keys)
 	if err != nil {
-		f.rowErrors.Add(1)
+		f.counts.Errors.Add(1)
 	}
 	rows := make([]template.HTML, len(ts))
 	var store []cache.Item
@@ -124,13 +125,13 @@ func (f *Fragments) Rows(ctx context.Context, db string, ts []tasks.Task, render
 		rows[i] = template.HTML(b)
 		store = append(store, cache.Item{Key: keys[i], Value: b, TTL: f.ttl})
 	}
-	f.rowHits.Add(uint64(len(ts) - len(store)))
-	f.rowMisses.Add(uint64(len(store)))
+	f.counts.Hits.Add(uint64(len(ts) - len(store)))
+	f.counts.Misses.Add(uint64(len(store)))
 	if len(store) > 0 {
 		if f.c.SetMulti(ctx, store) == nil {
-			f.rowSets.Add(uint64(len(store)))
+			f.counts.Sets.Add(uint64(len(store)))
 		} else {
-			f.rowErrors.Add(1)
+			f.counts.Errors.Add(1)
 		}
 	}
 	return rows, nil
@@ -143,31 +144,8 @@ func (f *Fragments) rowKey(seen string) string {
 	return "frag:row:" + f.build + ":" + seen
 }
 
-// FragmentStats counts what the fragment cache did since start.
-type FragmentStats struct {
-	// Lists counts the fills of task-list fragments; MemoryHits the
-	// list fragments served from the in-process copy instead.
-	Lists      fill.Stats
-	MemoryHits uint64
-	// RowHits and RowMisses count rows found in the cache or rendered;
-	// RowSets the rendered rows stored; RowErrors the multi-gets and
-	// stores of rows that the cache failed.
-	RowHits, RowMisses, RowSets, RowErrors uint64
-}
-
-// Counts are the fragment layer's counters as the dashboard shows them:
-// list fragments and rows together; a list fragment served from process
-// memory is a hit too.
-func (st FragmentStats) Counts() stats.Counts {
-	return stats.Counts{
-		Hits: st.Lists.Hits + st.MemoryHits + st.RowHits, Misses: st.Lists.Misses + st.RowMisses,
-		Sets: st.Lists.Sets + st.RowSets, Errors: st.Lists.Bypasses + st.RowErrors,
-	}
-}
-
-// Stats returns what the fragment cache did since it was made.
-func (f *Fragments) Stats() FragmentStats {
-	lists, memHits := f.lists.stats()
-	return FragmentStats{Lists: lists, MemoryHits: memHits, RowHits: f.rowHits.Load(), RowMisses: f.rowMisses.Load(),
-		RowSets: f.rowSets.Load(), RowErrors: f.rowErrors.Load()}
-}
+// Counts returns what the fragment cache did since it was made, as the
+// dashboard shows it: list fragments (counted by their fills, package fill;
+// one served from process memory is a hit too) and rows together. A
+// multi-get or a store of rows that the cache failed is an error.
+func (f *Fragments) Counts() stats.Counts { return f.counts.Counts() }

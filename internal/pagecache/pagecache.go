@@ -20,6 +20,7 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
@@ -60,14 +61,15 @@ type Options struct {
 const maxMoves = 3
 
 // lookup returns the version-keyed lookup of values whose keys start with
-// prefix and the build.
-func (o Options) lookup(prefix string, decode func([]byte) (*entry, error)) (*versioned, error) {
+// prefix and the build, counting in counts.
+func (o Options) lookup(prefix string, decode func([]byte) (*entry, error), counts *stats.Counter) (*versioned, error) {
 	if o.Cache == nil || o.Versions == nil {
 		return nil, errors.New("pagecache: Options.Cache and Options.Versions are required")
 	}
 	return &versioned{
 		versions: o.Versions,
-		group:    fill.New(o.Cache, fill.Options{LeaseTTL: o.LeaseTTL}),
+		group:    fill.New(o.Cache, fill.Options{LeaseTTL: o.LeaseTTL, Counter: counts}),
+		counts:   counts,
 		ttl:      cmp.Or(o.TTL, time.Hour),
 		prefix:   prefix + o.Build,
 		mem:      newMemory(cmp.Or(o.Memory, DefaultMemory)),

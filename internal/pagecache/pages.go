@@ -47,24 +47,22 @@ var errUncacheable = errors.New("pagecache: response is not cacheable")
 // renders the page once for all the requests that want it, across
 // instances (package fill).
 //
-// Nothing per visitor is ever stored or served: requests for which Personal
-// reports true bypass the cache; the shared page is rendered from a copy of
-// the request without cookies; and a response that is not a 200, sets a
-// cookie, or says no-store is never stored.
+// Nothing per visitor is ever stored or served: requests the handler's key
+// function does not name (one with a flash message waiting) bypass the
+// cache; the shared page is rendered from a copy of the request without
+// cookies; and a response that is not a 200, sets a cookie, or says
+// no-store is never stored.
 //
 // It is safe for concurrent use.
 type Pages struct {
-	pages    *versioned
-	build    string
-	personal func(*http.Request) bool
-	vary     []string
+	pages  *versioned
+	build  string
+	vary   []string
+	counts stats.Counter // see Counts
 }
 
 // PagesOptions are what Pages needs beyond Options.
 type PagesOptions struct {
-	// Personal reports whether the response to r holds something for its
-	// visitor alone (a flash message): such requests bypass the cache.
-	Personal func(r *http.Request) bool
 	// Vary is the Vary header of every page served, in one value: the
 	// default is "Accept-Encoding"; under sessions "Cookie,
 	// Accept-Encoding", so that a page says the same whether it is served
@@ -74,11 +72,13 @@ type PagesOptions struct {
 
 // NewPages returns the page cache.
 func NewPages(o Options, po PagesOptions) (*Pages, error) {
-	v, err := o.lookup("page:", decodePage)
+	p := &Pages{build: o.Build, vary: []string{cmp.Or(po.Vary, "Accept-Encoding")}}
+	v, err := o.lookup("page:", decodePage, &p.counts)
 	if err != nil {
 		return nil, err
 	}
-	return &Pages{pages: v, build: o.Build, personal: po.Personal, vary: []string{cmp.Or(po.Vary, "Accept-Encoding")}}, nil
+	p.pages = v
+	return p, nil
 }
 
 // entry is a cached page, the body as rendered and gzip-compressed, or a
@@ -96,12 +96,13 @@ type VersionedHandler func(w http.ResponseWriter, r *http.Request, v tasks.Versi
 
 // Handler serves h's responses through the cache. key names the response
 // among those of the route; ok false (a request it cannot name, such as
-// one with a malformed parameter) sends the request to h uncached, with the
-// zero version, like every request that bypasses the cache.
+// one with a malformed parameter, or whose response holds something for
+// its visitor alone) sends the request to h uncached, with the zero
+// version, like every request that bypasses the cache.
 func (p *Pages) Handler(h VersionedHandler, key func(*http.Request) (string, bool)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k, ok := key(r)
-		if !ok || (p.personal != nil && p.personal(r)) {
+		if !ok {
 			h(w, r, tasks.Version{})
 			return
 		}
@@ -126,7 +127,7 @@ func (p *Pages) serve(w http.ResponseWriter, r *http.Request, k string, next Ver
 	h := w.Header()
 	if inm != "" {
 		if etag := p.etag(read.v, k, gz); ETagMatch(inm, etag) {
-			p.pages.memHits.Add(1)
+			p.counts.Hits.Add(1)
 			trace.Cache(reqtrace.Page, fill.Hit)
 			h["Cache-Control"] = cacheControlValue[:1:1]
 			h["Vary"] = p.vary[:1:1]
@@ -221,26 +222,11 @@ func (p *Pages) etag(v tasks.Version, k string, gz bool) string {
 	return t + `"`
 }
 
-// PageStats counts what the page cache did since start: Fills are the
-// pages read from or stored in the shared cache (package fill's counts),
-// MemoryHits the requests answered from the in-process copy or with 304
-// Not Modified, without reading a page.
-type PageStats struct {
-	Fills      fill.Stats
-	MemoryHits uint64
-}
-
-// Counts are the page layer's counters as the dashboard shows them: a page
-// served from process memory or with 304 Not Modified is a hit too.
-func (st PageStats) Counts() stats.Counts {
-	return stats.Counts{Hits: st.Fills.Hits + st.MemoryHits, Misses: st.Fills.Misses, Sets: st.Fills.Sets, Errors: st.Fills.Bypasses}
-}
-
-// Stats returns what the page cache did since it was made.
-func (p *Pages) Stats() PageStats {
-	fills, memHits := p.pages.stats()
-	return PageStats{Fills: fills, MemoryHits: memHits}
-}
+// Counts returns what the page cache did since it was made, as the
+// dashboard shows it: the pages read from or stored in the shared cache
+// (counted by their fills, package fill), and as hits too the requests
+// answered from the in-process copy or with 304 Not Modified.
+func (p *Pages) Counts() stats.Counts { return p.counts.Counts() }
 
 // encodePage stores body and its gzip compression in one value: 'P', the
 // body's length (uvarint), the body, the compressed body.

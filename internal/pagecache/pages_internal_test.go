@@ -17,7 +17,7 @@ import (
 
 // newTestPageCache is a page cache over the in-process cache, keyed by the
 // version of a real (empty) task list.
-func newTestPageCache(t *testing.T, personal func(*http.Request) bool) *Pages {
+func newTestPageCache(t *testing.T) *Pages {
 	t.Helper()
 	store, err := tasks.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "t.db"), tasks.Options{})
 	if err != nil {
@@ -37,7 +37,7 @@ func newTestPageCache(t *testing.T, personal func(*http.Request) bool) *Pages {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewPages(Options{Cache: c, Versions: tc, Build: "test"}, PagesOptions{Personal: personal})
+	p, err := NewPages(Options{Cache: c, Versions: tc, Build: "test"}, PagesOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,11 +64,11 @@ func TestNothingPersonalIsShared(t *testing.T) {
 		}
 		w.Write([]byte("hello " + who))
 	})
-	p := newTestPageCache(t, func(r *http.Request) bool {
-		_, err := r.Cookie("flash")
-		return err == nil
+	p := newTestPageCache(t)
+	h := p.Handler(ignoringVersion(handler), func(r *http.Request) (string, bool) {
+		_, err := r.Cookie("flash") // a flash message waiting: not a shared page
+		return "k", err != nil
 	})
-	h := p.Handler(ignoringVersion(handler), func(*http.Request) (string, bool) { return "k", true })
 	get := func(header ...string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest("GET", "/", nil)
 		for i := 0; i+1 < len(header); i += 2 {
@@ -97,7 +97,7 @@ func TestNothingPersonalIsShared(t *testing.T) {
 	if w := get(); strings.Contains(w.Body.String(), "bob") || strings.Contains(w.Body.String(), "flash") {
 		t.Errorf("after bob's visit the shared page is %q", w.Body)
 	}
-	if s := p.Stats().Fills.Sets; s != 1 {
+	if s := p.Counts().Sets; s != 1 {
 		t.Errorf("%d pages stored, want 1", s)
 	}
 }
@@ -120,7 +120,7 @@ func TestResponseSettingCookieIsNeverStored(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			p := newTestPageCache(t, nil)
+			p := newTestPageCache(t)
 			h := p.Handler(ignoringVersion(handler), func(*http.Request) (string, bool) { return "k", true })
 			for _, who := range []string{"alice", "bob", "carol"} {
 				r := httptest.NewRequest("GET", "/", nil)
@@ -134,7 +134,7 @@ func TestResponseSettingCookieIsNeverStored(t *testing.T) {
 					t.Errorf("%s got another visitor's cookie %q", who, c)
 				}
 			}
-			if s := p.Stats().Fills.Sets; s != 0 {
+			if s := p.Counts().Sets; s != 0 {
 				t.Errorf("%d responses stored, want none", s)
 			}
 		})

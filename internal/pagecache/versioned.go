@@ -2,11 +2,11 @@ package pagecache
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
@@ -32,8 +32,9 @@ type versioned struct {
 	mem    *memory
 	// decode turns a stored value into what is kept in memory.
 	decode func([]byte) (*entry, error)
-
-	memHits atomic.Uint64
+	// counts is the layer's counter: the group's fills count in it, and a
+	// value served from memory is a hit.
+	counts *stats.Counter
 }
 
 // versionRead is the version read by versioned.version, with what came
@@ -68,7 +69,7 @@ func (c *versioned) version(ctx context.Context, name string, want func(guess ta
 func (c *versioned) fromMemory(read versionRead, name string) *entry {
 	e := c.mem.get(read.v, name)
 	if e != nil {
-		c.memHits.Add(1)
+		c.counts.Hits.Add(1)
 	}
 	return e
 }
@@ -96,9 +97,4 @@ func (c *versioned) entry(ctx context.Context, read versionRead, name string, lo
 	}
 	c.mem.put(read.v, name, e)
 	return e, res.Outcome, nil
-}
-
-// stats are the fills' counters and the values served from memory.
-func (c *versioned) stats() (fill.Stats, uint64) {
-	return c.group.Stats(), c.memHits.Load()
 }

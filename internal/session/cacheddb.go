@@ -8,6 +8,7 @@ import (
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/reqtrace"
+	"github.com/tasklist/tasklist/internal/stats"
 )
 
 // cachedDB is the write-through pair ("cached_db"): the database holds
@@ -16,11 +17,11 @@ import (
 // breaks any lease a reader holds, so a copy read before the write is
 // never stored after it. It is safe for concurrent use.
 type cachedDB struct {
-	c     *cache.Cache
-	db    *dbStore
-	fill  *fill.Group
-	opts  Options
-	stats counters
+	c      *cache.Cache
+	db     *dbStore
+	fill   *fill.Group
+	opts   Options
+	counts stats.Counter
 }
 
 func newCachedDB(c *cache.Cache, db *dbStore, opts Options) *cachedDB {
@@ -51,16 +52,16 @@ func (s *cachedDB) FindCtx(ctx context.Context, token string) ([]byte, bool, err
 	})
 	switch {
 	case errors.Is(err, errNoSession):
-		s.stats.misses.Add(1)
+		s.counts.Misses.Add(1)
 		return nil, false, nil
 	case err != nil:
-		s.stats.misses.Add(1)
+		s.counts.Misses.Add(1)
 		return nil, false, err
 	}
 	if r.Outcome == fill.Hit {
-		s.stats.hits.Add(1)
+		s.counts.Hits.Add(1)
 	} else {
-		s.stats.misses.Add(1)
+		s.counts.Misses.Add(1)
 	}
 	reqtrace.From(ctx).Cache(reqtrace.Session, r.Outcome)
 	b, expiry, ok := decode(r.Data)
@@ -72,20 +73,20 @@ func (s *cachedDB) FindCtx(ctx context.Context, token string) ([]byte, bool, err
 
 func (s *cachedDB) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	if err := s.db.CommitCtx(ctx, token, b, expiry); err != nil {
-		s.stats.errors.Add(1)
+		s.counts.Errors.Add(1)
 		return err
 	}
-	s.stats.sets.Add(1)
+	s.counts.Sets.Add(1)
 	s.forget(ctx, token)
 	return nil
 }
 
 func (s *cachedDB) DeleteCtx(ctx context.Context, token string) error {
 	if err := s.db.DeleteCtx(ctx, token); err != nil {
-		s.stats.errors.Add(1)
+		s.counts.Errors.Add(1)
 		return err
 	}
-	s.stats.deletes.Add(1)
+	s.counts.Deletes.Add(1)
 	s.forget(ctx, token)
 	return nil
 }
@@ -98,9 +99,9 @@ func (s *cachedDB) forget(ctx context.Context, token string) {
 	ctx, cancel := withoutCancel(ctx)
 	defer cancel()
 	if err := s.c.DeleteRetrying(ctx, cacheKey(token)); err != nil {
-		s.stats.errors.Add(1)
+		s.counts.Errors.Add(1)
 		s.opts.Logger.Warn("session: cached copy not deleted after a write", "err", err)
 	}
 }
 
-func (s *cachedDB) Stats() Stats { return s.stats.snapshot() }
+func (s *cachedDB) Counts() stats.Counts { return s.counts.Counts() }

@@ -8,6 +8,7 @@ import (
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/reqtrace"
+	"github.com/tasklist/tasklist/internal/stats"
 )
 
 // cacheStore keeps sessions in the cache alone ("cache"). A cache failure
@@ -15,9 +16,9 @@ import (
 // logged, never returned: it must not fail the request. It is safe for
 // concurrent use.
 type cacheStore struct {
-	c     *cache.Cache
-	opts  Options
-	stats counters
+	c      *cache.Cache
+	opts   Options
+	counts stats.Counter
 }
 
 func (s *cacheStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
@@ -32,19 +33,19 @@ func (s *cacheStore) FindCtx(ctx context.Context, token string) ([]byte, bool, e
 	}
 	b, expiry, ok := decode(it.Value)
 	if !ok || !s.opts.Now().Before(expiry) {
-		s.stats.misses.Add(1)
+		s.counts.Misses.Add(1)
 		reqtrace.From(ctx).Cache(reqtrace.Session, fill.Miss)
 		return nil, false, nil
 	}
-	s.stats.hits.Add(1)
+	s.counts.Hits.Add(1)
 	reqtrace.From(ctx).Cache(reqtrace.Session, fill.Hit)
 	return b, true, nil
 }
 
 func (s *cacheStore) miss(err error) {
-	s.stats.misses.Add(1)
+	s.counts.Misses.Add(1)
 	if !errors.Is(err, cache.ErrMiss) {
-		s.stats.errors.Add(1)
+		s.counts.Errors.Add(1)
 	}
 }
 
@@ -56,11 +57,11 @@ func (s *cacheStore) CommitCtx(ctx context.Context, token string, b []byte, expi
 		return s.DeleteCtx(ctx, token)
 	}
 	if err := s.c.Set(ctx, cache.Item{Key: cacheKey(token), Value: encode(b, expiry), TTL: ttl}); err != nil {
-		s.stats.errors.Add(1)
+		s.counts.Errors.Add(1)
 		s.opts.Logger.Warn("session: not stored in the cache; the visitor's session is lost", "err", err)
 		return nil
 	}
-	s.stats.sets.Add(1)
+	s.counts.Sets.Add(1)
 	return nil
 }
 
@@ -68,12 +69,12 @@ func (s *cacheStore) DeleteCtx(ctx context.Context, token string) error {
 	ctx, cancel := withoutCancel(ctx)
 	defer cancel()
 	if err := s.c.Delete(ctx, cacheKey(token)); err != nil {
-		s.stats.errors.Add(1)
+		s.counts.Errors.Add(1)
 		s.opts.Logger.Warn("session: delete from the cache failed", "err", err)
 		return nil
 	}
-	s.stats.deletes.Add(1)
+	s.counts.Deletes.Add(1)
 	return nil
 }
 
-func (s *cacheStore) Stats() Stats { return s.stats.snapshot() }
+func (s *cacheStore) Counts() stats.Counts { return s.counts.Counts() }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tasklist/tasklist/internal/sqldb"
+	"github.com/tasklist/tasklist/internal/stats"
 )
 
 //go:embed migrations
@@ -31,9 +32,9 @@ func Migrate(ctx context.Context, db *sqldb.DB, log *slog.Logger) error {
 // that could not be read or written fails the request visibly. It is safe
 // for concurrent use.
 type dbStore struct {
-	db    *sqldb.DB
-	opts  Options
-	stats counters
+	db     *sqldb.DB
+	opts   Options
+	counts stats.Counter
 }
 
 // find reads token's session and its end; found is false for none or an
@@ -47,7 +48,7 @@ func (s *dbStore) find(ctx context.Context, token string) (b []byte, expiry time
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, time.Time{}, false, nil
 	case err != nil:
-		s.stats.errors.Add(1)
+		s.counts.Errors.Add(1)
 		return nil, time.Time{}, false, fmt.Errorf("session: find: %w", err)
 	}
 	expiry = time.UnixMicro(micros)
@@ -59,7 +60,7 @@ func (s *dbStore) FindCtx(ctx context.Context, token string) ([]byte, bool, erro
 		return nil, false, nil
 	}
 	b, _, found, err := s.find(ctx, token)
-	s.stats.misses.Add(1)
+	s.counts.Misses.Add(1)
 	return b, found, err
 }
 
@@ -73,10 +74,10 @@ func (s *dbStore) CommitCtx(ctx context.Context, token string, b []byte, expiry 
 	ctx, cancel := s.db.WithTimeout(ctx)
 	defer cancel()
 	if _, err := s.db.ExecContext(ctx, s.db.Rebind(q), token, b, expiry.UnixMicro()); err != nil {
-		s.stats.errors.Add(1)
+		s.counts.Errors.Add(1)
 		return fmt.Errorf("session: commit: %w", err)
 	}
-	s.stats.sets.Add(1)
+	s.counts.Sets.Add(1)
 	return nil
 }
 
@@ -84,14 +85,14 @@ func (s *dbStore) DeleteCtx(ctx context.Context, token string) error {
 	ctx, cancel := s.db.WithTimeout(ctx)
 	defer cancel()
 	if _, err := s.db.ExecContext(ctx, s.db.Rebind("DELETE FROM tasklist_sessions WHERE token = ?"), token); err != nil {
-		s.stats.errors.Add(1)
+		s.counts.Errors.Add(1)
 		return fmt.Errorf("session: delete: %w", err)
 	}
-	s.stats.deletes.Add(1)
+	s.counts.Deletes.Add(1)
 	return nil
 }
 
-func (s *dbStore) Stats() Stats { return s.stats.snapshot() }
+func (s *dbStore) Counts() stats.Counts { return s.counts.Counts() }
 
 // cleanupBatch bounds one delete of ended sessions, so that no statement
 // holds its locks for long.

@@ -31,13 +31,13 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/sqldb"
+	"github.com/tasklist/tasklist/internal/stats"
 )
 
 // The engines (TASKLIST_SESSION_ENGINE).
@@ -59,26 +59,15 @@ func CheckEngine(name string) error {
 	return fmt.Errorf("must be one of %s", strings.Join(Engines(), ", "))
 }
 
-// Store is a session store: scs's, with counters.
+// Store is a session store: scs's, with counters. It is the session layer
+// of the statistics (a stats.Layer).
 type Store interface {
 	scs.CtxStore
-	// Stats returns what the store did since it was made.
-	Stats() Stats
-}
-
-// Stats counts a store's work. Hits and Misses are session reads served
-// from the cache or not (for "db", every read is a miss); Sets and Deletes
-// the sessions written and deleted; Errors the cache or database failures.
-type Stats struct {
-	Hits, Misses, Sets, Deletes, Errors uint64
-}
-
-type counters struct {
-	hits, misses, sets, deletes, errors atomic.Uint64
-}
-
-func (c *counters) snapshot() Stats {
-	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Sets: c.sets.Load(), Deletes: c.deletes.Load(), Errors: c.errors.Load()}
+	// Counts returns what the store did since it was made: Hits and Misses
+	// are session reads served from the cache or not (for "db", every
+	// read is a miss); Sets and Deletes the sessions written and deleted;
+	// Errors the cache or database failures.
+	Counts() stats.Counts
 }
 
 // Options configure New; the zero value is usable.
@@ -130,7 +119,7 @@ type ctxStore interface {
 	FindCtx(ctx context.Context, token string) ([]byte, bool, error)
 	CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error
 	DeleteCtx(ctx context.Context, token string) error
-	Stats() Stats
+	Counts() stats.Counts
 }
 
 // store is an engine with the idle timeout applied to every write, and

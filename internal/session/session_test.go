@@ -223,7 +223,7 @@ func testContract(t *testing.T, s session.Store, clock *cachetest.Clock) {
 			t.Errorf("reads disagree: %q then %q", first, b)
 		}
 	}
-	if st := s.Stats(); st.Sets == 0 || st.Deletes == 0 {
+	if st := s.Counts(); st.Sets == 0 || st.Deletes == 0 {
 		t.Errorf("stats = %+v", st)
 	}
 }
@@ -287,7 +287,7 @@ func TestCacheEngineLosesSessions(t *testing.T) {
 	if _, found, err := s.FindCtx(ctx, tok); found || err != nil {
 		t.Errorf("after a restart: found %v, %v", found, err)
 	}
-	if st := s.Stats(); st.Errors == 0 {
+	if st := s.Counts(); st.Errors == 0 {
 		t.Errorf("stats = %+v, want the failure counted", st)
 	}
 }

@@ -1,19 +1,40 @@
-// Package stats gathers what tasklist's caches and database did since the
-// process started into one Report: per caching layer (query, fragment,
-// page, session) and in total, per cache server, per kind of database
-// query. The web server shows it at /stats and /stats.json, and package
-// metrics exports it to Prometheus; both read the layers' own atomic
-// counters, so nothing is counted twice. History keeps recent totals for
-// the chart of hits and misses per second, which Chart draws as SVG.
+// Package stats is what tasklist's caches and database did since the
+// process started. Every caching layer, the cache client and each cache
+// server count in a Counter of their own (hits, misses, sets, deletes,
+// errors), and Sources gathers them into one Report: per caching layer
+// (query, fragment, page, session) and in total, per cache server, per
+// kind of database query. The dashboard shows it at /stats and
+// /stats.json, and package metrics exports it to Prometheus; both read the
+// counters themselves, so nothing is counted twice or converted. History
+// keeps recent totals for the chart of hits and misses per second, which
+// Chart draws as SVG.
 package stats
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Layers names the caching layers, in the order reports list them. A layer
 // that is off or not built yet is reported with zeros.
 var Layers = []string{"query", "fragment", "page", "session"}
 
-// Counts are one caching layer's counters since start.
+// Counter counts what a caching layer, a cache client or a cache server
+// did since start. Each field counts one kind of operation; add to it
+// where the operation happens. What each kind means for a layer is in
+// Counts; for a cache backend, in cache.Backend's Stats. The zero value is
+// ready, and it is safe for concurrent use: the hot path takes no lock.
+type Counter struct {
+	Hits, Misses, Sets, Deletes, Errors atomic.Uint64
+}
+
+// Counts returns the counters as they are now. It implements Layer, so a
+// layer whose figures are one Counter is shown as it is.
+func (c *Counter) Counts() Counts {
+	return Counts{Hits: c.Hits.Load(), Misses: c.Misses.Load(), Sets: c.Sets.Load(), Deletes: c.Deletes.Load(), Errors: c.Errors.Load()}
+}
+
+// Counts are a Counter's figures at one moment.
 type Counts struct {
 	// Hits counts lookups served from the cache.
 	Hits uint64 `json:"hits"`
@@ -23,8 +44,9 @@ type Counts struct {
 	Sets uint64 `json:"sets"`
 	// Deletes counts invalidations: values the layer deleted from the cache.
 	Deletes uint64 `json:"deletes"`
-	// Errors counts operations the cache failed: lookups served from the
-	// source without it (bypasses) and invalidations that did not succeed.
+	// Errors counts operations the cache failed or refused: lookups served
+	// from the source without it (bypasses) and invalidations that did not
+	// succeed.
 	Errors uint64 `json:"errors"`
 }
 
@@ -41,20 +63,40 @@ func (c Counts) HitRatio() float64 {
 	return 0
 }
 
-// Layer is a caching layer whose counters the reports show. A new layer
-// (sessions, say) implements it and is passed to the web server under its
-// name in web.Config.StatsLayers. Implementations must be safe for
-// concurrent use.
+// Layer is a caching layer whose counters the reports show, under its name
+// in Sources.Layers. Implementations must be safe for concurrent use.
 type Layer interface {
-	// LayerCounts returns the layer's counters since start.
-	LayerCounts() Counts
+	// Counts returns the layer's counters since start.
+	Counts() Counts
 }
 
-// LayerFunc adapts a function to Layer.
-type LayerFunc func() Counts
-
-// LayerCounts calls f.
-func (f LayerFunc) LayerCounts() Counts { return f() }
+// Server is one cache server: whether it answers, what it reports of
+// itself (memcached's "stats"), and this process's counters for it. Cache
+// backends report their servers as Servers (cache.Backend's Stats).
+type Server struct {
+	// Addr is the server's address, or "local" for the in-process cache.
+	Addr string `json:"addr"`
+	// Up is false while the server is marked down after failures, or when
+	// it did not answer the "stats" request this report asked of it.
+	Up bool `json:"up"`
+	// The server's own figures, zero where unknown or while it is down.
+	Items           uint64 `json:"items"`
+	Bytes           uint64 `json:"bytes"`
+	LimitBytes      uint64 `json:"limit_bytes"`
+	Evictions       uint64 `json:"evictions"`
+	CurrConnections uint64 `json:"curr_connections"`
+	UptimeSeconds   uint64 `json:"uptime_seconds"`
+	// GetHits, GetMisses and CmdSet are the server's own get_hits,
+	// get_misses and cmd_set: every client's reads and stores since the
+	// server started, as MemCachier's dashboard shows them. The in-process
+	// cache reports its own reads and stores here.
+	GetHits   uint64 `json:"get_hits"`
+	GetMisses uint64 `json:"get_misses"`
+	CmdSet    uint64 `json:"cmd_set"`
+	// Client counts this process's operations on the server, as
+	// cache.Backend's Stats defines them.
+	Client Counts `json:"client"`
+}
 
 // Query counts the database queries of one kind since start.
 type Query struct {

@@ -3,8 +3,6 @@ package stats
 import (
 	"context"
 	"time"
-
-	"github.com/tasklist/tasklist/internal/cache"
 )
 
 // Report is everything /stats and /stats.json show. It holds no secret:
@@ -45,33 +43,13 @@ func layerReport(c Counts, on bool) LayerReport {
 	return LayerReport{Counts: c, On: on, HitRatio: c.HitRatio()}
 }
 
-// Server is one cache server: whether it answered, what it reports of
-// itself (memcached's "stats"), and this process's counters for it.
-type Server struct {
-	Addr string `json:"addr"`
-	Up   bool   `json:"up"`
-	// The server's own figures, zero where unknown or while it is down.
-	Items           uint64 `json:"items"`
-	Bytes           uint64 `json:"bytes"`
-	LimitBytes      uint64 `json:"limit_bytes"`
-	Evictions       uint64 `json:"evictions"`
-	CurrConnections uint64 `json:"curr_connections"`
-	UptimeSeconds   uint64 `json:"uptime_seconds"`
-	GetHits         uint64 `json:"get_hits"`
-	GetMisses       uint64 `json:"get_misses"`
-	CmdSet          uint64 `json:"cmd_set"`
-	// Client counts this process's operations on the server (see
-	// cache.ServerStats).
-	Client Counts `json:"client"`
-}
-
 // Sources are where a Report's figures come from. Any may be nil. Once
 // made, Sources is only read: it is safe for concurrent use.
 type Sources struct {
 	// Layers are the caching layers by name (see Layers).
 	Layers map[string]Layer
 	// Cache is the cache every layer uses; nil when caching is off.
-	Cache *cache.Cache
+	Cache Cache
 	// Queries counts the database queries.
 	Queries Queries
 	// History holds the recent totals for Rates.
@@ -80,11 +58,23 @@ type Sources struct {
 	Started time.Time
 }
 
+// Cache is the cache client every layer uses (cache.Cache).
+type Cache interface {
+	// Name is the backend's name ("local", "memcache", "memcache+sasl").
+	Name() string
+	// Counts are the client's own counters, every key of every layer
+	// included.
+	Counts() Counts
+	// Stats reports each server, those that did not answer down, with an
+	// error naming them.
+	Stats(ctx context.Context) ([]Server, error)
+}
+
 // Totals sums the layers' counters: what History records.
 func (s Sources) Totals() Counts {
 	var t Counts
 	for _, l := range s.Layers {
-		t = t.Add(l.LayerCounts())
+		t = t.Add(l.Counts())
 	}
 	return t
 }
@@ -105,7 +95,7 @@ func (s Sources) Collect(ctx context.Context, now time.Time) (Report, error) {
 		var c Counts
 		l, on := s.Layers[name]
 		if on {
-			c = l.LayerCounts()
+			c = l.Counts()
 		}
 		r.Layers[name] = layerReport(c, on)
 		total = total.Add(c)
@@ -122,17 +112,9 @@ func (s Sources) Collect(ctx context.Context, now time.Time) (Report, error) {
 	if s.Cache == nil {
 		return r, nil
 	}
-	st, err := s.Cache.Stats(ctx)
-	r.Backend = st.Backend
-	r.Cache = &Counts{Hits: st.Hits, Misses: st.Misses, Sets: st.Sets + st.Adds + st.CASes, Deletes: st.Deletes, Errors: st.Errors + st.TooLarge}
-	for _, sv := range st.Servers {
-		r.Servers = append(r.Servers, Server{
-			Addr: sv.Addr, Up: sv.Up,
-			Items: sv.Items, Bytes: sv.Bytes, LimitBytes: sv.LimitBytes, Evictions: sv.Evictions,
-			CurrConnections: sv.CurrConnections, UptimeSeconds: sv.Uptime,
-			GetHits: sv.GetHits, GetMisses: sv.GetMisses, CmdSet: sv.CmdSet,
-			Client: Counts{Hits: sv.Hits, Misses: sv.Misses, Sets: sv.Sets, Deletes: sv.Deletes, Errors: sv.Errors},
-		})
-	}
+	counts := s.Cache.Counts()
+	r.Backend, r.Cache = s.Cache.Name(), &counts
+	servers, err := s.Cache.Stats(ctx)
+	r.Servers = append(r.Servers, servers...)
 	return r, err
 }

@@ -30,7 +30,6 @@ func (s *Store) Confirm(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.confirms.Add(1)
 	keys := []string{s.versionKey(head.DB)}
 	if !s.versioned() && !s.opts.Uncached {
 		keys = append(keys, listKey(head.DB))
@@ -59,7 +58,6 @@ func (s *Store) Confirm(ctx context.Context) error {
 	if !stale {
 		return err
 	}
-	s.confirmMismatches.Add(1)
 	s.log.Info("the cached task list was behind the database; invalidated",
 		"version", head.String(), "strategy", s.opts.Strategy)
 	s.invalidate(ctx, head)

@@ -15,15 +15,20 @@ import (
 )
 
 // holdingBackend holds the first Get that finds a value other than a lease
-// (a lease is one byte), once armed, until release is closed.
+// (a lease is one byte), once armed, until release is closed. It counts
+// the Gets that find a lease.
 type holdingBackend struct {
 	cache.Backend
 	armed         atomic.Bool
 	held, release chan struct{}
+	leaseLooks    atomic.Int64
 }
 
 func (h *holdingBackend) Get(ctx context.Context, key string) (cache.Item, error) {
 	it, err := h.Backend.Get(ctx, key)
+	if err == nil && len(it.Value) == 1 {
+		h.leaseLooks.Add(1)
+	}
 	if err == nil && len(it.Value) > 1 && h.armed.CompareAndSwap(true, false) {
 		close(h.held)
 		<-h.release
@@ -60,10 +65,13 @@ func TestLateJoinerGetsFreshList(t *testing.T) {
 	go func() { other.List(ctx); close(otherDone) }()
 	<-querying
 	otherSrc.setHook(func() {})
+	hold.leaseLooks.Store(0) // the other's own look, before its query
 
 	first := make(chan tasks.Snapshot)
 	go func() { snap, _ := s.List(ctx); first <- snap }()
-	testenv.WaitFor(t, "the flight waiting on the other's lease", func() bool { return s.Stats().LeaseWaits > 0 })
+	// Only s reads the list while the other holds its lease: the request's
+	// read, then its flight's first look.
+	testenv.WaitFor(t, "the flight waiting on the other's lease", func() bool { return hold.leaseLooks.Load() >= 2 })
 	// The other instance reads the list as it is before the write and stores it.
 	hold.armed.Store(true)
 	close(gate)
@@ -72,10 +80,12 @@ func TestLateJoinerGetsFreshList(t *testing.T) {
 	if _, _, err := s.Add(ctx, "written"); err != nil {
 		t.Fatal(err)
 	}
-	joins := s.Stats().Joins
 	late := make(chan tasks.Snapshot)
 	go func() { snap, _ := s.List(ctx); late <- snap }() // arrives after the write answered
-	testenv.WaitFor(t, "the late reader joining the held flight", func() bool { return s.Stats().Joins > joins })
+	// Joined: both readers wait for a flight, and there is one.
+	testenv.WaitFor(t, "the late reader joining the held flight", func() bool {
+		return len(testenv.Goroutines("fill.(*Group).miss(", true)) == 2 && len(testenv.Goroutines("fill.(*Group).fly(", false)) == 1
+	})
 	close(hold.release)
 	if snap := <-first; len(snap.Tasks) != 0 {
 		t.Errorf("first reader = %d tasks, want the empty list it read", len(snap.Tasks))

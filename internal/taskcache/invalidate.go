@@ -19,12 +19,12 @@ import (
 // again; see memcache.Client.Delete). Update then stores the fresh list,
 // best effort.
 func (s *Store) invalidate(ctx context.Context, v tasks.Version) {
-	s.invalidations.Add(1)
+	s.counts.Deletes.Add(1)
 	// The write is committed: finish even if the client has gone.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.InvalidateTimeout)
 	defer cancel()
 	if err := s.c.DeleteRetrying(ctx, VolatileKeys(v.DB)...); err != nil {
-		s.invalidationFailures.Add(1)
+		s.counts.Errors.Add(1)
 		s.log.Error("cache invalidation failed; the cached task list may be stale until the next check against the database",
 			"strategy", s.opts.Strategy, "version", v.String(), "check_every", s.opts.ConfirmEvery, "err", err)
 		return

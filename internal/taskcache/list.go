@@ -106,7 +106,6 @@ func (s *Store) List(ctx context.Context) (tasks.Snapshot, error) {
 	for range maxMoves {
 		r, err := s.listResult(ctx)
 		if errors.Is(err, tasks.ErrMoved) || errors.Is(err, errOtherDatabase) {
-			s.moved.Add(1)
 			continue
 		}
 		if err != nil {
@@ -167,7 +166,6 @@ func (s *Store) PageAt(ctx context.Context, after int64, n int, v tasks.Version)
 		if snap.Version() == v {
 			return snap.Page(after, n), nil
 		}
-		s.olderThanVersion.Add(1)
 	}
 	p, err := s.src.Page(ctx, after, n)
 	if err != nil {

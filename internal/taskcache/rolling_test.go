@@ -36,7 +36,7 @@ func TestRollingChange(t *testing.T) {
 		c := cache.New(mc, cache.Options{Prefix: prefix})
 		t.Cleanup(func() { c.Close() })
 		opts.LeaseTTL = fill.LeaseTTL(0)
-		return instance{newStore(t, src, c, opts), src, mc}
+		return instance{Store: newStore(t, src, c, opts), src: src, mc: mc}
 	}
 	var checked []instance
 	for _, strategy := range strategies {

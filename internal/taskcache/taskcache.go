@@ -34,6 +34,7 @@ import (
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/reqtrace"
+	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
@@ -117,13 +118,11 @@ type Store struct {
 	c    *cache.Cache
 	opts Options
 	log  *slog.Logger
-	// list fills the cached list, version the version key: each is a
-	// fill.Group, so that each has its own counters.
+	// list fills the cached list, counting in counts, the query layer's
+	// counter (see Counts); version fills the version key, the
+	// bookkeeping of every layer, which counts nowhere.
 	list, version *fill.Group
-
-	invalidations, invalidationFailures atomic.Uint64
-	olderThanVersion, moved             atomic.Uint64
-	confirms, confirmMismatches         atomic.Uint64
+	counts        stats.Counter
 	// lastRevision is the revision of the version this process saw last
 	// (see VersionWith); lastVersionKey the version's key made last (see
 	// versionKey).
@@ -181,9 +180,12 @@ func New(src Source, c *cache.Cache, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	s := &Store{src: src, c: c, opts: opts, log: log, wake: make(chan struct{}, 1)}
 	fo := fill.Options{LeaseTTL: opts.LeaseTTL, PollInterval: opts.PollInterval, Now: opts.Now}
-	return &Store{src: src, c: c, opts: opts, log: log, list: fill.New(c, fo), version: fill.New(c, fo),
-		wake: make(chan struct{}, 1)}, nil
+	s.version = fill.New(c, fo)
+	fo.Counter = &s.counts
+	s.list = fill.New(c, fo)
+	return s, nil
 }
 
 // Add adds a task, then invalidates the cached list before returning.

@@ -16,6 +16,7 @@ import (
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/cachetest"
 	"github.com/tasklist/tasklist/internal/cache/local"
+	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/testenv"
@@ -150,8 +151,8 @@ func TestWritesAreVisibleAtOnce(t *testing.T) {
 			if _, _, err := s.Remove(ctx, a.ID, ""); !errors.Is(err, tasks.ErrNotFound) {
 				t.Errorf("Remove of a removed task = %v, want ErrNotFound", err)
 			}
-			if st := s.Stats(); st.Hits < 5 || st.InvalidationFailures != 0 {
-				t.Errorf("stats = %+v", st)
+			if st := s.Counts(); st.Hits < 5 || st.Errors != 0 {
+				t.Errorf("counted %+v, want the 5 hits and no error", st)
 			}
 		})
 	}
@@ -277,8 +278,8 @@ func TestLeaseNobodyCanFill(t *testing.T) {
 					t.Fatalf("List = %v, %v", names(snap), err)
 				}
 			}
-			if st := s.Stats(); st.LeaseWaits != 0 || st.DBQueries < 3 {
-				t.Errorf("stats = %+v: reads waited on a lease nobody could fill", st)
+			if st := s.Counts(); st.Hits != 0 || src.queries.Load() < 3 {
+				t.Errorf("counted %+v with %d queries: reads waited on a lease nobody could fill", st, src.queries.Load())
 			}
 		})
 	}
@@ -353,9 +354,14 @@ func TestCacheDown(t *testing.T) {
 			if _, _, err := s.Add(t.Context(), "x"); err != nil {
 				t.Fatalf("Add with the cache down: %v", err)
 			}
+			// An invalidation, failed: an error.
+			want := stats.Counts{Deletes: 1, Errors: 1}
+			if st := s.Counts(); st != want {
+				t.Errorf("after the write: counted %+v, want %+v", st, want)
+			}
 			checkNames(t, "list with the cache down", mustList(t, s), "x")
-			if st := s.Stats(); st.Bypasses == 0 || (strategy != taskcache.Expire && st.InvalidationFailures != 1) {
-				t.Errorf("stats = %+v, want bypasses and one invalidation failure", st)
+			if st := s.Counts(); st.Errors == want.Errors {
+				t.Errorf("after the read: counted %+v, want a bypass (an error)", st)
 			}
 		})
 	}

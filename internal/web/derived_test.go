@@ -15,6 +15,7 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/config"
+	"github.com/tasklist/tasklist/internal/pagecache"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/web"
@@ -62,12 +63,7 @@ func TestDerivedCachesAfterVersionLoss(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					srv, err := web.New(web.Config{Tasks: store, Cache: c, Versions: store, Logger: slog.New(slog.DiscardHandler),
-						Fragments: l.Fragment, Pages: l.Page, AllowedHosts: []string{"example.com"}})
-					if err != nil {
-						t.Fatal(err)
-					}
-					return src, srv.Handler()
+					return src, cachedServer(t, store, c, l)
 				}
 				srcA, a := instance()
 				_, b := instance()
@@ -100,6 +96,35 @@ func TestDerivedCachesAfterVersionLoss(t *testing.T) {
 			})
 		}
 	}
+}
+
+// cachedServer is the handler of a web server over the task-list cache
+// store, with the fragment and page caches that l turns on in c, made as
+// app.New makes them. (These tests put a store of their own under the
+// task-list cache, which app.New does not.)
+func cachedServer(t *testing.T, store *taskcache.Store, c *cache.Cache, l config.Layers) http.Handler {
+	t.Helper()
+	build, err := web.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := web.Config{Tasks: store, Versions: store, Logger: slog.New(slog.DiscardHandler), AllowedHosts: []string{"example.com"}}
+	o := pagecache.Options{Cache: c, Versions: store, Build: build}
+	if l.Fragment {
+		if cfg.Fragments, err = pagecache.NewFragments(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l.Page {
+		if cfg.Pages, err = pagecache.NewPages(o, pagecache.PagesOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, err := web.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv.Handler()
 }
 
 // versionReadFailures is a cache backend whose next reads of the list's
@@ -156,12 +181,7 @@ func TestPageOfAVersionFromTheDatabase(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv, err := web.New(web.Config{Tasks: store, Cache: c, Versions: store, Logger: slog.New(slog.DiscardHandler),
-				Fragments: true, Pages: true, AllowedHosts: []string{"example.com"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			h := srv.Handler()
+			h := cachedServer(t, store, c, config.Layers{Query: true, Fragment: true, Page: true})
 			if w := do(h, "POST", "/add", url.Values{"name": {"a"}}, sameOrigin...); w.Code != http.StatusSeeOther {
 				t.Fatalf("add = %d", w.Code)
 			}

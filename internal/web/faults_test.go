@@ -185,10 +185,9 @@ func memcachedFault(t *testing.T, dbURL string, c memcachedFaultCase) {
 func pageCounts(cluster []*stack) [2]uint64 {
 	var c [2]uint64
 	for _, s := range cluster {
-		if st := s.Server().CacheStats().Pages; st != nil {
-			c[0] += st.Fills.Hits + st.MemoryHits
-			c[1] += st.Fills.Misses
-		}
+		st := s.layer("page")
+		c[0] += st.Hits
+		c[1] += st.Misses
 	}
 	return c
 }

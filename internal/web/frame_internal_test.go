@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tasklist/tasklist/internal/paging"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
@@ -74,10 +75,10 @@ func TestListIsTheTemplate(t *testing.T) {
 		}
 		view := listView{Rows: template.HTML(shown), Total: page.Total, First: page.Before + 1, Last: page.Before + len(page.Tasks)}
 		if page.HasPrev {
-			view.Prev = pageURL(page.Prev)
+			view.Prev = paging.URL(page.Prev)
 		}
 		if page.Next != 0 {
-			view.Next = pageURL(page.Next)
+			view.Next = paging.URL(page.Next)
 		}
 		if err := pages["index.html"].ExecuteTemplate(&want, "task-list", view); err != nil {
 			t.Fatal(err)

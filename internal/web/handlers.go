@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tasklist/tasklist/internal/paging"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
@@ -170,7 +171,7 @@ func (s *Server) formID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 		s.clientError(w, r, http.StatusBadRequest, "The request names no task (the id field is missing).")
 		return 0, false
 	}
-	id, ok := canonicalID(raw)
+	id, ok := paging.ID(raw)
 	if !ok {
 		s.clientError(w, r, http.StatusBadRequest, "The task id must be a positive whole number, written with digits only.")
 		return 0, false

@@ -247,7 +247,7 @@ func TestHandEditsReachEveryInstance(t *testing.T) {
 					// Idle: each check is one query, and finds nothing to do.
 					in := cluster[2]
 					queries, heads := in.reads(), in.revisions()
-					mismatches := in.Cached().Stats().ConfirmMismatches
+					invalidations := in.layer("query").Deletes
 					for range 5 {
 						if err := in.Cached().Confirm(t.Context()); err != nil {
 							t.Fatal(err)
@@ -256,7 +256,7 @@ func TestHandEditsReachEveryInstance(t *testing.T) {
 					if q, h := in.reads()-queries, in.revisions()-heads; q != 0 || h != 5 {
 						t.Errorf("5 checks of an unchanged cache ran %d list queries and %d version queries, want 0 and 5", q, h)
 					}
-					if n := in.Cached().Stats().ConfirmMismatches - mismatches; n != 0 {
+					if n := in.layer("query").Deletes - invalidations; n != 0 {
 						t.Errorf("5 checks of an unchanged cache invalidated %d times", n)
 					}
 				})

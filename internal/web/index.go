@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/tasklist/tasklist/internal/pagecache"
+	"github.com/tasklist/tasklist/internal/paging"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
@@ -41,7 +42,7 @@ type indexView struct {
 // page cache asks for that version (see pagecache.VersionedHandler), else
 // as the list is now.
 func (s *Server) index(w http.ResponseWriter, r *http.Request, v tasks.Version) {
-	after, ok := pageParam(r)
+	after, ok := paging.Param(r)
 	if !ok {
 		s.clientError(w, r, http.StatusBadRequest, "The page parameter must be a task id: a positive whole number.")
 		return
@@ -100,33 +101,6 @@ func newFrame(t *template.Template) (frame, error) {
 	return frame{head: head, tail: tail}, nil
 }
 
-// pageParam reads the query parameter "after": absent is 0, otherwise a
-// positive id in canonical digits, given once. Pages are keyed by it, so
-// only one spelling of each page is accepted.
-func pageParam(r *http.Request) (int64, bool) {
-	if r.URL.RawQuery == "" {
-		return 0, true // the first page, without parsing a query
-	}
-	vs, ok := r.URL.Query()["after"]
-	if !ok {
-		return 0, true
-	}
-	if len(vs) != 1 {
-		return 0, false
-	}
-	return canonicalID(vs[0])
-}
-
-// canonicalID parses a positive int64 written in canonical decimal: no
-// sign, no leading zero, nothing around it.
-func canonicalID(v string) (int64, bool) {
-	if v == "" || v[0] < '1' || v[0] > '9' {
-		return 0, false
-	}
-	id, err := strconv.ParseInt(v, 10, 64)
-	return id, err == nil
-}
-
 // listFragment is the task-list fragment for the page after the id after,
 // at version v (zero: as the list is now): from the fragment cache when it
 // is on (see pagecache.Fragments.List).
@@ -162,7 +136,7 @@ func (s *Server) renderListAt(ctx context.Context, after int64, v tasks.Version)
 		return nil, err
 	}
 	if s.gate != nil {
-		s.gate.rendered(after, page)
+		s.gate.Rendered(after, page)
 	}
 	return s.renderList(ctx, page)
 }
@@ -189,10 +163,10 @@ func listSelector(after int64, size int) string {
 func (s *Server) renderList(ctx context.Context, page tasks.Page) ([]byte, error) {
 	view := listView{Total: page.Total, First: page.Before + 1, Last: page.Before + len(page.Tasks)}
 	if page.HasPrev {
-		view.Prev = pageURL(page.Prev)
+		view.Prev = paging.URL(page.Prev)
 	}
 	if page.Next != 0 {
-		view.Next = pageURL(page.Next)
+		view.Next = paging.URL(page.Next)
 	}
 	if len(page.Tasks) > 0 {
 		view.Rows = rowsMark
@@ -232,14 +206,6 @@ const rowsMark = "<tasklist-rows-fragment>"
 
 // rowIndent comes before each row in the table's body.
 const rowIndent = "\n      "
-
-// pageURL links to the page after the id after.
-func pageURL(after int64) string {
-	if after == 0 {
-		return "/"
-	}
-	return "/?after=" + strconv.FormatInt(after, 10)
-}
 
 // renderRow renders one task's row of the table; seen is its token.
 func (s *Server) renderRow(t tasks.Task, seen string) ([]byte, error) {

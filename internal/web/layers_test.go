@@ -20,6 +20,7 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/config"
+	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
@@ -179,9 +180,10 @@ func TestFragmentsRenderOnlyChangedRows(t *testing.T) {
 		app.post(t, "/add", url.Values{"name": {n}})
 	}
 	_, body := app.get(t, "/")
-	st := *app.Server().CacheStats().Fragments
-	if st.RowSets != 5 || st.RowMisses != 5 {
-		t.Fatalf("first render: %+v, want 5 rows rendered and stored", st)
+	// The list fragment and its rows, as the fragment layer counts them.
+	st := app.layer("fragment")
+	if want := (stats.Counts{Misses: 6, Sets: 6}); st != want {
+		t.Fatalf("first render: %+v, want %+v: the list and 5 rows rendered and stored", st, want)
 	}
 	id := rowRE.FindAllStringSubmatch(body, -1)[2][1] // "c"
 	app.post(t, "/toggle", url.Values{"id": {id}, "done": {"1"}})
@@ -189,9 +191,9 @@ func TestFragmentsRenderOnlyChangedRows(t *testing.T) {
 	if got, want := rows(body), []string{"a", "b", "c (done)", "d", "e"}; !cmp.Equal(got, want) {
 		t.Errorf("after toggle rows = %v, want %v", got, want)
 	}
-	st2 := *app.Server().CacheStats().Fragments
-	if st2.RowSets-st.RowSets != 1 || st2.RowHits-st.RowHits != 4 {
-		t.Errorf("render after one toggle stored %d rows and reused %d, want 1 and 4", st2.RowSets-st.RowSets, st2.RowHits-st.RowHits)
+	st2 := app.layer("fragment")
+	if got, want := (stats.Counts{Hits: st2.Hits - st.Hits, Misses: st2.Misses - st.Misses, Sets: st2.Sets - st.Sets}), (stats.Counts{Hits: 4, Misses: 2, Sets: 2}); got != want {
+		t.Errorf("render after one toggle counted %+v, want %+v: the list and one row stored, 4 rows reused", got, want)
 	}
 	// Back to the old state: the old row's fragment is the right one again.
 	app.post(t, "/toggle", url.Values{"id": {id}, "done": {"0"}})

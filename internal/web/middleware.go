@@ -145,7 +145,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			rec.WriteHeader(http.StatusOK)
 		}
 		d := time.Since(start)
-		s.metrics.ObserveRequest(r.Pattern, rec.status, d)
+		if s.dash != nil {
+			s.dash.ObserveRequest(r.Pattern, rec.status, d)
+		}
 		level := slog.LevelInfo
 		if rec.status >= 500 {
 			level = slog.LevelError

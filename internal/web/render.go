@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/tasklist/tasklist/internal/dashboard"
 	"github.com/tasklist/tasklist/internal/pagecache"
 )
 
@@ -20,11 +21,22 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 }
 
 // renderCompressed is render for the pages rendered per request that are
-// worth compressing (see writeCompressed).
+// worth compressing (see pagecache.WriteCompressed).
 func (s *Server) renderCompressed(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
 	if b, ok := s.execute(w, r, page, data); ok {
-		s.writeCompressed(w, r, status, pagecache.HTMLType[0], b)
+		pagecache.WriteCompressed(w, r, status, pagecache.HTMLType[0], b)
 	}
+}
+
+// statsContentSecurityPolicy is contentSecurityPolicy with the one script
+// the statistics page runs: its own static file, which fetches the page
+// again to refresh it. Every other page runs no script at all.
+const statsContentSecurityPolicy = contentSecurityPolicy + "; script-src 'self'; connect-src 'self'"
+
+// statsPage shows the dashboard's view (see dashboard.Dashboard.Page).
+func (s *Server) statsPage(w http.ResponseWriter, r *http.Request, v dashboard.View) {
+	w.Header().Set("Content-Security-Policy", statsContentSecurityPolicy)
+	s.renderCompressed(w, r, http.StatusOK, "stats.html", v)
 }
 
 // execute renders page with data; on a template error it answers 500 and

@@ -2,7 +2,9 @@
 // static files (embedded in the binary), and the middleware around them
 // (request logs, security headers, Host checks, cross-origin protection,
 // body limits). Package pagecache caches its pages and fragments, package
-// static serves its static files.
+// static serves its static files, package paging names its pages, and
+// package dashboard answers its statistics routes. Package app builds all
+// of them and hands them to New.
 //
 // Pages carry nothing per visitor and no CSRF token: state-changing requests
 // are protected by http.CrossOriginProtection, which reads the browser's
@@ -26,11 +28,10 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 
-	"github.com/tasklist/tasklist/internal/cache"
-	"github.com/tasklist/tasklist/internal/metrics"
+	"github.com/tasklist/tasklist/internal/dashboard"
 	"github.com/tasklist/tasklist/internal/pagecache"
+	"github.com/tasklist/tasklist/internal/paging"
 	"github.com/tasklist/tasklist/internal/static"
-	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
@@ -73,14 +74,14 @@ type HealthCheck struct {
 // makes every instance use new entries at once; it names the database, so
 // that databases sharing a cache never share an entry.
 type Versions interface {
-	pagecache.Versions
 	// PageAt is TaskService.Page for what is keyed by version v: the page
 	// of exactly version v, or tasks.ErrMoved; for the zero v, the page as
 	// the database has it now, read from the database.
 	PageAt(ctx context.Context, after int64, n int, v tasks.Version) (tasks.Page, error)
 }
 
-// Config holds a Server's dependencies. Only Tasks is required.
+// Config holds a Server's dependencies. Only Tasks and AllowedHosts are
+// required.
 type Config struct {
 	Tasks  TaskService
 	Logger *slog.Logger
@@ -89,34 +90,19 @@ type Config struct {
 	// PageSize is the most tasks a page shows (default DefaultPageSize).
 	PageSize int
 
-	// Cache and Versions are needed by the fragment and page caches, which
-	// Fragments and Pages turn on.
-	Cache            *cache.Cache
-	Versions         Versions
-	Fragments, Pages bool
-	// CacheTTL is how long fragments and pages live in the cache (they
-	// are never stale: they are keyed by version); default 1h.
-	CacheTTL time.Duration
-	// LeaseTTL bounds a page or fragment render before others stop
-	// waiting for it (see fill.Options).
-	LeaseTTL time.Duration
-	// PageMemory bounds, in bytes, the pages of the current version kept
-	// in process memory, and apart from them the list fragments (default
-	// pagecache.DefaultMemory each). Even with the in-process cache they save
-	// copying the page out of it per hit.
-	PageMemory int
-	// Personal reports whether the response to r holds something for its
-	// visitor alone; such requests bypass the page cache. A waiting flash
-	// message always counts; Personal adds other reasons (nil: none).
-	Personal func(r *http.Request) bool
+	// Fragments and Pages are the fragment and page caches (package
+	// pagecache), each nil when off; with either, Versions is required.
+	// Pages must have been made with SessionVary under Sessions.
+	Fragments *pagecache.Fragments
+	Pages     *pagecache.Pages
+	Versions  Versions
 
 	// Sessions, when set, gives each visitor who writes a session (scs)
 	// for flash messages and undo. New sets its ErrorFunc.
 	Sessions *scs.SessionManager
 	// SessionIdle ends a session unused for that long (default 30m).
 	SessionIdle time.Duration
-	// Now is the clock of the session idle timeout and of the statistics
-	// login's failure limit; nil means time.Now.
+	// Now is the clock of the session idle timeout; nil means time.Now.
 	Now func() time.Time
 	// AllowedHosts lists the host names requests may carry in their Host
 	// header, matched case-insensitively and without the port: a name or
@@ -125,26 +111,17 @@ type Config struct {
 	// empty.
 	AllowedHosts []string
 
-	// StatsLayers are the caching layers outside the server whose counters
-	// /stats, /stats.json and /metrics show, by their names in
-	// stats.Layers: "query" (the task-list cache, taskcache.Store) and
-	// "session" (the session store's counters, adapted with
-	// stats.LayerFunc). The fragment and page layers are the server's
-	// own. A layer not given is shown off, with zeros.
-	StatsLayers map[string]stats.Layer
-	// Queries counts the database queries by kind (dbstats.Store); nil
-	// shows none.
-	Queries stats.Queries
-	// StatsUser and StatsPassword guard the statistics routes with HTTP
-	// basic auth (user DefaultStatsUser when empty). With no password they
-	// answer requests from loopback addresses only.
-	StatsUser, StatsPassword string
-	// StatsInterval is how often SampleStats samples the totals for the
-	// chart, and StatsSamples how many samples it keeps (defaults
-	// DefaultStatsInterval, DefaultStatsSamples).
-	StatsInterval time.Duration
-	StatsSamples  int
+	// Dashboard serves /stats, /stats.json and /metrics, and counts the
+	// requests for /metrics; nil: no statistics routes.
+	Dashboard *dashboard.Dashboard
 }
+
+// SessionVary is the Vary header of the list's pages under sessions: they
+// depend on the session cookie (a flash message) as well as on
+// Accept-Encoding. The page cache must send the same
+// (pagecache.PagesOptions.Vary), so that a page says it whether it is
+// served from the cache or rendered for one visitor.
+const SessionVary = "Cookie, Accept-Encoding"
 
 // Server serves tasklist's pages. It is safe for concurrent use.
 type Server struct {
@@ -154,7 +131,6 @@ type Server struct {
 	hosts    []string // AllowedHosts, normalized by hostname
 	pages    map[string]*template.Template
 	assets   *static.Files
-	gzips    gzipPool
 	pageSize int
 	frags    *pagecache.Fragments // nil when the fragment cache is off
 	// indexFrame is index.html around its list, rendered once; rows is
@@ -164,19 +140,13 @@ type Server struct {
 	pcache     *pagecache.Pages // nil when the page cache is off
 	// gate keeps the fragment and page caches to the pages the links
 	// reach; nil when both are off.
-	gate *pageGate
+	gate *paging.Gate
 
-	versions     Versions            // Config.Versions; nil when no layer is on
-	sessions     *scs.SessionManager // nil: no sessions
-	sessionIdle  time.Duration
-	personalHook func(*http.Request) bool
-	now          func() time.Time
-
-	stats         stats.Sources
-	statsAuth     statsAuth
-	statsInterval time.Duration
-	statsSamples  int
-	metrics       *metrics.Metrics
+	versions    Versions            // nil when no cache is on
+	sessions    *scs.SessionManager // nil: no sessions
+	sessionIdle time.Duration
+	now         func() time.Time
+	dash        *dashboard.Dashboard // nil: no statistics routes
 }
 
 // New parses the embedded templates and returns a Server.
@@ -190,10 +160,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if (cfg.Fragments != nil || cfg.Pages != nil) && cfg.Versions == nil {
+		return nil, errors.New("web: the fragment and page caches need Config.Versions")
+	}
 	s := &Server{tasks: cfg.Tasks, log: cfg.Logger, health: cfg.Health,
-		pageSize: cmp.Or(cfg.PageSize, DefaultPageSize),
-		sessions: cfg.Sessions, sessionIdle: cmp.Or(cfg.SessionIdle, 30*time.Minute), personalHook: cfg.Personal,
-		now: cfg.Now}
+		pageSize: cmp.Or(cfg.PageSize, DefaultPageSize), frags: cfg.Fragments, pcache: cfg.Pages, versions: cfg.Versions,
+		sessions: cfg.Sessions, sessionIdle: cmp.Or(cfg.SessionIdle, 30*time.Minute),
+		now: cfg.Now, dash: cfg.Dashboard}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -215,10 +188,9 @@ func New(cfg Config) (*Server, error) {
 	if s.rows, err = compileRow(s.pages["index.html"]); err != nil {
 		return nil, err
 	}
-	if err := s.setUpCaches(cfg); err != nil {
-		return nil, err
+	if s.frags != nil || s.pcache != nil {
+		s.gate = paging.NewGate(cfg.Tasks, s.pageSize)
 	}
-	s.setUpStats(cfg)
 	return s, nil
 }
 
@@ -245,67 +217,12 @@ func loadTemplates() (map[string]*template.Template, *static.Files, error) {
 	return pages, a, nil
 }
 
-// setUpStats gathers the counters the statistics routes show: the layers
-// given in cfg and the server's own.
-func (s *Server) setUpStats(cfg Config) {
-	s.statsInterval = cmp.Or(cfg.StatsInterval, DefaultStatsInterval)
-	s.statsSamples = max(cmp.Or(cfg.StatsSamples, DefaultStatsSamples), 2)
-	layers := make(map[string]stats.Layer, len(stats.Layers))
-	for name, l := range cfg.StatsLayers {
-		layers[name] = l
-	}
-	if s.frags != nil {
-		layers["fragment"] = stats.LayerFunc(func() stats.Counts { return s.frags.Stats().Counts() })
-	}
-	if s.pcache != nil {
-		layers["page"] = stats.LayerFunc(func() stats.Counts { return s.pcache.Stats().Counts() })
-	}
-	s.stats = stats.Sources{
-		Layers: layers, Cache: cfg.Cache, Queries: cfg.Queries,
-		History: stats.NewHistory(s.statsSamples), Started: time.Now(),
-	}
-	s.statsAuth = newStatsAuth(cfg.StatsUser, cfg.StatsPassword, s.now)
-	s.metrics = metrics.New(s.stats, s.log)
-}
-
-// setUpCaches builds the fragment and page caches that cfg turns on.
-func (s *Server) setUpCaches(cfg Config) error {
-	s.versions = cfg.Versions
-	if !cfg.Fragments && !cfg.Pages {
-		return nil
-	}
-	if cfg.Cache == nil || cfg.Versions == nil {
-		return errors.New("web: the fragment and page caches need Config.Cache and Config.Versions")
-	}
-	build, err := templateBuild()
-	if err != nil {
-		return err
-	}
-	o := pagecache.Options{Cache: cfg.Cache, Versions: cfg.Versions, Build: build,
-		TTL: cfg.CacheTTL, LeaseTTL: cfg.LeaseTTL, Memory: cfg.PageMemory}
-	if cfg.Fragments {
-		if s.frags, err = pagecache.NewFragments(o); err != nil {
-			return err
-		}
-	}
-	if cfg.Pages {
-		po := pagecache.PagesOptions{Personal: s.personal}
-		if s.sessions != nil {
-			po.Vary = varyCookieEncoding[0]
-		}
-		if s.pcache, err = pagecache.NewPages(o, po); err != nil {
-			return err
-		}
-	}
-	s.gate = newPageGate(cfg.Tasks, s.pageSize)
-	return nil
-}
-
-// templateBuild is a short hash of the embedded templates and static files
-// (whose fingerprinted URLs the pages carry). Cached pages and fragments
-// carry it in their keys, so that instances running different templates or
-// styles (during a rolling deploy) never serve each other's HTML.
-func templateBuild() (string, error) {
+// Build is a short hash of the embedded templates and static files (whose
+// fingerprinted URLs the pages carry). Cached pages and fragments carry it
+// in their keys (pagecache.Options.Build), so that instances running
+// different templates or styles (during a rolling deploy) never serve each
+// other's HTML.
+func Build() (string, error) {
 	h := sha256.New()
 	for _, dir := range []string{"templates", "static"} {
 		err := fs.WalkDir(files, dir, func(path string, d fs.DirEntry, err error) error {
@@ -324,27 +241,6 @@ func templateBuild() (string, error) {
 	return hex.EncodeToString(h.Sum(nil)[:4]), nil
 }
 
-// CacheStats is what the fragment and page caches did since start; a
-// layer that is off has nil.
-type CacheStats struct {
-	Fragments *pagecache.FragmentStats
-	Pages     *pagecache.PageStats
-}
-
-// CacheStats returns the counters of the fragment and page caches.
-func (s *Server) CacheStats() CacheStats {
-	var cs CacheStats
-	if s.frags != nil {
-		st := s.frags.Stats()
-		cs.Fragments = &st
-	}
-	if s.pcache != nil {
-		st := s.pcache.Stats()
-		cs.Pages = &st
-	}
-	return cs
-}
-
 // Handler returns the application with all its middleware.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -352,15 +248,18 @@ func (s *Server) Handler() http.Handler {
 	if s.pcache != nil {
 		first := "index:" + listSelector(0, s.pageSize) // the page most asked for, named once
 		index = s.pcache.Handler(s.index, func(r *http.Request) (string, bool) {
-			after, ok := pageParam(r)
-			if after == 0 {
-				return first, ok
+			after, ok := paging.Param(r)
+			if !ok || s.personal(r) {
+				return "", false
 			}
-			return "index:" + listSelector(after, s.pageSize), ok
+			if after == 0 {
+				return first, true
+			}
+			return "index:" + listSelector(after, s.pageSize), true
 		})
 	}
 	if s.gate != nil {
-		index = s.gate.wrap(index)
+		index = s.gate.Wrap(index)
 	}
 	mux.Handle("GET /{$}", s.withReaderSession(index))
 	mux.Handle("POST /add", s.withSession(http.HandlerFunc(s.add)))
@@ -375,9 +274,11 @@ func (s *Server) Handler() http.Handler {
 			s.notFound(w, r)
 		}
 	})
-	mux.Handle("GET /stats", s.statsAuth.wrap(http.HandlerFunc(s.statsPage)))
-	mux.Handle("GET /stats.json", s.statsAuth.wrap(http.HandlerFunc(s.statsJSON)))
-	mux.Handle("GET /metrics", s.statsAuth.wrap(s.metrics.Handler()))
+	if s.dash != nil {
+		mux.Handle("GET /stats", s.dash.Page(s.statsPage))
+		mux.Handle("GET /stats.json", s.dash.JSON())
+		mux.Handle("GET /metrics", s.dash.Metrics())
+	}
 
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

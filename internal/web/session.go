@@ -115,13 +115,9 @@ func oneCacheControl(h http.Header) {
 	h.Set("Cache-Control", strings.Join(keep, ", "))
 }
 
-// varyCookie is the Vary header scs's LoadAndSave adds, and
-// varyCookieEncoding the one pages have under sessions (see pagecache.PagesOptions),
-// shared like defensiveHeaders (full, so that an Add copies them first).
-var (
-	varyCookie         = []string{"Cookie"}
-	varyCookieEncoding = []string{"Cookie, Accept-Encoding"}
-)
+// varyCookie is the Vary header scs's LoadAndSave adds, shared like
+// defensiveHeaders (full, so that an Add copies it first).
+var varyCookie = []string{"Cookie"}
 
 // withReaderSession is withSession for a route that only reads the
 // session (GET /): a request that carries no cookie at all has no session
@@ -153,11 +149,8 @@ func (s *Server) hasSession(ctx context.Context) bool {
 }
 
 // personal reports whether the response to r is for its visitor alone: a
-// flash message is waiting (or the Config's Personal hook says so).
+// flash message is waiting.
 func (s *Server) personal(r *http.Request) bool {
-	if s.personalHook != nil && s.personalHook(r) {
-		return true
-	}
 	return s.hasSession(r.Context()) && s.sessions.Exists(r.Context(), keyFlash)
 }
 

@@ -96,8 +96,7 @@ func TestSessionsAcrossInstances(t *testing.T) {
 			pageHits := func() uint64 {
 				var n uint64
 				for _, a := range apps {
-					st := a.Server().CacheStats().Pages
-					n += st.Fills.Hits + st.MemoryHits
+					n += a.layer("page").Hits
 				}
 				return n
 			}

@@ -51,7 +51,7 @@ func (a *sessionApp) rows(t *testing.T) int {
 }
 
 // sets is how many sessions the store has written.
-func (a *sessionApp) sets() uint64 { return a.Sessions().Store.(session.Store).Stats().Sets }
+func (a *sessionApp) sets() uint64 { return a.layer("session").Sets }
 
 // sessionToken is the session token resp sets ("" for none, or for a
 // cookie that deletes it).

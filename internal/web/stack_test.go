@@ -19,6 +19,7 @@ import (
 	"github.com/tasklist/tasklist/internal/cache/local"
 	"github.com/tasklist/tasklist/internal/cache/memcache"
 	"github.com/tasklist/tasklist/internal/config"
+	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
 	"github.com/tasklist/tasklist/internal/testenv"
@@ -146,6 +147,16 @@ func (s *stack) queries(kind string) int64 {
 		}
 	}
 	panic("no query kind " + kind)
+}
+
+// layer returns the counters of the caching layer name ("query",
+// "fragment", "page", "session") as /stats shows them: zeros when it is
+// off.
+func (s *stack) layer(name string) stats.Counts {
+	if l, ok := s.Stats().Layers[name]; ok {
+		return l.Counts()
+	}
+	return stats.Counts{}
 }
 
 // lists, revisions and reads count the list, revision, and list or page

@@ -50,8 +50,6 @@ func RunOptions(t *testing.T, newBackend func(t *testing.T) cache.Backend, opts 
 		{"Add", testAdd},
 		{"CompareAndSwap", testCompareAndSwap},
 		{"Delete", testDelete},
-		{"Increment", testIncrement},
-		{"Touch", testTouch},
 		{"NegativeTTL", testNegativeTTL},
 		{"GetMulti", testGetMulti},
 		{"ItemSize", testItemSize},
@@ -228,14 +226,6 @@ func testCompareAndSwap(t *testing.T, b cache.Backend) {
 			wantErr: cache.ErrNotStored, want: ptr("first"),
 		},
 		{
-			name: "increment changes the token",
-			between: func(t *testing.T, key string, _ cache.Item) {
-				_, err := b.Increment(t.Context(), key, 1)
-				checkErr(t, "Increment", err, nil)
-			},
-			wantErr: cache.ErrNotStored, want: ptr("2"),
-		},
-		{
 			name: "deleted item is a miss",
 			between: func(t *testing.T, key string, _ cache.Item) {
 				checkErr(t, "Delete", b.Delete(t.Context(), key), nil)
@@ -286,71 +276,6 @@ func testDelete(t *testing.T, b cache.Backend) {
 	}
 }
 
-func testIncrement(t *testing.T, b cache.Backend) {
-	p := prefix()
-	tests := []struct {
-		name    string
-		preset  *string
-		delta   uint64
-		want    uint64
-		wantErr error
-		value   *string // the value afterwards
-	}{
-		{"present", ptr("10"), 5, 15, nil, ptr("15")},
-		{"zero delta", ptr("7"), 0, 7, nil, ptr("7")},
-		{"grows a digit", ptr("99"), 1, 100, nil, ptr("100")},
-		{"wraps at 2^64", ptr("18446744073709551615"), 2, 1, nil, ptr("1")},
-		{"absent", nil, 1, 0, cache.ErrMiss, nil},
-		{"non-numeric", ptr("abc"), 1, 0, cache.ErrInvalid, ptr("abc")},
-		{"empty", ptr(""), 1, 0, cache.ErrInvalid, ptr("")},
-		{"negative", ptr("-1"), 1, 0, cache.ErrInvalid, ptr("-1")},
-	}
-	for i, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			key := p + strconv.Itoa(i)
-			if tt.preset != nil {
-				set(t, b, key, *tt.preset, 0)
-			}
-			got, err := b.Increment(t.Context(), key, tt.delta)
-			checkErr(t, "Increment", err, tt.wantErr)
-			if err == nil && got != tt.want {
-				t.Errorf("Increment = %d, want %d", got, tt.want)
-			}
-			// memcached rewrites a shorter number in place, padded with
-			// spaces, as cache.Backend allows.
-			if it, err := b.Get(t.Context(), key); tt.value != nil && err == nil {
-				if got := strings.TrimRight(string(it.Value), " "); got != *tt.value {
-					t.Errorf("value after Increment = %q, want %q", got, *tt.value)
-				}
-			} else {
-				wantValue(t, b, key, tt.value)
-			}
-		})
-	}
-}
-
-func testTouch(t *testing.T, b cache.Backend) {
-	p := prefix()
-	tests := []struct {
-		name    string
-		preset  *string
-		wantErr error
-	}{
-		{"present keeps its value", ptr("v"), nil},
-		{"absent", nil, cache.ErrMiss},
-	}
-	for i, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			key := p + strconv.Itoa(i)
-			if tt.preset != nil {
-				set(t, b, key, *tt.preset, 0)
-			}
-			checkErr(t, "Touch", b.Touch(t.Context(), key, time.Hour), tt.wantErr)
-			wantValue(t, b, key, tt.preset)
-		})
-	}
-}
-
 func testNegativeTTL(t *testing.T, b cache.Backend) {
 	p := prefix()
 	tests := []struct {
@@ -368,9 +293,6 @@ func testNegativeTTL(t *testing.T, b cache.Backend) {
 			it := getForCAS(t, b, key, false)
 			it.Value, it.TTL = []byte("x"), -time.Second
 			return b.CompareAndSwap(t.Context(), it)
-		}},
-		{"Touch", ptr("old"), func(t *testing.T, key string) error {
-			return b.Touch(t.Context(), key, -time.Second)
 		}},
 	}
 	for i, tt := range tests {

@@ -32,27 +32,8 @@ func testTTL(t *testing.T, newBackend func(t *testing.T) cache.Backend, newWithC
 		{name: "zero TTL never expires", ttl: 0, value: "1"},
 		{name: "TTL over 30 days is relative", ttl: long, value: "1", life: long},
 		{
-			name: "Touch sets a TTL", ttl: 0, value: "1", life: shortTTL,
-			then: func(t *testing.T, b cache.Backend, key string) {
-				checkErr(t, "Touch", b.Touch(t.Context(), key, shortTTL), nil)
-			},
-		},
-		{
-			name: "Touch to zero removes expiry", ttl: shortTTL, value: "1",
-			then: func(t *testing.T, b cache.Backend, key string) {
-				checkErr(t, "Touch", b.Touch(t.Context(), key, 0), nil)
-			},
-		},
-		{
 			name: "Set replaces the TTL", ttl: shortTTL, value: "2",
 			then: func(t *testing.T, b cache.Backend, key string) { set(t, b, key, "2", 0) },
-		},
-		{
-			name: "Increment keeps the TTL", ttl: shortTTL, value: "2", life: shortTTL,
-			then: func(t *testing.T, b cache.Backend, key string) {
-				_, err := b.Increment(t.Context(), key, 1)
-				checkErr(t, "Increment", err, nil)
-			},
 		},
 	}
 	// Every case writes first, then all wait together, so that a suite on

@@ -35,6 +35,7 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/reqtrace"
+	"github.com/tasklist/tasklist/internal/stats"
 )
 
 // Options configure a Group; zero fields take the defaults named.
@@ -48,6 +49,12 @@ type Options struct {
 	PollInterval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Counter is where the Group counts what it does for its caching
+	// layer: a request served from the cache is a hit, one served from
+	// the source a miss (a bypass too), a value stored a set, and a load
+	// made without the cache (a bypass) an error. The layer shares it, to
+	// count its own work beside the fills'. Nil: a counter nobody reads.
+	Counter *stats.Counter
 }
 
 // LeaseTTL is a lease lifetime that outlives a load taking up to slowest:
@@ -109,11 +116,11 @@ type Result struct {
 const maxFlights = 3
 
 // Group fills keys of one cache. Each caching layer has its own Group, so
-// that its statistics are its own. A Group is safe for concurrent use.
+// that it counts in its layer's Counter. A Group is safe for concurrent use.
 type Group struct {
-	c     *cache.Cache
-	opts  Options
-	stats counters
+	c      *cache.Cache
+	opts   Options
+	counts *stats.Counter // Options.Counter
 
 	// seq orders events in this process: request arrivals and the moments
 	// flights fix their results.
@@ -129,7 +136,11 @@ func New(c *cache.Cache, opts Options) *Group {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Group{c: c, opts: opts, flights: map[string]*flight{}}
+	counts := opts.Counter
+	if counts == nil {
+		counts = new(stats.Counter)
+	}
+	return &Group{c: c, opts: opts, counts: counts, flights: map[string]*flight{}}
 }
 
 // Get returns the value for spec.Key: from the cache when it holds a usable
@@ -146,7 +157,7 @@ func (g *Group) Get(ctx context.Context, spec Spec) (Result, error) {
 func (g *Group) Resolve(ctx context.Context, spec Spec, it cache.Item, err error) (Result, error) {
 	if err == nil {
 		if r, ok := g.usable(spec, it.Value); ok {
-			g.stats.hits.Add(1)
+			g.counts.Hits.Add(1)
 			return r, nil
 		}
 	}
@@ -186,13 +197,12 @@ func (g *Group) miss(ctx context.Context, spec Spec) (Result, error) {
 			return f.res, nil
 		}
 	}
-	g.stats.bypasses.Add(1)
+	g.counts.Errors.Add(1)
 	return g.loadSource(ctx, spec, Bypass)
 }
 
 // loadSource calls spec.Load and fills in when the read began.
 func (g *Group) loadSource(ctx context.Context, spec Spec, o Outcome) (Result, error) {
-	g.stats.loads.Add(1)
 	start := g.opts.Now()
 	data, readAt, err := spec.Load(ctx)
 	if err != nil {
@@ -206,8 +216,8 @@ func (g *Group) loadSource(ctx context.Context, spec Spec, o Outcome) (Result, e
 
 func (g *Group) count(o Outcome) {
 	if o == Hit {
-		g.stats.hits.Add(1)
+		g.counts.Hits.Add(1)
 	} else {
-		g.stats.misses.Add(1)
+		g.counts.Misses.Add(1)
 	}
 }

@@ -41,7 +41,6 @@ func (g *Group) join(ctx context.Context, spec Spec, arrived uint64) *flight {
 	defer g.mu.Unlock()
 	if f, ok := g.flights[spec.Key]; ok {
 		if r := f.fixing.Load(); spec.Immutable || r == 0 || arrived < r {
-			g.stats.joins.Add(1)
 			return f
 		}
 	}
@@ -98,7 +97,6 @@ func (g *Group) load(ctx context.Context, f *flight, spec Spec) (Result, uint64,
 		}
 		if fr, ok := decode(it.Value); ok && fr.lease {
 			// Another request holds the lease and is loading the value.
-			g.stats.leaseWaits.Add(1)
 			if !pace.wait(ctx) {
 				return g.bypass(ctx, f, spec)
 			}
@@ -153,7 +151,7 @@ func (g *Group) fillLeased(ctx context.Context, f *flight, spec Spec) (Result, u
 	err = g.c.CompareAndSwap(ctx, cache.Item{Key: spec.Key, Value: encode(res.Data, res.ReadAt), TTL: ttl, CAS: lease})
 	switch {
 	case err == nil:
-		g.stats.sets.Add(1)
+		g.counts.Sets.Add(1)
 		// The lease lived from before the load until now, so no
 		// invalidation came in between: the value is fresh for anyone who
 		// arrived before the swap.
@@ -183,7 +181,7 @@ func timedOut(err error) bool {
 // bypass loads the value without the cache, when the cache failed or a
 // lease holder took longer than LeaseTTL.
 func (g *Group) bypass(ctx context.Context, f *flight, spec Spec) (Result, uint64, error) {
-	g.stats.bypasses.Add(1)
+	g.counts.Errors.Add(1)
 	fresh := g.seq.Add(1)
 	f.fix(fresh)
 	res, err := g.loadSource(ctx, spec, Bypass)

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +14,7 @@ import (
 	"github.com/tasklist/tasklist/internal/cache/fill"
 	"github.com/tasklist/tasklist/internal/cache/local"
 	"github.com/tasklist/tasklist/internal/cache/memcache"
+	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -308,9 +307,12 @@ type instance struct {
 	c *cache.Cache
 	f *faults
 	g *fill.Group
+	// counts is the Group's Counter.
+	counts *stats.Counter
 }
 
-// instance makes one more instance with a Group configured by opts.
+// instance makes one more instance with a Group configured by opts, and a
+// Counter of its own.
 func (e *env) instance(opts fill.Options) instance {
 	e.t.Helper()
 	f := &faults{Backend: e.local, shared: true}
@@ -330,7 +332,8 @@ func (e *env) instance(opts fill.Options) instance {
 	e.mu.Lock()
 	e.faults = append(e.faults, f)
 	e.mu.Unlock()
-	return instance{c: c, f: f, g: fill.New(c, opts)}
+	opts.Counter = new(stats.Counter)
+	return instance{c: c, f: f, g: fill.New(c, opts), counts: opts.Counter}
 }
 
 // stop makes the backend unreachable: the memcached servers are stopped;
@@ -414,7 +417,8 @@ func (c *call) wantData(t *testing.T, what string, want []byte) {
 
 // waitOnLease starts a Get on holder and holds its load, lease taken; then
 // starts a Get on waiter and returns once waiter's flight has looked at
-// that lease. Opening load lets the holder go on.
+// that lease and waits for its next look. Opening load lets the holder go
+// on.
 func waitOnLease(t *testing.T, waiter, holder instance, src *source, spec fill.Spec) (waiting, holding *call, load *gate) {
 	t.Helper()
 	load = newGate(t, 0)
@@ -422,42 +426,22 @@ func waitOnLease(t *testing.T, waiter, holder instance, src *source, spec fill.S
 	holding = goGet(t.Context(), holder.g, spec)
 	load.held(t, "the lease holder's load")
 	waiting = goGet(t.Context(), waiter.g, spec)
-	testenv.WaitFor(t, "a look at the lease", func() bool { return waiter.g.Stats().LeaseWaits > 0 })
+	testenv.WaitFor(t, "a look at the lease", func() bool { return goroutines(inLeaseWait, true) > 0 })
 	return waiting, holding, load
 }
 
 // Functions whose frames tell what a goroutine of the fill is doing.
 const (
-	inMiss = "fill.(*Group).miss(" // a request, waiting for a flight when blocked in select
-	inFly  = "fill.(*Group).fly("  // a flight
+	inMiss      = "fill.(*Group).miss("     // a request, waiting for a flight when blocked in select
+	inFly       = "fill.(*Group).fly("      // a flight
+	inLeaseWait = "fill.(*leaseWait).wait(" // a flight, between two looks at another's lease when blocked in select
 )
 
 // goroutines counts the goroutines with fn on their stack, only those
-// blocked in a select when selecting is set. Whether a request has joined a
-// flight has no other outward sign, and it is the moment the late-joiner
-// and stampede tests must wait for.
-func goroutines(fn string, selecting bool) int { return len(stacks(fn, selecting)) }
-
-// stacks returns the stacks that goroutines counts, for a failure to show.
-func stacks(fn string, selecting bool) []string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	var out []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		header, _, _ := strings.Cut(g, "\n")
-		if strings.Contains(g, fn) && (!selecting || strings.Contains(header, "[select")) {
-			out = append(out, g)
-		}
-	}
-	return out
-}
+// blocked in a select when selecting is set (see testenv.Goroutines): how
+// the late-joiner, stampede and lease tests see a request join a flight or
+// a flight wait for another's lease.
+func goroutines(fn string, selecting bool) int { return len(testenv.Goroutines(fn, selecting)) }
 
 // waiting reports whether n requests wait for a flight.
 func waiting(n int) func() bool { return func() bool { return goroutines(inMiss, true) >= n } }

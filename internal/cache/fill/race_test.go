@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -60,8 +61,8 @@ func TestNoStaleSet(t *testing.T) {
 				read.open()
 				r.want(t, "the reader, which arrived before the write", value(0), fill.Miss)
 
-				if st := reader.g.Stats(); st.Sets != 0 {
-					t.Errorf("reader stats = %+v, want no set", st)
+				if st := reader.counts.Counts(); st.Sets != 0 {
+					t.Errorf("reader counted %+v, want no set", st)
 				}
 				if data, ok := stored(t, writer.c, spec.Key); ok && string(data) == "v0" {
 					t.Errorf("the cache holds the value loaded before the write")
@@ -209,7 +210,7 @@ func TestStampede(t *testing.T) {
 			calls[i] = goGet(t.Context(), in[i%instances].g, spec)
 		}
 		testenv.WaitFor(t, "every request waits for a flight", waiting(requests))
-		if fl := stacks(inFly, false); len(fl) != instances {
+		if fl := testenv.Goroutines(inFly, false); len(fl) != instances {
 			t.Errorf("%d requests on %d instances run %d flights, want one per instance:\n%s", requests, instances, len(fl), strings.Join(fl, "\n\n"))
 		}
 		close(writes)
@@ -221,17 +222,12 @@ func TestStampede(t *testing.T) {
 		if n := src.loads.Load(); n != 1 {
 			t.Errorf("%d cold requests on %d instances loaded %d times, want 1", requests, instances, n)
 		}
-		var total fill.Stats
+		var total stats.Counts
 		for _, i := range in {
-			st := i.g.Stats()
-			total.Hits += st.Hits
-			total.Misses += st.Misses
-			total.Loads += st.Loads
-			total.Sets += st.Sets
-			total.Bypasses += st.Bypasses
+			total = total.Add(i.counts.Counts())
 		}
-		if total.Hits+total.Misses != requests || total.Loads != 1 || total.Sets != 1 || total.Bypasses != 0 {
-			t.Errorf("stats summed over the instances = %+v, want %d requests, 1 load, 1 set, no bypass", total, requests)
+		if total.Hits+total.Misses != requests || total.Sets != 1 || total.Errors != 0 {
+			t.Errorf("counters summed over the instances = %+v, want %d requests, 1 set, no bypass", total, requests)
 		}
 	})
 }

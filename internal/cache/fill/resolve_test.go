@@ -90,7 +90,7 @@ func TestResolve(t *testing.T) {
 				if diff := cmp.Diff(gotGet, gotResolve); diff != "" {
 					t.Errorf("Resolve's result differs from Get's (-Get +Resolve):\n%s", diff)
 				}
-				if diff := cmp.Diff(g.in.g.Stats(), r.in.g.Stats()); diff != "" {
+				if diff := cmp.Diff(g.in.counts.Counts(), r.in.counts.Counts()); diff != "" {
 					t.Errorf("Resolve's counters differ from Get's (-Get +Resolve):\n%s", diff)
 				}
 				if gets := r.in.f.gets.Load() - getsBefore; gotResolve.Outcome == fill.Hit && gets != 0 {

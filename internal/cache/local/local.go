@@ -5,8 +5,8 @@
 // estimate of each entry's overhead), expires each entry on its own TTL and
 // makes a write readable at once. On top of that it gives the memcached
 // semantics the cache package promises, so that code tested against it
-// behaves the same against memcached: CAS tokens, atomic Add, CompareAndSwap
-// and Increment, TTLs rounded up to whole seconds and an item size limit.
+// behaves the same against memcached: CAS tokens, atomic Add and
+// CompareAndSwap, TTLs rounded up to whole seconds and an item size limit.
 package local
 
 import (
@@ -14,13 +14,13 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
 
 	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/stats"
 )
 
 const (
@@ -58,7 +58,8 @@ type Backend struct {
 	maxItemSize int
 	casSeq      atomic.Uint64 // the last CAS token handed out
 
-	hits, misses, sets, deletes, evictions atomic.Uint64
+	counts    stats.Counter // the client's counters (see cache.Backend's Stats)
+	evictions atomic.Uint64
 }
 
 var _ cache.Immediate = (*Backend)(nil)
@@ -72,9 +73,6 @@ type entry struct {
 	value []byte
 	cas   uint64
 	ttl   time.Duration // rounded up to whole seconds; 0 is forever
-	// keepDeadline marks an entry written by Increment, which, as in
-	// memcached, keeps the expiry time of the entry it replaces.
-	keepDeadline bool
 }
 
 // New returns a Backend configured by opts.
@@ -117,9 +115,6 @@ func (expiry) ExpireAfterCreate(e otter.Entry[string, *entry]) time.Duration {
 }
 
 func (expiry) ExpireAfterUpdate(e otter.Entry[string, *entry], _ *entry) time.Duration {
-	if e.Value.keepDeadline {
-		return e.ExpiresAfter() // the time left: the deadline stays
-	}
 	return lifetime(e.Value.ttl)
 }
 
@@ -182,10 +177,10 @@ func (e *entry) item(key string) cache.Item {
 func (b *Backend) Get(_ context.Context, key string) (cache.Item, error) {
 	e, ok := b.store.GetIfPresent(key)
 	if !ok {
-		b.misses.Add(1)
+		b.counts.Misses.Add(1)
 		return cache.Item{}, cache.ErrMiss
 	}
-	b.hits.Add(1)
+	b.counts.Hits.Add(1)
 	return e.item(key), nil
 }
 
@@ -197,8 +192,8 @@ func (b *Backend) GetMulti(_ context.Context, keys []string) (map[string]cache.I
 			items[k] = e.item(k)
 		}
 	}
-	b.hits.Add(uint64(len(items)))
-	b.misses.Add(uint64(len(keys) - len(items)))
+	b.counts.Hits.Add(uint64(len(items)))
+	b.counts.Misses.Add(uint64(len(keys) - len(items)))
 	return items, nil
 }
 
@@ -209,7 +204,7 @@ func (b *Backend) Set(_ context.Context, item cache.Item) error {
 		return err
 	}
 	b.store.Set(item.Key, e)
-	b.sets.Add(1)
+	b.counts.Sets.Add(1)
 	return nil
 }
 
@@ -251,66 +246,18 @@ func (b *Backend) write(op string, item cache.Item, check func(old *entry, found
 		return e, otter.WriteOp
 	})
 	if err == nil {
-		b.sets.Add(1)
+		b.counts.Sets.Add(1)
 	}
 	return err
 }
 
 // Delete removes key; deleting an absent key is not an error, and is not
-// counted as a delete (see cache.ServerStats).
+// counted as a delete (see cache.Backend's Stats).
 func (b *Backend) Delete(_ context.Context, key string) error {
 	if _, removed := b.store.Invalidate(key); removed {
-		b.deletes.Add(1)
+		b.counts.Deletes.Add(1)
 	}
 	return nil
-}
-
-// errNotNumber is Increment's complaint about a value that is not a decimal
-// uint64; it matches cache.ErrInvalid.
-var errNotNumber = fmt.Errorf("local: increment: value is not a decimal number: %w", cache.ErrInvalid)
-
-// Increment adds delta to the decimal number at key, wrapping at 2^64 as
-// memcached does, and keeps the item's expiry time.
-func (b *Backend) Increment(_ context.Context, key string, delta uint64) (uint64, error) {
-	var n uint64
-	err := b.update(key, func(old *entry) (*entry, error) {
-		v, err := strconv.ParseUint(string(old.value), 10, 64)
-		if err != nil {
-			return nil, errNotNumber
-		}
-		n = v + delta
-		return &entry{value: strconv.AppendUint(nil, n, 10), cas: b.casSeq.Add(1), keepDeadline: true}, nil
-	})
-	return n, err
-}
-
-// Touch gives key a new TTL, keeping its value and CAS token, or returns
-// cache.ErrMiss.
-func (b *Backend) Touch(_ context.Context, key string, ttl time.Duration) error {
-	ttl, err := roundTTL("touch", ttl)
-	if err != nil {
-		return err
-	}
-	return b.update(key, func(old *entry) (*entry, error) {
-		return &entry{value: old.value, cas: old.cas, ttl: ttl}, nil
-	})
-}
-
-// update atomically replaces the entry at key with next(old), or returns
-// cache.ErrMiss if there is none, or next's error.
-func (b *Backend) update(key string, next func(old *entry) (*entry, error)) error {
-	err := cache.ErrMiss
-	b.store.Compute(key, func(old *entry, found bool) (*entry, otter.ComputeOp) {
-		if !found {
-			return old, otter.CancelOp
-		}
-		e, nerr := next(old)
-		if err = nerr; err != nil {
-			return old, otter.CancelOp
-		}
-		return e, otter.WriteOp
-	})
-	return err
 }
 
 // Ping returns nil: the in-process cache is always there.
@@ -320,21 +267,19 @@ func (b *Backend) Ping(context.Context) error { return nil }
 // otter's estimates; Bytes includes the per-entry overhead. As the cache
 // has no other clients, its own figures (GetHits, GetMisses, CmdSet) are
 // the client's counters; Uptime is left unknown (the process's own).
-func (b *Backend) Stats(context.Context) ([]cache.ServerStats, error) {
-	return []cache.ServerStats{{
+func (b *Backend) Stats(context.Context) ([]stats.Server, error) {
+	c := b.counts.Counts()
+	return []stats.Server{{
 		Addr:       "local",
 		Up:         true,
-		Hits:       b.hits.Load(),
-		Misses:     b.misses.Load(),
-		Sets:       b.sets.Load(),
-		Deletes:    b.deletes.Load(),
+		Client:     c,
 		Items:      uint64(b.store.EstimatedSize()),
 		Bytes:      b.store.WeightedSize(),
 		LimitBytes: uint64(b.maxBytes),
 		Evictions:  b.evictions.Load(),
-		GetHits:    b.hits.Load(),
-		GetMisses:  b.misses.Load(),
-		CmdSet:     b.sets.Load(),
+		GetHits:    c.Hits,
+		GetMisses:  c.Misses,
+		CmdSet:     c.Sets,
 	}}, nil
 }
 

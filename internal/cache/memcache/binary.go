@@ -15,7 +15,7 @@ const (
 	magicRequest  = 0x80
 	magicResponse = 0x81
 	headerLen     = 24
-	maxExtrasLen  = 20 // increment's: delta, initial value, exptime
+	maxExtrasLen  = 8 // a store's: flags, exptime
 	// maxBodyLen bounds a response body far above any item memcached
 	// stores by default; a longer length means the stream is out of step.
 	maxBodyLen = 64 << 20
@@ -25,17 +25,15 @@ const (
 type opcode uint8
 
 const (
-	opGet       opcode = 0x00
-	opSet       opcode = 0x01
-	opAdd       opcode = 0x02
-	opReplace   opcode = 0x03
-	opDelete    opcode = 0x04
-	opIncrement opcode = 0x05
-	opNoop      opcode = 0x0a
-	opGetKQ     opcode = 0x0d // get, key in the response, quiet on a miss
-	opStat      opcode = 0x10
-	opTouch     opcode = 0x1c
-	opSASLAuth  opcode = 0x21
+	opGet      opcode = 0x00
+	opSet      opcode = 0x01
+	opAdd      opcode = 0x02
+	opReplace  opcode = 0x03
+	opDelete   opcode = 0x04
+	opNoop     opcode = 0x0a
+	opGetKQ    opcode = 0x0d // get, key in the response, quiet on a miss
+	opStat     opcode = 0x10
+	opSASLAuth opcode = 0x21
 )
 
 // status is a binary protocol response status. As an error it is a
@@ -49,7 +47,6 @@ const (
 	statusTooLarge        status = 0x03
 	statusInvalid         status = 0x04
 	statusNotStored       status = 0x05
-	statusNonNumeric      status = 0x06
 	statusAuthError       status = 0x20
 	statusUnknownCommand  status = 0x81
 	statusOutOfMemory     status = 0x82
@@ -65,7 +62,6 @@ var statusText = map[status]string{
 	statusTooLarge:        "value too large",
 	statusInvalid:         "invalid arguments",
 	statusNotStored:       "not stored",
-	statusNonNumeric:      "increment of a non-numeric value",
 	statusAuthError:       "authentication error",
 	statusUnknownCommand:  "unknown command",
 	statusOutOfMemory:     "out of memory",

@@ -16,9 +16,6 @@ import (
 // waiting on full socket buffers.
 const pipelineInline = 16 << 10
 
-// noCreate tells the increment command not to create an absent key.
-const noCreate = 0xffffffff
-
 // binaryServer speaks memcached's binary protocol to one server over a
 // pool of connections, each authenticated with SASL when it is opened. It
 // is safe for concurrent use.
@@ -97,7 +94,7 @@ func (s *binaryServer) statusError(st status) error {
 		return cache.ErrNotStored
 	case statusTooLarge:
 		return wrapAt(s.addr, errors.Join(st, cache.ErrTooLarge))
-	case statusInvalid, statusNonNumeric:
+	case statusInvalid:
 		return wrapAt(s.addr, errors.Join(st, cache.ErrInvalid))
 	case statusAuthError: // credentials revoked since the connection opened
 		return unavailable(s.addr, &authError{user: s.user})
@@ -214,40 +211,6 @@ func (s *binaryServer) store(ctx context.Context, mode storeMode, item cache.Ite
 func (s *binaryServer) delete(ctx context.Context, key string) error {
 	return s.do(ctx, func(c *conn) error {
 		res, err := c.roundTrip(&request{op: opDelete, key: key})
-		if err != nil {
-			return err
-		}
-		return okOrStatus(res)
-	})
-}
-
-func (s *binaryServer) increment(ctx context.Context, key string, delta uint64) (uint64, error) {
-	req := request{op: opIncrement, key: key, extrasLen: 20}
-	// extras: delta, initial value (unused), exptime (do not create)
-	binary.BigEndian.PutUint64(req.extras[0:], delta)
-	binary.BigEndian.PutUint32(req.extras[16:], noCreate)
-	var n uint64
-	err := s.do(ctx, func(c *conn) error {
-		res, err := c.roundTrip(&req)
-		switch {
-		case err != nil:
-			return err
-		case res.status != statusOK:
-			return res.status
-		case len(res.value) != 8:
-			return errMalformed
-		}
-		n = binary.BigEndian.Uint64(res.value)
-		return nil
-	})
-	return n, err
-}
-
-func (s *binaryServer) touch(ctx context.Context, key string, exp uint32) error {
-	req := request{op: opTouch, key: key, extrasLen: 4}
-	binary.BigEndian.PutUint32(req.extras[0:], exp)
-	return s.do(ctx, func(c *conn) error {
-		res, err := c.roundTrip(&req)
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/stats"
 )
 
 // server is one memcached server as a wire client speaks to it: plainServer
@@ -26,8 +27,6 @@ type server interface {
 	getMulti(ctx context.Context, keys []string) ([]cache.Item, error)
 	store(ctx context.Context, mode storeMode, item cache.Item, exp uint32) error
 	delete(ctx context.Context, key string) error
-	increment(ctx context.Context, key string, delta uint64) (uint64, error)
-	touch(ctx context.Context, key string, exp uint32) error
 	// ping makes a round trip (and, with SASL, authenticates if the
 	// connection is new).
 	ping(ctx context.Context) error
@@ -53,7 +52,7 @@ type Client struct {
 	name     string
 	addrs    []string
 	servers  []server
-	counters []counters
+	counters []stats.Counter // per server (see cache.Backend's Stats)
 	ring     *ring
 	health   *health
 	now      func() time.Time
@@ -78,7 +77,7 @@ func New(opts Options) (*Client, error) {
 		name:     "memcache",
 		addrs:    opts.Servers,
 		servers:  make([]server, len(opts.Servers)),
-		counters: make([]counters, len(opts.Servers)),
+		counters: make([]stats.Counter, len(opts.Servers)),
 		ring:     newRing(opts.Servers),
 		health:   newHealth(opts.Servers, opts.FailureThreshold, opts.Backoff, opts.DeferAfter, opts.Now, opts.Logger),
 		now:      opts.Now,
@@ -178,9 +177,9 @@ func (c *Client) Get(ctx context.Context, key string) (cache.Item, error) {
 	c.done(ctx, i, err)
 	switch {
 	case err == nil:
-		c.counters[i].hits.Add(1)
+		c.counters[i].Hits.Add(1)
 	case errors.Is(err, cache.ErrMiss):
-		c.counters[i].misses.Add(1)
+		c.counters[i].Misses.Add(1)
 	}
 	return it, err
 }
@@ -269,8 +268,8 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]cache.
 				hits++
 			}
 		}
-		c.counters[i].hits.Add(uint64(hits))
-		c.counters[i].misses.Add(uint64(len(g) - hits))
+		c.counters[i].Hits.Add(uint64(hits))
+		c.counters[i].Misses.Add(uint64(len(g) - hits))
 	}
 	if unanswered != nil {
 		return found, &cache.PartialError{Unanswered: unanswered, Err: errors.Join(errs...)}
@@ -313,7 +312,7 @@ func (c *Client) store(ctx context.Context, mode storeMode, item cache.Item) err
 	err = c.servers[i].store(ctx, mode, item, exp)
 	c.done(ctx, i, err)
 	if err == nil {
-		c.counters[i].sets.Add(1)
+		c.counters[i].Sets.Add(1)
 	}
 	return err
 }
@@ -342,7 +341,7 @@ func (c *Client) store(ctx context.Context, mode storeMode, item cache.Item) err
 // returned (matching cache.ErrUnavailable) so that the caller can retry.
 //
 // A key removed from any server counts as one delete, on the first server
-// that held it (see cache.ServerStats); an absent key counts none.
+// that held it (see cache.Backend's Stats); an absent key counts none.
 func (c *Client) Delete(ctx context.Context, key string) error {
 	if err := c.check(key); err != nil {
 		return err
@@ -372,37 +371,9 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 		}
 	})
 	if i := slices.Index(removed, true); i >= 0 {
-		c.counters[i].deletes.Add(1)
+		c.counters[i].Deletes.Add(1)
 	}
 	return errors.Join(errs...)
-}
-
-// Increment adds delta to the decimal number stored at key, wrapping at
-// 2^64, and returns the new value; cache.ErrMiss if key is absent,
-// cache.ErrInvalid if its value is not a number. The item keeps its TTL.
-func (c *Client) Increment(ctx context.Context, key string, delta uint64) (uint64, error) {
-	i, err := c.route(ctx, key)
-	if err != nil {
-		return 0, err
-	}
-	n, err := c.servers[i].increment(ctx, key, delta)
-	c.done(ctx, i, err)
-	return n, err
-}
-
-// Touch gives key a new TTL, or cache.ErrMiss.
-func (c *Client) Touch(ctx context.Context, key string, ttl time.Duration) error {
-	exp, err := c.expiration(ttl)
-	if err != nil {
-		return err
-	}
-	i, err := c.route(ctx, key)
-	if err != nil {
-		return err
-	}
-	err = c.servers[i].touch(ctx, key, exp)
-	c.done(ctx, i, err)
-	return err
 }
 
 // route checks key and returns the server for it.
@@ -514,7 +485,7 @@ func (c *Client) check(key string) error {
 // health and error counter.
 func (c *Client) done(ctx context.Context, i int, err error) {
 	if err != nil && !errors.Is(err, cache.ErrMiss) && !errors.Is(err, cache.ErrNotStored) {
-		c.counters[i].errors.Add(1)
+		c.counters[i].Errors.Add(1)
 	}
 	c.observe(ctx, i, err)
 }

@@ -45,13 +45,13 @@ func TestDeleteReachesEveryServer(t *testing.T) {
 		gone(0)
 		gone(1)
 		// One key removed, though from two servers, is one delete; an
-		// absent key is none (see cache.ServerStats).
+		// absent key is none (see cache.Backend's Stats).
 		if err := c.Delete(ctx, "k"); err != nil {
 			t.Fatal(err)
 		}
 		var deletes []uint64
-		for _, s := range stats(t, c) {
-			deletes = append(deletes, s.Deletes)
+		for _, s := range serverStats(t, c) {
+			deletes = append(deletes, s.Client.Deletes)
 		}
 		if diff := cmp.Diff([]uint64{1, 0}, deletes); diff != "" {
 			t.Errorf("Deletes per server after removing copies from both, then deleting again (-want +got):\n%s", diff)

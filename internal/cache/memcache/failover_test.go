@@ -13,6 +13,7 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/cachetest"
+	"github.com/tasklist/tasklist/internal/stats"
 )
 
 // TestServerKilled: when a server dies, only FailureThreshold requests see
@@ -59,22 +60,22 @@ func TestServerKilled(t *testing.T) {
 		if unavailable != opts.FailureThreshold {
 			t.Errorf("%d requests failed, want FailureThreshold = %d", unavailable, opts.FailureThreshold)
 		}
-		st := stats(t, c)
-		if st[0].Up || st[0].Errors != uint64(opts.FailureThreshold) || !st[1].Up {
+		st := serverStats(t, c)
+		if st[0].Up || st[0].Client.Errors != uint64(opts.FailureThreshold) || !st[1].Up {
 			t.Errorf("Stats with A down: %+v; want A down with %d errors, B up", st, opts.FailureThreshold)
 		}
 
 		servers[0].Start()
 		clock.Advance(opts.Backoff - time.Second)
 		c.Get(ctx, onA[0])
-		if st := stats(t, c); st[0].Up {
+		if st := serverStats(t, c); st[0].Up {
 			t.Fatal("A was used again before the backoff passed")
 		}
 		clock.Advance(time.Second)
 		if _, err := c.Get(ctx, onA[0]); !errors.Is(err, cache.ErrMiss) { // the probe: A restarted empty
 			t.Errorf("probe Get: %v, want a miss from the restarted A", err)
 		}
-		before := stats(t, c)[0]
+		before := serverStats(t, c)[0]
 		if !before.Up {
 			t.Fatal("A is still down after a successful probe")
 		}
@@ -83,9 +84,9 @@ func TestServerKilled(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		after := stats(t, c)[0]
-		if after.Sets-before.Sets != uint64(len(onA)) || after.Items != uint64(len(onA)) {
-			t.Errorf("A's keys were not stored on A again: %d sets, %d items; want %d", after.Sets-before.Sets, after.Items, len(onA))
+		after := serverStats(t, c)[0]
+		if sets := after.Client.Sets - before.Client.Sets; sets != uint64(len(onA)) || after.Items != uint64(len(onA)) {
+			t.Errorf("A's keys were not stored on A again: %d sets, %d items; want %d", sets, after.Items, len(onA))
 		}
 	})
 }
@@ -143,7 +144,8 @@ func isTimeout(err error) bool {
 	return errors.As(err, &te) && te.Timeout()
 }
 
-func stats(t *testing.T, c *Client) []cache.ServerStats {
+// serverStats is c.Stats, its error logged.
+func serverStats(t *testing.T, c *Client) []stats.Server {
 	t.Helper()
 	st, err := c.Stats(t.Context())
 	if err != nil {
@@ -269,11 +271,11 @@ func TestGetMultiPartial(t *testing.T) {
 				if diff := cmp.Diff(onA, partial.Unanswered, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 					t.Errorf("Unanswered keys (-want +got):\n%s", diff)
 				}
-				var counted []cache.ServerStats
-				for _, s := range stats(t, c) {
-					counted = append(counted, cache.ServerStats{Hits: s.Hits, Misses: s.Misses, Sets: s.Sets, Deletes: s.Deletes, Errors: s.Errors})
+				var counted []stats.Counts
+				for _, s := range serverStats(t, c) {
+					counted = append(counted, s.Client)
 				}
-				wantCounted := []cache.ServerStats{{Errors: 1}, {Hits: 3, Misses: 3}}
+				wantCounted := []stats.Counts{{Errors: 1}, {Hits: 3, Misses: 3}}
 				if diff := cmp.Diff(wantCounted, counted); diff != "" {
 					t.Errorf("counters per server (-want +got):\n%s", diff)
 				}

@@ -81,21 +81,6 @@ func (s *plainServer) delete(ctx context.Context, key string) error {
 	return s.mapError(s.mc.Delete(key))
 }
 
-func (s *plainServer) increment(ctx context.Context, key string, delta uint64) (uint64, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, notSent(s.addr, err)
-	}
-	n, err := s.mc.Increment(key, delta)
-	return n, s.mapError(err)
-}
-
-func (s *plainServer) touch(ctx context.Context, key string, exp uint32) error {
-	if err := ctx.Err(); err != nil {
-		return notSent(s.addr, err)
-	}
-	return s.mapError(s.mc.Touch(key, int32(exp)))
-}
-
 func (s *plainServer) ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return notSent(s.addr, err)
@@ -156,8 +141,6 @@ func (s *plainServer) mapError(err error) error {
 		return wrapAt(s.addr, cache.ErrInvalid)
 	case strings.Contains(err.Error(), "object too large"):
 		return wrapAt(s.addr, cache.ErrTooLarge)
-	case strings.Contains(err.Error(), "client error: cannot increment"):
-		return wrapAt(s.addr, cache.ErrInvalid)
 	case errors.As(err, &timeout), errors.As(err, &netErr),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		// The idle connections are likely broken the same way (the server

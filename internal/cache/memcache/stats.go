@@ -4,32 +4,21 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"sync/atomic"
 
-	"github.com/tasklist/tasklist/internal/cache"
+	"github.com/tasklist/tasklist/internal/stats"
 )
 
-// counters are the client-side counts for one server.
-type counters struct {
-	hits, misses, sets, deletes, errors atomic.Uint64
-}
-
 // Stats reports every server, in the order given to New: whether it is up,
-// the client's counters (see cache.ServerStats), and what its "stats"
+// the client's counters (see cache.Backend's Stats), and what its "stats"
 // command says. Servers marked down are not asked. Asking counts in none of
 // the counters. The slice is complete even when the error, which
 // names each server whose stats could not be read, is not nil; such a
 // server is reported down.
-func (c *Client) Stats(ctx context.Context) ([]cache.ServerStats, error) {
-	out := make([]cache.ServerStats, len(c.servers))
+func (c *Client) Stats(ctx context.Context) ([]stats.Server, error) {
+	out := make([]stats.Server, len(c.servers))
 	errs := make([]error, len(c.servers))
 	c.eachServer(func(i int) {
-		cs := &c.counters[i]
-		st := cache.ServerStats{
-			Addr: c.addrs[i], Up: c.health.up(i),
-			Hits: cs.hits.Load(), Misses: cs.misses.Load(), Sets: cs.sets.Load(),
-			Deletes: cs.deletes.Load(), Errors: cs.errors.Load(),
-		}
+		st := stats.Server{Addr: c.addrs[i], Up: c.health.up(i), Client: c.counters[i].Counts()}
 		if st.Up && !c.closed.Load() {
 			var m map[string]string
 			m, errs[i] = c.servers[i].stats(ctx)
@@ -43,14 +32,14 @@ func (c *Client) Stats(ctx context.Context) ([]cache.ServerStats, error) {
 }
 
 // fillServerStats copies the figures of a memcached "stats" reply into st.
-func fillServerStats(st *cache.ServerStats, m map[string]string) {
+func fillServerStats(st *stats.Server, m map[string]string) {
 	for name, field := range map[string]*uint64{
 		"curr_items":       &st.Items,
 		"bytes":            &st.Bytes,
 		"limit_maxbytes":   &st.LimitBytes,
 		"evictions":        &st.Evictions,
 		"curr_connections": &st.CurrConnections,
-		"uptime":           &st.Uptime,
+		"uptime":           &st.UptimeSeconds,
 		"get_hits":         &st.GetHits,
 		"get_misses":       &st.GetMisses,
 		"cmd_set":          &st.CmdSet,

@@ -1,4 +1,4 @@
-package web
+package pagecache
 
 import (
 	"bytes"
@@ -9,27 +9,21 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/tasklist/tasklist/internal/pagecache"
 )
 
 // minGzipBytes is the smallest body worth compressing: below it gzip's own
 // framing and the extra header eat most of the gain.
 const minGzipBytes = 1024
 
-// gzipPool reuses gzip writers, each about 800 KB of compressor state, for
-// the responses compressed per request: the page after a write (with its
-// flash message) and the statistics. Shared pages and static files are
-// compressed once, not here. It is safe for concurrent use.
-type gzipPool struct {
-	writers sync.Pool
-}
+// gzipWriters reuses gzip writers, each about 800 KB of compressor state,
+// for the responses compressed per request by WriteCompressed.
+var gzipWriters sync.Pool
 
 // compress returns b gzip-compressed (default level).
-func (p *gzipPool) compress(b []byte) []byte {
+func compress(b []byte) []byte {
 	var buf bytes.Buffer
 	buf.Grow(len(b)/4 + 64)
-	zw, _ := p.writers.Get().(*gzip.Writer)
+	zw, _ := gzipWriters.Get().(*gzip.Writer)
 	if zw == nil {
 		zw = gzip.NewWriter(&buf)
 	} else {
@@ -38,21 +32,24 @@ func (p *gzipPool) compress(b []byte) []byte {
 	zw.Write(b)
 	zw.Close()
 	zw.Reset(io.Discard) // let go of buf
-	p.writers.Put(zw)
+	gzipWriters.Put(zw)
 	return buf.Bytes()
 }
 
-// writeCompressed sends body as a complete response of type contentType,
-// gzip-compressed when r accepts it and it is worth it. It adds
-// Accept-Encoding to the Vary header, merged with what is there into one
-// value ("Cookie, Accept-Encoding" under a session), whichever encoding it
-// chose, so that every response of the URL says the same.
-func (s *Server) writeCompressed(w http.ResponseWriter, r *http.Request, status int, contentType string, body []byte) {
+// WriteCompressed sends body as a complete response of type contentType,
+// gzip-compressed when r accepts it and it is worth it. It is for the
+// responses made per request — the page after a write (with its flash
+// message), the statistics — where Pages and package static compress what
+// they serve once. It adds Accept-Encoding to the Vary header, merged with
+// what is there into one value ("Cookie, Accept-Encoding" under a
+// session), whichever encoding it chose, so that every response of the URL
+// says the same.
+func WriteCompressed(w http.ResponseWriter, r *http.Request, status int, contentType string, body []byte) {
 	h := w.Header()
 	addVary(h, "Accept-Encoding")
-	if len(body) >= minGzipBytes && pagecache.AcceptsGzip(r) {
-		body = s.gzips.compress(body)
-		h["Content-Encoding"] = pagecache.GzipEncoding[:1:1]
+	if len(body) >= minGzipBytes && AcceptsGzip(r) {
+		body = compress(body)
+		h["Content-Encoding"] = GzipEncoding[:1:1]
 	}
 	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))

@@ -1,4 +1,4 @@
-package web
+package paging
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/tasklist/tasklist/internal/tasks"
 )
 
-// maxBoundaries bounds the page starts a pageGate remembers: far more than
+// maxBoundaries bounds the page starts a Gate remembers: far more than
 // the pages of a full list (TASKLIST_MAX_TASKS / TASKLIST_PAGE_SIZE, 100 by
 // default), and a few kilobytes.
 const maxBoundaries = 4096
@@ -20,9 +20,15 @@ const maxBoundaries = 4096
 const maxChecks = 2
 
 // errPageRace reports page reads that kept seeing different states of the list.
-var errPageRace = errors.New("web: the list changed while its pages were read")
+var errPageRace = errors.New("paging: the list changed while its pages were read")
 
-// pageGate keeps the caches that hold a value per page — the page cache and
+// Pager reads one page of the task list: the n tasks after the id after
+// (tasks.Store, or a cache in front of it).
+type Pager interface {
+	Page(ctx context.Context, after int64, n int) (tasks.Page, error)
+}
+
+// Gate keeps the caches that hold a value per page — the page cache and
 // the list fragments — to the pages the links reach.
 //
 // Keyset paging names a page by the id it starts after, and any id may be
@@ -43,12 +49,12 @@ var errPageRace = errors.New("web: the list changed while its pages were read")
 // starts it has seen to be boundaries in the state of the list it read
 // last: the first page's links, those of each boundary page it renders,
 // and each start it has checked. Reading another state forgets them all; a
-// start it does not know costs one or two page reads (TaskService.Page) to
+// start it does not know costs one or two page reads (Pager.Page) to
 // check.
 //
 // It is safe for concurrent use.
-type pageGate struct {
-	tasks    TaskService
+type Gate struct {
+	tasks    Pager
 	pageSize int
 	checks   chan struct{} // a slot per check under way (maxChecks)
 
@@ -64,15 +70,16 @@ type listState = tasks.Version
 // stateOf is the state of the list page p was read from.
 func stateOf(p tasks.Page) listState { return p.Version() }
 
-func newPageGate(ts TaskService, pageSize int) *pageGate {
-	return &pageGate{tasks: ts, pageSize: pageSize, checks: make(chan struct{}, maxChecks), known: map[int64]struct{}{}}
+// NewGate returns the gate of pages of pageSize tasks read from p.
+func NewGate(p Pager, pageSize int) *Gate {
+	return &Gate{tasks: p, pageSize: pageSize, checks: make(chan struct{}, maxChecks), known: map[int64]struct{}{}}
 }
 
-// wrap sends requests for a boundary page, or with no valid page
+// Wrap sends requests for a boundary page, or with no valid page
 // parameter, to next, and redirects the others to their boundary page.
-func (g *pageGate) wrap(next http.Handler) http.Handler {
+func (g *Gate) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		after, ok := pageParam(r)
+		after, ok := Param(r)
 		if !ok || after == 0 || g.isKnown(after) {
 			next.ServeHTTP(w, r)
 			return
@@ -85,12 +92,12 @@ func (g *pageGate) wrap(next http.Handler) http.Handler {
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, pageURL(start), http.StatusSeeOther)
+		http.Redirect(w, r, URL(start), http.StatusSeeOther)
 	})
 }
 
 // isKnown reports whether after is a boundary the gate remembers.
-func (g *pageGate) isKnown(after int64) bool {
+func (g *Gate) isKnown(after int64) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	_, ok := g.known[after]
@@ -98,7 +105,7 @@ func (g *pageGate) isKnown(after int64) bool {
 }
 
 // learn notes that the starts are boundaries in state st.
-func (g *pageGate) learn(st listState, starts ...int64) {
+func (g *Gate) learn(st listState, starts ...int64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.move(st)
@@ -112,17 +119,17 @@ func (g *pageGate) learn(st listState, starts ...int64) {
 // move forgets every boundary when st is not the state the gate read
 // last; g.mu is held. (A read that raced a write may take the gate back to
 // an older state for a moment: the next read moves it on again.)
-func (g *pageGate) move(st listState) {
+func (g *Gate) move(st listState) {
 	if st != g.state {
 		g.state = st
 		clear(g.known)
 	}
 }
 
-// rendered notes a page about to be shown, the one after the id after: a
+// Rendered notes a page about to be shown, the one after the id after: a
 // state of the list other than the gate's makes it forget its boundaries,
 // and the links of a boundary page are boundaries too.
-func (g *pageGate) rendered(after int64, p tasks.Page) {
+func (g *Gate) Rendered(after int64, p tasks.Page) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.move(stateOf(p))
@@ -144,7 +151,7 @@ func (g *pageGate) rendered(after int64, p tasks.Page) {
 // when the two reads see different states (a write came between) it
 // reads again, and gives up with errPageRace after three tries. At most
 // maxChecks run at once.
-func (g *pageGate) boundary(ctx context.Context, after int64) (int64, error) {
+func (g *Gate) boundary(ctx context.Context, after int64) (int64, error) {
 	select {
 	case g.checks <- struct{}{}:
 		defer func() { <-g.checks }()

@@ -1,4 +1,4 @@
-package web
+package dashboard
 
 import (
 	"crypto/sha256"
@@ -14,16 +14,16 @@ import (
 	"github.com/tasklist/tasklist/internal/loginlimit"
 )
 
-// DefaultStatsUser is the basic-auth user of the statistics routes when
-// Config.StatsUser is empty.
-const DefaultStatsUser = "admin"
+// DefaultUser is the basic-auth user of the statistics routes when
+// Config.User is empty.
+const DefaultUser = "admin"
 
-// statsRemoteHint is the line a refused remote request gets.
-const statsRemoteHint = "Statistics are served to this machine only (loopback). " +
+// remoteHint is the line a refused remote request gets.
+const remoteHint = "Statistics are served to this machine only (loopback). " +
 	"To read them from elsewhere, set TASKLIST_STATS_PASSWORD (and TASKLIST_STATS_USER, default admin) " +
 	"and log in with HTTP basic auth.\n"
 
-// statsAuth guards the statistics routes (/stats, /stats.json, /metrics).
+// access guards the statistics routes (/stats, /stats.json, /metrics).
 // With a password configured, a request must carry the user and password
 // in HTTP basic auth, compared in constant time; without one, only
 // requests whose connection comes from a loopback address are answered —
@@ -35,27 +35,27 @@ const statsRemoteHint = "Statistics are served to this machine only (loopback). 
 // package loginlimit): after a few within a minute, that address is
 // answered 429 with Retry-After, whatever it sends, until the minute ends;
 // other addresses are not affected.
-type statsAuth struct {
+type access struct {
 	user, password [sha256.Size]byte
 	hasPassword    bool
 	failures       *loginlimit.Limiter
 }
 
-func newStatsAuth(user, password string, now func() time.Time) statsAuth {
+func newAccess(user, password string, now func() time.Time) access {
 	if user == "" {
-		user = DefaultStatsUser
+		user = DefaultUser
 	}
-	return statsAuth{user: sha256.Sum256([]byte(user)), password: sha256.Sum256([]byte(password)), hasPassword: password != "",
+	return access{user: sha256.Sum256([]byte(user)), password: sha256.Sum256([]byte(password)), hasPassword: password != "",
 		failures: loginlimit.New(loginlimit.Options{Now: now})}
 }
 
 // wrap answers only the requests the rules allow through next.
-func (a statsAuth) wrap(next http.Handler) http.Handler {
+func (a access) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		if !a.hasPassword {
 			if !fromLoopback(r) {
-				http.Error(w, statsRemoteHint, http.StatusForbidden)
+				http.Error(w, remoteHint, http.StatusForbidden)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -83,7 +83,7 @@ func (a statsAuth) wrap(next http.Handler) http.Handler {
 }
 
 // allows reports whether user and password are the right ones.
-func (a statsAuth) allows(user, password string) bool {
+func (a access) allows(user, password string) bool {
 	u, p := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(password))
 	userOK := subtle.ConstantTimeCompare(u[:], a.user[:])
 	passwordOK := subtle.ConstantTimeCompare(p[:], a.password[:])
