@@ -49,7 +49,12 @@ func testTTL(t *testing.T, newBackend func(t *testing.T) cache.Backend, newWithC
 		}
 		t.Run("write "+tt.name, func(t *testing.T) {
 			set(t, r.b, r.key, "1", tt.ttl)
-			wantValue(t, r.b, r.key, ptr("1"))
+			// memcached's clock ticks once a second: an item with a TTL under
+			// two seconds may already be gone at the next tick, however soon.
+			// Its expiry is checked below all the same.
+			if newWithClock != nil || tt.ttl == 0 || tt.ttl >= shortTTL {
+				wantValue(t, r.b, r.key, ptr("1"))
+			}
 			if tt.then != nil {
 				tt.then(t, r.b, r.key)
 			}
