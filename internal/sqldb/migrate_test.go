@@ -37,16 +37,6 @@ func component(name, versionTable string) sqldb.Migrations {
 	return sqldb.Migrations{Component: name, FS: fsys, VersionTable: versionTable}
 }
 
-func open(t *testing.T, rawURL string) *sqldb.DB {
-	t.Helper()
-	db, err := sqldb.Open(t.Context(), rawURL, sqldb.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 // state reads what the migrations of alpha (version table goose_db_version)
 // and beta (beta_db_version) left: each table's rows and each version
 // table's applied versions.
@@ -90,7 +80,7 @@ func TestMigrateTwoComponents(t *testing.T) {
 	for name, newURL := range testenv.Databases() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			db := open(t, newURL(t))
+			db := testenv.OpenDB(t, newURL(t))
 			var logs bytes.Buffer
 			log := slog.New(slog.NewTextHandler(&logs, nil))
 			for _, m := range []sqldb.Migrations{component("alpha", "goose_db_version"), component("beta", "")} {
@@ -133,7 +123,7 @@ func TestMigrateConcurrently(t *testing.T) {
 			const instances = 4
 			dbs := make([]*sqldb.DB, instances)
 			for i := range dbs {
-				dbs[i] = open(t, rawURL)
+				dbs[i] = testenv.OpenDB(t, rawURL)
 			}
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
 			var wg sync.WaitGroup
@@ -164,7 +154,7 @@ func TestMigrateConcurrently(t *testing.T) {
 }
 
 func TestMigrateBadNames(t *testing.T) {
-	db := open(t, "sqlite:"+filepath.Join(t.TempDir(), "names.db"))
+	db := testenv.OpenDB(t, "sqlite:"+filepath.Join(t.TempDir(), "names.db"))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, m := range []sqldb.Migrations{
 		component("", ""),

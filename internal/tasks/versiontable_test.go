@@ -93,19 +93,9 @@ func TestPreviousVersionTable(t *testing.T) {
 	}
 }
 
-func open(t *testing.T, rawURL string) *sqldb.DB {
-	t.Helper()
-	db, err := sqldb.Open(t.Context(), rawURL, sqldb.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 func testOldBuild(t *testing.T, rawURL string, upTo, wantApplied int) {
 	ctx := t.Context()
-	db := open(t, rawURL)
+	db := testenv.OpenDB(t, rawURL)
 	oldBuild(t, db, upTo)
 	// As the old build added them: in SQL, which any of its schemas takes.
 	for _, name := range []string{"one", "two", "three"} {
@@ -130,7 +120,7 @@ func testOldBuild(t *testing.T, rawURL string, upTo, wantApplied int) {
 	)
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	for i := range instances {
-		s := New(open(t, rawURL), Options{})
+		s := New(testenv.OpenDB(t, rawURL), Options{})
 		wg.Go(func() {
 			if err := s.Migrate(ctx, log); err != nil {
 				t.Errorf("instance %d: Migrate: %v", i, err)
@@ -171,7 +161,7 @@ func testOldBuild(t *testing.T, rawURL string, upTo, wantApplied int) {
 }
 
 func testOtherProgram(t *testing.T, rawURL string) {
-	db := open(t, rawURL)
+	db := testenv.OpenDB(t, rawURL)
 	other := fstest.MapFS{}
 	for _, d := range []sqldb.Dialect{sqldb.SQLite, sqldb.MySQL, sqldb.Postgres} {
 		other[string(d)+"/00001_items.sql"] = &fstest.MapFile{Data: []byte("-- +goose Up\nCREATE TABLE other_items (id INTEGER PRIMARY KEY);\n")}

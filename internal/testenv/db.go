@@ -105,6 +105,18 @@ func adminDSN(t testing.TB, u *url.URL) (driver, dsn string) {
 	return "", ""
 }
 
+// OpenDB opens the database at dbURL (a DATABASE_URL) with the default
+// options, closed when the test ends, and fails the test if it cannot.
+func OpenDB(t testing.TB, dbURL string) *sqldb.DB {
+	t.Helper()
+	db, err := sqldb.Open(t.Context(), dbURL, sqldb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // ExecSQL runs statements on the database at dbURL (a DATABASE_URL) on a
 // connection of its own, as an operator would by hand, and fails the test
 // on the first error.
