@@ -58,6 +58,7 @@ type Client struct {
 	now      func() time.Time
 	maxValue int
 	volatile func() []string // Options.Volatile, never nil
+	noteKeys []string        // by server: the key of its note (see notes.go)
 	closed   atomic.Bool
 }
 
@@ -83,11 +84,13 @@ func New(opts Options) (*Client, error) {
 		now:      opts.Now,
 		maxValue: opts.ItemSizeLimit - itemOverhead,
 		volatile: opts.Volatile,
+		noteKeys: make([]string, len(opts.Servers)),
 	}
 	if opts.Username != "" {
 		c.name = "memcache+sasl"
 	}
 	for i, addr := range opts.Servers {
+		c.noteKeys[i] = "memcache:deferred:" + addr
 		if opts.Username != "" {
 			c.servers[i] = newBinaryServer(addr, opts)
 		} else {
@@ -210,17 +213,20 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]cache.
 		}
 		groups[i] = append(groups[i], key)
 	}
-	notes, blind := c.noteReads(groups)
+	notes, guards := c.noteReads(groups)
+	for i, n := range notes {
+		groups[i] = append(groups[i], n...) // after the group's own keys: see below
+	}
 	results := make([][]cache.Item, len(c.servers))
 	errs := make([]error, len(c.servers))
 	fetch := func(i int) {
-		results[i], errs[i] = c.servers[i].getMulti(ctx, slices.Concat(groups[i], notes[i]))
+		results[i], errs[i] = c.servers[i].getMulti(ctx, groups[i])
 		c.done(ctx, i, errs[i])
 	}
 	var wg sync.WaitGroup
 	last := -1 // the last group runs on this goroutine
 	for i, g := range groups {
-		if len(g)+len(notes[i]) == 0 {
+		if len(g) == 0 {
 			continue
 		}
 		if j := last; j >= 0 {
@@ -242,20 +248,21 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]cache.
 	}
 	found := make(map[string]cache.Item, len(keys))
 	var unanswered []string
-	fetchErrs := slices.Clone(errs)
+	why := c.distrust(guards, errs, all)
 	for i, g := range groups {
-		if errs[i] == nil && c.anyVolatile(g) {
-			if err := c.guarded(i, blind[i], fetchErrs, all); err != nil {
-				errs[i] = notSent(c.addrs[i], err)
-				for _, key := range g {
-					if c.isVolatile(key) {
-						unanswered = append(unanswered, key)
-					} else if it, ok := all[key]; ok {
-						found[key] = it
-					}
+		if notes != nil {
+			g = g[:len(g)-len(notes[i])] // the group's own keys
+		}
+		if why != nil && why[i] != nil {
+			errs[i] = notSent(c.addrs[i], why[i])
+			for _, key := range g {
+				if c.isVolatile(key) {
+					unanswered = append(unanswered, key)
+				} else if it, ok := all[key]; ok {
+					found[key] = it
 				}
-				continue
 			}
+			continue
 		}
 		if errs[i] != nil { // a failed server's keys are neither hits nor misses
 			unanswered = append(unanswered, g...)

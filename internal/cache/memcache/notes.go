@@ -39,8 +39,9 @@ var errNoted = errors.New("another client holds deletes for this server (a note 
 // on another server could not be read: one may be there.
 var errBlind = errors.New("the notes for this server on another server could not be read: its volatile keys may be stale")
 
-// noteKey is the key of the note for server i.
-func (c *Client) noteKey(i int) string { return "memcache:deferred:" + c.addrs[i] }
+// noteKey is the key of the note for server i (made once, in New: every
+// read of a volatile key asks for it).
+func (c *Client) noteKey(i int) string { return c.noteKeys[i] }
 
 // note stores the note for server i on every other server and records it
 // in i's health when at least one stored it. It reports whether the note
@@ -73,46 +74,69 @@ func (c *Client) note(ctx context.Context, i int) bool {
 
 // noteReads returns, for each server, the note keys to read there along
 // with the keys of groups (keys by server): for every server whose group
-// holds a volatile key, its note key on every other server not marked down.
-// blind[i] is set for such a server when another server is marked down:
-// its notes cannot be read, so the group's volatile keys cannot be trusted
-// (see guarded).
-func (c *Client) noteReads(groups [][]string) (notes [][]string, blind []bool) {
+// holds a volatile key, its note key on every other server not marked down;
+// and, by server, how that group's volatile keys are guarded. With a single
+// server there are no notes, and both are nil.
+func (c *Client) noteReads(groups [][]string) (notes [][]string, guards []guard) {
+	if len(groups) == 1 {
+		return nil, nil
+	}
 	notes = make([][]string, len(groups))
-	blind = make([]bool, len(groups))
+	guards = make([]guard, len(groups))
 	for i, g := range groups {
 		if !c.anyVolatile(g) {
 			continue
 		}
+		guards[i] = watched
 		for j := range groups {
 			switch {
 			case j == i:
 			case c.health.up(j):
 				notes[j] = append(notes[j], c.noteKey(i))
 			default:
-				blind[i] = true
+				guards[i] = blind
 			}
 		}
 	}
-	return notes, blind
+	return notes, guards
 }
 
-// guarded reports why the volatile keys read from server i, along with the
-// notes for it (see noteReads), cannot be trusted, or nil when they can:
-// another server's notes went unread (it is marked down, or its read
-// failed: fetchErrs, by server), or one of them says that a client holds
-// deletes for i.
-func (c *Client) guarded(i int, blind bool, fetchErrs []error, found map[string]cache.Item) error {
-	for j, err := range fetchErrs {
-		blind = blind || j != i && err != nil
+// guard says how the volatile keys of a server's group in a multi-get are
+// guarded by the notes (see noteReads).
+type guard uint8
+
+const (
+	unguarded guard = iota // the group holds no volatile key
+	watched                // its notes are read on every other server
+	blind                  // another server is marked down: its notes cannot be read
+)
+
+// distrust returns, by server, why the volatile keys read from it cannot be
+// trusted, or nil for each server whose can (nil in all for a single
+// server): another server's notes went unread (blind, or its read failed:
+// errs, by server), or one of them says that a client holds deletes for it.
+// found holds what the multi-get found, notes included.
+func (c *Client) distrust(guards []guard, errs []error, found map[string]cache.Item) []error {
+	if guards == nil {
+		return nil
 	}
-	if blind {
-		return errBlind
+	why := make([]error, len(guards))
+	for i, g := range guards {
+		if g == unguarded || errs[i] != nil {
+			continue
+		}
+		for j, err := range errs {
+			if j != i && err != nil {
+				g = blind
+			}
+		}
+		if g == blind {
+			why[i] = errBlind
+		} else if _, ok := found[c.noteKey(i)]; ok {
+			why[i] = errNoted
+		}
 	}
-	if _, ok := found[c.noteKey(i)]; ok {
-		return errNoted
-	}
-	return nil
+	return why
 }
 
 // anyVolatile reports whether keys hold a key of Options.Volatile.
