@@ -17,6 +17,16 @@ import (
 //go:embed migrations
 var migrations embed.FS
 
+// versionTable is where the sessions' migrations are recorded, named as
+// tasklist's other tables are. previousVersionTable is where builds before
+// it recorded them; Migrate takes its records over once, for a database
+// that has the sessions table, and never changes it (see
+// sqldb.PreviousTable); once no such build runs, an operator may drop it.
+const (
+	versionTable         = "tasklist_sessions_db_version"
+	previousVersionTable = "sessions_db_version"
+)
+
 // Migrate creates or updates the sessions table in db (component
 // "sessions", with its own version table).
 func Migrate(ctx context.Context, db *sqldb.DB, log *slog.Logger) error {
@@ -24,7 +34,12 @@ func Migrate(ctx context.Context, db *sqldb.DB, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	return db.Migrate(ctx, sqldb.Migrations{Component: "sessions", FS: fsys}, log)
+	return db.Migrate(ctx, sqldb.Migrations{
+		Component:    "sessions",
+		FS:           fsys,
+		VersionTable: versionTable,
+		Previous:     sqldb.PreviousTable{Name: previousVersionTable, Tables: []string{"tasklist_sessions"}},
+	}, log)
 }
 
 // dbStore keeps sessions in the table tasklist_sessions ("db", and the
