@@ -211,6 +211,16 @@ func TestAnswersNotRead(t *testing.T) {
 	idle := runtime.NumGoroutine()
 	sent := time.Now()
 	flood(t, strings.TrimPrefix(base, "http://"), conns, strings.Repeat("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", pipelined))
+	// First the server takes the connections up: each gets a page or more
+	// (its first answer fits in the socket's buffers). Only then does the
+	// count of goroutines below show them closed rather than not yet open.
+	testenv.WaitForWithin(t, time.Minute, fmt.Sprintf("the server answering each of the %d connections once", conns),
+		func() bool { return pages()-before >= conns })
+	// First the server takes the connections up: each gets a page or more
+	// (its first answer fits in the socket's buffers). Only then does the
+	// count of goroutines below show them closed rather than not yet open.
+	testenv.WaitForWithin(t, time.Minute, fmt.Sprintf("the server answering each of the %d connections once", conns),
+		func() bool { return pages()-before >= conns })
 	// The server's goroutines for those connections (in this process) end
 	// once it has closed them.
 	testenv.WaitForWithin(t, time.Minute, fmt.Sprintf("the server closing the connections whose answers are not read (goroutines back near %d)", idle),
