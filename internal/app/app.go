@@ -62,6 +62,12 @@ type Options struct {
 	// shows (defaults dashboard.DefaultInterval, dashboard.DefaultSamples).
 	StatsInterval time.Duration
 	StatsSamples  int
+	// WrapSource, when set, is given the database store (counted and
+	// timed by package dbstats) that the task-list cache reads and writes
+	// through, and the cache is built on what it returns instead: a test
+	// steps in there between a write's commit and its invalidation. It is
+	// called only when a caching layer is on.
+	WrapSource func(taskcache.Source) taskcache.Source
 }
 
 // App is the application New builds. Its methods are safe for concurrent
@@ -184,7 +190,11 @@ func (a *App) openCache(ctx context.Context, opts Options, lease time.Duration, 
 		GetTimeout: a.cfg.CacheTimeout,
 		Logger:     a.log,
 	})
-	a.cached, err = taskcache.New(a.queries, a.cache, taskcache.Options{
+	var src taskcache.Source = a.queries
+	if opts.WrapSource != nil {
+		src = opts.WrapSource(src)
+	}
+	a.cached, err = taskcache.New(src, a.cache, taskcache.Options{
 		Strategy:    taskcache.Strategy(a.cfg.Invalidation),
 		TTL:         a.cfg.CacheTTL,
 		MaxAge:      a.cfg.CacheMaxAge,

@@ -1,7 +1,7 @@
 // Package dbstats counts and times the task store's database queries by
-// kind, for the statistics pages and Prometheus, and records each one in
-// the request's trace (package reqtrace), so that a response can say how
-// much database time it took. Seeing every call's outcome, it also knows
+// kind, for the statistics pages and Prometheus (as stats.Query), and
+// records each one in the request's trace (package reqtrace), so that a
+// response can say how much database time it took. Seeing every call's outcome, it also knows
 // whether the database is unavailable: whether its last call failed. It
 // wraps the store rather than changing it: the store stays about SQL, and
 // the counting sits in one place.
@@ -37,17 +37,16 @@ var kindNames = [numKinds]string{
 	kindAdd: "add", kindSetDone: "toggle", kindRemove: "remove", kindRestore: "restore",
 }
 
-type counter struct {
-	count, errors atomic.Uint64
-	nanos         atomic.Int64
-}
-
 // Store is the task store with every call counted and timed: it has the
 // store's methods (what the caching layers read the database through) and
 // is a stats.Queries. It is safe for concurrent use.
 type Store struct {
-	src    *tasks.Store
-	counts [numKinds]counter
+	src *tasks.Store
+	// count, errors and nanos are, by kind, the queries sent, those that
+	// failed, and their total duration: what QueryStats reports as
+	// stats.Query, kept as atomics so that a query takes no lock.
+	count, errors [numKinds]atomic.Uint64
+	nanos         [numKinds]atomic.Int64
 	// down is set while the database is unavailable (see Unavailable).
 	down atomic.Bool
 }
@@ -61,11 +60,10 @@ func New(src *tasks.Store) *Store { return &Store{src: src} }
 // answers, not failures.
 func (s *Store) measure(ctx context.Context, k kind, start time.Time, err error) {
 	d := time.Since(start)
-	c := &s.counts[k]
-	c.count.Add(1)
-	c.nanos.Add(int64(d))
+	s.count[k].Add(1)
+	s.nanos[k].Add(int64(d))
 	if err != nil && !answer(err) {
-		c.errors.Add(1)
+		s.errors[k].Add(1)
 	}
 	reqtrace.From(ctx).DB(d)
 	s.note(ctx, err)
@@ -168,9 +166,8 @@ func (s *Store) Restore(ctx context.Context, db string, t tasks.Task) (tasks.Tas
 func (s *Store) QueryStats() []stats.Query {
 	out := make([]stats.Query, numKinds)
 	for k := range numKinds {
-		c := &s.counts[k]
-		d := time.Duration(c.nanos.Load())
-		out[k] = stats.Query{Kind: kindNames[k], Count: c.count.Load(), Errors: c.errors.Load(), Time: d, Seconds: d.Seconds()}
+		d := time.Duration(s.nanos[k].Load())
+		out[k] = stats.Query{Kind: kindNames[k], Count: s.count[k].Load(), Errors: s.errors[k].Load(), Time: d, Seconds: d.Seconds()}
 	}
 	return out
 }

@@ -1,13 +1,15 @@
 // Package stats is what tasklist's caches and database did since the
 // process started. Every caching layer, the cache client and each cache
-// server count in a Counter of their own (hits, misses, sets, deletes,
-// errors), and Sources gathers them into one Report: per caching layer
-// (query, fragment, page, session) and in total, per cache server, per
-// kind of database query. The dashboard shows it at /stats and
-// /stats.json, and package metrics exports it to Prometheus; both read the
-// counters themselves, so nothing is counted twice or converted. History
-// keeps recent totals for the chart of hits and misses per second, which
-// Chart draws as SVG.
+// server count in a Counter of their own (live atomics: hits, misses,
+// sets, deletes, errors), read as Counts; a cache backend reports each of
+// its servers as a Server, its Counts included; the database store
+// (package dbstats) reports each kind of query as a Query. Sources
+// gathers them into one Report: per caching layer (query, fragment, page,
+// session) and in total, per cache server, per kind of database query. The
+// dashboard shows it at /stats and /stats.json, and package metrics
+// exports it to Prometheus; both read the counters themselves, so nothing
+// is counted twice or converted. History keeps recent totals for the
+// chart of hits and misses per second, which Chart draws as SVG.
 package stats
 
 import (

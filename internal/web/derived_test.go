@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -15,22 +14,27 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/config"
-	"github.com/tasklist/tasklist/internal/pagecache"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
-	"github.com/tasklist/tasklist/internal/web"
 )
 
 // committedSource runs afterCommit after a SetDone has committed, before
 // the query cache invalidates: the moment between a write's commit and
-// its answer.
+// its answer. It is the database side of an instance's task-list cache
+// (stackOptions.wrapSource).
 type committedSource struct {
-	*tasks.Store
+	taskcache.Source
 	afterCommit func()
 }
 
+// wrap is a stackOptions.wrapSource that puts s under the task-list cache.
+func (s *committedSource) wrap(src taskcache.Source) taskcache.Source {
+	s.Source = src
+	return s
+}
+
 func (s *committedSource) SetDone(ctx context.Context, id int64, done bool, seen string) (tasks.Task, tasks.Version, error) {
-	t, rev, err := s.Store.SetDone(ctx, id, done, seen)
+	t, rev, err := s.Source.SetDone(ctx, id, done, seen)
 	if s.afterCommit != nil {
 		s.afterCommit()
 	}
@@ -53,20 +57,21 @@ func TestDerivedCachesAfterVersionLoss(t *testing.T) {
 	for _, strategy := range []taskcache.Strategy{taskcache.Delete, taskcache.Version, taskcache.Update} {
 		for _, l := range []config.Layers{{Query: true, Page: true}, {Query: true, Fragment: true}} {
 			t.Run(string(strategy)+"/"+l.String(), func(t *testing.T) {
-				dbURL := "sqlite:" + filepath.Join(t.TempDir(), "derived.db")
-				migrate(t, dbURL)
-				c := cache.New(localBackend(t, "", nil), cache.Options{Prefix: "derived:"})
-				t.Cleanup(func() { c.Close() })
-				instance := func() (*committedSource, http.Handler) {
-					src := &committedSource{Store: openStore(t, dbURL)}
-					store, err := taskcache.New(src, c, taskcache.Options{Strategy: strategy})
-					if err != nil {
-						t.Fatal(err)
-					}
-					return src, cachedServer(t, store, c, l)
+				o := stackOptions{
+					dbURL:    "sqlite:" + filepath.Join(t.TempDir(), "derived.db"),
+					backend:  fixedBackend(localBackend(t, "", nil)),
+					prefix:   "derived:",
+					strategy: strategy,
+					layers:   l,
 				}
-				srcA, a := instance()
-				_, b := instance()
+				instance := func() (*committedSource, *stack) {
+					src := new(committedSource)
+					o.wrapSource = src.wrap
+					return src, newStack(t, o)
+				}
+				srcA, stackA := instance()
+				_, stackB := instance()
+				a, b := stackA.handler, stackB.handler
 				post := func(h http.Handler, path string, form url.Values) {
 					t.Helper()
 					if w := do(h, "POST", path, form, sameOrigin...); w.Code != http.StatusSeeOther {
@@ -82,8 +87,8 @@ func TestDerivedCachesAfterVersionLoss(t *testing.T) {
 				if strategy == taskcache.Update {
 					post(a, "/add", url.Values{"name": {"b"}})
 					want = append(want, pageRow{ID: first[0].ID + 1, Name: "b"})
-				} else if err := c.Delete(t.Context(), "tasks:version"); err != nil { // evicted
-					t.Fatal(err)
+				} else {
+					evict(t, stackA.Cache(), versionKey(stackA.Tasks().Identity()))
 				}
 				srcA.afterCommit = func() { do(b, "GET", "/", nil) }
 				post(a, "/toggle", url.Values{"id": {strconv.FormatInt(first[0].ID, 10)}, "done": {"1"}})
@@ -98,33 +103,21 @@ func TestDerivedCachesAfterVersionLoss(t *testing.T) {
 	}
 }
 
-// cachedServer is the handler of a web server over the task-list cache
-// store, with the fragment and page caches that l turns on in c, made as
-// app.New makes them. (These tests put a store of their own under the
-// task-list cache, which app.New does not.)
-func cachedServer(t *testing.T, store *taskcache.Store, c *cache.Cache, l config.Layers) http.Handler {
+// versionKey is the key of the version of database db's list, as
+// package taskcache names it (without the cache's prefix). The tests that
+// use it check that the key is read or held, so that a name changed there
+// fails them rather than leaving them testing nothing.
+func versionKey(db string) string { return "tasks:" + db + ":version" }
+
+// evict deletes key from c, as an eviction would; the key must be there.
+func evict(t *testing.T, c *cache.Cache, key string) {
 	t.Helper()
-	build, err := web.Build()
-	if err != nil {
+	if _, err := c.Get(t.Context(), key); err != nil {
+		t.Fatalf("evict %s: %v", key, err)
+	}
+	if err := c.Delete(t.Context(), key); err != nil {
 		t.Fatal(err)
 	}
-	cfg := web.Config{Tasks: store, Versions: store, Logger: slog.New(slog.DiscardHandler), AllowedHosts: []string{"example.com"}}
-	o := pagecache.Options{Cache: c, Versions: store, Build: build}
-	if l.Fragment {
-		if cfg.Fragments, err = pagecache.NewFragments(o); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if l.Page {
-		if cfg.Pages, err = pagecache.NewPages(o, pagecache.PagesOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv, err := web.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv.Handler()
 }
 
 // versionReadFailures is a cache backend whose next reads of the list's
@@ -167,21 +160,24 @@ func (b *versionReadFailures) GetMulti(ctx context.Context, keys []string) (map[
 func TestPageOfAVersionFromTheDatabase(t *testing.T) {
 	for _, strategy := range taskcache.Strategies() {
 		t.Run(string(strategy), func(t *testing.T) {
-			dbURL := "sqlite:" + filepath.Join(t.TempDir(), "goesback.db")
-			migrate(t, dbURL)
-			local := localBackend(t, "", nil)
-			backend := &versionReadFailures{Backend: local, key: "goesback:tasks:version"}
-			if strategy == taskcache.Expire {
-				backend.key = "goesback:tasks:version:ttl"
-			}
-			c := cache.New(backend, cache.Options{Prefix: "goesback:"})
-			t.Cleanup(func() { c.Close() })
-			src := &committedSource{Store: openStore(t, dbURL)}
-			store, err := taskcache.New(src, c, taskcache.Options{Strategy: strategy})
+			backend := &versionReadFailures{Backend: localBackend(t, "", nil)}
+			src := new(committedSource)
+			s := newStack(t, stackOptions{
+				backend:    fixedBackend(backend),
+				prefix:     "goesback:",
+				strategy:   strategy,
+				layers:     everyLayer,
+				wrapSource: src.wrap,
+			})
+			h := s.handler
+			v, err := s.Tasks().Head(t.Context()) // the database's identity, which the key names
 			if err != nil {
 				t.Fatal(err)
 			}
-			h := cachedServer(t, store, c, config.Layers{Query: true, Fragment: true, Page: true})
+			backend.key = "goesback:" + versionKey(v.DB)
+			if strategy == taskcache.Expire {
+				backend.key += ":ttl"
+			}
 			if w := do(h, "POST", "/add", url.Values{"name": {"a"}}, sameOrigin...); w.Code != http.StatusSeeOther {
 				t.Fatalf("add = %d", w.Code)
 			}
@@ -193,7 +189,9 @@ func TestPageOfAVersionFromTheDatabase(t *testing.T) {
 				// VersionWith's multi-get and its fill's get.
 				backend.left.Store(2)
 				do(h, "GET", "/", nil)
-				backend.left.Store(0)
+				if left := backend.left.Swap(0); left > 0 {
+					t.Errorf("%d of the page's reads of the version (%s) did not happen: the step tests nothing", left, backend.key)
+				}
 			}
 			if w := do(h, "POST", "/toggle", url.Values{"id": {strconv.FormatInt(first[0].ID, 10)}, "done": {"1"}}, sameOrigin...); w.Code != http.StatusSeeOther {
 				t.Fatalf("toggle = %d", w.Code)

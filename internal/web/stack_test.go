@@ -70,6 +70,9 @@ type stackOptions struct {
 	// log receives the app's logs (default: warnings and errors, in the
 	// test's output).
 	log *slog.Logger
+	// wrapSource wraps the database side of the task-list cache
+	// (app.Options.WrapSource).
+	wrapSource func(taskcache.Source) taskcache.Source
 }
 
 // stack is one app instance.
@@ -109,6 +112,7 @@ func newStack(tb testing.TB, o stackOptions) *stack {
 		NoSessions:    o.sessions == "",
 		StatsInterval: o.statsInterval,
 		StatsSamples:  o.statsSamples,
+		WrapSource:    o.wrapSource,
 		OpenBackend: func(_ context.Context, cfg config.Config, db app.Database) (cache.Backend, error) {
 			open := o.backend
 			if open == nil {
@@ -213,6 +217,12 @@ func memcachedClients(mo memcache.Options) backendOpener {
 		}
 		return mc
 	}
+}
+
+// fixedBackend returns an opener that gives every instance b itself:
+// instances built with it share one cache, and the test reaches into b.
+func fixedBackend(b cache.Backend) backendOpener {
+	return func(testing.TB, string, interface{ Identity() string }) cache.Backend { return b }
 }
 
 // localBackend opens an in-process cache; it is a backendOpener.
