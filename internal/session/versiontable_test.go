@@ -3,6 +3,7 @@ package session_test
 import (
 	"io/fs"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,29 +12,6 @@ import (
 	"github.com/tasklist/tasklist/internal/sqldb"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
-
-// versions returns the migrations table records (the applied versions, in
-// the order recorded), or nil when the table does not exist.
-func versions(t *testing.T, db *sqldb.DB, table string) []int64 {
-	t.Helper()
-	rows, err := db.QueryContext(t.Context(), "SELECT version_id FROM "+table+" WHERE version_id > 0 ORDER BY id")
-	if err != nil {
-		return nil
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var v int64
-		if err := rows.Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // TestPreviousVersionTable: a database whose sessions table an earlier
 // build made, recording the migration in sessions_db_version, comes up on
@@ -64,7 +42,7 @@ func TestPreviousVersionTable(t *testing.T) {
 			if err := s.CommitCtx(t.Context(), token, []byte("data"), expiry); err != nil {
 				t.Fatal(err)
 			}
-			previous := versions(t, db, "sessions_db_version")
+			previous := testenv.MigrationRecords(t, db, "sessions_db_version")
 			if len(previous) == 0 {
 				t.Fatal("the earlier build recorded no migration in sessions_db_version")
 			}
@@ -72,10 +50,10 @@ func TestPreviousVersionTable(t *testing.T) {
 			if err := session.Migrate(t.Context(), db, log); err != nil {
 				t.Fatalf("this build's migration on the earlier build's database: %v", err)
 			}
-			if got := versions(t, db, "tasklist_sessions_db_version"); len(got) != len(previous) {
+			if got := testenv.MigrationRecords(t, db, "tasklist_sessions_db_version"); !slices.Equal(got, previous) {
 				t.Errorf("tasklist_sessions_db_version records %v, want the earlier build's %v", got, previous)
 			}
-			if got := versions(t, db, "sessions_db_version"); len(got) != len(previous) {
+			if got := testenv.MigrationRecords(t, db, "sessions_db_version"); !slices.Equal(got, previous) {
 				t.Errorf("sessions_db_version records %v after the take-over, want it unchanged: %v", got, previous)
 			}
 			b, found, err := s.FindCtx(t.Context(), token)

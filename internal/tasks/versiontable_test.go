@@ -46,28 +46,6 @@ func oldBuild(t *testing.T, db *sqldb.DB, upTo int) {
 	}
 }
 
-// recorded returns the versions table records, in the order recorded.
-func recorded(t *testing.T, db *sqldb.DB, table string) []int64 {
-	t.Helper()
-	rows, err := db.QueryContext(t.Context(), "SELECT version_id FROM "+table+" ORDER BY id")
-	if err != nil {
-		t.Fatalf("%s: %v", table, err)
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var v int64
-		if err := rows.Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // TestPreviousVersionTable: a database migrated by a build that recorded
 // the store's migrations in goose_db_version comes up on this build, from
 // several instances starting at once, with no migration run again (from
@@ -111,7 +89,7 @@ func testOldBuild(t *testing.T, rawURL string, upTo, wantApplied int) {
 			t.Fatal(err)
 		}
 	}
-	previous := recorded(t, db, previousVersionTable)
+	previous := testenv.MigrationRecords(t, db, previousVersionTable)
 
 	const instances = 3
 	var (
@@ -134,10 +112,10 @@ func testOldBuild(t *testing.T, rawURL string, upTo, wantApplied int) {
 	if n := strings.Count(logs.String(), `msg="migration applied"`); n != wantApplied {
 		t.Errorf("%d migrations applied, want %d:\n%s", n, wantApplied, logs.String())
 	}
-	if diff := cmp.Diff([]int64{0, 1, 2}, recorded(t, db, versionTable)); diff != "" {
+	if diff := cmp.Diff([]int64{0, 1, 2}, testenv.MigrationRecords(t, db, versionTable)); diff != "" {
 		t.Errorf("%s (-want +got):\n%s", versionTable, diff)
 	}
-	if diff := cmp.Diff(previous, recorded(t, db, previousVersionTable)); diff != "" {
+	if diff := cmp.Diff(previous, testenv.MigrationRecords(t, db, previousVersionTable)); diff != "" {
 		t.Errorf("%s changed (-before +after):\n%s", previousVersionTable, diff)
 	}
 	after, err := New(db, Options{}).List(ctx)
@@ -170,7 +148,7 @@ func testOtherProgram(t *testing.T, rawURL string) {
 	if err := db.Migrate(t.Context(), sqldb.Migrations{Component: "other", FS: other, VersionTable: "goose_db_version"}, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
-	previous := recorded(t, db, previousVersionTable)
+	previous := testenv.MigrationRecords(t, db, previousVersionTable)
 	var logs testenv.LockedBuffer
 	if err := New(db, Options{}).Migrate(t.Context(), slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
 		t.Fatal(err)
@@ -178,10 +156,10 @@ func testOtherProgram(t *testing.T, rawURL string) {
 	if strings.Contains(logs.String(), "taken over") || strings.Count(logs.String(), `msg="migration applied"`) != 2 {
 		t.Errorf("beside another program's goose_db_version, want both migrations applied and nothing taken over:\n%s", logs.String())
 	}
-	if diff := cmp.Diff(previous, recorded(t, db, previousVersionTable)); diff != "" {
+	if diff := cmp.Diff(previous, testenv.MigrationRecords(t, db, previousVersionTable)); diff != "" {
 		t.Errorf("another program's %s changed (-before +after):\n%s", previousVersionTable, diff)
 	}
-	if diff := cmp.Diff([]int64{0, 1, 2}, recorded(t, db, versionTable)); diff != "" {
+	if diff := cmp.Diff([]int64{0, 1, 2}, testenv.MigrationRecords(t, db, versionTable)); diff != "" {
 		t.Errorf("%s (-want +got):\n%s", versionTable, diff)
 	}
 }

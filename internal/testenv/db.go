@@ -117,6 +117,30 @@ func OpenDB(t testing.TB, dbURL string) *sqldb.DB {
 	return db
 }
 
+// MigrationRecords returns the versions that goose's version table table
+// records in db, in the order recorded (goose's own first record, version
+// 0, included), and fails the test when it cannot read them.
+func MigrationRecords(t testing.TB, db *sqldb.DB, table string) []int64 {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), "SELECT version_id FROM "+table+" ORDER BY id")
+	if err != nil {
+		t.Fatalf("%s: %v", table, err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // ExecSQL runs statements on the database at dbURL (a DATABASE_URL) on a
 // connection of its own, as an operator would by hand, and fails the test
 // on the first error.

@@ -32,62 +32,33 @@ func statsRequest(h http.Handler, route, remote, user, password string, header .
 	return w
 }
 
-// TestStatsAccess: without TASKLIST_STATS_PASSWORD the statistics answer
-// only connections from loopback addresses, whatever forwarded headers
-// say, and tell others how to enable remote access; with it, every request
-// needs the user and password in basic auth, from anywhere.
+// TestStatsAccess: the application's three statistics routes are behind
+// the dashboard's access rules, as configured: loopback only without
+// TASKLIST_STATS_PASSWORD, the user and password with it. The rules
+// themselves, case by case, are package dashboard's tests (TestAccess).
 func TestStatsAccess(t *testing.T) {
 	open := newStack(t, stackOptions{hosts: []string{"*"}}).handler
 	guarded := newStack(t, stackOptions{hosts: []string{"*"}, statsUser: "watcher", statsPassword: "stats-password"}).handler
 	defaultUser := newStack(t, stackOptions{hosts: []string{"*"}, statsPassword: "stats-password"}).handler
-	forged := []string{"X-Forwarded-For", "127.0.0.1", "X-Real-IP", "127.0.0.1", "Forwarded", "for=127.0.0.1"}
 	tests := []struct {
 		name           string
 		h              http.Handler
 		remote         string
 		user, password string
-		header         []string
 		want           int
 	}{
-		{"no password, IPv4 loopback", open, "127.0.0.1:40000", "", "", nil, http.StatusOK},
-		{"no password, other 127/8 address", open, "127.3.2.1:40000", "", "", nil, http.StatusOK},
-		{"no password, IPv6 loopback", open, "[::1]:40000", "", "", nil, http.StatusOK},
-		{"no password, IPv4 loopback mapped to IPv6", open, "[::ffff:127.0.0.1]:40000", "", "", nil, http.StatusOK},
-		{"no password, remote", open, "192.0.2.7:40000", "", "", nil, http.StatusForbidden},
-		{"no password, remote IPv6", open, "[2001:db8::7]:40000", "", "", nil, http.StatusForbidden},
-		{"no password, remote claiming loopback in forwarded headers", open, "192.0.2.7:40000", "", "", forged, http.StatusForbidden},
-		{"no password, remote with credentials", open, "192.0.2.7:40000", "admin", "anything", nil, http.StatusForbidden},
-		{"no password, unparsable address", open, "loopback", "", "", nil, http.StatusForbidden},
-		{"password, remote, right credentials", guarded, "192.0.2.7:40000", "watcher", "stats-password", nil, http.StatusOK},
-		{"password, loopback, right credentials", guarded, "127.0.0.1:40000", "watcher", "stats-password", nil, http.StatusOK},
-		{"password, remote, none", guarded, "192.0.2.7:40000", "", "", nil, http.StatusUnauthorized},
-		{"password, loopback, none", guarded, "127.0.0.1:40000", "", "", forged, http.StatusUnauthorized},
-		// Wrong credentials from an address each: a few per address are
-		// answered 401 (TestStatsLoginLimit).
-		{"password, wrong password", guarded, "192.0.2.8:40000", "watcher", "stats-passwore", nil, http.StatusUnauthorized},
-		{"password, password's prefix", guarded, "192.0.2.9:40000", "watcher", "stats", nil, http.StatusUnauthorized},
-		{"password, wrong user", guarded, "192.0.2.10:40000", "admin", "stats-password", nil, http.StatusUnauthorized},
-		{"password, default user", defaultUser, "192.0.2.7:40000", "admin", "stats-password", nil, http.StatusOK},
+		{"no password, loopback", open, "127.0.0.1:40000", "", "", http.StatusOK},
+		{"no password, remote", open, "192.0.2.7:40000", "", "", http.StatusForbidden},
+		{"password, remote, right credentials", guarded, "192.0.2.7:40000", "watcher", "stats-password", http.StatusOK},
+		{"password, loopback, none", guarded, "127.0.0.1:40000", "", "", http.StatusUnauthorized},
+		{"password, wrong user", guarded, "192.0.2.10:40000", "admin", "stats-password", http.StatusUnauthorized},
+		{"password, default user", defaultUser, "192.0.2.7:40000", "admin", "stats-password", http.StatusOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, route := range statsRoutes {
-				w := statsRequest(tt.h, route, tt.remote, tt.user, tt.password, tt.header...)
-				if w.Code != tt.want {
+				if w := statsRequest(tt.h, route, tt.remote, tt.user, tt.password); w.Code != tt.want {
 					t.Errorf("GET %s: status %d, want %d:\n%s", route, w.Code, tt.want, w.Body)
-				}
-				if got := w.Header().Get("Cache-Control"); got != "no-store" {
-					t.Errorf("GET %s: Cache-Control %q, want no-store", route, got)
-				}
-				switch w.Code {
-				case http.StatusForbidden:
-					if !strings.Contains(w.Body.String(), "set TASKLIST_STATS_PASSWORD") {
-						t.Errorf("GET %s: 403 does not say how to enable remote access: %q", route, w.Body)
-					}
-				case http.StatusUnauthorized:
-					if got := w.Header().Get("WWW-Authenticate"); !strings.HasPrefix(got, "Basic ") {
-						t.Errorf("GET %s: 401 with WWW-Authenticate %q, want Basic", route, got)
-					}
 				}
 			}
 		})
