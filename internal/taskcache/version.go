@@ -62,8 +62,9 @@ func (s *Store) versionWith(ctx context.Context, extra func(guess tasks.Version)
 	)
 	if len(more) == 0 {
 		// The version alone: a plain get, which costs the in-process
-		// cache less than a multi-get.
-		it, err = s.c.Get(ctx, key)
+		// cache less than a multi-get, shared with the requests that ask
+		// at the same time (a page hit from memory asks for nothing else).
+		it, err = s.c.GetShared(ctx, key)
 	} else {
 		items, err = s.c.GetMulti(ctx, append([]string{key}, more...))
 		var ok bool
