@@ -69,6 +69,7 @@ type Cache struct {
 	maxItemSize  int
 	counts       stats.Counter
 	errs         *errorLog
+	shared       sharedGets // GetShared's round trips
 }
 
 // New returns a Cache over b. The Cache owns b: Close closes it.

@@ -124,10 +124,10 @@ type Store struct {
 	list, version *fill.Group
 	counts        stats.Counter
 	// lastRevision is the revision of the version this process saw last
-	// (see VersionWith); lastVersionKey the version's key made last (see
-	// versionKey).
-	lastRevision   atomic.Int64
-	lastVersionKey atomic.Pointer[dbKey]
+	// (see VersionWith); lastVersion how the version is kept, made last
+	// (see versionOf).
+	lastRevision atomic.Int64
+	lastVersion  atomic.Pointer[dbVersion]
 	// lastDecoded is the list decoded last (see decode).
 	lastDecoded atomic.Pointer[decoded]
 	// tooLarge is set while the list is too large to cache (see Page).

@@ -51,7 +51,8 @@ func (s *Store) versionWith(ctx context.Context, extra func(guess tasks.Version)
 		return tasks.Version{}, nil, err
 	}
 	guess := tasks.Version{DB: db, Revision: s.lastRevision.Load()}
-	key := s.versionKey(db)
+	spec := s.versionOf(db).spec
+	key := spec.Key
 	var more []string
 	if extra != nil {
 		more = extra(guess)
@@ -62,8 +63,9 @@ func (s *Store) versionWith(ctx context.Context, extra func(guess tasks.Version)
 	)
 	if len(more) == 0 {
 		// The version alone: a plain get, which costs the in-process
-		// cache less than a multi-get.
-		it, err = s.c.Get(ctx, key)
+		// cache less than a multi-get, shared with the requests that ask
+		// at the same time (a page hit from memory asks for nothing else).
+		it, err = s.c.GetShared(ctx, key)
 	} else {
 		items, err = s.c.GetMulti(ctx, append([]string{key}, more...))
 		var ok bool
@@ -73,7 +75,7 @@ func (s *Store) versionWith(ctx context.Context, extra func(guess tasks.Version)
 			err = cache.ErrMiss
 		}
 	}
-	r, err := s.version.Resolve(ctx, s.versionSpec(db), it, err)
+	r, err := s.version.Resolve(ctx, spec, it, err)
 	if err != nil {
 		return tasks.Version{}, nil, err
 	}
@@ -95,27 +97,34 @@ func (s *Store) versionWith(ctx context.Context, extra func(guess tasks.Version)
 
 // versionKey is where the version of database db is kept:
 // expireVersionKey under Expire, else versionKey (see the keys' comment).
+func (s *Store) versionKey(db string) string { return s.versionOf(db).spec.Key }
+
+// versionOf returns how the version of database db is kept and filled.
 // Every read of the version asks, so it is made once per identity.
-func (s *Store) versionKey(db string) string {
-	if k := s.lastVersionKey.Load(); k != nil && k.db == db {
-		return k.key
+func (s *Store) versionOf(db string) *dbVersion {
+	if k := s.lastVersion.Load(); k != nil && k.db == db {
+		return k
 	}
-	k := &dbKey{db: db, key: versionKey(db)}
-	if s.opts.Strategy == Expire {
-		k.key = expireVersionKey(db)
-	}
-	s.lastVersionKey.Store(k)
-	return k.key
+	k := &dbVersion{db: db, spec: s.versionSpec(db)}
+	s.lastVersion.Store(k)
+	return k
 }
 
-// dbKey is a key made for the database db.
-type dbKey struct{ db, key string }
+// dbVersion is how the version of the database db is kept and filled.
+type dbVersion struct {
+	db   string
+	spec fill.Spec
+}
 
 // versionSpec says how the version of database db is filled: from the
 // database's revision, when the database is still db.
 func (s *Store) versionSpec(db string) fill.Spec {
+	key := versionKey(db)
+	if s.opts.Strategy == Expire {
+		key = expireVersionKey(db)
+	}
 	return fill.Spec{
-		Key:      s.versionKey(db),
+		Key:      key,
 		TTL:      s.ttl(),
 		MaxStale: s.maxStale(),
 		Load: func(ctx context.Context) ([]byte, time.Time, error) {

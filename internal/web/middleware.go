@@ -101,10 +101,12 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 
 // statusRecorder remembers the status and size of a response for the log,
 // and adds the Server-Timing header from the request's trace just before
-// the header is sent.
+// the header is sent. It holds the request's trace and the header's value,
+// so that a request allocates one object for all three.
 type statusRecorder struct {
 	http.ResponseWriter
-	trace  *reqtrace.Trace
+	trace  reqtrace.Trace
+	timing [1]string // the Server-Timing header's value
 	start  time.Time
 	status int
 	bytes  int
@@ -113,7 +115,8 @@ type statusRecorder struct {
 func (rec *statusRecorder) WriteHeader(status int) {
 	if rec.status == 0 {
 		rec.status = status
-		rec.Header().Set("Server-Timing", rec.trace.ServerTiming(time.Since(rec.start)))
+		rec.timing[0] = rec.trace.ServerTiming(time.Since(rec.start))
+		rec.Header()["Server-Timing"] = rec.timing[:1:1] // full: an Add copies it first
 	}
 	rec.ResponseWriter.WriteHeader(status)
 }
@@ -136,15 +139,14 @@ func (rec *statusRecorder) Unwrap() http.ResponseWriter { return rec.ResponseWri
 // the request for /metrics by its route pattern.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		trace := new(reqtrace.Trace)
+		rec := &statusRecorder{ResponseWriter: w, start: time.Now()}
+		trace := &rec.trace
 		r = r.WithContext(reqtrace.With(r.Context(), trace))
-		rec := &statusRecorder{ResponseWriter: w, trace: trace, start: start}
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.WriteHeader(http.StatusOK)
 		}
-		d := time.Since(start)
+		d := time.Since(rec.start)
 		if s.dash != nil {
 			s.dash.ObserveRequest(r.Pattern, rec.status, d)
 		}
