@@ -1,7 +1,6 @@
 package main
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -26,7 +25,7 @@ func TestCacheLayers(t *testing.T) {
 			var logs testenv.LockedBuffer
 			base, stop, done := start(t, map[string]string{
 				"TASKLIST_ADDR":         "127.0.0.1:0",
-				"DATABASE_URL":          "sqlite:" + filepath.Join(t.TempDir(), "layers.db"),
+				"DATABASE_URL":          testenv.SQLiteURL(t, "layers.db"),
 				"MEMCACHE_SERVERS":      mc.Addr(),
 				"TASKLIST_CACHE_LAYERS": tt.layers,
 			}, &logs)

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -30,7 +29,7 @@ func startApp(t *testing.T, extra map[string]string) string {
 	var logs testenv.LockedBuffer
 	env := map[string]string{
 		"TASKLIST_ADDR": "127.0.0.1:0",
-		"DATABASE_URL":  "sqlite:" + filepath.Join(t.TempDir(), "limits.db"),
+		"DATABASE_URL":  testenv.SQLiteURL(t, "limits.db"),
 	}
 	maps.Copy(env, extra)
 	base, stop, done := start(t, env, &logs)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -81,7 +80,7 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 	var logs testenv.LockedBuffer
 	base, stop, done := startLabelled(t, t.Name(), map[string]string{
 		"TASKLIST_ADDR":       "127.0.0.1:0",
-		"DATABASE_URL":        "sqlite:" + filepath.Join(t.TempDir(), "app.db"),
+		"DATABASE_URL":        testenv.SQLiteURL(t, "app.db"),
 		"TASKLIST_SLOW_QUERY": "1s",
 	}, &logs)
 
@@ -132,7 +131,7 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 func TestMigrateCommand(t *testing.T) {
 	var logs testenv.LockedBuffer
 	env := envOf(map[string]string{
-		"DATABASE_URL":         "sqlite:" + filepath.Join(t.TempDir(), "m.db"),
+		"DATABASE_URL":         testenv.SQLiteURL(t, "m.db"),
 		"MEMCACHIER_USERNAME":  "someone", // without MEMCACHIER_SERVERS: a warning
 		"TASKLIST_INVALIDATON": "delete",  // misspelled: a warning
 	})
@@ -189,7 +188,7 @@ func TestMemCachierConfiguration(t *testing.T) {
 	mc := testenv.StartMemcached(t, testenv.MemcachedOptions{Username: "tasklist", Password: "right-password"})
 	env := map[string]string{
 		"TASKLIST_ADDR":       "127.0.0.1:0",
-		"DATABASE_URL":        "sqlite:" + filepath.Join(t.TempDir(), "mc.db"),
+		"DATABASE_URL":        testenv.SQLiteURL(t, "mc.db"),
 		"MEMCACHIER_SERVERS":  mc.Addr(),
 		"MEMCACHIER_USERNAME": "tasklist",
 		"MEMCACHIER_PASSWORD": "right-password",
@@ -223,7 +222,7 @@ func TestPlainMemcacheAndUnreachableServer(t *testing.T) {
 	var logs testenv.LockedBuffer
 	base, stop, done := start(t, map[string]string{
 		"TASKLIST_ADDR":    "127.0.0.1:0",
-		"DATABASE_URL":     "sqlite:" + filepath.Join(t.TempDir(), "plain.db"),
+		"DATABASE_URL":     testenv.SQLiteURL(t, "plain.db"),
 		"MEMCACHE_SERVERS": mc.Addr(),
 	}, &logs)
 	defer func() {

@@ -194,7 +194,7 @@ func TestSASLScript(t *testing.T) {
 	}
 	env := map[string]string{
 		"TASKLIST_ADDR": "127.0.0.1:0",
-		"DATABASE_URL":  "sqlite:" + filepath.Join(t.TempDir(), "sasl.db"),
+		"DATABASE_URL":  testenv.SQLiteURL(t, "sasl.db"),
 	}
 	pid := 0
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -248,7 +248,7 @@ func TestPlainClientAgainstSASLServer(t *testing.T) {
 	plain := testenv.StartMemcached(t, testenv.MemcachedOptions{})
 	env := map[string]string{
 		"TASKLIST_ADDR":    "127.0.0.1:0",
-		"DATABASE_URL":     "sqlite:" + filepath.Join(t.TempDir(), "p.db"),
+		"DATABASE_URL":     testenv.SQLiteURL(t, "p.db"),
 		"MEMCACHE_SERVERS": plain.Addr() + "," + sasl.Addr(),
 	}
 	err := runToEnd(t, nil, envOf(env), io.Discard, io.Discard)

@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"testing"
 
@@ -16,7 +15,7 @@ func TestPprofListener(t *testing.T) {
 	var logs testenv.LockedBuffer
 	base, stop, done := start(t, map[string]string{
 		"TASKLIST_ADDR":       "127.0.0.1:0",
-		"DATABASE_URL":        "sqlite:" + filepath.Join(t.TempDir(), "app.db"),
+		"DATABASE_URL":        testenv.SQLiteURL(t, "app.db"),
 		"TASKLIST_PPROF_ADDR": "127.0.0.1:0",
 	}, &logs)
 	m := regexp.MustCompile(`msg="profiler serving" url=(http://\S+/debug/pprof/)`).FindStringSubmatch(logs.String())

@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"net"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +22,7 @@ func TestSlowSASLServerAtStartUp(t *testing.T) {
 	slow := slowServer(t, mc.Addr(), 300*time.Millisecond) // three request timeouts
 	env := map[string]string{
 		"TASKLIST_ADDR":          "127.0.0.1:0",
-		"DATABASE_URL":           "sqlite:" + filepath.Join(t.TempDir(), "slow.db"),
+		"DATABASE_URL":           testenv.SQLiteURL(t, "slow.db"),
 		"MEMCACHIER_SERVERS":     slow,
 		"MEMCACHIER_USERNAME":    "tasklist",
 		"MEMCACHIER_PASSWORD":    "wrong-password",

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -54,7 +53,7 @@ func TestStatsFollowTheTutorial(t *testing.T) {
 				t.Run(lc.layers, func(t *testing.T) {
 					env := map[string]string{
 						"TASKLIST_ADDR":         "127.0.0.1:0",
-						"DATABASE_URL":          "sqlite:" + filepath.Join(t.TempDir(), "stats.db"),
+						"DATABASE_URL":          testenv.SQLiteURL(t, "stats.db"),
 						"TASKLIST_CACHE_LAYERS": lc.layers,
 						"TASKLIST_LOG_FORMAT":   "json",
 						// Generous: the test is about counts, not timeouts.

@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,7 +18,7 @@ func newApp(t *testing.T, env map[string]string, opts app.Options) *app.App {
 	t.Helper()
 	cfg, err := config.Load(func(name string) string {
 		if name == "DATABASE_URL" && env[name] == "" {
-			return "sqlite:" + filepath.Join(t.TempDir(), "app.db")
+			return testenv.SQLiteURL(t, "app.db")
 		}
 		return env[name]
 	})

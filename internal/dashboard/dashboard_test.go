@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -29,7 +28,7 @@ import (
 // has answered one list query. The counter is returned to count more.
 func newSources(t *testing.T) (stats.Sources, *stats.Counter) {
 	t.Helper()
-	db := testenv.OpenDB(t, "sqlite:"+filepath.Join(t.TempDir(), "tasks.db"))
+	db := testenv.OpenDB(t, testenv.SQLiteURL(t, "tasks.db"))
 	store := tasks.New(db, tasks.Options{})
 	t.Cleanup(func() { store.Close() })
 	if err := store.Migrate(t.Context(), slog.New(slog.DiscardHandler)); err != nil {

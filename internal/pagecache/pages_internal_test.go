@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,13 +12,14 @@ import (
 	"github.com/tasklist/tasklist/internal/cache/local"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/testenv"
 )
 
 // newTestPageCache is a page cache over the in-process cache, keyed by the
 // version of a real (empty) task list.
 func newTestPageCache(t *testing.T) *Pages {
 	t.Helper()
-	store, err := tasks.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "t.db"), tasks.Options{})
+	store, err := tasks.Open(t.Context(), testenv.SQLiteURL(t, "t.db"), tasks.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -73,7 +72,7 @@ func TestURL(t *testing.T) {
 // 1 to n, without the ids in removed.
 func newStore(t *testing.T, n int, removed ...int64) *tasks.Store {
 	t.Helper()
-	db := testenv.OpenDB(t, "sqlite:"+filepath.Join(t.TempDir(), "tasks.db"))
+	db := testenv.OpenDB(t, testenv.SQLiteURL(t, "tasks.db"))
 	s := tasks.New(db, tasks.Options{})
 	t.Cleanup(func() { s.Close() })
 	if err := s.Migrate(t.Context(), slog.New(slog.DiscardHandler)); err != nil {
@@ -208,7 +207,7 @@ func TestGateRemembers(t *testing.T) {
 // failing, goes to the handler, which answers as it can (from the cache,
 // or its error page).
 func TestGateDatabaseDown(t *testing.T) {
-	db := testenv.OpenDB(t, "sqlite:"+filepath.Join(t.TempDir(), "tasks.db"))
+	db := testenv.OpenDB(t, testenv.SQLiteURL(t, "tasks.db"))
 	store := tasks.New(db, tasks.Options{})
 	if err := db.Close(); err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -154,7 +153,7 @@ func TestMigrateConcurrently(t *testing.T) {
 }
 
 func TestMigrateBadNames(t *testing.T) {
-	db := testenv.OpenDB(t, "sqlite:"+filepath.Join(t.TempDir(), "names.db"))
+	db := testenv.OpenDB(t, testenv.SQLiteURL(t, "names.db"))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, m := range []sqldb.Migrations{
 		component("", ""),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -19,7 +18,7 @@ import (
 // ExecContext writes to SQLite never run at once (so none sleeps in
 // SQLite's busy timer), and every one of them lands.
 func TestSQLiteWritesTakeTurns(t *testing.T) {
-	db := testenv.OpenDB(t, "sqlite:"+filepath.Join(t.TempDir(), "w.db"))
+	db := testenv.OpenDB(t, testenv.SQLiteURL(t, "w.db"))
 	if _, err := db.ExecContext(t.Context(), "CREATE TABLE counter (n INTEGER NOT NULL)"); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +99,7 @@ func holdTurn(t *testing.T, db *sqldb.DB) (release func()) {
 // context ends, through Write and through ExecContext, and nothing of it
 // is written.
 func TestWaitingWriterGivesUp(t *testing.T) {
-	db := testenv.OpenDB(t, "sqlite:"+filepath.Join(t.TempDir(), "w.db"))
+	db := testenv.OpenDB(t, testenv.SQLiteURL(t, "w.db"))
 	if _, err := db.ExecContext(t.Context(), "CREATE TABLE items (id INTEGER PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +131,7 @@ func TestWaitingWriterGivesUp(t *testing.T) {
 // one that fails leaves nothing behind and gets its own error, the others
 // land.
 func TestGroupCommit(t *testing.T) {
-	db := testenv.OpenDB(t, "sqlite:"+filepath.Join(t.TempDir(), "w.db"))
+	db := testenv.OpenDB(t, testenv.SQLiteURL(t, "w.db"))
 	if _, err := db.ExecContext(t.Context(), "CREATE TABLE items (id INTEGER PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package taskcache_test
 
 import (
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -30,7 +29,7 @@ import (
 // show in them. The machine may be shared, so compare the sub-benchmarks of
 // one run as ratios rather than their absolute times.
 func BenchmarkList(b *testing.B) {
-	dbURL := "sqlite:" + filepath.Join(b.TempDir(), "bench.db")
+	dbURL := testenv.SQLiteURL(b, "bench.db")
 	seed := openStore(b, dbURL, 0)
 	if err := seed.Migrate(b.Context(), slog.New(slog.DiscardHandler)); err != nil {
 		b.Fatal(err)

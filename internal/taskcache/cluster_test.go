@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -84,7 +83,7 @@ func TestStampedeAcrossInstances(t *testing.T) {
 	_, servers := startServers(t, 2)
 	for _, strategy := range []taskcache.Strategy{taskcache.Delete, taskcache.Version, taskcache.Update, taskcache.Expire} {
 		t.Run(string(strategy), func(t *testing.T) {
-			dbURL := "sqlite:" + filepath.Join(t.TempDir(), "stampede.db")
+			dbURL := testenv.SQLiteURL(t, "stampede.db")
 			// Generous timeouts, the memcached client's and the cache's
 			// (whose defaults, 100 ms for a read, ran out under a loaded
 			// -race run, and the read that timed out bypassed the cache
@@ -128,7 +127,7 @@ func TestStampedeAcrossInstances(t *testing.T) {
 func TestCoherence(t *testing.T) {
 	ms, servers := startServers(t, 2)
 	databases := map[string]func(t *testing.T) string{
-		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "coherence.db") },
+		"sqlite":   func(t *testing.T) string { return testenv.SQLiteURL(t, "coherence.db") },
 		"mysql":    func(t *testing.T) string { return testenv.MySQLURL(t) },
 		"postgres": func(t *testing.T) string { return testenv.PostgresURL(t) },
 	}

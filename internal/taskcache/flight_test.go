@@ -2,7 +2,6 @@ package taskcache_test
 
 import (
 	"context"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,7 +44,7 @@ func (h *holdingBackend) Get(ctx context.Context, key string) (cache.Item, error
 // flight. Its result predates the request, so the request must start over.
 func TestLateJoinerGetsFreshList(t *testing.T) {
 	ctx := t.Context()
-	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "t.db")
+	dbURL := testenv.SQLiteURL(t, "t.db")
 	b, err := local.New(local.Options{})
 	if err != nil {
 		t.Fatal(err)

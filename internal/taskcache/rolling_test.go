@@ -1,7 +1,6 @@
 package taskcache_test
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -23,7 +22,7 @@ import (
 // writes but is not checked: its reads may be stale for its TTL by design.
 func TestRollingChange(t *testing.T) {
 	ms, servers := startServers(t, 2)
-	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "rolling.db")
+	dbURL := testenv.SQLiteURL(t, "rolling.db")
 	newSource(t, dbURL, 0) // migrates once
 	prefix := testenv.RandomName("rolling") + ":"
 	newInstance := func(opts taskcache.Options) instance {

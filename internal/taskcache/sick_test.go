@@ -1,7 +1,6 @@
 package taskcache_test
 
 import (
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -52,7 +51,7 @@ func TestSickServer(t *testing.T) {
 				if f.opts.Username != "" {
 					mo.Username, mo.Password = user, password
 				}
-				cluster := newClusterWith(t, 3, "sqlite:"+filepath.Join(t.TempDir(), "sick.db"), mo, cache.Options{}, strategy, 0)
+				cluster := newClusterWith(t, 3, testenv.SQLiteURL(t, "sick.db"), mo, cache.Options{}, strategy, 0)
 				for sick := range ms {
 					runSickServer(t, cluster, func() { f.break_(ms[sick]) }, func() { f.heal(ms[sick]) }, f.mayGiveUp)
 				}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -46,7 +45,7 @@ func (s *source) setHook(h func()) { s.hook.Store(&h) }
 func newSource(t *testing.T, rawURL string, slow time.Duration) *source {
 	t.Helper()
 	if rawURL == "" {
-		rawURL = "sqlite:" + filepath.Join(t.TempDir(), "tasks.db")
+		rawURL = testenv.SQLiteURL(t, "tasks.db")
 	}
 	st, err := tasks.Open(t.Context(), rawURL, tasks.Options{SlowQuery: slow})
 	if err != nil {

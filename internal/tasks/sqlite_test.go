@@ -1,13 +1,13 @@
 package tasks_test
 
 import (
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/testenv"
 )
 
 // TestSQLiteInstancesShareAFile: three stores, each with its own connection
@@ -17,7 +17,7 @@ import (
 // ("database is locked") or run out of its time (the default database
 // timeout) while SQLite's lock wait passes it over; every read must succeed.
 func TestSQLiteInstancesShareAFile(t *testing.T) {
-	file := "sqlite:" + filepath.Join(t.TempDir(), "shared.db")
+	file := testenv.SQLiteURL(t, "shared.db")
 	stores := make([]*tasks.Store, 3)
 	for i := range stores {
 		stores[i] = openStore(t, file, tasks.Options{})

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -181,7 +180,7 @@ func testConcurrentAdds(t *testing.T, rawURL string) {
 // its own version table, tasklist_tasks_db_version, and leaves the
 // database open on Close for its other users.
 func TestNewSharesTheDatabase(t *testing.T) {
-	db, err := sqldb.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "shared.db"), sqldb.Options{})
+	db, err := sqldb.Open(t.Context(), testenv.SQLiteURL(t, "shared.db"), sqldb.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +202,7 @@ func TestNewSharesTheDatabase(t *testing.T) {
 }
 
 func TestSlowQuery(t *testing.T) {
-	s := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "slow.db"), tasks.Options{SlowQuery: time.Hour})
+	s := openStore(t, testenv.SQLiteURL(t, "slow.db"), tasks.Options{SlowQuery: time.Hour})
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if _, err := s.List(ctx); !errors.Is(err, context.Canceled) {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -29,7 +30,7 @@ const (
 func Databases() map[string]func(t testing.TB) string {
 	return map[string]func(t testing.TB) string{
 		"sqlite": func(t testing.TB) string {
-			return "sqlite:" + filepath.Join(t.TempDir(), "tasklist.db")
+			return SQLiteURL(t, "tasklist.db")
 		},
 		"mysql":    MySQLURL,
 		"postgres": PostgresURL,
@@ -103,6 +104,29 @@ func adminDSN(t testing.TB, u *url.URL) (driver, dsn string) {
 	}
 	t.Fatalf("unsupported test database URL scheme %q", u.Scheme)
 	return "", ""
+}
+
+// SQLiteURL returns the DATABASE_URL of a new SQLite database file named
+// name, in a directory of its own that is removed when the test ends. The
+// removal is tried until it succeeds, within a minute: database/sql may
+// still be opening a connection when DB.Close returns (it closes it at
+// once), and SQLite creates and removes the -wal and -shm files beside the
+// database as it does, so that one RemoveAll can find the directory not
+// empty (t.TempDir's cleanup then fails the test).
+func SQLiteURL(t testing.TB, name string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "tasklist-sqlite-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		var err error
+		WaitForWithin(t, time.Minute, "removing "+dir, func() bool {
+			err = os.RemoveAll(dir)
+			return err == nil
+		})
+	})
+	return "sqlite:" + filepath.Join(dir, name)
 }
 
 // OpenDB opens the database at dbURL (a DATABASE_URL) with the default

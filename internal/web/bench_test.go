@@ -3,7 +3,6 @@ package web_test
 import (
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -43,7 +42,7 @@ func BenchmarkIndex(b *testing.B) {
 	}
 	layerSets := []config.Layers{{Query: true}, {Query: true, Fragment: true}, everyLayer}
 	for _, n := range []int{100, 1000} {
-		dbURL := "sqlite:" + filepath.Join(b.TempDir(), "bench"+strconv.Itoa(n)+".db")
+		dbURL := testenv.SQLiteURL(b, "bench"+strconv.Itoa(n)+".db")
 		migrate(b, dbURL)
 		seed := openStore(b, dbURL)
 		for i := range n {

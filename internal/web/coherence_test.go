@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,7 +68,7 @@ const expireTTL = time.Second
 func TestPageCoherence(t *testing.T) {
 	servers := startMemcacheds(t, 2)
 	databases := map[string]func(t *testing.T) string{
-		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "coherence.db") },
+		"sqlite":   func(t *testing.T) string { return testenv.SQLiteURL(t, "coherence.db") },
 		"mysql":    func(t *testing.T) string { return testenv.MySQLURL(t) },
 		"postgres": func(t *testing.T) string { return testenv.PostgresURL(t) },
 	}

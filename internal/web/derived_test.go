@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -16,6 +15,7 @@ import (
 	"github.com/tasklist/tasklist/internal/config"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/testenv"
 )
 
 // committedSource runs afterCommit after a SetDone has committed, before
@@ -58,7 +58,7 @@ func TestDerivedCachesAfterVersionLoss(t *testing.T) {
 		for _, l := range []config.Layers{{Query: true, Page: true}, {Query: true, Fragment: true}} {
 			t.Run(string(strategy)+"/"+l.String(), func(t *testing.T) {
 				o := stackOptions{
-					dbURL:    "sqlite:" + filepath.Join(t.TempDir(), "derived.db"),
+					dbURL:    testenv.SQLiteURL(t, "derived.db"),
 					backend:  fixedBackend(localBackend(t, "", nil)),
 					prefix:   "derived:",
 					strategy: strategy,

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -59,7 +58,7 @@ func TestHealthz(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			store, err := tasks.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "h.db"), tasks.Options{})
+			store, err := tasks.Open(t.Context(), testenv.SQLiteURL(t, "h.db"), tasks.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

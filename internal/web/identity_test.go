@@ -268,7 +268,7 @@ func TestHandEditsReachEveryInstance(t *testing.T) {
 // TestConfirmRuns: an instance checks by itself, every ConfirmEvery: a hand
 // edit shows with nobody writing.
 func TestConfirmRuns(t *testing.T) {
-	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "confirm.db")
+	dbURL := testenv.SQLiteURL(t, "confirm.db")
 	migrate(t, dbURL)
 	in := newStack(t, stackOptions{dbURL: dbURL, backend: memcachedBackend(startMemcacheds(t, 1), time.Second),
 		layers: everyLayer, ttl: 100 * time.Millisecond})
@@ -392,7 +392,7 @@ func dumpTools(t *testing.T, kind, dbURL string) (dump, restore func(file string
 // nothing changed), and so for Reopen, and for Delete of a task renamed
 // since.
 func TestStaleDoneLeavesTheTaskDone(t *testing.T) {
-	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "stale.db")
+	dbURL := testenv.SQLiteURL(t, "stale.db")
 	migrate(t, dbURL)
 	cluster := threeInstances(t, dbURL, taskcache.Version, everyLayer)
 	a, b := cluster[0].handler, cluster[1].handler

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -217,7 +216,7 @@ func TestFragmentsRenderOnlyChangedRows(t *testing.T) {
 // memcached server, as two processes behind a load balancer would.
 func twoInstances(t *testing.T, o stackOptions) (*stack, *stack) {
 	t.Helper()
-	o.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "t.db")
+	o.dbURL = testenv.SQLiteURL(t, "t.db")
 	o.backend = memcachedBackend([]string{testenv.StartMemcached(t, testenv.MemcachedOptions{}).Addr()}, 5*time.Second)
 	o.prefix = testenv.RandomName("two") + ":"
 	return newStack(t, o), newStack(t, o)

@@ -6,7 +6,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -72,7 +71,7 @@ func TestSessionsAcrossInstances(t *testing.T) {
 	for _, engine := range session.Engines() {
 		t.Run(engine, func(t *testing.T) {
 			o := allLayers
-			o.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "t.db")
+			o.dbURL = testenv.SQLiteURL(t, "t.db")
 			o.backend = backendOf([]string{testenv.StartMemcached(t, testenv.MemcachedOptions{}).Addr()})
 			o.prefix = testenv.RandomName("sess") + ":"
 			o.sessions = engine

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -89,7 +88,7 @@ func newStack(tb testing.TB, o stackOptions) *stack {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg.DatabaseURL = cmp.Or(o.dbURL, "sqlite:"+filepath.Join(tb.TempDir(), "tasks.db"))
+	cfg.DatabaseURL = cmp.Or(o.dbURL, testenv.SQLiteURL(tb, "tasks.db"))
 	cfg.CachePrefix = o.prefix
 	cfg.Invalidation = string(cmp.Or(o.strategy, taskcache.Version))
 	cfg.CacheTTL = cmp.Or(o.ttl, cfg.CacheTTL)

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"net/http"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -25,7 +24,7 @@ func TestPageStampedeAcrossInstances(t *testing.T) {
 	servers := startMemcacheds(t, 2)
 	for _, strategy := range []taskcache.Strategy{taskcache.Delete, taskcache.Version, taskcache.Update, taskcache.Expire} {
 		t.Run(string(strategy), func(t *testing.T) {
-			dbURL := "sqlite:" + filepath.Join(t.TempDir(), "stampede.db")
+			dbURL := testenv.SQLiteURL(t, "stampede.db")
 			migrate(t, dbURL)
 			seed := openStore(t, dbURL)
 			task, _, err := seed.Add(t.Context(), "the task")
