@@ -51,6 +51,7 @@ type activated struct {
 	socket *os.File
 	addr   string
 	proc   *daemon.Process
+	logs   *testenv.LockedBuffer // every process's output, for a failure
 }
 
 // start runs a new process on the socket.
@@ -60,7 +61,7 @@ func (a *activated) start() {
 	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" serve`, a.bin)
 	cmd.Env = a.env
 	cmd.ExtraFiles = []*os.File{a.socket}
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.Stdout, cmd.Stderr = a.logs, a.logs
 	p, err := daemon.Start(cmd)
 	if err != nil {
 		a.t.Fatal(err)
@@ -123,6 +124,7 @@ func TestRollingRestart(t *testing.T) {
 	mc := testenv.StartMemcached(t, testenv.MemcachedOptions{})
 	bin := buildBinary(t)
 
+	var logs testenv.LockedBuffer
 	instances := make([]*activated, 3)
 	var addrs []string
 	for i := range instances {
@@ -137,14 +139,14 @@ func TestRollingRestart(t *testing.T) {
 		ln.Close() // socket holds it now, as systemd would
 		t.Cleanup(func() { socket.Close() })
 		addr := ln.Addr().String()
-		a := &activated{t: t, bin: bin, socket: socket, addr: addr, env: []string{
+		a := &activated{t: t, bin: bin, socket: socket, addr: addr, logs: &logs, env: []string{
 			"PATH=" + os.Getenv("PATH"),
 			"TASKLIST_ADDR=" + addr,
 			"DATABASE_URL=" + dbURL,
 			"MEMCACHE_SERVERS=" + mc.Addr(),
 			"TASKLIST_DB_MAX_CONNS=4",
 			"TASKLIST_SHUTDOWN_DRAIN=" + drain.String(),
-			"TASKLIST_LOG_LEVEL=warn",
+			"TASKLIST_LOG_LEVEL=info",
 		}}
 		a.start()
 		a.up()
@@ -227,8 +229,20 @@ func TestRollingRestart(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("nginx's error log:\n%.5000s", nginx.ErrorLog())
+		// The instances' log lines, but those of requests answered as
+		// they should be: the drains, the shutdowns, the failures.
+		var lines []string
+		for line := range strings.Lines(logs.String()) {
+			if !answeredWell.MatchString(line) {
+				lines = append(lines, line)
+			}
+		}
+		t.Logf("the instances' logs, without the requests answered 200 or 303:\n%.20000s", strings.Join(lines, ""))
 	}
 }
+
+// answeredWell matches the log line of a request answered 200 or 303.
+var answeredWell = regexp.MustCompile(`msg=request .*status=(200|303) `)
 
 // TestListenActivation: a socket passed for another process is not taken,
 // and a service manager passing other than one socket is an error.
