@@ -3,7 +3,6 @@ package dashboard_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	"github.com/tasklist/tasklist/internal/loginlimit"
 	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/tasks/taskstest"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -28,12 +28,7 @@ import (
 // has answered one list query. The counter is returned to count more.
 func newSources(t *testing.T) (stats.Sources, *stats.Counter) {
 	t.Helper()
-	db := testenv.OpenDB(t, testenv.SQLiteURL(t, "tasks.db"))
-	store := tasks.New(db, tasks.Options{})
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(t.Context(), slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
+	store := taskstest.Open(t, testenv.SQLiteURL(t, "tasks.db"), tasks.Options{})
 	queries := dbstats.New(store)
 	if _, err := queries.List(t.Context()); err != nil {
 		t.Fatal(err)

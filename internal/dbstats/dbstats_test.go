@@ -2,7 +2,6 @@ package dbstats_test
 
 import (
 	"context"
-	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"github.com/tasklist/tasklist/internal/dbstats"
 	"github.com/tasklist/tasklist/internal/reqtrace"
 	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/tasks/taskstest"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -24,14 +24,7 @@ func TestUnavailable(t *testing.T) {
 	}
 	proxy := testenv.StartProxy(t, u.Host)
 	u.Host = proxy.Addr()
-	src, err := tasks.Open(t.Context(), u.String(), tasks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { src.Close() })
-	if err := src.Migrate(t.Context(), slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
+	src := taskstest.Open(t, u.String(), tasks.Options{})
 	s := dbstats.New(src)
 	ctx := t.Context()
 	expect := func(step string, want bool) {

@@ -1,7 +1,6 @@
 package pagecache
 
 import (
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/tasklist/tasklist/internal/cache/local"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/tasks/taskstest"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -19,14 +19,7 @@ import (
 // version of a real (empty) task list.
 func newTestPageCache(t *testing.T) *Pages {
 	t.Helper()
-	store, err := tasks.Open(t.Context(), testenv.SQLiteURL(t, "t.db"), tasks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(t.Context(), slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
+	store := taskstest.Open(t, testenv.SQLiteURL(t, "t.db"), tasks.Options{})
 	b, err := local.New(local.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package paging_test
 import (
 	"cmp"
 	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/tasklist/tasklist/internal/paging"
 	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/tasks/taskstest"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -72,12 +72,7 @@ func TestURL(t *testing.T) {
 // 1 to n, without the ids in removed.
 func newStore(t *testing.T, n int, removed ...int64) *tasks.Store {
 	t.Helper()
-	db := testenv.OpenDB(t, testenv.SQLiteURL(t, "tasks.db"))
-	s := tasks.New(db, tasks.Options{})
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(t.Context(), slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
+	s := taskstest.Open(t, testenv.SQLiteURL(t, "tasks.db"), tasks.Options{})
 	for i := range n {
 		if _, _, err := s.Add(t.Context(), "task "+strconv.Itoa(i+1)); err != nil {
 			t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/tasks/taskstest"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -47,15 +48,7 @@ func newSource(t *testing.T, rawURL string, slow time.Duration) *source {
 	if rawURL == "" {
 		rawURL = testenv.SQLiteURL(t, "tasks.db")
 	}
-	st, err := tasks.Open(t.Context(), rawURL, tasks.Options{SlowQuery: slow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(t.Context(), slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
-	return &source{Store: st}
+	return &source{Store: taskstest.Open(t, rawURL, tasks.Options{SlowQuery: slow})}
 }
 
 func newLocalCache(t *testing.T, clock func() time.Time) *cache.Cache {

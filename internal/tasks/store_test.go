@@ -16,21 +16,14 @@ import (
 
 	"github.com/tasklist/tasklist/internal/sqldb"
 	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/tasks/taskstest"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
 // openStore opens and migrates a fresh store on the database rawURL names.
 func openStore(t *testing.T, rawURL string, opts tasks.Options) *tasks.Store {
 	t.Helper()
-	s, err := tasks.Open(t.Context(), rawURL, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(t.Context(), slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return taskstest.Open(t, rawURL, opts)
 }
 
 func TestStore(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/config"
 	"github.com/tasklist/tasklist/internal/taskcache"
+	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/tasks/taskstest"
 	"github.com/tasklist/tasklist/internal/testenv"
 	"github.com/tasklist/tasklist/internal/web"
 )
@@ -44,7 +46,7 @@ func BenchmarkIndex(b *testing.B) {
 	for _, n := range []int{100, 1000} {
 		dbURL := testenv.SQLiteURL(b, "bench"+strconv.Itoa(n)+".db")
 		migrate(b, dbURL)
-		seed := openStore(b, dbURL)
+		seed := taskstest.Open(b, dbURL, tasks.Options{})
 		for i := range n {
 			if _, _, err := seed.Add(b.Context(), "task "+strconv.Itoa(i)); err != nil {
 				b.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/tasklist/tasklist/internal/config"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/tasks/taskstest"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -117,7 +118,7 @@ func TestPageCoherence(t *testing.T) {
 			if c.strategy == taskcache.Expire {
 				lag = expireTTL
 			}
-			runPageCoherence(t, cluster, openStore(t, dbURL), lag, nil)
+			runPageCoherence(t, cluster, taskstest.Open(t, dbURL, tasks.Options{}), lag, nil)
 		})
 	}
 }

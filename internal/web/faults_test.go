@@ -12,6 +12,8 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache/memcache"
 	"github.com/tasklist/tasklist/internal/taskcache"
+	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/tasks/taskstest"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -148,7 +150,7 @@ func memcachedFault(t *testing.T, dbURL string, c memcachedFaultCase) {
 	} else {
 		mended.Store(true)
 	}
-	runPageCoherence(t, cluster, openStore(t, dbURL), 0, mended.Load)
+	runPageCoherence(t, cluster, taskstest.Open(t, dbURL, tasks.Options{}), 0, mended.Load)
 	wg.Wait()
 	lat.during.Store(false)
 

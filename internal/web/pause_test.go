@@ -21,6 +21,8 @@ import (
 	"github.com/tasklist/tasklist/internal/cache/memcache"
 	"github.com/tasklist/tasklist/internal/config"
 	"github.com/tasklist/tasklist/internal/taskcache"
+	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/tasks/taskstest"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -112,7 +114,7 @@ func serverPauses(t *testing.T, dbURL string, layers config.Layers, run time.Dur
 	}
 	addrs := []string{servers[0].Addr(), servers[1].Addr()}
 	migrate(t, dbURL)
-	db := openStore(t, dbURL)
+	db := taskstest.Open(t, dbURL, tasks.Options{})
 	h := &history{writes: map[string][]write{}}
 	ids := make([]int64, pauseTasks)
 	names := make([]string, pauseTasks)

@@ -21,6 +21,7 @@ import (
 	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/taskcache"
 	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/tasks/taskstest"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -172,22 +173,7 @@ func (s *stack) reads() int64     { return s.queries("list") + s.queries("page")
 // opens it (app.New migrates too; migrations are safe to run at once).
 func migrate(tb testing.TB, dbURL string) {
 	tb.Helper()
-	openStore(tb, dbURL)
-}
-
-// openStore opens the task store at dbURL, migrated, closed when tb ends:
-// the database as it is, neither cached nor counted.
-func openStore(tb testing.TB, dbURL string) *tasks.Store {
-	tb.Helper()
-	st, err := tasks.Open(tb.Context(), dbURL, tasks.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	if err := st.Migrate(tb.Context(), slog.New(slog.DiscardHandler)); err != nil {
-		tb.Fatal(err)
-	}
-	return st
+	taskstest.Open(tb, dbURL, tasks.Options{})
 }
 
 // backendOpener opens an instance's cache client for keys under prefix, of

@@ -10,6 +10,8 @@ import (
 
 	"github.com/tasklist/tasklist/internal/stats"
 	"github.com/tasklist/tasklist/internal/taskcache"
+	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/tasks/taskstest"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -26,7 +28,7 @@ func TestPageStampedeAcrossInstances(t *testing.T) {
 		t.Run(string(strategy), func(t *testing.T) {
 			dbURL := testenv.SQLiteURL(t, "stampede.db")
 			migrate(t, dbURL)
-			seed := openStore(t, dbURL)
+			seed := taskstest.Open(t, dbURL, tasks.Options{})
 			task, _, err := seed.Add(t.Context(), "the task")
 			if err != nil {
 				t.Fatal(err)
