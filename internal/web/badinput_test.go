@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/testenv"
 	"github.com/tasklist/tasklist/internal/web"
 )
 
@@ -92,6 +94,8 @@ func testBadInput(t *testing.T, store *tasks.Store, h http.Handler) {
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.MaxHeaderBytes = web.MaxHeaderBytes
 	srv.Config.ReadTimeout = time.Second // ends the request whose body never comes
+	var serverLog testenv.LockedBuffer
+	srv.Config.ErrorLog = log.New(&serverLog, "", 0)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	for _, name := range []string{"keep me", "and me"} {
@@ -266,12 +270,18 @@ func testBadInput(t *testing.T, store *tasks.Store, h http.Handler) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			logged := len(serverLog.String())
 			status, body := send(t, srv.Listener.Addr().String(), tt)
 			if status != tt.status || status >= 500 {
 				t.Errorf("status = %d, want %d: %s", status, tt.status, gist(body))
 			}
 			if !strings.Contains(body, tt.says) {
 				t.Errorf("response does not say %q: %s", tt.says, gist(body))
+			}
+			// A handler that answers twice (its second status dropped
+			// with a warning, its second page cut off) answers wrongly.
+			if out := serverLog.String(); strings.Contains(out[logged:], "superfluous") {
+				t.Errorf("the handler answered more than once: %s", out[logged:])
 			}
 			after, err := store.List(t.Context())
 			if err != nil {

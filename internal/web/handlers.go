@@ -43,8 +43,12 @@ func (s *Server) toggle(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	raw, ok := s.formField(w, r, "done")
+	if !ok {
+		return // answered
+	}
 	var done bool
-	switch raw, _ := s.formField(w, r, "done"); raw {
+	switch raw {
 	case "1":
 		done = true
 	case "0":
