@@ -71,6 +71,13 @@ type accepted struct {
 	mu   sync.Mutex
 	open int
 	idle map[net.Conn]time.Time // open connections between requests, and since when
+	// fresh are the open connections that have not begun a request yet.
+	fresh map[net.Conn]bool
+	// From stopping on, the connections accepted, and those closed while
+	// idle or fresh: a request a proxy sends on one of those as it closes
+	// gets no answer, so the shutdown's log line counts them.
+	stopped                              bool
+	lateAccepts, closedIdle, closedFresh int
 	// freed has a value when a connection has closed since Accept last
 	// looked; stop is closed with the listener.
 	freed    chan struct{}
@@ -79,7 +86,7 @@ type accepted struct {
 }
 
 func newAccepted(ln net.Listener, max int) *accepted {
-	return &accepted{Listener: ln, max: max, idle: map[net.Conn]time.Time{}, freed: make(chan struct{}, 1), stop: make(chan struct{})}
+	return &accepted{Listener: ln, max: max, idle: map[net.Conn]time.Time{}, fresh: map[net.Conn]bool{}, freed: make(chan struct{}, 1), stop: make(chan struct{})}
 }
 
 func (a *accepted) Accept() (net.Conn, error) {
@@ -142,18 +149,46 @@ func (a *accepted) Close() error {
 }
 
 func (a *accepted) connState(c net.Conn, st http.ConnState) {
+	a.mu.Lock()
 	switch st {
+	case http.StateNew:
+		a.fresh[c] = true
+		if a.stopped {
+			a.lateAccepts++
+		}
 	case http.StateIdle:
-		a.mu.Lock()
 		a.idle[c] = time.Now()
-		a.mu.Unlock()
 	case http.StateActive:
-		a.mu.Lock()
 		delete(a.idle, c)
-		a.mu.Unlock()
+		delete(a.fresh, c)
 	case http.StateClosed, http.StateHijacked:
+		if _, idle := a.idle[c]; idle && a.stopped {
+			a.closedIdle++
+		}
+		if a.fresh[c] && a.stopped {
+			a.closedFresh++
+		}
+		delete(a.fresh, c)
+	}
+	a.mu.Unlock()
+	if st == http.StateClosed || st == http.StateHijacked {
 		a.closed(c)
 	}
+}
+
+// stopping marks the start of the shutdown, from which unused reports.
+func (a *accepted) stopping() {
+	a.mu.Lock()
+	a.stopped = true
+	a.mu.Unlock()
+}
+
+// unused reports, since stopping, how many connections were accepted and how
+// many were closed while idle or before their first request.
+func (a *accepted) unused() (late, idle, fresh int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lateAccepts, a.closedIdle, a.closedFresh
 }
 
 // closed counts a connection closed (c, or one whose Accept failed: nil).
@@ -166,6 +201,19 @@ func (a *accepted) closed(c net.Conn) {
 	case a.freed <- struct{}{}:
 	default:
 	}
+}
+
+// state reports how many accepted connections are open, how many of them
+// are idle between requests, and for how long the longest idle one has
+// been: what a shutdown is about to close, for its log line.
+func (a *accepted) state() (open, idle int, longestIdle time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	for _, since := range a.idle {
+		longestIdle = max(longestIdle, now.Sub(since))
+	}
+	return a.open, len(a.idle), longestIdle
 }
 
 // wait returns once every accepted connection is closed, or when ctx ends.

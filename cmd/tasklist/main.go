@@ -177,7 +177,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ln net.List
 		log.Info("draining", "for", cfg.ShutdownDrain)
 		d.run(shutdownCtx, cfg.ShutdownDrain)
 	}
-	log.Info("shutting down", "grace", cfg.ShutdownTimeout)
+	open, idle, longestIdle := conns.state()
+	log.Info("shutting down", "grace", cfg.ShutdownTimeout, "connections", open, "idle", idle, "longest_idle", longestIdle)
+	conns.stopping()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
@@ -187,7 +189,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ln net.List
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	log.Info("stopped")
+	late, idle, fresh := conns.unused()
+	log.Info("stopped", "accepted_during_shutdown", late, "closed_idle", idle, "closed_before_a_request", fresh)
 	return nil
 }
 
