@@ -149,7 +149,12 @@ func (a *accepted) Close() error {
 }
 
 func (a *accepted) connState(c net.Conn, st http.ConnState) {
+	if st == http.StateClosed || st == http.StateHijacked {
+		a.closed(c)
+		return
+	}
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	switch st {
 	case http.StateNew:
 		a.fresh[c] = true
@@ -161,18 +166,6 @@ func (a *accepted) connState(c net.Conn, st http.ConnState) {
 	case http.StateActive:
 		delete(a.idle, c)
 		delete(a.fresh, c)
-	case http.StateClosed, http.StateHijacked:
-		if _, idle := a.idle[c]; idle && a.stopped {
-			a.closedIdle++
-		}
-		if a.fresh[c] && a.stopped {
-			a.closedFresh++
-		}
-		delete(a.fresh, c)
-	}
-	a.mu.Unlock()
-	if st == http.StateClosed || st == http.StateHijacked {
-		a.closed(c)
 	}
 }
 
@@ -194,7 +187,16 @@ func (a *accepted) unused() (late, idle, fresh int) {
 // closed counts a connection closed (c, or one whose Accept failed: nil).
 func (a *accepted) closed(c net.Conn) {
 	a.mu.Lock()
+	if a.stopped {
+		if _, idle := a.idle[c]; idle {
+			a.closedIdle++
+		}
+		if a.fresh[c] {
+			a.closedFresh++
+		}
+	}
 	delete(a.idle, c)
+	delete(a.fresh, c)
 	a.open--
 	a.mu.Unlock()
 	select {

@@ -1,10 +1,10 @@
 // Package dbstats counts and times the task store's database queries by
 // kind, for the statistics pages and Prometheus (as stats.Query), and
 // records each one in the request's trace (package reqtrace), so that a
-// response can say how much database time it took. Seeing every call's outcome, it also knows
-// whether the database is unavailable: whether its last call failed. It
-// wraps the store rather than changing it: the store stays about SQL, and
-// the counting sits in one place.
+// response can say how much database time it took. Seeing every call's
+// outcome, it also knows whether the database is unavailable: whether its
+// last call failed. It wraps the store rather than changing it: the store
+// stays about SQL, and the counting sits in one place.
 package dbstats
 
 import (

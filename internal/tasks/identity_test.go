@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/tasks/taskstest"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -20,7 +21,7 @@ func TestVersions(t *testing.T) {
 			t.Run("identity", func(t *testing.T) { testIdentity(t, newURL) })
 			t.Run("hand edits", func(t *testing.T) { testHandEdits(t, newURL(t), name == "postgres") })
 			t.Run("no revision twice", func(t *testing.T) { testNoRevisionTwice(t, newURL(t)) })
-			t.Run("preconditions", func(t *testing.T) { testPreconditions(t, openStore(t, newURL(t), tasks.Options{})) })
+			t.Run("preconditions", func(t *testing.T) { testPreconditions(t, taskstest.Open(t, newURL(t), tasks.Options{})) })
 		})
 	}
 }
@@ -36,7 +37,7 @@ func head(t *testing.T, s *tasks.Store) tasks.Version {
 
 func testIdentity(t *testing.T, newURL func(testing.TB) string) {
 	urlA := newURL(t)
-	a, b := openStore(t, urlA, tasks.Options{}), openStore(t, newURL(t), tasks.Options{})
+	a, b := taskstest.Open(t, urlA, tasks.Options{}), taskstest.Open(t, newURL(t), tasks.Options{})
 	va, vb := head(t, a), head(t, b)
 	if va.DB == "" || vb.DB == "" || va.DB == vb.DB {
 		t.Fatalf("identities %q and %q: want two, different", va.DB, vb.DB)
@@ -44,7 +45,7 @@ func testIdentity(t *testing.T, newURL func(testing.TB) string) {
 	if a.Identity() != va.DB {
 		t.Errorf("Identity() = %q, want %q", a.Identity(), va.DB)
 	}
-	if again := head(t, openStore(t, urlA, tasks.Options{})); again.DB != va.DB {
+	if again := head(t, taskstest.Open(t, urlA, tasks.Options{})); again.DB != va.DB {
 		t.Errorf("a second store of the database reads %q, want %q", again.DB, va.DB)
 	}
 	// An operator gives a copied database an identity of its own.
@@ -55,7 +56,7 @@ func testIdentity(t *testing.T, newURL func(testing.TB) string) {
 }
 
 func testHandEdits(t *testing.T, rawURL string, postgres bool) {
-	s := openStore(t, rawURL, tasks.Options{})
+	s := taskstest.Open(t, rawURL, tasks.Options{})
 	if _, _, err := s.Add(t.Context(), "by the app"); err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func testHandEdits(t *testing.T, rawURL string, postgres bool) {
 }
 
 func testNoRevisionTwice(t *testing.T, rawURL string) {
-	s := openStore(t, rawURL, tasks.Options{})
+	s := taskstest.Open(t, rawURL, tasks.Options{})
 	_, dumped, err := s.Add(t.Context(), "in the dump")
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tasklist/tasklist/internal/tasks"
+	"github.com/tasklist/tasklist/internal/tasks/taskstest"
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
@@ -20,7 +21,7 @@ func TestSQLiteInstancesShareAFile(t *testing.T) {
 	file := testenv.SQLiteURL(t, "shared.db")
 	stores := make([]*tasks.Store, 3)
 	for i := range stores {
-		stores[i] = openStore(t, file, tasks.Options{})
+		stores[i] = taskstest.Open(t, file, tasks.Options{})
 	}
 	const writers, adds = 24, 2000
 	var (

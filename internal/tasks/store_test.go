@@ -20,22 +20,16 @@ import (
 	"github.com/tasklist/tasklist/internal/testenv"
 )
 
-// openStore opens and migrates a fresh store on the database rawURL names.
-func openStore(t *testing.T, rawURL string, opts tasks.Options) *tasks.Store {
-	t.Helper()
-	return taskstest.Open(t, rawURL, opts)
-}
-
 func TestStore(t *testing.T) {
 	for name, newURL := range testenv.Databases() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			rawURL := newURL(t)
-			t.Run("crud", func(t *testing.T) { testCRUD(t, openStore(t, rawURL, tasks.Options{})) })
+			t.Run("crud", func(t *testing.T) { testCRUD(t, taskstest.Open(t, rawURL, tasks.Options{})) })
 			t.Run("concurrent adds", func(t *testing.T) { testConcurrentAdds(t, rawURL) })
-			t.Run("pages", func(t *testing.T) { testPages(t, openStore(t, newURL(t), tasks.Options{})) })
-			t.Run("cap", func(t *testing.T) { testCap(t, openStore(t, newURL(t), tasks.Options{MaxTasks: 3})) })
-			t.Run("restore", func(t *testing.T) { testRestore(t, openStore(t, newURL(t), tasks.Options{MaxTasks: 3})) })
+			t.Run("pages", func(t *testing.T) { testPages(t, taskstest.Open(t, newURL(t), tasks.Options{})) })
+			t.Run("cap", func(t *testing.T) { testCap(t, taskstest.Open(t, newURL(t), tasks.Options{MaxTasks: 3})) })
+			t.Run("restore", func(t *testing.T) { testRestore(t, taskstest.Open(t, newURL(t), tasks.Options{MaxTasks: 3})) })
 		})
 	}
 }
@@ -131,7 +125,7 @@ func testCRUD(t *testing.T, s *tasks.Store) {
 // testConcurrentAdds: 20 goroutines adding 50 tasks each leave exactly 1000
 // tasks, each revision used once.
 func testConcurrentAdds(t *testing.T, rawURL string) {
-	s := openStore(t, rawURL, tasks.Options{})
+	s := taskstest.Open(t, rawURL, tasks.Options{})
 	before, err := s.List(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +189,7 @@ func TestNewSharesTheDatabase(t *testing.T) {
 }
 
 func TestSlowQuery(t *testing.T) {
-	s := openStore(t, testenv.SQLiteURL(t, "slow.db"), tasks.Options{SlowQuery: time.Hour})
+	s := taskstest.Open(t, testenv.SQLiteURL(t, "slow.db"), tasks.Options{SlowQuery: time.Hour})
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if _, err := s.List(ctx); !errors.Is(err, context.Canceled) {
