@@ -1,6 +1,8 @@
 package main
 
 import (
+	"math"
+	"runtime/debug"
 	"testing"
 
 	"github.com/tasklist/tasklist/internal/config"
@@ -27,5 +29,32 @@ func TestMemoryBudget(t *testing.T) {
 		if got := memoryBudget(cfg); got != tt.want {
 			t.Errorf("%s: memoryBudget = %d MiB, want %d MiB", tt.name, got>>20, tt.want>>20)
 		}
+	}
+}
+
+// TestTuneMemory: the soft limit and the collector's pace are set unless
+// the environment sets them, and the environment's own are left alone.
+func TestTuneMemory(t *testing.T) {
+	gc, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() {
+		debug.SetGCPercent(gc)
+		debug.SetMemoryLimit(limit)
+	})
+
+	tuneMemory(lookup(envOf(nil)))
+	if got := debug.SetGCPercent(100); got != gcPercent {
+		t.Errorf("GOGC unset: the collector's percent is %d, want %d", got, gcPercent)
+	}
+	if got := debug.SetMemoryLimit(math.MaxInt64); got != 40<<20+64<<20 {
+		t.Errorf("GOMEMLIMIT unset: the soft limit is %d MiB, want %d MiB", got>>20, 40+64)
+	}
+
+	// The runtime has read these itself; tuneMemory must not overrule them.
+	tuneMemory(lookup(envOf(map[string]string{"GOGC": "100", "GOMEMLIMIT": "1GiB"})))
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC=100: the collector's percent is %d, want it left at 100", got)
+	}
+	if got := debug.SetMemoryLimit(math.MaxInt64); got != math.MaxInt64 {
+		t.Errorf("GOMEMLIMIT set: the soft limit is %d, want it left alone", got)
 	}
 }

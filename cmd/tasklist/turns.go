@@ -32,7 +32,7 @@ func (t *turns) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		return // the client went away, or the server is stopping
 	}
-	tw := &turnWriter{ResponseWriter: w, done: func() { <-t.slots }}
+	tw := &turnWriter{ResponseWriter: w, turns: t}
 	defer tw.end()
 	t.next.ServeHTTP(tw, r)
 }
@@ -41,14 +41,14 @@ func (t *turns) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Handlers call it from their own goroutine only, as any ResponseWriter.
 type turnWriter struct {
 	http.ResponseWriter
-	done  func()
+	turns *turns
 	ended bool
 }
 
 func (w *turnWriter) end() {
 	if !w.ended {
 		w.ended = true
-		w.done()
+		<-w.turns.slots
 	}
 }
 
