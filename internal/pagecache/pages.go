@@ -45,7 +45,9 @@ var errUncacheable = errors.New("pagecache: response is not cacheable")
 // the network, with the in-process cache copying it (the in-process cache
 // hands out copies, so that no caller can change what it holds). A miss
 // renders the page once for all the requests that want it, across
-// instances (package fill).
+// instances (package fill); when a write moves the list on while it is
+// rendered, they read the version again and share the next page (at most
+// maxMoves times, then each is served without the cache).
 //
 // Nothing per visitor is ever stored or served: requests the handler's key
 // function does not name (one with a flash message waiting) bypass the
@@ -90,8 +92,9 @@ type entry struct {
 }
 
 // A VersionedHandler serves r showing the task list at version v: for the
-// page cache, which keys what it stores by v, exactly that version (else it
-// fails, as tasks.ErrMoved says); the zero v means the list as it is now.
+// page cache, which keys what it stores by v, exactly that version, else it
+// answers 409 Conflict and nothing more (the list has moved past v, as
+// tasks.ErrMoved says); the zero v means the list as it is now.
 type VersionedHandler func(w http.ResponseWriter, r *http.Request, v tasks.Version)
 
 // Handler serves h's responses through the cache. key names the response
@@ -117,38 +120,55 @@ func (p *Pages) serve(w http.ResponseWriter, r *http.Request, k string, next Ver
 	if inm != "" {
 		want = func(guess tasks.Version) bool { return !ETagMatch(inm, p.etag(guess, k, gz)) }
 	}
-	read, err := p.pages.version(r.Context(), k, want)
 	trace := reqtrace.From(r.Context())
-	if err != nil {
-		trace.Cache(reqtrace.Page, fill.Bypass)
-		next(w, r, tasks.Version{}) // the database is failing too, most likely: let next say so
+	for range maxMoves {
+		read, err := p.pages.version(r.Context(), k, want)
+		if err != nil {
+			break // the database is failing too, most likely: let next say so
+		}
+		if inm != "" {
+			if etag := p.etag(read.v, k, gz); ETagMatch(inm, etag) {
+				p.notModified(w, trace, etag)
+				return
+			}
+		}
+		e, outcome := p.pages.fromMemory(read, k), fill.Hit
+		if e == nil {
+			e, outcome, err = p.pages.entry(r.Context(), read, k, p.render(r, next))
+			if errors.Is(err, tasks.ErrMoved) {
+				// A write came while the page was made: the requests
+				// that waited for it read the version again and share
+				// the next page, rather than each make its own.
+				continue
+			}
+			if err != nil {
+				break // not cacheable, or the render failed
+			}
+		}
+		trace.Cache(reqtrace.Page, outcome)
+		p.write(w, r, e, read.v, k, gz)
 		return
 	}
+	// Serve this request on its own, as if there were no page cache.
+	trace.Cache(reqtrace.Page, fill.Bypass)
+	next(w, r, tasks.Version{})
+}
+
+// notModified answers a conditional request whose page has not changed.
+func (p *Pages) notModified(w http.ResponseWriter, trace *reqtrace.Trace, etag string) {
+	p.counts.Hits.Add(1)
+	trace.Cache(reqtrace.Page, fill.Hit)
 	h := w.Header()
-	if inm != "" {
-		if etag := p.etag(read.v, k, gz); ETagMatch(inm, etag) {
-			p.counts.Hits.Add(1)
-			trace.Cache(reqtrace.Page, fill.Hit)
-			h["Cache-Control"] = cacheControlValue[:1:1]
-			h["Vary"] = p.vary[:1:1]
-			h.Set("ETag", etag)
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-	}
-	e, outcome := p.pages.fromMemory(read, k), fill.Hit
-	if e == nil {
-		if e, outcome, err = p.pages.entry(r.Context(), read, k, p.render(r, next)); err != nil {
-			// Not cacheable, or the render failed (the list moved on, say):
-			// serve this request on its own, as if there were no page
-			// cache.
-			trace.Cache(reqtrace.Page, fill.Bypass)
-			next(w, r, tasks.Version{})
-			return
-		}
-	}
-	trace.Cache(reqtrace.Page, outcome)
-	hds := p.headers(e, read.v, k)
+	h["Cache-Control"] = cacheControlValue[:1:1]
+	h["Vary"] = p.vary[:1:1]
+	h.Set("ETag", etag)
+	w.WriteHeader(http.StatusNotModified)
+}
+
+// write sends e, page k under version v, in the encoding asked for.
+func (p *Pages) write(w http.ResponseWriter, r *http.Request, e *entry, v tasks.Version, k string, gz bool) {
+	h := w.Header()
+	hds := p.headers(e, v, k)
 	body, hd := e.body, hds[0]
 	if gz {
 		body, hd = e.gz, hds[1]
@@ -202,6 +222,9 @@ func (p *Pages) render(r *http.Request, next VersionedHandler) func(context.Cont
 		}
 		rec := &bufferRecorder{header: http.Header{}}
 		next(rec, req, v)
+		if rec.status == http.StatusConflict {
+			return nil, tasks.ErrMoved // see VersionedHandler
+		}
 		if rec.status != http.StatusOK || len(rec.header.Values("Set-Cookie")) > 0 ||
 			strings.Contains(rec.header.Get("Cache-Control"), "no-store") {
 			return nil, errUncacheable

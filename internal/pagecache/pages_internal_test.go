@@ -19,6 +19,14 @@ import (
 // version of a real (empty) task list.
 func newTestPageCache(t *testing.T) *Pages {
 	t.Helper()
+	p, _ := newTestPageCacheOf(t)
+	return p
+}
+
+// newTestPageCacheOf is newTestPageCache with the cached task list whose
+// version it is keyed by, for a test that writes to the list.
+func newTestPageCacheOf(t *testing.T) (*Pages, *taskcache.Store) {
+	t.Helper()
 	store := taskstest.Open(t, testenv.SQLiteURL(t, "t.db"), tasks.Options{})
 	b, err := local.New(local.Options{})
 	if err != nil {
@@ -34,7 +42,7 @@ func newTestPageCache(t *testing.T) *Pages {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return p, tc
 }
 
 // TestNothingPersonalIsShared: per-visitor content is neither stored in the
@@ -200,6 +208,63 @@ func TestPageCodec(t *testing.T) {
 		if _, err := decodePage(bad); err == nil {
 			t.Errorf("decodePage(%q) succeeded", bad)
 		}
+	}
+}
+
+// TestMovedWhileMade: when a write moves the list on while a page is made,
+// the page of the version after it is made and served from the cache, not
+// one page per waiting request outside it; only after maxMoves such moves
+// in a row is the request served without the cache.
+func TestMovedWhileMade(t *testing.T) {
+	tests := []struct {
+		name      string
+		moves     int // renders that find the list moved on
+		versioned int // renders for a version wanted
+		uncached  bool
+	}{
+		{"one move", 1, 2, false},
+		{"a move every time", maxMoves, maxMoves, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, tc := newTestPageCacheOf(t)
+			var versioned, uncached int
+			h := p.Handler(func(w http.ResponseWriter, r *http.Request, v tasks.Version) {
+				if v == (tasks.Version{}) {
+					uncached++
+					w.Write([]byte("made without the cache"))
+					return
+				}
+				versioned++
+				if versioned <= tt.moves {
+					// A write lands while this page is made: the list has
+					// moved past v, as the handler finds and answers.
+					if _, _, err := tc.Add(r.Context(), "written meanwhile"); err != nil {
+						t.Fatal(err)
+					}
+					w.WriteHeader(http.StatusConflict)
+					return
+				}
+				w.Write([]byte("page of " + v.String()))
+			}, func(*http.Request) (string, bool) { return "k", true })
+
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+			now, _, err := tc.VersionWith(t.Context(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "page of " + now.String()
+			if tt.uncached {
+				want = "made without the cache"
+			}
+			if w.Code != http.StatusOK || w.Body.String() != want {
+				t.Errorf("GET = %d %q, want 200 %q", w.Code, w.Body, want)
+			}
+			if versioned != tt.versioned || (uncached == 1) != tt.uncached {
+				t.Errorf("renders: %d for a version, %d without the cache; want %d and %v", versioned, uncached, tt.versioned, tt.uncached)
+			}
+		})
 	}
 }
 

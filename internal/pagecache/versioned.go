@@ -77,7 +77,7 @@ func (c *versioned) fromMemory(read versionRead, name string) *entry {
 // entry returns the value named name under the version read, not in
 // memory (see fromMemory): from the read, or loaded through load, which is
 // given the version and must make the value of exactly that version (else
-// fail, with taskcache.ErrMoved); what it returns is kept in memory.
+// fail, with tasks.ErrMoved); what it returns is kept in memory.
 func (c *versioned) entry(ctx context.Context, read versionRead, name string, load func(ctx context.Context, v tasks.Version) ([]byte, error)) (*entry, fill.Outcome, error) {
 	key := c.key(read.v, name)
 	it, gerr := cache.Lookup(read.items, key)

@@ -81,9 +81,10 @@ func TestLateJoinerGetsFreshList(t *testing.T) {
 	}
 	late := make(chan tasks.Snapshot)
 	go func() { snap, _ := s.List(ctx); late <- snap }() // arrives after the write answered
-	// Joined: both readers wait for a flight, and there is one.
+	// Joined: the first reader flies the one flight (held in the cache
+	// read), and the late one waits for it.
 	testenv.WaitFor(t, "the late reader joining the held flight", func() bool {
-		return len(testenv.Goroutines("fill.(*Group).miss(", true)) == 2 && len(testenv.Goroutines("fill.(*Group).fly(", false)) == 1
+		return len(testenv.Goroutines("fill.(*Group).miss(", true)) == 1 && len(testenv.Goroutines("fill.(*Group).fly(", false)) == 1
 	})
 	close(hold.release)
 	if snap := <-first; len(snap.Tasks) != 0 {

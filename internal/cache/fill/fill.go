@@ -184,11 +184,16 @@ func (g *Group) usable(spec Spec, v []byte) (Result, bool) {
 func (g *Group) miss(ctx context.Context, spec Spec) (Result, error) {
 	for range maxFlights {
 		arrived := g.seq.Add(1)
-		f := g.join(ctx, spec, arrived)
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			return Result{}, ctx.Err()
+		f, lead := g.join(spec, arrived)
+		if lead {
+			// The flight records into this request's trace.
+			g.fly(reqtrace.Detach(ctx), spec, f)
+		} else {
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				return Result{}, ctx.Err()
+			}
 		}
 		if f.err != nil {
 			return Result{}, f.err

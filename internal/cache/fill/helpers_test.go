@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -432,8 +433,8 @@ func waitOnLease(t *testing.T, waiter, holder instance, src *source, spec fill.S
 
 // Functions whose frames tell what a goroutine of the fill is doing.
 const (
-	inMiss      = "fill.(*Group).miss("     // a request, waiting for a flight when blocked in select
-	inFly       = "fill.(*Group).fly("      // a flight
+	inMiss      = "fill.(*Group).miss("     // a request, waiting for another's flight when blocked in select
+	inFly       = "fill.(*Group).fly("      // a flight, run by the request that started it
 	inLeaseWait = "fill.(*leaseWait).wait(" // a flight, between two looks at another's lease when blocked in select
 )
 
@@ -443,5 +444,17 @@ const (
 // a flight wait for another's lease.
 func goroutines(fn string, selecting bool) int { return len(testenv.Goroutines(fn, selecting)) }
 
-// waiting reports whether n requests wait for a flight.
-func waiting(n int) func() bool { return func() bool { return goroutines(inMiss, true) >= n } }
+// waiting reports whether n requests wait for flights: each either flies
+// one itself or, blocked in a select, waits for one another request flies.
+func waiting(n int) func() bool {
+	return func() bool {
+		k := 0
+		for _, g := range testenv.Goroutines(inMiss, false) {
+			header, _, _ := strings.Cut(g, "\n")
+			if strings.Contains(g, inFly) || strings.Contains(header, "[select") {
+				k++
+			}
+		}
+		return k >= n
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tasklist/tasklist/internal/cache"
 	"github.com/tasklist/tasklist/internal/cache/fill"
+	"github.com/tasklist/tasklist/internal/testenv"
 )
 
 // TestLeaseNobodyCanFill: a lease its holder cannot fill — the load fails,
@@ -114,6 +115,43 @@ func TestCacheDown(t *testing.T) {
 					t.Errorf("counters moved from %+v to %+v with %d loads; want 13 misses, every load a bypass (an error)", before, st, loads)
 				}
 			})
+		}
+	})
+}
+
+// TestImmutableServedBeforeStored: the requests waiting for the flight of
+// a key that names its version (Spec.Immutable) have the value once it is
+// loaded, without waiting for the round trip that stores it; the request
+// flying the flight stores it with a plain set, after which another
+// instance reads it from the cache rather than load it again.
+func TestImmutableServedBeforeStored(t *testing.T) {
+	eachBackend(t, envOptions{}, func(t *testing.T, e *env) {
+		src := &source{}
+		spec := src.spec("immutable")
+		spec.Immutable = true
+		in, other := e.instance(raceOptions), e.instance(raceOptions)
+
+		load := newGate(t, 0)
+		src.after.Store(hook(load.wait))
+		leader := goGet(t.Context(), in.g, spec)
+		load.held(t, "the load") // the lease is taken
+		waiter := goGet(t.Context(), in.g, spec)
+		testenv.WaitFor(t, "a second request waits for the flight", waiting(2))
+
+		store := newGate(t, 0)
+		in.f.beforeWrite.Store(hook(store.wait)) // the next write stores the value
+		load.open()
+		store.held(t, "the store")
+		waiter.want(t, "the waiting request, while the value is not stored", value(0), fill.Miss)
+		if leader.finished() {
+			t.Error("the request flying the flight answered before it stored the value")
+		}
+		store.open()
+		leader.want(t, "the request flying the flight", value(0), fill.Miss)
+
+		goGet(t.Context(), other.g, spec).want(t, "another instance", value(0), fill.Hit)
+		if n := src.loads.Load(); n != 1 {
+			t.Errorf("%d loads, want 1", n)
 		}
 	})
 }
