@@ -81,7 +81,10 @@ func TestSmoke(t *testing.T) {
 		if r.Requests == 0 || r.RPS <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.PeakRSS == 0 || r.Bytes < 1000 {
 			t.Errorf("%s: figures missing: %+v", r.Key, r)
 		}
-		ceilings := r.Ceiling > 0 && r.Ratio > 0 && r.ThreeHeaderCeiling > 0 && r.ThreeHeaderRatio > 0
+		// An app's same-response ceiling is the mean of the runs right
+		// before and right after it.
+		ceilings := r.CeilingBefore > 0 && r.CeilingAfter > 0 && r.Ceiling == (r.CeilingBefore+r.CeilingAfter)/2 &&
+			r.Ratio == r.RPS/r.Ceiling && r.ThreeHeaderCeiling > 0 && r.ThreeHeaderRatio > 0
 		switch r.Kind {
 		case report.Bare:
 			ceilings = r.Ceiling == 0 && r.Ratio == 0 && r.ThreeHeaderCeiling == 0 && r.ThreeHeaderRatio == 1

@@ -387,7 +387,10 @@ func (r *runner) load(base string, m mode, d time.Duration) loadSpec {
 
 // runMode measures one mode: right before it, the three-header ceiling
 // and (for the app) the same-response ceiling sending the response the app
-// sent once warm, each for half the mode's time.
+// sent once warm, each for half the mode's time; and the same-response
+// ceiling again right after it, the mode's ceiling being the mean of the
+// two, so that a change in what the shared machine gives during the mode
+// (a slope, not only a step before it) stays out of the ratio.
 func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, error) {
 	res := report.Result{Key: m.key(), Kind: m.kind, Name: m.name(), DB: m.db, Cache: m.cache, Layers: m.layers,
 		Tasks: m.tasks, Workload: m.workload(), Encoding: m.encoding()}
@@ -434,8 +437,10 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 	if res.Bytes, err = warm(base, m.gzip); err != nil {
 		return res, err
 	}
+	var sameBase string
 	if m.kind == report.App {
-		same, sameBase, err := r.startSameFor(ctx, fmt.Sprintf("same-%02d", i), base)
+		var same *proc
+		same, sameBase, err = r.startSameFor(ctx, fmt.Sprintf("same-%02d", i), base)
 		if err != nil {
 			return res, err
 		}
@@ -443,7 +448,7 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 		if res.ThreeHeaderCeiling, err = r.ceiling(ctx, r.bareBase, m.gzip); err != nil {
 			return res, err
 		}
-		if res.Ceiling, err = r.ceiling(ctx, sameBase, m.gzip); err != nil {
+		if res.CeilingBefore, err = r.ceiling(ctx, sameBase, m.gzip); err != nil {
 			return res, err
 		}
 	} else if m.kind != report.Bare {
@@ -479,6 +484,12 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 	}
 	res.Requests, res.Seconds, res.RPS, res.P50, res.P99, res.Errors = lr.requests, lr.seconds, lr.rps(), lr.p50, lr.p99, lr.errors
 	res.Writes = lr.writes
+	if sameBase != "" {
+		if res.CeilingAfter, err = r.ceiling(ctx, sameBase, m.gzip); err != nil {
+			return res, err
+		}
+		res.Ceiling = (res.CeilingBefore + res.CeilingAfter) / 2
+	}
 	if mcBefore != nil {
 		after, err := r.mc.stats()
 		if err != nil {
@@ -579,8 +590,8 @@ func (r *runner) ceiling(ctx context.Context, base string, gz bool) (float64, er
 	return lr.rps(), err
 }
 
-// ratios sets every result's ratios to the ceilings driven right before
-// it; each ceiling's own rows are 1 against themselves.
+// ratios sets every result's ratios to the ceilings driven around it;
+// each ceiling's own rows are 1 against themselves.
 func ratios(run *report.Run) {
 	for i := range run.Results {
 		r := &run.Results[i]

@@ -169,7 +169,8 @@ func notes(run *report.Run) []string {
 			"request asks, captured from the app with wrk's request and checked byte for byte (but the Date) against the handler's own " +
 			"answer before it is driven. × three headers divides by the bare handler of the first runs: the identity body with only " +
 			"Content-Type, Content-Length and Date, whatever the request asks. Both are separate Go processes, driven by the same wrk " +
-			"for half the mode's time right before it (the three-header one first), so that changes in the machine's load during the " +
+			"for half the mode's time right before it (the three-header one first); the same-response handler is driven again for as " +
+			"long right after it, and × same response divides by the mean of the two, so that changes in the machine's load during the " +
 			"run (other work on the shared cores) stay out of the ratios. The references' own rows send a page hit's response from " +
 			"the app with all layers and the in-process cache.",
 		"cache ops/req, with memcached, is memcached's own counters (`stats`: cmd_get, cmd_set, cmd_touch, deletes, incr/decr) " +

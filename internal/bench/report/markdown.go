@@ -23,12 +23,12 @@ func Markdown(run *Run, chart string) string {
 		run.Load.Threads, run.Load.Connections, run.Load.Duration, run.Load.WritesEvery)
 	p("Took %s.\n\n", run.Finished.Sub(run.Started).Round(time.Second))
 
-	p("| mode | database | tasks | workload | encoding | req/s | same response req/s just before | × same response | " +
+	p("| mode | database | tasks | workload | encoding | req/s | same response req/s, mean of before / after | × same response | " +
 		"three headers req/s just before | × three headers | p50 | p99 | DB queries/req | cache ops/req | peak RSS | errors |\n")
 	p("| --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, r := range run.Results {
 		p("| %s | %s | %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n",
-			r.Name, dash(r.DB), count(r.Tasks), r.Workload, dash(r.Encoding), r.RPS, rate(r.Ceiling), ratio(r.Ratio),
+			r.Name, dash(r.DB), count(r.Tasks), r.Workload, dash(r.Encoding), r.RPS, ceiling(r), ratio(r.Ratio),
 			rate(r.ThreeHeaderCeiling), ratio(r.ThreeHeaderRatio), ms(r.P50), ms(r.P99),
 			perReq(r.DBQueries), perReq(r.CacheOps), mib(r.PeakRSS), r.Errors)
 	}
@@ -180,4 +180,13 @@ func mib(n int64) string {
 		return "—"
 	}
 	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}
+
+// ceiling shows a result's same-response ceiling: the mean, then the runs
+// right before and right after the mode that it is the mean of.
+func ceiling(r Result) string {
+	if r.CeilingAfter == 0 {
+		return rate(r.Ceiling)
+	}
+	return fmt.Sprintf("%s (%s / %s)", rate(r.Ceiling), rate(r.CeilingBefore), rate(r.CeilingAfter))
 }

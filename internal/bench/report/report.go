@@ -75,11 +75,13 @@ type Result struct {
 	Seconds  float64
 	RPS      float64
 	// Ceiling is the RPS of a bare Go handler sending this mode's own
-	// response (its headers and body, in the same encoding), measured
-	// right before this run; Ratio is RPS over it (1 for that handler's
-	// own rows, 0 where there is none).
-	Ceiling float64
-	Ratio   float64
+	// response (its headers and body, in the same encoding): the mean of
+	// CeilingBefore and CeilingAfter, measured right before and right
+	// after this run; Ratio is RPS over it (1 for that handler's own rows,
+	// 0 where there is none).
+	Ceiling                     float64
+	CeilingBefore, CeilingAfter float64
+	Ratio                       float64
 	// ThreeHeaderCeiling is the RPS of the bare handler sending the
 	// identity body with three headers, measured right before
 	// Ceiling's; ThreeHeaderRatio is RPS over it (1 for its own row).
