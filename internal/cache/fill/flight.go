@@ -159,14 +159,10 @@ func (g *Group) fillLeased(ctx context.Context, f *flight, spec Spec) (Result, u
 			lease = it.CAS
 		}
 	}
-	fresh := g.seq.Add(1)
-	f.fix(fresh)
-	res, err := g.loadSource(ctx, spec, Miss)
+	res, fresh, ttl, keep, err := g.loadHeld(ctx, f, spec)
 	if err != nil {
-		g.release(ctx, spec.Key)
 		return Result{}, 0, err
 	}
-	ttl, keep := spec.ttl(res.Data)
 	if lease == 0 || !keep { // the lease's token is unknown, or nothing to keep
 		g.release(ctx, spec.Key)
 		return res, fresh, nil
@@ -205,14 +201,10 @@ func (g *Group) swap(ctx context.Context, key string, res Result, ttl time.Durat
 // after (see fly). When writes come often, every request waits for the
 // pages of each new version; these round trips were most of that wait.
 func (g *Group) fillImmutable(ctx context.Context, f *flight, spec Spec) (Result, uint64, error) {
-	fresh := g.seq.Add(1)
-	f.fix(fresh)
-	res, err := g.loadSource(ctx, spec, Miss)
+	res, fresh, ttl, keep, err := g.loadHeld(ctx, f, spec)
 	if err != nil {
-		g.release(ctx, spec.Key)
 		return Result{}, 0, err
 	}
-	ttl, keep := spec.ttl(res.Data)
 	if !keep {
 		g.release(ctx, spec.Key)
 		return res, fresh, nil
@@ -225,6 +217,21 @@ func (g *Group) fillImmutable(ctx context.Context, f *flight, spec Spec) (Result
 		g.counts.Sets.Add(1)
 	}
 	return res, fresh, nil
+}
+
+// loadHeld loads the value of spec.Key, whose lease this process holds,
+// and returns it with the sequence number of the load's start, which fixes
+// the flight, and how long it is to live in the cache (keep false: not to
+// be stored). A failed load releases the lease.
+func (g *Group) loadHeld(ctx context.Context, f *flight, spec Spec) (res Result, fresh uint64, ttl time.Duration, keep bool, err error) {
+	fresh = g.seq.Add(1)
+	f.fix(fresh)
+	if res, err = g.loadSource(ctx, spec, Miss); err != nil {
+		g.release(ctx, spec.Key)
+		return Result{}, 0, 0, false, err
+	}
+	ttl, keep = spec.ttl(res.Data)
+	return res, fresh, ttl, keep, nil
 }
 
 // ttl is how long data, just loaded, is to live in the cache, and whether
