@@ -16,25 +16,29 @@ import (
 const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; " +
 	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
-// defensiveHeaders are the usual defensive headers, keyed in canonical
+// defensiveHeaders are the usual defensive headers, named in canonical
 // form. Every response shares these value slices (nothing in net/http
 // changes a header value in place; Set and Add replace or grow the slice),
-// which saves six allocations per request on the hot path.
-var defensiveHeaders = map[string][]string{
-	"Content-Security-Policy":    {contentSecurityPolicy},
-	"X-Content-Type-Options":     {"nosniff"},
-	"X-Frame-Options":            {"DENY"},
-	"Referrer-Policy":            {"same-origin"},
-	"Cross-Origin-Opener-Policy": {"same-origin"},
-	"Permissions-Policy":         {"camera=(), microphone=(), geolocation=()"},
+// which saves six allocations per request on the hot path; a slice rather
+// than a map, as ranging over a map costs more than the six assignments.
+var defensiveHeaders = []struct {
+	name  string
+	value []string
+}{
+	{"Content-Security-Policy", []string{contentSecurityPolicy}},
+	{"X-Content-Type-Options", []string{"nosniff"}},
+	{"X-Frame-Options", []string{"DENY"}},
+	{"Referrer-Policy", []string{"same-origin"}},
+	{"Cross-Origin-Opener-Policy", []string{"same-origin"}},
+	{"Permissions-Policy", []string{"camera=(), microphone=(), geolocation=()"}},
 }
 
 // securityHeaders sets the usual defensive headers on every response.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		for k, v := range defensiveHeaders {
-			h[k] = v[:1:1] // full: an Add by a handler copies it first
+		for _, d := range defensiveHeaders {
+			h[d.name] = d.value[:1:1] // full: an Add by a handler copies it first
 		}
 		next.ServeHTTP(w, r)
 	})
