@@ -29,8 +29,15 @@ func newTurns(n int, next http.Handler) *turns {
 func (t *turns) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	select {
 	case t.slots <- struct{}{}:
-	case <-r.Context().Done():
-		return // the client went away, or the server is stopping
+		// A turn free at once, as almost always: the request's context
+		// is not asked for its Done channel, which net/http's request
+		// context makes on first use.
+	default:
+		select {
+		case t.slots <- struct{}{}:
+		case <-r.Context().Done():
+			return // the client went away, or the server is stopping
+		}
 	}
 	tw := &turnWriter{ResponseWriter: w, turns: t}
 	defer tw.end()
