@@ -70,9 +70,10 @@ type accepted struct {
 
 	mu   sync.Mutex
 	open int
-	idle map[net.Conn]time.Time // open connections between requests, and since when
-	// fresh are the open connections that have not begun a request yet.
-	fresh map[net.Conn]bool
+	// between are the open connections not in a request: idle between
+	// two, since when, or fresh, not begun a first one yet (the zero
+	// time). A request's start and end each change one entry.
+	between map[net.Conn]time.Time
 	// From stopping on, the connections accepted, and those closed while
 	// idle or fresh: a request a proxy sends on one of those as it closes
 	// gets no answer, so the shutdown's log line counts them.
@@ -86,7 +87,7 @@ type accepted struct {
 }
 
 func newAccepted(ln net.Listener, max int) *accepted {
-	return &accepted{Listener: ln, max: max, idle: map[net.Conn]time.Time{}, fresh: map[net.Conn]bool{}, freed: make(chan struct{}, 1), stop: make(chan struct{})}
+	return &accepted{Listener: ln, max: max, between: map[net.Conn]time.Time{}, freed: make(chan struct{}, 1), stop: make(chan struct{})}
 }
 
 func (a *accepted) Accept() (net.Conn, error) {
@@ -124,12 +125,12 @@ func (a *accepted) room() error {
 			return nil
 		}
 		var oldest net.Conn
-		for c, since := range a.idle {
-			if oldest == nil || since.Before(a.idle[oldest]) {
+		for c, since := range a.between {
+			if !since.IsZero() && (oldest == nil || since.Before(a.between[oldest])) {
 				oldest = c
 			}
 		}
-		delete(a.idle, oldest)
+		delete(a.between, oldest)
 		a.mu.Unlock()
 		if oldest != nil {
 			oldest.Close() // the server sees it closed, and connState counts it
@@ -157,15 +158,14 @@ func (a *accepted) connState(c net.Conn, st http.ConnState) {
 	defer a.mu.Unlock()
 	switch st {
 	case http.StateNew:
-		a.fresh[c] = true
+		a.between[c] = time.Time{}
 		if a.stopped {
 			a.lateAccepts++
 		}
 	case http.StateIdle:
-		a.idle[c] = time.Now()
+		a.between[c] = time.Now()
 	case http.StateActive:
-		delete(a.idle, c)
-		delete(a.fresh, c)
+		delete(a.between, c)
 	}
 }
 
@@ -187,16 +187,14 @@ func (a *accepted) unused() (late, idle, fresh int) {
 // closed counts a connection closed (c, or one whose Accept failed: nil).
 func (a *accepted) closed(c net.Conn) {
 	a.mu.Lock()
-	if a.stopped {
-		if _, idle := a.idle[c]; idle {
+	if since, ok := a.between[c]; ok && a.stopped {
+		if since.IsZero() {
+			a.closedFresh++
+		} else {
 			a.closedIdle++
 		}
-		if a.fresh[c] {
-			a.closedFresh++
-		}
 	}
-	delete(a.idle, c)
-	delete(a.fresh, c)
+	delete(a.between, c)
 	a.open--
 	a.mu.Unlock()
 	select {
@@ -212,10 +210,13 @@ func (a *accepted) state() (open, idle int, longestIdle time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := time.Now()
-	for _, since := range a.idle {
-		longestIdle = max(longestIdle, now.Sub(since))
+	for _, since := range a.between {
+		if !since.IsZero() {
+			idle++
+			longestIdle = max(longestIdle, now.Sub(since))
+		}
 	}
-	return a.open, len(a.idle), longestIdle
+	return a.open, idle, longestIdle
 }
 
 // wait returns once every accepted connection is closed, or when ctx ends.

@@ -67,30 +67,25 @@ func NewFragments(o Options) (*Fragments, error) {
 // that write invalidated it), and a page keyed by a version must show that
 // version (docs/caching.md).
 func (f *Fragments) List(ctx context.Context, v tasks.Version, sel string, render func(ctx context.Context, v tasks.Version) ([]byte, error)) ([]byte, error) {
-	for range maxMoves {
-		read := versionRead{v: v} // nothing read with it
-		if v == (tasks.Version{}) {
-			var err error
-			if read, err = f.lists.version(ctx, sel, nil); err != nil {
-				return nil, err
-			}
+	var (
+		e       *entry
+		outcome fill.Outcome
+		err     error
+	)
+	newLoad := func() loader { return render }
+	if v == (tasks.Version{}) {
+		_, e, outcome, err = f.lists.current(ctx, sel, nil, newLoad)
+		if errors.Is(err, tasks.ErrMoved) {
+			return render(ctx, tasks.Version{}) // moved on at every try: made without the cache
 		}
-		if e := f.lists.fromMemory(read, sel); e != nil {
-			// Looked at before making a loader, so that a hit allocates
-			// none.
-			reqtrace.From(ctx).Cache(reqtrace.Fragment, fill.Hit)
-			return e.body, nil
-		}
-		e, outcome, err := f.lists.entry(ctx, read, sel, render)
-		if err == nil {
-			reqtrace.From(ctx).Cache(reqtrace.Fragment, outcome)
-			return e.body, nil
-		}
-		if !errors.Is(err, tasks.ErrMoved) || v != (tasks.Version{}) {
-			return nil, err
-		}
+	} else {
+		e, outcome, err = f.lists.get(ctx, versionRead{v: v}, sel, newLoad) // nothing read with v
 	}
-	return render(ctx, tasks.Version{})
+	if err != nil {
+		return nil, err
+	}
+	reqtrace.From(ctx).Cache(reqtrace.Fragment, outcome)
+	return e.body, nil
 }
 
 // fragmentEntry is a stored list fragment as kept in memory: as it is.

@@ -115,49 +115,30 @@ func (p *Pages) Handler(h VersionedHandler, key func(*http.Request) (string, boo
 
 func (p *Pages) serve(w http.ResponseWriter, r *http.Request, k string, next VersionedHandler) {
 	gz := AcceptsGzip(r)
-	inm := r.Header.Get("If-None-Match")
-	var want func(guess tasks.Version) bool // nil: the page, unless in memory
-	if inm != "" {
-		want = func(guess tasks.Version) bool { return !ETagMatch(inm, p.etag(guess, k, gz)) }
+	var unchanged func(v tasks.Version) bool // nil: the page, unless in memory
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		unchanged = func(v tasks.Version) bool { return ETagMatch(inm, p.etag(v, k, gz)) }
 	}
 	trace := reqtrace.From(r.Context())
-	for range maxMoves {
-		read, err := p.pages.version(r.Context(), k, want)
-		if err != nil {
-			break // the database is failing too, most likely: let next say so
-		}
-		if inm != "" {
-			if etag := p.etag(read.v, k, gz); ETagMatch(inm, etag) {
-				p.notModified(w, trace, etag)
-				return
-			}
-		}
-		e, outcome := p.pages.fromMemory(read, k), fill.Hit
-		if e == nil {
-			e, outcome, err = p.pages.entry(r.Context(), read, k, p.render(r, next))
-			if errors.Is(err, tasks.ErrMoved) {
-				// A write came while the page was made: the requests
-				// that waited for it read the version again and share
-				// the next page, rather than each make its own.
-				continue
-			}
-			if err != nil {
-				break // not cacheable, or the render failed
-			}
-		}
+	v, e, outcome, err := p.pages.current(r.Context(), k, unchanged, func() loader { return p.render(r, next) })
+	switch {
+	case err != nil:
+		// The version unread (the database is failing too, most likely:
+		// next says so), the page not cacheable, or the list moved on at
+		// every try: served on its own, as if there were no page cache.
+		trace.Cache(reqtrace.Page, fill.Bypass)
+		next(w, r, tasks.Version{})
+	case e == nil:
+		trace.Cache(reqtrace.Page, fill.Hit)
+		p.notModified(w, p.etag(v, k, gz))
+	default:
 		trace.Cache(reqtrace.Page, outcome)
-		p.write(w, r, e, read.v, k, gz)
-		return
+		p.write(w, r, e, v, k, gz)
 	}
-	// Serve this request on its own, as if there were no page cache.
-	trace.Cache(reqtrace.Page, fill.Bypass)
-	next(w, r, tasks.Version{})
 }
 
 // notModified answers a conditional request whose page has not changed.
-func (p *Pages) notModified(w http.ResponseWriter, trace *reqtrace.Trace, etag string) {
-	p.counts.Hits.Add(1)
-	trace.Cache(reqtrace.Page, fill.Hit)
+func (p *Pages) notModified(w http.ResponseWriter, etag string) {
 	h := w.Header()
 	h["Cache-Control"] = cacheControlValue[:1:1]
 	h["Vary"] = p.vary[:1:1]

@@ -2,6 +2,7 @@ package pagecache
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/tasklist/tasklist/internal/cache"
@@ -51,16 +52,54 @@ func (c *versioned) key(v tasks.Version, name string) string {
 }
 
 // version reads the version, and the value named name under the version
-// seen last, unless it is in memory or want (nil: always) reports that the
-// caller will not need it under that version.
-func (c *versioned) version(ctx context.Context, name string, want func(guess tasks.Version) bool) (versionRead, error) {
+// seen last, unless it is in memory or unchanged (nil: never) reports that
+// the caller will answer from that version alone (a page's 304).
+func (c *versioned) version(ctx context.Context, name string, unchanged func(v tasks.Version) bool) (versionRead, error) {
 	v, items, err := c.versions.VersionWith(ctx, func(guess tasks.Version) []string {
-		if (want != nil && !want(guess)) || c.mem.get(guess, name) != nil {
+		if (unchanged != nil && unchanged(guess)) || c.mem.get(guess, name) != nil {
 			return nil // the version alone will do
 		}
 		return []string{c.key(guess, name)}
 	})
 	return versionRead{v: v, items: items}, err
+}
+
+// loader makes a value of exactly version v, or fails with tasks.ErrMoved.
+type loader func(ctx context.Context, v tasks.Version) ([]byte, error)
+
+// current returns the version as it is now and the value named name under
+// it: from memory, from the version's read, or made through the loader
+// that newLoad returns (called on a miss only, so that a hit allocates
+// none). When the list moves on while the value is made, the requests
+// that waited for it read the version again and share the next one,
+// rather than each make its own; after maxMoves such moves the error is
+// tasks.ErrMoved. unchanged (nil: never) ends the lookup at the version
+// read, with no entry, when it reports that the caller's copy is current.
+func (c *versioned) current(ctx context.Context, name string, unchanged func(v tasks.Version) bool, newLoad func() loader) (tasks.Version, *entry, fill.Outcome, error) {
+	for range maxMoves {
+		read, err := c.version(ctx, name, unchanged)
+		if err != nil {
+			return tasks.Version{}, nil, 0, err
+		}
+		if unchanged != nil && unchanged(read.v) {
+			c.counts.Hits.Add(1)
+			return read.v, nil, fill.Hit, nil
+		}
+		e, outcome, err := c.get(ctx, read, name, newLoad)
+		if !errors.Is(err, tasks.ErrMoved) {
+			return read.v, e, outcome, err
+		}
+	}
+	return tasks.Version{}, nil, 0, tasks.ErrMoved
+}
+
+// get returns the value named name under the version read: from memory
+// (fromMemory), or through entry with the loader newLoad returns.
+func (c *versioned) get(ctx context.Context, read versionRead, name string, newLoad func() loader) (*entry, fill.Outcome, error) {
+	if e := c.fromMemory(read, name); e != nil {
+		return e, fill.Hit, nil
+	}
+	return c.entry(ctx, read, name, newLoad())
 }
 
 // fromMemory returns the value named name under the version read when this
@@ -78,7 +117,7 @@ func (c *versioned) fromMemory(read versionRead, name string) *entry {
 // memory (see fromMemory): from the read, or loaded through load, which is
 // given the version and must make the value of exactly that version (else
 // fail, with tasks.ErrMoved); what it returns is kept in memory.
-func (c *versioned) entry(ctx context.Context, read versionRead, name string, load func(ctx context.Context, v tasks.Version) ([]byte, error)) (*entry, fill.Outcome, error) {
+func (c *versioned) entry(ctx context.Context, read versionRead, name string, load loader) (*entry, fill.Outcome, error) {
 	key := c.key(read.v, name)
 	it, gerr := cache.Lookup(read.items, key)
 	res, err := c.group.Resolve(ctx, fill.Spec{
