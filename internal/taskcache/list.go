@@ -154,18 +154,19 @@ func (s *Store) Page(ctx context.Context, after int64, n int) (tasks.Page, error
 // from a write's committed revision before that write has deleted the old
 // list; a list of another version is then not used, and the page is read
 // from the database.
+//
+// What such a caller makes is kept for the whole version, so the page is
+// made once per version: reading the whole list to cut one page out of it
+// would read every task (and store them all) for a page's worth. The page
+// is cut out of the list when the query cache already holds the list of
+// version v; otherwise only its own rows are read, and the cache is not
+// filled (see heldList).
 func (s *Store) PageAt(ctx context.Context, after int64, n int, v tasks.Version) (tasks.Page, error) {
 	if v == (tasks.Version{}) {
 		return s.src.Page(ctx, after, n)
 	}
-	if !s.opts.Uncached && !s.tooLarge.Load() {
-		snap, err := s.List(ctx)
-		if err != nil {
-			return tasks.Page{}, err
-		}
-		if snap.Version() == v {
-			return snap.Page(after, n), nil
-		}
+	if snap, ok := s.heldList(ctx, v); ok {
+		return snap.Page(after, n), nil
 	}
 	p, err := s.src.Page(ctx, after, n)
 	if err != nil {
@@ -175,6 +176,37 @@ func (s *Store) PageAt(ctx context.Context, after int64, n int, v tasks.Version)
 		return tasks.Page{}, tasks.ErrMoved
 	}
 	return p, nil
+}
+
+// heldList returns the list of exactly version v when the query cache
+// holds it, reading the cache once and filling nothing; it counts and
+// traces a query-cache hit or miss. An unreadable or other version's list
+// is a miss (List, not this, replaces it).
+func (s *Store) heldList(ctx context.Context, v tasks.Version) (tasks.Snapshot, bool) {
+	if s.opts.Uncached || s.tooLarge.Load() {
+		return tasks.Snapshot{}, false
+	}
+	key := listKey(v.DB)
+	if s.versioned() {
+		key = versionedKey(v)
+	}
+	var snap tasks.Snapshot
+	outcome := fill.Miss
+	if it, err := s.c.Get(ctx, key); err == nil {
+		if data, ok := fill.Stored(it.Value); ok {
+			if snap, err = s.decode(data); err == nil && snap.Version() == v {
+				outcome = fill.Hit
+			}
+		}
+	}
+	reqtrace.From(ctx).Cache(reqtrace.Query, outcome)
+	if outcome != fill.Hit {
+		s.counts.Misses.Add(1)
+		return tasks.Snapshot{}, false
+	}
+	s.counts.Hits.Add(1)
+	s.served(ctx)
+	return snap, true
 }
 
 // decoded is an encoded list and what it decodes to.

@@ -25,10 +25,11 @@ import (
 var strategies = []taskcache.Strategy{taskcache.Delete, taskcache.Version, taskcache.Update}
 
 // source is the real store with hooks around List, to count queries and to
-// hold a query at a chosen moment.
+// hold a query at a chosen moment; it counts page reads apart.
 type source struct {
 	*tasks.Store
 	queries atomic.Int64
+	pages   atomic.Int64
 	// hook, when set, runs at the start of every List.
 	hook atomic.Pointer[func()]
 }
@@ -39,6 +40,11 @@ func (s *source) List(ctx context.Context) (tasks.Snapshot, error) {
 		(*h)()
 	}
 	return s.Store.List(ctx)
+}
+
+func (s *source) Page(ctx context.Context, after int64, n int) (tasks.Page, error) {
+	s.pages.Add(1)
+	return s.Store.Page(ctx, after, n)
 }
 
 func (s *source) setHook(h func()) { s.hook.Store(&h) }
@@ -145,6 +151,69 @@ func TestWritesAreVisibleAtOnce(t *testing.T) {
 			}
 			if st := s.Counts(); st.Hits < 5 || st.Errors != 0 {
 				t.Errorf("counted %+v, want the 5 hits and no error", st)
+			}
+		})
+	}
+}
+
+// TestPageAtReadsItsOwnRows: a page made for a version (by the page and
+// fragment caches, once per version) is cut out of the cached list when the
+// query cache holds that version's list, and otherwise reads only its own
+// rows, without reading or storing the whole list; a page of another
+// version is never given for v. Fails when PageAt fills the list to cut
+// one page out of it.
+func TestPageAtReadsItsOwnRows(t *testing.T) {
+	for _, strategy := range strategies {
+		t.Run(string(strategy), func(t *testing.T) {
+			src := newSource(t, "", 0)
+			opts := taskcache.Options{Strategy: strategy}
+			writer := newStore(t, src, newLocalCache(t, nil), opts)
+			ctx := t.Context()
+			for _, name := range []string{"a", "b", "c", "d"} {
+				if _, _, err := writer.Add(ctx, name); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The reader's cache is its own, so that no write (Update
+			// stores the list) fills it.
+			reader := newStore(t, src, newLocalCache(t, nil), opts)
+			v, _, err := reader.VersionWith(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pageAt := func(what string, want ...string) {
+				t.Helper()
+				p, err := reader.PageAt(ctx, 0, 2, v)
+				if err != nil {
+					t.Fatalf("%s: PageAt(%s) = %v", what, v, err)
+				}
+				checkNames(t, what, tasks.Snapshot{Tasks: p.Tasks}, want...)
+				if p.Version() != v || p.Total != 4 || p.Next == 0 {
+					t.Errorf("%s: page of version %s, %d tasks in all, next %d; want version %s, 4, and a next page", what, p.Version(), p.Total, p.Next, v)
+				}
+			}
+			lists, pages := src.queries.Load(), src.pages.Load()
+			for i := range int64(2) {
+				pageAt("uncached list", "a", "b")
+				if q, p := src.queries.Load()-lists, src.pages.Load()-pages; q != 0 || p != i+1 {
+					t.Fatalf("page %d without the list cached: %d list queries and %d page reads, want 0 and %d", i+1, q, p, i+1)
+				}
+			}
+			hits := reader.Counts().Hits
+			checkNames(t, "list", mustList(t, reader), "a", "b", "c", "d")
+			pageAt("cached list", "a", "b")
+			if q, p := src.queries.Load()-lists, src.pages.Load()-pages; q != 1 || p != 2 {
+				t.Errorf("page with the list of its version cached: %d list queries and %d page reads, want 1 (the list's own) and 2 (as before)", q, p)
+			}
+			if n := reader.Counts().Hits - hits; n < 1 {
+				t.Errorf("a page cut out of the cached list counted %d query-cache hits, want at least 1", n)
+			}
+			if _, _, err := writer.Add(ctx, "e"); err != nil {
+				t.Fatal(err)
+			}
+			fresh := newStore(t, src, newLocalCache(t, nil), opts)
+			if _, err := fresh.PageAt(ctx, 0, 2, v); !errors.Is(err, tasks.ErrMoved) {
+				t.Errorf("PageAt(%s) after a write, the list not cached = %v, want tasks.ErrMoved", v, err)
 			}
 		})
 	}
