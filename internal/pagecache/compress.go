@@ -16,7 +16,9 @@ import (
 const minGzipBytes = 1024
 
 // gzipWriters reuses gzip writers, each about 800 KB of compressor state,
-// for the responses compressed per request by WriteCompressed.
+// for the pages compressed once per version (encodePage) and the responses
+// compressed per request (WriteCompressed): a new writer per page would
+// allocate and clear that state for every write's next page.
 var gzipWriters sync.Pool
 
 // compress returns b gzip-compressed (default level).

@@ -1,9 +1,7 @@
 package pagecache
 
 import (
-	"bytes"
 	"cmp"
-	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -235,16 +233,12 @@ func (p *Pages) Counts() stats.Counts { return p.counts.Counts() }
 // encodePage stores body and its gzip compression in one value: 'P', the
 // body's length (uvarint), the body, the compressed body.
 func encodePage(body []byte) []byte {
-	var gz bytes.Buffer
-	gz.Grow(len(body) / 4)
-	zw := gzip.NewWriter(&gz)
-	zw.Write(body)
-	zw.Close()
-	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(body)+gz.Len())
+	gz := compress(body)
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(body)+len(gz))
 	b = append(b, 'P')
 	b = binary.AppendUvarint(b, uint64(len(body)))
 	b = append(b, body...)
-	return append(b, gz.Bytes()...)
+	return append(b, gz...)
 }
 
 var errCorruptPage = errors.New("pagecache: corrupt cached page")
