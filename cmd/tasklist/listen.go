@@ -47,12 +47,13 @@ func listen(cfg config.Config, getenv func(string) string) (net.Listener, error)
 // the server has not closed yet (its connState is the server's ConnState),
 // and keeps them to max.
 //
-// Why count: http.Server.Shutdown can return while a connection its Serve
-// loop has just accepted is not yet tracked, and the process would exit
-// under it, closing a request it never read (a POST that nginx sent on it
-// gets a 502). With a socket that outlives the process (socket activation),
-// connections arrive until the very end, so that moment comes; wait closes
-// the gap.
+// Why count: a stop waits until every connection the listener handed out
+// has had its request answered and is closed (see serve), and only this
+// listener knows them all: the server's own tracking can miss a connection
+// its Serve loop has just accepted, and the process would exit under it,
+// closing a request it never read (a POST that nginx sent on it gets a
+// 502). With a socket that outlives the process (socket activation),
+// connections arrive until the very end, so that moment comes.
 //
 // Why a maximum: each open connection costs memory (some 50 KB while a
 // request is on it), and clients that open connections and never read

@@ -200,14 +200,25 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ln net.List
 	open, idle, longestIdle := conns.state()
 	log.Info("shutting down", "grace", cfg.ShutdownTimeout, "connections", open, "idle", idle, "longest_idle", longestIdle)
 	conns.stopping()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	// The stop is not http.Server.Shutdown's alone: net/http drops,
+	// unanswered, a request it reads once Shutdown has begun, and a
+	// connection accepted just before the stop has one coming (with
+	// socket activation connections arrive until the very end; a POST a
+	// proxy sent on one would get a 502). So the server stops accepting,
+	// closes its idle connections and every other one after its answer
+	// (keep-alives off), and waits until every connection it accepted has
+	// had its request answered and is closed; Shutdown then finds nothing
+	// left to close.
+	conns.Close()
+	srv.SetKeepAlivesEnabled(false)
+	if err := <-errc; !errors.Is(err, net.ErrClosed) {
+		return err
 	}
 	if err := conns.wait(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
 	}
 	late, idle, fresh := conns.unused()
 	log.Info("stopped", "accepted_during_shutdown", late, "closed_idle", idle, "closed_before_a_request", fresh)
