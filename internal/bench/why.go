@@ -82,8 +82,6 @@ func (r *runner) whyProfile(ctx context.Context, key string) report.Profile {
 	if !p.Reused {
 		p.File = profileFile("why", r.mode(key))
 		err = r.profileMode(ctx, r.mode(key), &p)
-		if err == nil {
-		}
 	}
 	if err == nil {
 		err = summarize(filepath.Join(r.opts.OutDir, p.File), &p)
