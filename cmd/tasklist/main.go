@@ -204,13 +204,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ln net.List
 	// unanswered, a request it reads once Shutdown has begun, and a
 	// connection accepted just before the stop has one coming (with
 	// socket activation connections arrive until the very end; a POST a
-	// proxy sent on one would get a 502). So the server stops accepting,
-	// closes its idle connections and every other one after its answer
-	// (keep-alives off), and waits until every connection it accepted has
-	// had its request answered and is closed; Shutdown then finds nothing
-	// left to close.
-	conns.Close()
+	// proxy sent on one would get a 502). So the server turns keep-alives
+	// off (closing its idle connections, and every other one after an
+	// answer that says so), stops accepting, and waits until every
+	// connection it accepted has had its request answered and is closed;
+	// Shutdown then finds nothing left to close.
 	srv.SetKeepAlivesEnabled(false)
+	conns.Close()
 	if err := <-errc; !errors.Is(err, net.ErrClosed) {
 		return err
 	}

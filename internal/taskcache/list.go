@@ -180,8 +180,9 @@ func (s *Store) PageAt(ctx context.Context, after int64, n int, v tasks.Version)
 
 // heldList returns the list of exactly version v when the query cache
 // holds it, reading the cache once and filling nothing; it counts and
-// traces a query-cache hit or miss. An unreadable or other version's list
-// is a miss (List, not this, replaces it).
+// traces a query-cache hit, a miss, or a bypass when the cache failed (as
+// the fill does). An unreadable or other version's list is a miss (List,
+// not this, replaces it).
 func (s *Store) heldList(ctx context.Context, v tasks.Version) (tasks.Snapshot, bool) {
 	if s.opts.Uncached || s.tooLarge.Load() {
 		return tasks.Snapshot{}, false
@@ -192,12 +193,17 @@ func (s *Store) heldList(ctx context.Context, v tasks.Version) (tasks.Snapshot, 
 	}
 	var snap tasks.Snapshot
 	outcome := fill.Miss
-	if it, err := s.c.Get(ctx, key); err == nil {
+	it, err := s.c.Get(ctx, key)
+	switch {
+	case err == nil:
 		if data, ok := fill.Stored(it.Value); ok {
 			if snap, err = s.decode(data); err == nil && snap.Version() == v {
 				outcome = fill.Hit
 			}
 		}
+	case !errors.Is(err, cache.ErrMiss):
+		outcome = fill.Bypass // the cache failed
+		s.counts.Errors.Add(1)
 	}
 	reqtrace.From(ctx).Cache(reqtrace.Query, outcome)
 	if outcome != fill.Hit {

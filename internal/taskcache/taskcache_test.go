@@ -424,6 +424,20 @@ func TestCacheDown(t *testing.T) {
 			if st := s.Counts(); st.Errors == want.Errors {
 				t.Errorf("after the read: counted %+v, want a bypass (an error)", st)
 			}
+			// A page for a version: its own rows, and the failed look for
+			// the list counted as an error.
+			v, err := src.Head(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := s.Counts()
+			p, err := s.PageAt(t.Context(), 0, 10, v)
+			if err != nil || len(p.Tasks) != 1 || p.Tasks[0].Name != "x" {
+				t.Fatalf("PageAt with the cache down = %+v, %v; want the page with x", p, err)
+			}
+			if st := s.Counts(); st.Errors != before.Errors+1 || st.Misses != before.Misses+1 {
+				t.Errorf("PageAt with the cache down: counted %+v after %+v, want one more error and miss", st, before)
+			}
 		})
 	}
 }
