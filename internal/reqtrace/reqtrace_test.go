@@ -2,6 +2,7 @@ package reqtrace
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -71,5 +72,30 @@ func TestNoTrace(t *testing.T) {
 	d := Detach(req)
 	if d.Err() != nil || d.Value(other{}) != nil || From(d) != From(req) {
 		t.Errorf("Detach kept the request's cancellation or values, or lost its trace")
+	}
+}
+
+// TestAppendMillis: milliseconds with at most three decimals and no
+// trailing zeros, as strconv's shortest float form writes them.
+func TestAppendMillis(t *testing.T) {
+	for _, us := range []int64{0, 1, 5, 10, 120, 999, 1000, 1001, 1200, 1234, 1500, 100000, 1234567, -1, -1500} {
+		d := time.Duration(us) * time.Microsecond
+		want := strconv.FormatFloat(float64(us)/1000, 'f', -1, 64)
+		if got := string(appendMillis(nil, d)); got != want {
+			t.Errorf("appendMillis(%v) = %q, want %q", d, got, want)
+		}
+	}
+	if got := string(appendMillis([]byte("dur="), 2500*time.Nanosecond)); got != "dur=0.002" {
+		t.Errorf("appendMillis(2.5µs) = %q, want whole microseconds, %q", got, "dur=0.002")
+	}
+}
+
+// BenchmarkServerTiming: the header every response carries, for a page
+// hit.
+func BenchmarkServerTiming(b *testing.B) {
+	tr := new(Trace)
+	tr.Cache(Page, Hit)
+	for b.Loop() {
+		_ = tr.ServerTiming(1234567 * time.Nanosecond)
 	}
 }
