@@ -78,8 +78,11 @@ func TestSmoke(t *testing.T) {
 	for _, r := range run.Results {
 		keys = append(keys, r.Key)
 		size[r.Key] = r.Bytes
-		if r.Requests == 0 || r.RPS <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.PeakRSS == 0 || r.Bytes < 1000 {
+		if r.Requests == 0 || r.RPS <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.PeakRSS == 0 || r.Bytes < 1000 || r.CPUPerRequest <= 0 {
 			t.Errorf("%s: figures missing: %+v", r.Key, r)
+		}
+		if (r.Kind == report.App) != (r.CeilingCPUPerRequest > 0) {
+			t.Errorf("%s: the same-response handler's CPU per request is %v; want it for the app's modes only", r.Key, r.CeilingCPUPerRequest)
 		}
 		// An app's same-response ceiling is the mean of the runs right
 		// before and right after it.

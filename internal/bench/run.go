@@ -437,22 +437,25 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 	if res.Bytes, err = warm(base, m.gzip); err != nil {
 		return res, err
 	}
-	var sameBase string
+	var (
+		same     *proc
+		sameBase string
+		before   ceilingRun
+	)
+	if m.kind != report.Bare {
+		three, err := r.ceiling(ctx, r.bare, r.bareBase, m.gzip)
+		if err != nil {
+			return res, err
+		}
+		res.ThreeHeaderCeiling = three.rps
+	}
 	if m.kind == report.App {
-		var same *proc
 		same, sameBase, err = r.startSameFor(ctx, fmt.Sprintf("same-%02d", i), base)
 		if err != nil {
 			return res, err
 		}
 		defer same.stop()
-		if res.ThreeHeaderCeiling, err = r.ceiling(ctx, r.bareBase, m.gzip); err != nil {
-			return res, err
-		}
-		if res.CeilingBefore, err = r.ceiling(ctx, sameBase, m.gzip); err != nil {
-			return res, err
-		}
-	} else if m.kind != report.Bare {
-		if res.ThreeHeaderCeiling, err = r.ceiling(ctx, r.bareBase, m.gzip); err != nil {
+		if before, err = r.ceiling(ctx, same, sameBase, m.gzip); err != nil {
 			return res, err
 		}
 	}
@@ -472,6 +475,7 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 		}
 	}
 	spec := r.load(base, m, r.opts.Duration)
+	cpuBefore := srv.cpuTime()
 	var lr loadResult
 	if pprofAddr != "" {
 		res.Profile = profileFile(fmt.Sprintf("%02d", i), m)
@@ -484,11 +488,17 @@ func (r *runner) runMode(ctx context.Context, i int, m mode) (report.Result, err
 	}
 	res.Requests, res.Seconds, res.RPS, res.P50, res.P99, res.Errors = lr.requests, lr.seconds, lr.rps(), lr.p50, lr.p99, lr.errors
 	res.Writes = lr.writes
-	if sameBase != "" {
-		if res.CeilingAfter, err = r.ceiling(ctx, sameBase, m.gzip); err != nil {
+	if m.kind != report.Nginx { // nginx's workers are processes of their own
+		res.CPUPerRequest = cpuPerRequest(srv.cpuTime()-cpuBefore, lr.requests)
+	}
+	if same != nil {
+		after, err := r.ceiling(ctx, same, sameBase, m.gzip)
+		if err != nil {
 			return res, err
 		}
-		res.Ceiling = (res.CeilingBefore + res.CeilingAfter) / 2
+		res.CeilingBefore, res.CeilingAfter = before.rps, after.rps
+		res.Ceiling = (before.rps + after.rps) / 2
+		res.CeilingCPUPerRequest = cpuPerRequest(before.cpu+after.cpu, before.requests+after.requests)
 	}
 	if mcBefore != nil {
 		after, err := r.mc.stats()
@@ -579,15 +589,24 @@ func perRequest(n, requests int64) *float64 {
 	return &v
 }
 
-// ceiling drives a bare handler at base for half a mode's time right
-// before the mode (asking for gzip when gz, as the mode does), and returns
-// its rate then. On a machine whose load changes during the run (others'
-// work, on shared cores), a ratio to a ceiling measured minutes apart
-// would measure the load as much as the app.
-func (r *runner) ceiling(ctx context.Context, base string, gz bool) (float64, error) {
+// ceilingRun is one run of a ceiling: its rate, and the CPU time its
+// server spent on its requests.
+type ceilingRun struct {
+	rps      float64
+	cpu      time.Duration
+	requests int64
+}
+
+// ceiling drives srv, a bare handler at base, for half a mode's time right
+// before or after the mode (asking for gzip when gz, as the mode does). On
+// a machine whose load changes during the run (others' work, on shared
+// cores), a ratio to a ceiling measured minutes apart would measure the
+// load as much as the app.
+func (r *runner) ceiling(ctx context.Context, srv *proc, base string, gz bool) (ceilingRun, error) {
 	d := max(r.opts.Duration/2/time.Second*time.Second, time.Second)
+	cpu := srv.cpuTime()
 	lr, err := runWrk(ctx, r.opts.Wrk, r.work, loadSpec{url: base + "/", threads: r.opts.Threads, connections: r.opts.Connections, duration: d, gzip: gz})
-	return lr.rps(), err
+	return ceilingRun{rps: lr.rps(), cpu: srv.cpuTime() - cpu, requests: lr.requests}, err
 }
 
 // ratios sets every result's ratios to the ceilings driven around it;

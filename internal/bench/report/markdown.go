@@ -24,12 +24,12 @@ func Markdown(run *Run, chart string) string {
 	p("Took %s.\n\n", run.Finished.Sub(run.Started).Round(time.Second))
 
 	p("| mode | database | tasks | workload | encoding | req/s | same response req/s, mean of before / after | × same response | " +
-		"three headers req/s just before | × three headers | p50 | p99 | DB queries/req | cache ops/req | peak RSS | errors |\n")
-	p("| --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		"three headers req/s just before | × three headers | CPU/req (same response's) | p50 | p99 | DB queries/req | cache ops/req | peak RSS | errors |\n")
+	p("| --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, r := range run.Results {
-		p("| %s | %s | %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n",
+		p("| %s | %s | %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n",
 			r.Name, dash(r.DB), count(r.Tasks), r.Workload, dash(r.Encoding), r.RPS, ceiling(r), ratio(r.Ratio),
-			rate(r.ThreeHeaderCeiling), ratio(r.ThreeHeaderRatio), ms(r.P50), ms(r.P99),
+			rate(r.ThreeHeaderCeiling), ratio(r.ThreeHeaderRatio), cpu(r), ms(r.P50), ms(r.P99),
 			perReq(r.DBQueries), perReq(r.CacheOps), mib(r.PeakRSS), r.Errors)
 	}
 	p("\n![requests per second, each mode](%s)\n\n", chart)
@@ -180,6 +180,19 @@ func mib(n int64) string {
 		return "—"
 	}
 	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}
+
+// cpu shows a result's CPU time per request, then the same-response
+// handler's in parentheses; — when not measured.
+func cpu(r Result) string {
+	if r.CPUPerRequest == 0 {
+		return "—"
+	}
+	us := func(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond)) }
+	if r.CeilingCPUPerRequest == 0 {
+		return us(r.CPUPerRequest)
+	}
+	return us(r.CPUPerRequest) + " (" + us(r.CeilingCPUPerRequest) + ")"
 }
 
 // ceiling shows a result's same-response ceiling: the mean, then the runs

@@ -99,6 +99,13 @@ type Result struct {
 	// DBQueries and CacheOps are per request; nil when not measured.
 	DBQueries *float64 `json:",omitempty"`
 	CacheOps  *float64 `json:",omitempty"`
+	// CPUPerRequest is the server's CPU time (user and system, from /proc)
+	// over the mode's run, per request wrk counted (for the mixed workload
+	// the adds' work is in it too). CeilingCPUPerRequest is the
+	// same-response handler's over its runs before and after, per request.
+	// The CPU a request costs moves less with what else the machine does
+	// than the rate it is served at; 0 where not measured.
+	CPUPerRequest, CeilingCPUPerRequest time.Duration `json:",omitempty"`
 	// PeakRSS is the server's peak resident set in bytes (0: unknown).
 	PeakRSS int64 `json:",omitempty"`
 	// Profile is the CPU profile taken while wrk drove this run (with
