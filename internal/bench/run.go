@@ -589,8 +589,8 @@ func perRequest(n, requests int64) *float64 {
 	return &v
 }
 
-// ceilingRun is one run of a ceiling: its rate, and the CPU time its
-// server spent on its requests.
+// ceilingRun is one run of a reference handler: its rate, and the CPU
+// time its server spent on its requests.
 type ceilingRun struct {
 	rps      float64
 	cpu      time.Duration
@@ -603,7 +603,12 @@ type ceilingRun struct {
 // cores), a ratio to a ceiling measured minutes apart would measure the
 // load as much as the app.
 func (r *runner) ceiling(ctx context.Context, srv *proc, base string, gz bool) (ceilingRun, error) {
-	d := max(r.opts.Duration/2/time.Second*time.Second, time.Second)
+	return r.driveReference(ctx, srv, base, gz, max(r.opts.Duration/2/time.Second*time.Second, time.Second))
+}
+
+// driveReference drives srv, a reference handler at base, with wrk for d
+// (asking for gzip when gz), and measures the CPU time srv spent meanwhile.
+func (r *runner) driveReference(ctx context.Context, srv *proc, base string, gz bool, d time.Duration) (ceilingRun, error) {
 	cpu := srv.cpuTime()
 	lr, err := runWrk(ctx, r.opts.Wrk, r.work, loadSpec{url: base + "/", threads: r.opts.Threads, connections: r.opts.Connections, duration: d, gzip: gz})
 	return ceilingRun{rps: lr.rps(), cpu: srv.cpuTime() - cpu, requests: lr.requests}, err

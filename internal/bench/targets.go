@@ -181,6 +181,9 @@ func notes(run *report.Run) []string {
 			"before and after wrk, over wrk's requests. An app without /metrics is counted on PostgreSQL only: pg_stat_database's " +
 			"transactions in the mode's own database over the app's whole life (start-up, warm-up and wrk) over the warm-up and " +
 			"wrk requests; SQLite and MariaDB then show —.",
+		"CPU/req is the server process's CPU time (user and system, from /proc) over its run, per request wrk counted (the " +
+			"mixed workload's adds are in the time, not the count); in parentheses the same-response handler's over its runs " +
+			"before and after. nginx's row has none: its workers are processes of their own.",
 		"peak RSS is the server process's VmHWM from /proc just before it is stopped.",
 		fmt.Sprintf("The mixed workload is wrk's reads (`GET /`) and, from a second client in the bench process, one `POST /add` "+
 			"per %d reads the app counted (`%s` at /metrics, read every %v and extrapolated between). Each add starts when it is due, "+

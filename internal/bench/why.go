@@ -142,10 +142,8 @@ const bareSeconds = 2
 // bareCPU drives the bare handler bare at base for bareSeconds (asking for
 // gzip when gz) and returns its CPU time per request.
 func (r *runner) bareCPU(ctx context.Context, bare *proc, base string, gz bool) (time.Duration, error) {
-	before := bare.cpuTime()
-	lr, err := runWrk(ctx, r.opts.Wrk, r.work, loadSpec{url: base + "/", threads: r.opts.Threads, connections: r.opts.Connections,
-		duration: bareSeconds * time.Second, gzip: gz})
-	return cpuPerRequest(bare.cpuTime()-before, lr.requests), err
+	run, err := r.driveReference(ctx, bare, base, gz, bareSeconds*time.Second)
+	return cpuPerRequest(run.cpu, run.requests), err
 }
 
 // cpuPerRequest is CPU time d over n requests (0 when there were none).

@@ -103,8 +103,8 @@ type Result struct {
 	// over the mode's run, per request wrk counted (for the mixed workload
 	// the adds' work is in it too). CeilingCPUPerRequest is the
 	// same-response handler's over its runs before and after, per request.
-	// The CPU a request costs moves less with what else the machine does
-	// than the rate it is served at; 0 where not measured.
+	// A second view of a request's cost beside the rate (it moves with the
+	// machine too, docs/benchmarks.md); 0 where not measured.
 	CPUPerRequest, CeilingCPUPerRequest time.Duration `json:",omitempty"`
 	// PeakRSS is the server's peak resident set in bytes (0: unknown).
 	PeakRSS int64 `json:",omitempty"`
